@@ -1,0 +1,351 @@
+"""`speechqa`: one entry point, one subcommand per job; every --help ends with an example."""
+
+from __future__ import annotations
+
+import json
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from qa.errors import SpeechQAError
+from qa.settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="Semantic search over speeches and policy texts.")
+docs_app = typer.Typer(no_args_is_help=True, help="List, show and remove documents of a collection.")
+app.add_typer(docs_app, name="docs")
+
+DataOpt = Annotated[Path | None, typer.Option("--data", help="collection directory (default: $SPEECHQA_DATA or ~/.local/share/speechqa)")]
+ModelOpt = Annotated[str | None, typer.Option("--model", help="sentence-transformers model name or path (default: the bundled multilingual-e5-small)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object a line")]
+
+
+def _settings(data: Path | None = None, model: str | None = None, **extra: object) -> Settings:
+    return Settings.from_env(data_dir=data, model=model, **extra)
+
+
+def _emit(obj: dict) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+
+
+def _service(settings: Settings):
+    from embeddings.loader import load_encoder, model_name
+    from qa.collection import Collection
+    from qa.search import SearchService
+
+    collection = Collection.open(settings.data_dir, model_name(settings))
+    return SearchService(collection, load_encoder(settings), max_query_chars=settings.max_query_chars,
+                         batch_size=settings.batch_size)
+
+
+def _progress_bar(total: int | None, label: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=label, unit="passage", disable=not sys.stderr.isatty(), file=sys.stderr)
+
+
+def run_ingest(settings: Settings, paths: list[Path], *, quiet: bool = False) -> tuple[object, int]:
+    """Ingest paths into the collection of `settings`; returns (report, documents in the collection)."""
+    from embeddings.loader import load_encoder, model_name
+    from qa.collection import Collection
+    from qa.ingest import Ingester
+
+    collection = Collection.open(settings.data_dir, model_name(settings), create=True)
+    encoder = load_encoder(settings)
+    with _progress_bar(None, "embedding") as bar:
+        ingester = Ingester(collection, encoder, batch_size=settings.batch_size, progress=bar.update)
+        report = ingester.add_paths(paths, settings.max_file_bytes)
+    if not collection.is_current() or collection.manifest.get("dim") is None:
+        collection.rebuild_indexes(encoder.dim)
+    total = collection.store.count_documents()
+    collection.close()
+    return report, total
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="files or folders (searched recursively)")],
+    data: DataOpt = None,
+    model: ModelOpt = None,
+    max_file_mb: Annotated[float | None, typer.Option(help="reject files larger than this (default 20)")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="passages per embedding batch")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Clean, split, embed and index speech files (.txt .md .html .docx .pdf .jsonl[.gz] .csv).
+
+    Example: speechqa ingest speeches/ news.jsonl.gz --data ./my-collection
+    """
+    max_bytes = int(max_file_mb * 1024 * 1024) if max_file_mb else None
+    settings = _settings(data, model, max_file_bytes=max_bytes, batch_size=batch_size)
+    missing = [str(p) for p in paths if not p.exists()]
+    for path in missing:
+        typer.echo(f"rejected {path}: no such file or folder", err=True)
+    report, total = run_ingest(settings, [p for p in paths if p.exists()])
+    for rejection in report.rejected:  # type: ignore[attr-defined]
+        if as_json:
+            _emit({"rejected": rejection.source, "reason": rejection.reason})
+        else:
+            typer.echo(f"rejected {rejection.source}: {rejection.reason}", err=True)
+    summary = report.summary()  # type: ignore[attr-defined]
+    if as_json:
+        _emit({"summary": {k: len(v) for k, v in report.as_dict().items()}, "documents": total})  # type: ignore[attr-defined]
+    else:
+        typer.echo(f"{summary}; the collection at {settings.data_dir} holds {total} documents")
+    if not (report.added or report.updated or report.duplicates):  # type: ignore[attr-defined]
+        raise typer.Exit(1)
+
+
+@docs_app.command("list")
+def docs_list(data: DataOpt = None, offset: int = 0, limit: int = 50, as_json: JsonOpt = False) -> None:
+    """List documents: id, date, title, speaker, passages.
+
+    Example: speechqa docs list --limit 20
+    """
+    from qa.collection import Collection
+    from qa.serialize import document_summary
+
+    settings = _settings(data)
+    collection = Collection.open(settings.data_dir, model=_recorded_model(settings))
+    rows = collection.store.list_documents(offset, limit)
+    for document, n_chunks in rows:
+        if as_json:
+            _emit(document_summary(document, n_chunks))
+        else:
+            meta = document.metadata
+            typer.echo(f"{document.doc_id}  {meta.date or '----------'}  {meta.title or '(untitled)'}"
+                       f"  {meta.speaker or ''}  [{n_chunks} passages]")
+
+
+def _recorded_model(settings: Settings) -> str:
+    """The model name recorded in the collection, so browsing never needs the model itself."""
+    from embeddings.loader import model_name
+    from qa.collection import read_manifest
+
+    return read_manifest(settings.data_dir).get("model") or model_name(settings)
+
+
+@docs_app.command("show")
+def docs_show(doc_id: str, data: DataOpt = None, as_json: JsonOpt = False) -> None:
+    """Show one document: metadata and cleaned text.
+
+    Example: speechqa docs show d-1a2b3c4d5e6f7a8b --json
+    """
+    from qa.collection import Collection
+    from qa.errors import NotFoundError
+    from qa.serialize import document_detail
+
+    settings = _settings(data)
+    collection = Collection.open(settings.data_dir, model=_recorded_model(settings))
+    document = collection.store.get_document(doc_id)
+    if document is None:
+        raise NotFoundError(f"no document with id {doc_id!r}; `speechqa docs list` shows the ids")
+    detail = document_detail(document, collection.store.passages_of(doc_id))
+    if as_json:
+        _emit(detail)
+        return
+    for key in ("doc_id", "title", "date", "date_kind", "speaker", "place", "script", "n_chunks"):
+        typer.echo(f"{key}: {detail[key]}")
+    typer.echo("sources: " + ", ".join(detail["sources"]))
+    typer.echo("")
+    typer.echo(detail["text"])
+
+
+@docs_app.command("rm")
+def docs_rm(doc_id: str, data: DataOpt = None) -> None:
+    """Remove a document and its passages from the collection and its indexes.
+
+    Example: speechqa docs rm d-1a2b3c4d5e6f7a8b
+    """
+    from qa.collection import Collection
+    from qa.errors import NotFoundError
+
+    settings = _settings(data)
+    collection = Collection.open(settings.data_dir, model=_recorded_model(settings))
+    if not collection.store.remove_document(doc_id):
+        raise NotFoundError(f"no document with id {doc_id!r}; `speechqa docs list` shows the ids")
+    collection.rebuild_indexes(collection.manifest.get("dim"))
+    typer.echo(f"removed {doc_id}")
+
+
+def _print_result(result, as_json: bool) -> None:
+    from qa.serialize import hit_to_dict
+
+    if not result.hits and not as_json:
+        typer.echo("no passages found")
+    for hit in result.hits:
+        if as_json:
+            _emit(hit_to_dict(hit))
+            continue
+        meta = hit.document.metadata
+        cite = " · ".join(str(x) for x in (meta.title, meta.date, meta.speaker, hit.passage.section) if x)
+        typer.echo(f"[{hit.rank}] {hit.score:.3f}  {cite}")
+        typer.echo(f"    {hit.passage.chunk_id} in {hit.passage.doc_id} chars {hit.passage.char_start}-{hit.passage.char_end}")
+        typer.echo("    " + hit.passage.text.replace("\n", " ")[:300])
+        typer.echo("")
+
+
+@app.command()
+def search(
+    query: str,
+    data: DataOpt = None,
+    model: ModelOpt = None,
+    k: int = 10,
+    mode: Annotated[str, typer.Option(help="hybrid, dense or lexical")] = "hybrid",
+    doc: Annotated[list[str] | None, typer.Option(help="restrict to this document id (repeatable)")] = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    speaker: str | None = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ask a question; print the best passages with citations.
+
+    Example: speechqa search "招商引资进度为什么落后" --k 5
+    """
+    from qa.search import SearchRequest
+
+    service = _service(_settings(data, model))
+    result = service.search(SearchRequest(query, k, mode, tuple(doc or ()), date_from, date_to, speaker))
+    _print_result(result, as_json)
+
+
+@app.command()
+def similar(
+    text: Annotated[str | None, typer.Argument(help="pasted text; omit with --chunk")] = None,
+    chunk: Annotated[str | None, typer.Option(help="start from a stored passage id")] = None,
+    data: DataOpt = None,
+    model: ModelOpt = None,
+    k: int = 10,
+    exclude_doc: str | None = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find where similar policy language was used in other documents.
+
+    Example: speechqa similar "坚持工业立县、工业兴县、工业强县战略" --k 5
+    """
+    service = _service(_settings(data, model))
+    _print_result(service.similar(text=text, chunk_id=chunk, k=k, exclude_doc=exclude_doc), as_json)
+
+
+@app.command("eval")
+def eval_command(
+    questions: Path,
+    data: DataOpt = None,
+    model: ModelOpt = None,
+    k: int = 10,
+    mode: Annotated[str, typer.Option(help="hybrid, dense, lexical, or all")] = "hybrid",
+    script: Annotated[str, typer.Option(help="convert queries first: none, t2s or s2t")] = "none",
+    as_json: JsonOpt = False,
+) -> None:
+    """Measure recall@1/5/10 and MRR@10 on a questions file (one JSON object a line: id, type, query, gold).
+
+    Example: speechqa eval ../shared/eval/dev_questions.jsonl --mode all
+    """
+    from qa.evaluate import evaluate, load_questions
+    from qa.textnorm import to_simplified, to_traditional
+
+    transforms = {"none": None, "t2s": to_simplified, "s2t": to_traditional}
+    if script not in transforms:
+        raise typer.BadParameter("--script must be none, t2s or s2t")
+    loaded = load_questions(questions)
+    service = _service(_settings(data, model))
+    modes = ["dense", "lexical", "hybrid"] if mode == "all" else [mode]
+    for one in modes:
+        report = evaluate(service, loaded, k=k, mode=one, transform=transforms[script])
+        if as_json:
+            _emit(report)
+            continue
+        overall = report["overall"]
+        typer.echo(f"mode={one}  n={overall['n']}  " + "  ".join(f"{key}={value}" for key, value in overall.items() if key != "n")
+                   + f"  p50={report['latency_ms']['p50']}ms p95={report['latency_ms']['p95']}ms")
+        for kind, metrics in report["by_type"].items():
+            typer.echo(f"    {kind:<13}" + "  ".join(f"{key}={value}" for key, value in metrics.items()))
+
+
+@app.command()
+def reindex(data: DataOpt = None, model: ModelOpt = None, batch_size: int | None = None) -> None:
+    """Re-embed stored passages (after a model change) and rebuild the indexes.
+
+    Example: speechqa reindex --model BAAI/bge-m3
+    """
+    from embeddings.loader import load_encoder, model_name
+    from qa.collection import Collection
+    from qa.ingest import embed_missing
+
+    settings = _settings(data, model, batch_size=batch_size)
+    collection = Collection.open(settings.data_dir, model_name(settings), allow_model_change=True)
+    encoder = load_encoder(settings)
+    with _progress_bar(None, "embedding") as bar:
+        n = embed_missing(collection, encoder, settings.batch_size, bar.update)
+    collection.rebuild_indexes(encoder.dim)
+    typer.echo(f"embedded {n} passages; index rebuilt with {encoder.name} ({collection.manifest['index']})")
+
+
+@app.command()
+def serve(
+    data: DataOpt = None,
+    model: ModelOpt = None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+) -> None:
+    """Serve the web pages and the JSON API.
+
+    Example: speechqa serve --host 127.0.0.1 --port 8000
+    """
+    _serve(_settings(data, model, host=host, port=port))
+
+
+def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    from web.app import create_app
+
+    app_ = create_app(settings)
+    typer.echo(f"speechqa is serving {settings.data_dir} at http://{settings.host}:{settings.port}/", err=True)
+    uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning")
+
+
+def sample_speeches_dir() -> Path:
+    return Path(str(resources.files("qa") / "sample_speeches"))
+
+
+@app.command()
+def demo(
+    data: Annotated[Path | None, typer.Option("--data", help="demo collection directory (default: <data dir>/demo)")] = None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="build the demo collection and exit")] = False,
+) -> None:
+    """Ingest the bundled sample speeches into a demo collection (once), then serve it and print the URL.
+
+    Example: speechqa demo --port 8000
+    """
+    base = _settings()
+    directory = data or base.data_dir / "demo"
+    settings = _settings(directory, host=host, port=port)
+    from qa.collection import STORE_FILE
+
+    if not (directory / STORE_FILE).exists() or not (directory / "manifest.json").exists():
+        typer.echo(f"building the demo collection in {directory} (first run converts the bundled model; a minute or two)", err=True)
+        report, total = run_ingest(settings, [sample_speeches_dir()])
+        typer.echo(f"{report.summary()}; {total} documents", err=True)  # type: ignore[attr-defined]
+    if no_serve:
+        return
+    typer.echo(f"open http://{host}:{port}/ in a browser", err=True)
+    _serve(settings)
+
+
+def main() -> None:
+    try:
+        app()
+    except SpeechQAError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: whole documents already ingested are kept; run the same command again to finish", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+"""files -> RawDocument -> Document -> Passages -> vectors, written to the store a batch of whole documents at a time."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from embeddings.base import Encoder
+from qa.chunking import chunk_text
+from qa.cleaning import clean_text
+from qa.collection import Collection
+from qa.dedupe import NearDuplicateFinder, minhash_signature
+from qa.lexical import lexical_tokens
+from qa.metadata import content_hash, extract_metadata
+from qa.readers import discover_files, read_path
+from qa.store import StoredPassage
+from qa.textnorm import detect_script, to_simplified
+from qa.types import Document, Passage, RawDocument, Rejection
+
+# Documents whose cleaned text is shorter than this carry no retrievable content (xwlb has
+# over a thousand near-empty entries such as a lone headline).
+MIN_DOCUMENT_CHARS = 20
+BATCH_PASSAGES = 256
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)  # an existing document gained a new source
+    duplicates: list[str] = field(default_factory=list)  # sources already known, or repeats of a known text
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.added)} added, {len(self.updated)} updated, "
+            f"{len(self.duplicates)} duplicates, {len(self.rejected)} rejected"
+        )
+
+    def as_dict(self) -> dict:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "duplicates": self.duplicates,
+            "rejected": [{"source": r.source, "reason": r.reason} for r in self.rejected],
+        }
+
+
+def embed_text(passage_text: str) -> str:
+    """What the model reads for a passage: script-normalised, so Traditional passages meet Simplified queries."""
+    return to_simplified(passage_text)
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def make_passages(document_id: str, text: str, collection: Collection) -> list[StoredPassage]:
+    settings = collection.chunking
+    chunks = chunk_text(
+        text,
+        min_chars=settings.min_chars,
+        target_chars=settings.target_chars,
+        max_chars=settings.max_chars,
+        overlap_sentences=settings.overlap_sentences,
+    )
+    out = []
+    for ordinal, chunk in enumerate(chunks):
+        chunk_id = "c-" + text_hash(f"{document_id}:{chunk.char_start}:{chunk.char_end}")[:16]
+        passage = Passage(chunk_id, document_id, ordinal, chunk.text, chunk.char_start, chunk.char_end, chunk.section)
+        out.append(StoredPassage(passage, text_hash(embed_text(chunk.text)), " ".join(lexical_tokens(chunk.text))))
+    return out
+
+
+def build_document(raw: RawDocument) -> Document | Rejection:
+    cleaned = clean_text(raw.text)
+    if len(cleaned.strip()) < MIN_DOCUMENT_CHARS:
+        return Rejection(raw.source, f"no speech text left after cleaning ({len(cleaned.strip())} characters); "
+                                     "check that the file holds the speech itself, not only a title or page furniture")
+    digest = content_hash(cleaned)
+    return Document(
+        doc_id="d-" + digest[:16],
+        text=cleaned,
+        content_hash=digest,
+        metadata=extract_metadata(raw, cleaned),
+        script=detect_script(cleaned),
+        sources=(raw.source,),
+    )
+
+
+class Ingester:
+    """Adds documents to a collection: dedupes, chunks, embeds (reusing cached vectors) and commits in batches."""
+
+    def __init__(self, collection: Collection, encoder: Encoder, *, batch_size: int = 32,
+                 progress: Callable[[int], None] | None = None) -> None:
+        self.collection = collection
+        self.encoder = encoder
+        self.batch_size = batch_size
+        self.progress = progress
+        self.report = IngestReport()
+        self._near = NearDuplicateFinder()
+        for doc_id, blob in collection.store.iter_shingles():
+            self._near.add(doc_id, np.frombuffer(blob, dtype=np.uint64))
+        self._pending: list[tuple[Document, list[StoredPassage], bytes]] = []
+        self._pending_hashes: dict[str, str] = {}
+
+    def add_paths(self, paths: Iterable[Path], max_bytes: int) -> IngestReport:
+        return self.add_records(_read_all(paths, max_bytes))
+
+    def add_records(self, records: Iterable[RawDocument | Rejection]) -> IngestReport:
+        for record in records:
+            if isinstance(record, Rejection):
+                self.report.rejected.append(record)
+                continue
+            self._add_one(record)
+            if sum(len(p) for _, p, _ in self._pending) >= BATCH_PASSAGES:
+                self._flush()
+        self._flush()
+        return self.report
+
+    def _add_one(self, raw: RawDocument) -> None:
+        store = self.collection.store
+        built = build_document(raw)
+        if isinstance(built, Rejection):
+            self.report.rejected.append(built)
+            return
+        existing = store.find_by_hash(built.content_hash) or self._pending_hashes.get(built.content_hash)
+        signature = minhash_signature(built.text)
+        if existing is None:
+            existing = self._near.find(signature)
+        if existing is not None:
+            self._record_source(existing, raw.source)
+            return
+        passages = make_passages(built.doc_id, built.text, self.collection)
+        self._pending.append((built, passages, signature.tobytes()))
+        self._pending_hashes[built.content_hash] = built.doc_id
+        self._near.add(built.doc_id, signature)
+
+    def _record_source(self, doc_id: str, source: str) -> None:
+        for i, (document, passages, signature) in enumerate(self._pending):
+            if document.doc_id == doc_id:
+                if source in document.sources:
+                    self.report.duplicates.append(source)
+                else:
+                    self._pending[i] = (replace(document, sources=(*document.sources, source)), passages, signature)
+                    self.report.updated.append(doc_id)
+                return
+        if self.collection.store.add_source(doc_id, source):
+            self.report.updated.append(doc_id)
+        else:
+            self.report.duplicates.append(source)
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        store = self.collection.store
+        wanted = {s.embed_hash: embed_text(s.passage.text) for _, passages, _ in self._pending for s in passages}
+        known = store.known_vectors(self.collection.model, wanted)
+        missing = [key for key in wanted if key not in known]
+        fresh: dict[str, np.ndarray] = {}
+        if missing:
+            vectors = self.encoder.embed([wanted[key] for key in missing], "passage", self.batch_size, self.progress)
+            fresh = dict(zip(missing, vectors, strict=True))
+        store.add_documents(self._pending, fresh, self.collection.model)
+        self.report.added.extend(document.doc_id for document, _, _ in self._pending)
+        self._pending = []
+        self._pending_hashes = {}
+
+
+def _read_all(paths: Iterable[Path], max_bytes: int) -> Iterator[RawDocument | Rejection]:
+    for path in discover_files(paths):
+        yield from read_path(path, max_bytes=max_bytes)
+
+
+def embed_missing(collection: Collection, encoder: Encoder, batch_size: int,
+                  progress: Callable[[int], None] | None = None) -> int:
+    """Embed every stored passage the collection's model has no vector for (after a model change)."""
+    missing = collection.store.passages_missing_vectors(collection.model)
+    for start in range(0, len(missing), 2048):
+        block = missing[start : start + 2048]
+        vectors = encoder.embed([embed_text(text) for _, text in block], "passage", batch_size, progress)
+        collection.store.put_vectors(collection.model, dict(zip([key for key, _ in block], vectors, strict=True)))
+    return len(missing)

@@ -1,0 +1,102 @@
+"""BM25 over jieba words of script-normalised text, so Traditional and Simplified meet."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import re
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from qa.textnorm import fold_width, to_simplified
+
+# A token must hold a letter, digit or Han character; punctuation and spaces never count.
+_WORDLIKE = re.compile(r"[0-9a-z\u3400-\u4dbf\u4e00-\u9fff]")
+# Function words so common in speeches that they only add noise to BM25.
+_STOPWORDS = frozenset("的 了 和 是 在 与 及 等 对 把 被 将 也 都 而 并 就 要 我们 一个 这 那 其 之 以 为 中 上 下".split())
+
+
+@functools.lru_cache(maxsize=1)
+def _jieba():
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    return jieba
+
+
+def lexical_tokens(text: str) -> list[str]:
+    """Search-mode jieba words (long words also yield their parts) of the Simplified, lower-cased text."""
+    normalised = fold_width(to_simplified(text)).lower()
+    return [
+        token
+        for token in _jieba().cut_for_search(normalised)
+        if _WORDLIKE.search(token) and token not in _STOPWORDS and not token.isspace()
+    ]
+
+
+class LexicalIndex:
+    """BM25 (bm25s) whose rows map to passage pids."""
+
+    def __init__(self, retriever, pids: np.ndarray) -> None:
+        self._retriever = retriever
+        self.pids = pids
+        self._row_of = {int(pid): row for row, pid in enumerate(pids)}
+
+    @classmethod
+    def build(cls, pids: Sequence[int], token_lists: Sequence[list[str]]) -> LexicalIndex:
+        import bm25s
+
+        retriever = bm25s.BM25()
+        if len(pids):
+            retriever.index(list(token_lists), show_progress=False)
+        return cls(retriever, np.asarray(pids, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.pids)
+
+    def search(self, query_tokens: list[str], k: int, allowed_pids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(pids, scores) of the k best passages with a positive score, best first."""
+        if not len(self.pids) or not query_tokens:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        known = [token for token in query_tokens if token in self._retriever.vocab_dict]
+        if not known:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        scores = self._retriever.get_scores(known)
+        if allowed_pids is not None:
+            mask = np.zeros(len(self.pids), dtype=bool)
+            rows = [self._row_of[int(pid)] for pid in allowed_pids if int(pid) in self._row_of]
+            mask[rows] = True
+            scores = np.where(mask, scores, 0.0)
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        top = top[scores[top] > 0]
+        return self.pids[top], scores[top].astype(np.float32)
+
+    def save(self, directory: Path) -> None:
+        """Write beside the target and rename into place."""
+        tmp = directory.with_name(directory.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        if len(self.pids):
+            self._retriever.save(str(tmp), show_progress=False)
+        np.save(tmp / "pids.npy", self.pids)
+        (tmp / "done.json").write_text(json.dumps({"passages": len(self.pids)}))
+        if directory.exists():
+            shutil.rmtree(directory)
+        tmp.rename(directory)
+
+    @classmethod
+    def load(cls, directory: Path) -> LexicalIndex:
+        import bm25s
+
+        pids = np.load(directory / "pids.npy")
+        if not len(pids):
+            return cls(bm25s.BM25(), pids)
+        retriever = bm25s.BM25.load(str(directory), show_progress=False, verbosity=0)
+        return cls(retriever, pids)

@@ -1,0 +1,515 @@
+"""Turn files into ``RawDocument``s.
+
+``read_path`` never raises for bad input: a file (or, in a collection, a record) that cannot be
+read becomes a ``Rejection`` whose reason says what is wrong and what to change.
+
+Single documents: .txt, .md, .html/.htm, .docx, .pdf. Collections, one document per record:
+.jsonl, .jsonl.gz, .csv. A single document may be at most ``max_bytes``; a collection streams,
+and ``max_bytes`` then limits each record.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import html
+import json
+import re
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Protocol
+
+from qa.cleaning import count_common_han, count_han
+from qa.errors import BadInputError
+from qa.metadata import normalize_date
+from qa.types import RawDocument, Rejection
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".docx", ".pdf", ".jsonl", ".jsonl.gz", ".csv")
+TITLE_FIELDS = ("title",)
+DATE_FIELDS = ("date", "pub_date")
+TEXT_FIELDS = ("content", "content_html", "text", "body")
+
+_MB = 1024 * 1024
+
+
+def _size(n: int) -> str:
+    return f"{n / _MB:.1f} MB" if n >= _MB else f"{n:,} bytes"
+
+
+def discover_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Files named by ``paths``, walking folders recursively in sorted order.
+
+    Hidden files and folders (name starting with ".") inside a folder are skipped; a path
+    given explicitly is always yielded, even when it does not exist, so that ``read_path``
+    can report it.
+    """
+    seen: set[Path] = set()
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            found = (
+                p
+                for p in path.rglob("*")
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+            candidates: Iterable[Path] = sorted(found)
+        else:
+            candidates = [path]
+        for candidate in candidates:
+            if candidate not in seen:
+                seen.add(candidate)
+                yield candidate
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    return ".jsonl.gz" if name.endswith(".jsonl.gz") else path.suffix.lower()
+
+
+def read_path(path: Path, *, max_bytes: int = 20 * _MB) -> Iterator[RawDocument | Rejection]:
+    """Read one file into documents, or say why it cannot be read.
+
+    Args:
+        path: a file with one of ``SUPPORTED_SUFFIXES``.
+        max_bytes: largest single document (for .jsonl/.jsonl.gz/.csv: largest record).
+
+    Returns:
+        An iterator of ``RawDocument`` and ``Rejection``: one item for a single document; one
+        per record for a collection, where a bad record is rejected and the rest go through.
+    """
+    path = Path(path)
+    source = str(path)
+    suffix = _suffix(path)
+    if suffix not in SUPPORTED_SUFFIXES:
+        shown = f"'{suffix}'" if suffix else "no extension"
+        yield Rejection(
+            source,
+            f"unsupported file type ({shown}); supported: {', '.join(SUPPORTED_SUFFIXES)}. "
+            "Convert the file to one of these or rename it if the extension is wrong",
+        )
+        return
+    try:
+        size = path.stat().st_size
+        if not path.is_file():
+            raise BadInputError("not a regular file; pass a file or a folder of files")
+    except FileNotFoundError:
+        yield Rejection(source, "file not found; check the path")
+        return
+    except (OSError, BadInputError) as exc:
+        yield Rejection(source, str(exc) if isinstance(exc, BadInputError) else f"cannot open: {exc}")
+        return
+    if size == 0:
+        yield Rejection(source, "empty file (0 bytes); remove it or export the document again")
+        return
+    if suffix in (".jsonl", ".jsonl.gz", ".csv"):
+        yield from _read_collection(path, suffix, max_bytes)
+        return
+    if size > max_bytes:
+        yield Rejection(
+            source,
+            f"file is {_size(size)}, over the {_size(max_bytes)} limit; split it into smaller files or raise max_bytes",
+        )
+        return
+    try:
+        yield _read_single(path, suffix)
+    except BadInputError as exc:
+        yield Rejection(source, str(exc))
+    except OSError as exc:
+        yield Rejection(source, f"cannot read the file: {exc}")
+
+
+def _read_single(path: Path, suffix: str) -> RawDocument:
+    if suffix == ".docx":
+        text, title = _docx_text(path), None
+    elif suffix == ".pdf":
+        text, title = _pdf_text(path), None
+    elif suffix in (".html", ".htm"):
+        text, title = _html_document(path.read_bytes())
+    else:
+        text = decode_text(path.read_bytes())
+        title = None
+        if suffix == ".md":
+            text, title = _markdown_text(text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise BadInputError("no text found in the file; check that it is not blank")
+    return RawDocument(text=text, source=str(path), title=title)
+
+
+# --- text decoding -------------------------------------------------------------------------
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+_LEGACY_CJK = ("gb18030", "big5hkscs")
+
+
+def _looks_binary(text: str) -> bool:
+    sample = text[:4096]
+    return len(_CONTROL_CHARS.findall(sample)) > max(8, len(sample) // 10)
+
+
+def _cjk_quality(text: str) -> float:
+    """Share of ideographs that are everyday characters (1.0 when there are none)."""
+    han = count_han(text)
+    return count_common_han(text) / han if han else 1.0
+
+
+def _decode_prefix(data: bytes, encoding: str, complete: bool) -> str | None:
+    """``data`` decoded strictly, or None; when not ``complete`` a cut last character is allowed."""
+    try:
+        return codecs.getincrementaldecoder(encoding)().decode(data, final=complete)
+    except UnicodeDecodeError:
+        return None
+
+
+def detect_encoding(data: bytes, *, complete: bool = True) -> str:
+    """The codec ``data`` is written in.
+
+    Strict UTF-8 first (with or without BOM), then UTF-16/32 by their byte-order mark, then
+    GB18030 or Big5, whichever decodes cleanly into more everyday characters, then whatever
+    charset-normalizer finds. ``complete=False`` means ``data`` is the head of a longer file.
+    Raises BadInputError for binary data and for bytes no codec fits.
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if _decode_prefix(data, "utf-8", complete) is not None:
+        return "utf-8"
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return encoding
+    if b"\x00" in data[:65536]:
+        raise BadInputError(
+            "looks like a binary file (contains NUL bytes); if it is UTF-16 text, save it with a "
+            "byte-order mark or as UTF-8"
+        )
+    candidates = []
+    for encoding in _LEGACY_CJK:
+        text = _decode_prefix(data, encoding, complete)
+        if text is not None:
+            candidates.append((_cjk_quality(text), count_han(text), encoding))
+    if candidates:
+        quality, han, encoding = max(candidates)
+        if quality >= 0.6 or not han:
+            return encoding
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is not None and best.chaos <= 0.2 and _cjk_quality(str(best)) >= 0.6:
+        return best.encoding
+    raise BadInputError(
+        "cannot work out the text encoding (not UTF-8, GB18030 or Big5, and no other encoding "
+        "fits cleanly); save the file as UTF-8"
+    )
+
+
+def decode_text(data: bytes) -> str:
+    """Decode a whole text file (see ``detect_encoding``); BadInputError when it is not text."""
+    encoding = detect_encoding(data)
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise BadInputError(f"does not decode as {encoding} ({exc.reason}); save it as UTF-8") from None
+    if _looks_binary(text):
+        raise BadInputError("looks like a binary file (mostly control characters), not text")
+    return text.removeprefix("\ufeff")
+
+
+# --- HTML ----------------------------------------------------------------------------------
+
+_DROPPED_ELEMENTS = re.compile(
+    r"<(script|style|noscript|template|nav|header|footer|aside|form|iframe|svg)\b[^>]*>.*?</\1\s*>",
+    re.S | re.I,
+)
+_BLOCK_TAG = re.compile(
+    r"<\s*/?\s*(?:p|br|div|li|ul|ol|h[1-6]|tr|table|section|article|blockquote|pre|dd|dt|hr)\b[^>]*>",
+    re.I,
+)
+# Only real tags: a '<' followed by a letter, '/' or '!'. Chinese text on some sites writes
+# book titles as <政府工作报告>, which must stay text.
+_ANY_TAG = re.compile(r"<!--.*?-->|<![^>]*>|</?[A-Za-z][^>]*>", re.S)
+_LOOKS_LIKE_HTML = re.compile(r"</?[A-Za-z][A-Za-z0-9]*\b[^>]*>|&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);")
+_SPACE_AROUND_NEWLINE = re.compile(r"[ \t\r\f\v\xa0]*\n\s*")
+_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([A-Za-z0-9_-]+)", re.I)
+
+
+def html_to_text(markup: str) -> str:
+    """Text of an HTML fragment: block tags and ``<br>`` become line breaks, other tags go,
+    entities are unescaped, and one newline separates paragraphs."""
+    markup = _DROPPED_ELEMENTS.sub("", markup)
+    markup = _BLOCK_TAG.sub("\n", markup)
+    text = html.unescape(_ANY_TAG.sub("", markup))
+    return _SPACE_AROUND_NEWLINE.sub("\n", text).strip()
+
+
+def _decode_html(data: bytes) -> str:
+    declared = _META_CHARSET.search(data[:4096])
+    if declared:
+        name = declared.group(1).decode("ascii").lower()
+        name = {"gb2312": "gb18030", "gbk": "gb18030", "big5": "big5hkscs"}.get(name, name)
+        try:
+            return data.decode(name)
+        except (LookupError, UnicodeDecodeError):
+            pass  # a wrong declaration is common; detect instead
+    return decode_text(data)
+
+
+_CHROME_ELEMENTS = [
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "nav",
+    "header",
+    "footer",
+    "aside",
+    "form",
+    "iframe",
+    "svg",
+]
+_SITE_NAME_SEPARATOR = re.compile(r"\s*(?:_|\||｜|\s[-–—]\s)\s*")
+
+
+def _html_document(data: bytes) -> tuple[str, str | None]:
+    """Main text and title of a page: chrome elements go; the text is the page's only
+    <article>, else its <main>, else its <body>; the title is its <h1>, else its <title>
+    without the site name after "_", "|" or " - "."""
+    from selectolax.lexbor import LexborHTMLParser
+
+    tree = LexborHTMLParser(_decode_html(data))
+    page_title = tree.css_first("title")
+    tree.strip_tags(_CHROME_ELEMENTS)
+    heading = tree.css_first("h1")
+    title = " ".join(heading.text().split()) if heading is not None else ""
+    if not title and page_title is not None:
+        title = _SITE_NAME_SEPARATOR.split(" ".join(page_title.text().split()))[0]
+    articles = tree.css("article")
+    root = articles[0] if len(articles) == 1 else tree.css_first("main") or tree.body or tree.root
+    return (html_to_text(root.html or "") if root is not None else ""), title or None
+
+
+# --- other single-document formats ----------------------------------------------------------
+
+_MD_HEADING = re.compile(r"^#{1,6}[ \t]+", re.M)
+_MD_TITLE = re.compile(r"^#[ \t]+(.+?)[ \t#]*$", re.M)
+
+
+def _markdown_text(text: str) -> tuple[str, str | None]:
+    title = _MD_TITLE.search(text)
+    return _MD_HEADING.sub("", text), title.group(1).strip() if title else None
+
+
+def _docx_text(path: Path) -> str:
+    import docx
+
+    try:
+        document = docx.Document(str(path))
+        lines = [p.text for p in document.paragraphs]
+        for table in document.tables:
+            for row in table.rows:
+                lines.append("\t".join(cell.text for cell in row.cells))
+    except Exception as exc:  # python-docx raises many types for a damaged file
+        raise BadInputError(
+            f"not a readable .docx ({type(exc).__name__}: {exc}); open and re-save it in Word or "
+            "LibreOffice as .docx (old .doc files must be converted)"
+        ) from None
+    return "\n".join(lines)
+
+
+def _pdf_text(path: Path) -> str:
+    import logging
+
+    from pypdf import PdfReader
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # damaged-but-readable files warn a lot
+    try:
+        reader = PdfReader(str(path), strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise BadInputError("the PDF is password-protected; remove the password and try again")
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except BadInputError:
+        raise
+    except Exception as exc:  # pypdf raises many types for a damaged file
+        raise BadInputError(f"not a readable PDF ({type(exc).__name__}: {exc}); re-export or repair it") from None
+    text = "\n".join(pages)
+    if not text.strip():
+        raise BadInputError(
+            f"the PDF has no text layer ({len(pages)} page(s) of images?); run OCR on it first "
+            "(for example with ocrmypdf) and read the result"
+        )
+    return text
+
+
+# --- collections -------------------------------------------------------------------------------
+
+
+def _field(record: Mapping[str, object], names: tuple[str, ...]) -> str | None:
+    for name in names:
+        value = record.get(name)
+        if value is not None and not isinstance(value, (dict, list)):
+            text = str(value).strip()
+            if text:
+                return text
+    return None
+
+
+def _plain(value: str) -> str:
+    return html_to_text(value) if _LOOKS_LIKE_HTML.search(value) else value
+
+
+def _record_to_document(record: Mapping[str, object], fallback_source: str, max_bytes: int) -> RawDocument:
+    """One collection record as a document; BadInputError says why it is not one."""
+    body = _field(record, TEXT_FIELDS)
+    if body is None:
+        raise BadInputError(f"record has no text; put it in one of the fields {', '.join(TEXT_FIELDS)}")
+    if len(body) > max_bytes:
+        raise BadInputError(f"record text is over the {_size(max_bytes)} limit; split it or raise max_bytes")
+    body = _plain(body)
+    title = _field(record, TITLE_FIELDS)
+    title = " ".join(_plain(title).split()) if title else None
+    subtitle = _field(record, ("subtitle",))
+    if subtitle:
+        subtitle = " ".join(_plain(subtitle).split())
+        if subtitle != title and not body.startswith(subtitle):
+            body = f"{subtitle}\n{body}"
+    if not body.strip():
+        raise BadInputError("record text is empty once HTML is removed; drop the record or fill in its text")
+    url = _field(record, ("url",))
+    raw_date = _field(record, DATE_FIELDS)
+    return RawDocument(
+        text=body,
+        source=url or fallback_source,
+        title=title or None,
+        date=normalize_date(raw_date) if raw_date else None,
+        speaker=_field(record, ("speaker",)),
+        place=_field(record, ("place",)),
+        url=url,
+    )
+
+
+def _read_collection(path: Path, suffix: str, max_bytes: int) -> Iterator[RawDocument | Rejection]:
+    source = str(path)
+    try:
+        if suffix == ".csv":
+            yield from _read_csv(path, max_bytes)
+        else:
+            opener = gzip.open if suffix == ".jsonl.gz" else open
+            with opener(path, "rb") as stream:
+                yield from _read_jsonl(stream, source, max_bytes)
+    except (OSError, EOFError, zlib.error) as exc:
+        where = "gzip data" if suffix == ".jsonl.gz" else "file"
+        yield Rejection(
+            source, f"cannot read the {where} ({exc}); the rest of the file was skipped — re-create or re-download it"
+        )
+
+
+class _LineSource(Protocol):
+    def readline(self, size: int = -1, /) -> bytes: ...
+
+
+def _bounded_lines(stream: _LineSource, max_bytes: int) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, line) pairs; a line over ``max_bytes`` comes as None and is skipped unread."""
+    number = 0
+    while True:
+        line = stream.readline(max_bytes + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > max_bytes and not line.endswith(b"\n"):
+            while line and not line.endswith(b"\n"):
+                line = stream.readline(_MB)
+            yield number, None
+        else:
+            yield number, line
+
+
+def _read_jsonl(stream: _LineSource, source: str, max_bytes: int) -> Iterator[RawDocument | Rejection]:
+    for number, line in _bounded_lines(stream, max_bytes):
+        where = f"{source}#L{number}"
+        if line is None:
+            yield Rejection(
+                where, f"line {number} is over the {_size(max_bytes)} limit; split the record or raise max_bytes"
+            )
+            continue
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line.decode("utf-8-sig").strip())
+        except UnicodeDecodeError:
+            yield Rejection(where, f"line {number} is not UTF-8; JSON Lines must be UTF-8, re-save the file as UTF-8")
+            continue
+        except json.JSONDecodeError as exc:
+            yield Rejection(
+                where,
+                f"line {number} is not valid JSON ({exc.msg.removesuffix(' at')} at character {exc.pos + 1}); "
+                "fix or remove the line",
+            )
+            continue
+        if not isinstance(record, dict):
+            yield Rejection(
+                where, f"line {number} is a JSON {type(record).__name__}, not an object; write one object per line"
+            )
+            continue
+        try:
+            yield _record_to_document(record, where, max_bytes)
+        except BadInputError as exc:
+            yield Rejection(_field(record, ("url",)) or where, f"line {number}: {exc}")
+
+
+def _read_csv(path: Path, max_bytes: int) -> Iterator[RawDocument | Rejection]:
+    source = str(path)
+    with open(path, "rb") as raw:
+        head = raw.read(64 * 1024)
+    try:
+        encoding = detect_encoding(head, complete=len(head) < 64 * 1024)
+    except BadInputError as exc:
+        yield Rejection(source, str(exc))
+        return
+    with open(path, encoding=encoding, newline="", errors="strict") as stream:
+        reader = csv.DictReader(stream)
+        try:
+            fields = [f.strip().lower() for f in reader.fieldnames or []]
+        except (UnicodeDecodeError, csv.Error) as exc:
+            yield Rejection(source, f"cannot read the CSV header ({exc}); save it as UTF-8 CSV with a header row")
+            return
+        if not set(fields) & set(TEXT_FIELDS):
+            yield Rejection(source, f"the CSV has no text column; name one column {', '.join(TEXT_FIELDS)}")
+            return
+        reader.fieldnames = fields
+        while True:
+            start = reader.line_num + 1
+            where = f"{source}#L{start}"
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except UnicodeDecodeError as exc:
+                yield Rejection(
+                    where,
+                    f"bytes that are not {encoding} from line {start} ({exc.reason}); the rest of the file was "
+                    "skipped — save it as UTF-8",
+                )
+                return
+            except csv.Error as exc:
+                yield Rejection(where, f"row at line {start} cannot be parsed ({exc}); fix the quoting")
+                continue
+            try:
+                yield _record_to_document({k: v for k, v in row.items() if k}, where, max_bytes)
+            except BadInputError as exc:
+                yield Rejection(_field(row, ("url",)) or where, f"row at line {start}: {exc}")
+
+
+__all__ = [
+    "SUPPORTED_SUFFIXES",
+    "decode_text",
+    "detect_encoding",
+    "discover_files",
+    "html_to_text",
+    "read_path",
+]

@@ -1,0 +1,286 @@
+"""The one facade every front end calls: search, similar passages, documents, uploads."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from embeddings.base import Encoder
+from qa.alignment import shared_spans
+from qa.chunking import split_sentences
+from qa.collection import Collection
+from qa.errors import BadInputError, NotFoundError
+from qa.highlight import highlight_sentences
+from qa.ingest import Ingester, IngestReport
+from qa.lexical import lexical_tokens
+from qa.store import PassageFilter
+from qa.textnorm import normalize_for_matching, to_simplified
+from qa.types import Document, Hit, Passage, RawDocument, Rejection
+
+MODES = ("hybrid", "dense", "lexical")
+MAX_K = 100
+# Reciprocal-rank fusion constant: 60 is the value of Cormack et al.; it keeps one list's top
+# rank from swamping a passage both lists agree on.
+RRF_K = 60
+# Passages whose character 4-grams overlap this much say the same thing (repeated scrapes,
+# boilerplate shared across speeches) and are collapsed into one result.
+NEAR_IDENTICAL = 0.8
+QUERY_WINDOW_CHARS = 350
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    query: str
+    k: int = 10
+    mode: str = "hybrid"
+    doc_ids: tuple[str, ...] = ()
+    date_from: str | None = None
+    date_to: str | None = None
+    speaker: str | None = None
+    exclude_doc: str | None = None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    mode: str
+    took_ms: float
+    hits: list[Hit]
+    source: Passage | None = None  # for similar-passage searches started from a stored passage
+    source_spans: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # chunk_id -> spans in the source text
+
+
+def _iso_date(value: str | None, name: str) -> str | None:
+    if value is None or value == "":
+        return None
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise BadInputError(f"{name} must be an ISO date such as 2022-06-10, not {value!r}") from None
+
+
+class SearchService:
+    def __init__(self, collection: Collection, encoder: Encoder, *, max_query_chars: int = 2000, batch_size: int = 32) -> None:
+        self.collection = collection
+        self.encoder = encoder
+        self.max_query_chars = max_query_chars
+        self.batch_size = batch_size
+        self._write_lock = threading.Lock()
+        if collection.vectors is None:
+            collection.load_indexes()
+
+    # -- validation -------------------------------------------------------
+    def validate(self, request: SearchRequest) -> SearchRequest:
+        query = (request.query or "").strip()
+        if not query:
+            raise BadInputError("the query is empty: type a question or paste a passage (q=...)")
+        if len(query) > self.max_query_chars:
+            raise BadInputError(f"the query is {len(query)} characters long; shorten it to at most {self.max_query_chars}")
+        if not 1 <= request.k <= MAX_K:
+            raise BadInputError(f"k must be between 1 and {MAX_K}, not {request.k}")
+        if request.mode not in MODES:
+            raise BadInputError(f"mode must be one of {', '.join(MODES)}, not {request.mode!r}")
+        date_from = _iso_date(request.date_from, "date_from")
+        date_to = _iso_date(request.date_to, "date_to")
+        if date_from and date_to and date_from > date_to:
+            raise BadInputError(f"date_from ({date_from}) is after date_to ({date_to}); swap them")
+        return SearchRequest(query, request.k, request.mode, tuple(request.doc_ids), date_from, date_to,
+                             request.speaker or None, request.exclude_doc)
+
+    # -- search -----------------------------------------------------------
+    def search(self, request: SearchRequest) -> SearchResult:
+        started = time.perf_counter()
+        request = self.validate(request)
+        hits = self._retrieve(request)
+        return SearchResult(request.query, request.mode, round((time.perf_counter() - started) * 1000, 2), hits)
+
+    def _allowed_pids(self, request: SearchRequest) -> np.ndarray | None:
+        where = PassageFilter(request.doc_ids, request.date_from, request.date_to, request.speaker)
+        allowed = self.collection.store.filtered_pids(where) if where.active else None
+        if request.exclude_doc:
+            excluded = self.collection.store.filtered_pids(PassageFilter(doc_ids=(request.exclude_doc,)))
+            if allowed is None:
+                allowed = self.collection.store.filtered_pids(PassageFilter())
+            allowed = np.setdiff1d(allowed, excluded)
+        return allowed
+
+    def _retrieve(self, request: SearchRequest, query_vector: np.ndarray | None = None) -> list[Hit]:
+        collection = self.collection
+        vectors, lexical = collection.vectors, collection.lexical
+        assert vectors is not None and lexical is not None
+        allowed = self._allowed_pids(request)
+        if allowed is not None and not len(allowed):
+            return []
+        depth = max(50, 4 * request.k)
+        ranked: dict[str, list[tuple[int, float]]] = {}
+        if request.mode in ("hybrid", "dense") and len(vectors):
+            if query_vector is None:
+                query_vector = self.embed_query(request.query)
+            scores, ids = vectors.search(query_vector[None, :], depth, allowed)
+            ranked["dense"] = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        if request.mode in ("hybrid", "lexical"):
+            pids, scores = lexical.search(lexical_tokens(request.query), depth, allowed)
+            ranked["lexical"] = [(int(i), float(s)) for i, s in zip(pids, scores, strict=True)]
+        fused = _fuse(ranked) if request.mode == "hybrid" else ranked.get(request.mode, [])
+        return self._hits(fused, request.k, request.query)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """One vector for a query of any length: long pasted text is embedded in windows and averaged."""
+        normalised = to_simplified(text)
+        if self.encoder.count_tokens(normalised) <= self.encoder.max_tokens:
+            return self.encoder.embed_query(normalised)
+        windows = _sentence_windows(normalised, QUERY_WINDOW_CHARS)
+        vectors = self.encoder.embed(windows, "query", self.batch_size)
+        weights = np.array([len(w) for w in windows], dtype=np.float32)
+        mean = (vectors * weights[:, None]).sum(axis=0)
+        return (mean / np.linalg.norm(mean)).astype(np.float32)
+
+    def _hits(self, ranked: Sequence[tuple[int, float]], k: int, query: str) -> list[Hit]:
+        store = self.collection.store
+        candidates = list(ranked[: 3 * k + 10])
+        passages = store.passages_by_pid([pid for pid, _ in candidates])
+        kept: list[tuple[Passage, float, set[str]]] = []
+        duplicates: list[int] = []
+        for pid, score in candidates:
+            passage = passages.get(pid)
+            if passage is None:  # removed since the index was built
+                continue
+            grams = _char_grams(passage.text)
+            twin = next((i for i, (_, _, other) in enumerate(kept) if _jaccard(grams, other) >= NEAR_IDENTICAL), None)
+            if twin is not None:
+                duplicates[twin] += 1
+                continue
+            if len(kept) < k:
+                kept.append((passage, score, grams))
+                duplicates.append(0)
+        documents = store.get_documents({p.doc_id for p, _, _ in kept})
+        return [
+            Hit(
+                rank=rank,
+                score=round(score, 4),
+                passage=passage,
+                document=documents[passage.doc_id],
+                highlights=tuple(highlight_sentences(passage.text, query)),
+                duplicates=duplicates[rank - 1],
+            )
+            for rank, (passage, score, _) in enumerate(kept, start=1)
+        ]
+
+    # -- similar policy language ------------------------------------------
+    def similar(self, *, text: str | None = None, chunk_id: str | None = None, k: int = 10,
+                exclude_doc: str | None = None, mode: str = "hybrid") -> SearchResult:
+        started = time.perf_counter()
+        source: Passage | None = None
+        if chunk_id:
+            source = self.passage(chunk_id)
+            text = source.text
+            exclude_doc = exclude_doc or source.doc_id
+        if not text or not text.strip():
+            raise BadInputError("give the text to compare (text=...) or the chunk_id of a stored passage")
+        request = self.validate(SearchRequest(text, k, mode, exclude_doc=exclude_doc))
+        hits = self._retrieve(request)
+        spans: dict[str, list[tuple[int, int]]] = {}
+        marked = []
+        for hit in hits:
+            in_source, in_hit = shared_spans(request.query, hit.passage.text)
+            spans[hit.passage.chunk_id] = in_source
+            marked.append(Hit(hit.rank, hit.score, hit.passage, hit.document, tuple(in_hit), hit.duplicates))
+        took = round((time.perf_counter() - started) * 1000, 2)
+        return SearchResult(request.query, request.mode, took, marked, source, spans)
+
+    # -- documents ----------------------------------------------------------
+    def passage(self, chunk_id: str) -> Passage:
+        store = self.collection.store
+        pid = store.pid_of_chunk(chunk_id)
+        passage = store.passages_by_pid([pid]).get(pid) if pid is not None else None
+        if passage is None:
+            raise NotFoundError(f"no passage with chunk_id {chunk_id!r}; take chunk ids from search results")
+        return passage
+
+    def document(self, doc_id: str) -> tuple[Document, list[Passage]]:
+        store = self.collection.store
+        document = store.get_document(doc_id)
+        if document is None:
+            raise NotFoundError(f"no document with id {doc_id!r}; list them with GET /api/documents or `speechqa docs list`")
+        return document, store.passages_of(doc_id)
+
+    def documents(self, offset: int = 0, limit: int = 50) -> tuple[list[tuple[Document, int]], int]:
+        if offset < 0 or not 1 <= limit <= 500:
+            raise BadInputError("offset must be ≥ 0 and limit between 1 and 500")
+        store = self.collection.store
+        return store.list_documents(offset, limit), store.count_documents()
+
+    def stats(self) -> dict:
+        store = self.collection.store
+        vectors = self.collection.vectors
+        return {
+            "documents": store.count_documents(),
+            "chunks": store.count_passages(),
+            "model": self.collection.model,
+            "index": vectors.kind if vectors is not None else "none",
+        }
+
+    # -- changes ------------------------------------------------------------
+    def add_documents(self, records: Iterable[RawDocument | Rejection]) -> IngestReport:
+        with self._write_lock:
+            report = Ingester(self.collection, self.encoder, batch_size=self.batch_size).add_records(records)
+            if report.added or report.updated:
+                self.collection.rebuild_indexes(self.encoder.dim)
+            return report
+
+    def remove_document(self, doc_id: str) -> None:
+        with self._write_lock:
+            if not self.collection.store.remove_document(doc_id):
+                raise NotFoundError(f"no document with id {doc_id!r}; nothing was removed")
+            self.collection.rebuild_indexes(self.encoder.dim)
+
+    @classmethod
+    def for_directory(cls, directory: Path, encoder: Encoder, **kwargs) -> SearchService:
+        return cls(Collection.open(directory, encoder.name), encoder, **kwargs)
+
+
+def _fuse(ranked: dict[str, list[tuple[int, float]]]) -> list[tuple[int, float]]:
+    """Reciprocal-rank fusion, scaled so a passage ranked first by every list scores 1."""
+    fused: dict[int, float] = {}
+    for hits in ranked.values():
+        for rank, (pid, _) in enumerate(hits, start=1):
+            fused[pid] = fused.get(pid, 0.0) + 1.0 / (RRF_K + rank)
+    best_possible = len(ranked) / (RRF_K + 1)
+    return sorted(((pid, score / best_possible) for pid, score in fused.items()), key=lambda item: -item[1])
+
+
+def _char_grams(text: str, n: int = 4) -> set[str]:
+    folded = normalize_for_matching(text)
+    return {folded[i : i + n] for i in range(max(1, len(folded) - n + 1))}
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def _sentence_windows(text: str, size: int) -> list[str]:
+    windows, current = [], ""
+    for start, end in split_sentences(text):
+        sentence = _SPACE.sub(" ", text[start:end])
+        if current and len(current) + len(sentence) > size:
+            windows.append(current)
+            current = ""
+        current += sentence
+        while len(current) > size:
+            windows.append(current[:size])
+            current = current[size:]
+    if current:
+        windows.append(current)
+    return windows or [text[:size]]

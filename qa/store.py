@@ -1,0 +1,357 @@
+"""SQLite store of documents, their sources, passages and the embedding cache.
+
+SQLite is the source of truth of a collection: the FAISS and BM25 files beside it
+are derived and are rebuilt from it whenever their recorded version lags behind
+(after a crash, say). Every write is one transaction holding whole documents.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa.types import Document, Metadata, Passage
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY,
+    content_hash TEXT NOT NULL UNIQUE,
+    title TEXT, date TEXT, date_kind TEXT, speaker TEXT, place TEXT,
+    script TEXT NOT NULL,
+    text TEXT NOT NULL,
+    shingles BLOB,
+    added_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_date ON documents(date);
+CREATE INDEX IF NOT EXISTS documents_speaker ON documents(speaker);
+CREATE TABLE IF NOT EXISTS sources (
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    source TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (doc_id, source)
+);
+CREATE INDEX IF NOT EXISTS sources_source ON sources(source);
+CREATE TABLE IF NOT EXISTS passages (
+    pid INTEGER PRIMARY KEY,
+    chunk_id TEXT NOT NULL UNIQUE,
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    char_start INTEGER NOT NULL,
+    char_end INTEGER NOT NULL,
+    section TEXT,
+    embed_hash TEXT NOT NULL,
+    tokens TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_doc ON passages(doc_id, ordinal);
+CREATE TABLE IF NOT EXISTS embeddings (
+    model TEXT NOT NULL,
+    embed_hash TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (model, embed_hash)
+) WITHOUT ROWID;
+"""
+
+
+@dataclass(frozen=True)
+class StoredPassage:
+    """A passage ready to be written: its record, the hash of the text the model embeds, its BM25 tokens."""
+
+    passage: Passage
+    embed_hash: str
+    tokens: str  # space-joined lexical tokens
+
+
+@dataclass(frozen=True)
+class PassageFilter:
+    doc_ids: tuple[str, ...] = ()
+    date_from: str | None = None
+    date_to: str | None = None
+    speaker: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.doc_ids or self.date_from or self.date_to or self.speaker)
+
+
+class PassageStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        # check_same_thread=False: the web server reads from worker threads; SQLite serialises access itself.
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(_SCHEMA)
+        if self.get_meta("schema_version") is None:
+            self.set_meta("schema_version", str(SCHEMA_VERSION))
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- meta -------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    @property
+    def version(self) -> int:
+        """Bumped by every change of passages; derived indexes record the version they were built at."""
+        return int(self.get_meta("passages_version") or 0)
+
+    # -- writes -----------------------------------------------------------
+    def add_documents(
+        self,
+        items: Sequence[tuple[Document, Sequence[StoredPassage], bytes | None]],
+        vectors: dict[str, np.ndarray],
+        model: str,
+    ) -> None:
+        """Write whole documents with their passages and new vectors in one transaction."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for document, stored, shingles in items:
+                meta = document.metadata
+                db.execute(
+                    "INSERT INTO documents(doc_id, content_hash, title, date, date_kind, speaker, place, script, text,"
+                    " shingles, added_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        document.doc_id, document.content_hash, meta.title, meta.date, meta.date_kind,
+                        meta.speaker, meta.place, document.script, document.text, shingles, time.time(),
+                    ),
+                )
+                db.executemany(
+                    "INSERT OR IGNORE INTO sources(doc_id, source, position) VALUES (?,?,?)",
+                    [(document.doc_id, source, i) for i, source in enumerate(document.sources)],
+                )
+                db.executemany(
+                    "INSERT INTO passages(chunk_id, doc_id, ordinal, text, char_start, char_end, section, embed_hash,"
+                    " tokens) VALUES (?,?,?,?,?,?,?,?,?)",
+                    [
+                        (
+                            s.passage.chunk_id, s.passage.doc_id, s.passage.ordinal, s.passage.text,
+                            s.passage.char_start, s.passage.char_end, s.passage.section, s.embed_hash, s.tokens,
+                        )
+                        for s in stored
+                    ],
+                )
+            self._put_vectors(model, vectors)
+            self._bump_version()
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def add_source(self, doc_id: str, source: str) -> bool:
+        """Record one more source of a document; False when it was already known."""
+        position = self._db.execute("SELECT COUNT(*) FROM sources WHERE doc_id = ?", (doc_id,)).fetchone()[0]
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO sources(doc_id, source, position) VALUES (?,?,?)", (doc_id, source, position)
+        )
+        return cursor.rowcount > 0
+
+    def remove_document(self, doc_id: str) -> bool:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            cursor = db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+            if cursor.rowcount:
+                self._bump_version()
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return cursor.rowcount > 0
+
+    def put_vectors(self, model: str, vectors: dict[str, np.ndarray]) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._put_vectors(model, vectors)
+            self._bump_version()
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def _put_vectors(self, model: str, vectors: dict[str, np.ndarray]) -> None:
+        self._db.executemany(
+            "INSERT OR IGNORE INTO embeddings(model, embed_hash, vector) VALUES (?,?,?)",
+            [(model, key, np.asarray(vec, dtype=np.float32).tobytes()) for key, vec in vectors.items()],
+        )
+
+    def _bump_version(self) -> None:
+        self._db.execute(
+            "INSERT INTO meta(key, value) VALUES ('passages_version', '1') "
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+        )
+
+    # -- documents --------------------------------------------------------
+    def find_by_hash(self, content_hash: str) -> str | None:
+        row = self._db.execute("SELECT doc_id FROM documents WHERE content_hash = ?", (content_hash,)).fetchone()
+        return row[0] if row else None
+
+    def has_source(self, source: str) -> str | None:
+        row = self._db.execute("SELECT doc_id FROM sources WHERE source = ?", (source,)).fetchone()
+        return row[0] if row else None
+
+    def iter_shingles(self) -> Iterator[tuple[str, bytes]]:
+        yield from self._db.execute("SELECT doc_id, shingles FROM documents WHERE shingles IS NOT NULL")
+
+    def count_documents(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+
+    def count_passages(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+
+    def get_document(self, doc_id: str, with_text: bool = True) -> Document | None:
+        docs = self.get_documents([doc_id], with_text=with_text)
+        return docs.get(doc_id)
+
+    def get_documents(self, doc_ids: Iterable[str], with_text: bool = False) -> dict[str, Document]:
+        ids = list(dict.fromkeys(doc_ids))
+        if not ids:
+            return {}
+        text_col = "text" if with_text else "''"
+        out: dict[str, Document] = {}
+        for chunk in _batches(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT doc_id, content_hash, title, date, date_kind, speaker, place, script, {text_col} "
+                f"FROM documents WHERE doc_id IN ({marks})",
+                chunk,
+            ).fetchall()
+            sources = self._sources_of(chunk)
+            for row in rows:
+                out[row[0]] = _document_from_row(row, sources.get(row[0], ()))
+        return out
+
+    def list_documents(self, offset: int = 0, limit: int = 50) -> list[tuple[Document, int]]:
+        rows = self._db.execute(
+            "SELECT d.doc_id, d.content_hash, d.title, d.date, d.date_kind, d.speaker, d.place, d.script, '', "
+            "(SELECT COUNT(*) FROM passages p WHERE p.doc_id = d.doc_id) "
+            "FROM documents d ORDER BY d.date IS NULL, d.date DESC, d.title, d.doc_id LIMIT ? OFFSET ?",
+            (limit, offset),
+        ).fetchall()
+        sources = self._sources_of([row[0] for row in rows])
+        return [(_document_from_row(row[:9], sources.get(row[0], ())), row[9]) for row in rows]
+
+    def _sources_of(self, doc_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        if not doc_ids:
+            return {}
+        marks = ",".join("?" * len(doc_ids))
+        grouped: dict[str, list[str]] = {}
+        for doc_id, source in self._db.execute(
+            f"SELECT doc_id, source FROM sources WHERE doc_id IN ({marks}) ORDER BY position", list(doc_ids)
+        ):
+            grouped.setdefault(doc_id, []).append(source)
+        return {key: tuple(value) for key, value in grouped.items()}
+
+    # -- passages ---------------------------------------------------------
+    def passages_of(self, doc_id: str) -> list[Passage]:
+        rows = self._db.execute(
+            "SELECT chunk_id, doc_id, ordinal, text, char_start, char_end, section FROM passages "
+            "WHERE doc_id = ? ORDER BY ordinal",
+            (doc_id,),
+        ).fetchall()
+        return [Passage(*row) for row in rows]
+
+    def passages_by_pid(self, pids: Sequence[int]) -> dict[int, Passage]:
+        out: dict[int, Passage] = {}
+        for chunk in _batches(list(pids), 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self._db.execute(
+                f"SELECT pid, chunk_id, doc_id, ordinal, text, char_start, char_end, section FROM passages "
+                f"WHERE pid IN ({marks})",
+                chunk,
+            ):
+                out[row[0]] = Passage(*row[1:])
+        return out
+
+    def pid_of_chunk(self, chunk_id: str) -> int | None:
+        row = self._db.execute("SELECT pid FROM passages WHERE chunk_id = ?", (chunk_id,)).fetchone()
+        return row[0] if row else None
+
+    def iter_passage_tokens(self) -> Iterator[tuple[int, str]]:
+        yield from self._db.execute("SELECT pid, tokens FROM passages ORDER BY pid")
+
+    def iter_passage_texts(self) -> Iterator[tuple[int, str, str]]:
+        yield from self._db.execute("SELECT pid, text, embed_hash FROM passages ORDER BY pid")
+
+    def filtered_pids(self, where: PassageFilter) -> np.ndarray:
+        clauses, params = [], []
+        if where.doc_ids:
+            clauses.append(f"p.doc_id IN ({','.join('?' * len(where.doc_ids))})")
+            params.extend(where.doc_ids)
+        if where.date_from:
+            clauses.append("d.date >= ?")
+            params.append(where.date_from)
+        if where.date_to:
+            clauses.append("d.date <= ?")
+            params.append(where.date_to)
+        if where.speaker:
+            clauses.append("d.speaker = ?")
+            params.append(where.speaker)
+        sql = "SELECT p.pid FROM passages p JOIN documents d ON d.doc_id = p.doc_id"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        return np.fromiter((row[0] for row in self._db.execute(sql, params)), dtype=np.int64)
+
+    # -- vectors ----------------------------------------------------------
+    def known_vectors(self, model: str, hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for chunk in _batches(list(dict.fromkeys(hashes)), 500):
+            marks = ",".join("?" * len(chunk))
+            for key, blob in self._db.execute(
+                f"SELECT embed_hash, vector FROM embeddings WHERE model = ? AND embed_hash IN ({marks})",
+                [model, *chunk],
+            ):
+                out[key] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
+    def iter_passage_vectors(self, model: str, batch: int = 20000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(pids, vectors) blocks for every passage, in pid order; a passage without a vector is skipped."""
+        cursor = self._db.execute(
+            "SELECT p.pid, e.vector FROM passages p JOIN embeddings e ON e.model = ? AND e.embed_hash = p.embed_hash "
+            "ORDER BY p.pid",
+            (model,),
+        )
+        while rows := cursor.fetchmany(batch):
+            pids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+            vectors = np.vstack([np.frombuffer(row[1], dtype=np.float32) for row in rows])
+            yield pids, vectors
+
+    def passages_missing_vectors(self, model: str) -> list[tuple[str, str]]:
+        """(embed_hash, text) of passages the model has no vector for yet."""
+        return self._db.execute(
+            "SELECT p.embed_hash, p.text FROM passages p LEFT JOIN embeddings e "
+            "ON e.model = ? AND e.embed_hash = p.embed_hash WHERE e.embed_hash IS NULL GROUP BY p.embed_hash",
+            (model,),
+        ).fetchall()
+
+
+def _document_from_row(row: Sequence, sources: tuple[str, ...]) -> Document:
+    doc_id, content_hash, title, date, date_kind, speaker, place, script, text = row
+    return Document(
+        doc_id=doc_id,
+        text=text,
+        content_hash=content_hash,
+        metadata=Metadata(title=title, date=date, date_kind=date_kind, speaker=speaker, place=place),
+        script=script,
+        sources=sources,
+    )
+
+
+def _batches(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

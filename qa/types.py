@@ -1,0 +1,84 @@
+"""Frozen records handed from one pipeline stage to the next.
+
+files -> RawDocument -> Document -> Passage -> vectors -> index -> Hit
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class RawDocument:
+    """One document as a reader found it: decoded text plus whatever metadata the container gave."""
+
+    text: str
+    source: str  # file name, or URL when the record has one
+    title: str | None = None
+    date: str | None = None  # ISO yyyy-mm-dd from a record field, if any
+    speaker: str | None = None
+    place: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A file or record that could not be ingested, and why (the message says what to change)."""
+
+    source: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Metadata:
+    title: str | None = None
+    date: str | None = None  # ISO yyyy-mm-dd
+    date_kind: str | None = None  # "speech" (the text states it) or "published"
+    speaker: str | None = None
+    place: str | None = None
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage span inside a cleaned document, before it has ids."""
+
+    text: str
+    char_start: int
+    char_end: int
+    section: str | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    doc_id: str
+    text: str  # cleaned, original script
+    content_hash: str
+    metadata: Metadata
+    script: str  # "zh-Hans", "zh-Hant", "mixed" or "other"
+    sources: tuple[str, ...] = ()
+
+    @property
+    def source(self) -> str | None:
+        return self.sources[0] if self.sources else None
+
+
+@dataclass(frozen=True)
+class Passage:
+    chunk_id: str
+    doc_id: str
+    ordinal: int
+    text: str
+    char_start: int
+    char_end: int
+    section: str | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    rank: int
+    score: float
+    passage: Passage
+    document: Document
+    highlights: tuple[tuple[int, int], ...] = ()
+    duplicates: int = 0  # near-identical passages collapsed into this one
+    extra: dict[str, object] = field(default_factory=dict, compare=False)

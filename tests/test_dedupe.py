@@ -1,0 +1,20 @@
+from pathlib import Path
+
+from qa.dedupe import NearDuplicateFinder, estimated_jaccard, minhash_signature
+from qa.textnorm import to_simplified
+
+SEEDS = Path(__file__).parents[1] / "qa" / "sample_speeches"
+
+
+def test_traditional_copy_is_a_near_duplicate_of_its_simplified_twin():
+    text = (SEEDS / "000_d509771d086070bc.txt").read_text(encoding="utf-8")
+    assert estimated_jaccard(minhash_signature(text), minhash_signature(to_simplified(text))) == 1.0
+
+
+def test_copy_with_extra_boilerplate_is_found_but_other_speech_is_not():
+    text = (SEEDS / "004_ea375ec86079450b.txt").read_text(encoding="utf-8")
+    other = (SEEDS / "003_621983c26dd8b4eb.txt").read_text(encoding="utf-8")
+    finder = NearDuplicateFinder()
+    finder.add("d-004", minhash_signature(text))
+    assert finder.find(minhash_signature("上一篇:某某文章\n" + text + "\n下一篇:另一篇")) == "d-004"
+    assert finder.find(minhash_signature(other)) is None

@@ -1,0 +1,46 @@
+"""Template helpers: split text into plain and marked segments from stored offsets (templates escape them)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from qa.types import Passage
+
+
+def segments(text: str, spans: Sequence[Sequence[int]]) -> list[tuple[str, bool]]:
+    """[(piece, marked)] covering text, marked where a [start, end) span covers it."""
+    out: list[tuple[str, bool]] = []
+    cursor = 0
+    for start, end in sorted((max(0, s), min(len(text), e)) for s, e in spans):
+        if end <= cursor:
+            continue
+        start = max(start, cursor)
+        if start > cursor:
+            out.append((text[cursor:start], False))
+        out.append((text[start:end], True))
+        cursor = end
+    if cursor < len(text):
+        out.append((text[cursor:], False))
+    return out
+
+
+def document_segments(text: str, passages: Sequence[Passage], cited: str | None) -> list[dict]:
+    """Pieces of a document split at every passage boundary, each knowing the passages it belongs to.
+
+    Passages overlap by a sentence, so a piece may belong to two; the page anchors each passage
+    at its first piece and marks every piece of the cited one.
+    """
+    bounds = sorted({0, len(text), *(p.char_start for p in passages), *(p.char_end for p in passages)})
+    pieces = []
+    for start, end in zip(bounds, bounds[1:], strict=False):
+        if start >= end:
+            continue
+        owners = [p.chunk_id for p in passages if p.char_start <= start and end <= p.char_end]
+        anchors = [p.chunk_id for p in passages if p.char_start == start]
+        pieces.append({"text": text[start:end], "chunks": owners, "anchors": anchors, "cited": cited in owners})
+    return pieces
+
+
+def register_filters(env) -> None:
+    env.filters["segments"] = segments
+    env.globals["document_segments"] = document_segments
