@@ -48,7 +48,8 @@ class SentenceTransformerEncoder(Encoder):
             # Half precision doubles GPU throughput; cosine agreement with fp32 stays above 0.999.
             self._model.half()
         self.name = name or model
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(dimension())
         self.max_tokens = int(self._model.max_seq_length or 512)
         self.prompts = prompts or self._model_prompts(self.name)
         self.tokenizer = self._model.tokenizer

@@ -478,53 +478,59 @@ def remove_glued_page_numbers(text: str) -> str:
 
 # --- whitespace ----------------------------------------------------------------------------
 
-_FULL_STOP_GAP = re.compile(f"([。！？；：])[{_SPACE}]+(?=\\S)")
-_HALF_STOP_GAP = re.compile(f"([{_HAN}][:;!?)])[{_SPACE}]+(?=[{_CJK}(])")
 _CJK_GAP = re.compile(f"([{_CJK}])[{_SPACE}]+(?=[{_CJK}])")
+# In a document flattened into one line (a .docx saved as text), a space after a full stop,
+# a colon or a closing bracket was a paragraph break.
+_FLAT_BREAK = re.compile(f"(?P<stop>[。！？；：]|(?<=[{_HAN}])[:;!?)])[{_SPACE}]+(?=[{_CJK}(])")
+_SENTENCE_END = re.compile("[。！？]")
+_HAN_GAP = re.compile(f"([{_HAN}])[ ]+(?=[{_HAN}])")
 _HEADING_START = re.compile(
     r"(?:[一二三四五六七八九十]{1,3}、|[（(][一二三四五六七八九十]{1,3}[）)]|第[一二三四五六七八九十]{1,3}[，,、：:])"
 )
-_OPENERS = frozenset("“‘（《【「『〈〔(")
-_QUOTE_AFTER_STOP = re.compile("[。！？!?][”〞」』]$")
-_UNCLOSED_PAREN = re.compile(r"[（(][^）)]*$")
+_FLATTENED_MIN_CHARS = 1000
 _MULTI_SPACE = re.compile("[ ]{2,}")
 _LINE_EDGE_SPACE = re.compile("[ ]*\n[ ]*")
 _BLANK_RUN = re.compile("\n{3,}")
 
 
-def _cjk_gap(match: re.Match[str]) -> str:
-    """What a space between two CJK characters becomes.
+def _is_flattened(line: str) -> bool:
+    """A long line where some, not most, sentence ends are followed by a space: paragraphs
+    joined with spaces. (Text that puts a space after every sentence is just spaced.)"""
+    if len(line) < _FLATTENED_MIN_CHARS:
+        return False
+    breaks = len(_FLAT_BREAK.findall(line))
+    return breaks >= 5 and breaks * 2 <= len(_SENTENCE_END.findall(line))
 
-    Next to punctuation it is noise and goes, unless it follows a quoted full stop (a paragraph
-    break). Between two ideographs it is a paragraph break when it ends a short, heading-like
-    line (text flattened from .docx) or precedes a numbered heading, and otherwise a word
-    boundary (``記者 王彬彬 唐斌``) kept as one space.
-    """
-    text, left = match.string, match.group(1)
-    start = match.start() + 1
-    right = text[match.end()]
-    line = text[text.rfind("\n", 0, start) + 1 : start]
-    if left in _OPENERS:
-        return left
-    if _QUOTE_AFTER_STOP.search(line) or _HEADING_START.match(text, match.end()):
-        return left + "\n"
-    if not (_HAN_CHAR.match(left) and _HAN_CHAR.match(right)):
-        return left
-    if _UNCLOSED_PAREN.search(line):
+
+def _heading_gap(match: re.Match[str]) -> str:
+    """Inside a flattened paragraph, a space that ends a short heading, title or byline."""
+    before = match.string[: match.start() + 1]
+    if _HEADING_START.match(match.string, match.end()) or (6 <= len(before) <= 40 and "。" not in before):
+        return match.group(1) + "\n"
+    return match.group()
+
+
+def _unflatten(line: str) -> str:
+    parts = _FLAT_BREAK.sub("\\g<stop>\n", line).split("\n")
+    return "\n".join(_HAN_GAP.sub(_heading_gap, part) for part in parts)
+
+
+def _cjk_gap(match: re.Match[str]) -> str:
+    """Spaces between two ideographs are a word boundary (``記者 王彬彬``, ``敬請 各位``) and
+    become one space; next to Chinese punctuation they are noise and go."""
+    left = match.group(1)
+    if _HAN_CHAR.match(left) and _HAN_CHAR.match(match.string, match.end()):
         return left + " "
-    if 6 <= len(line) <= 40 and "。" not in line:
-        return left + "\n"
-    return left + " "
+    return left
 
 
 def normalize_whitespace(text: str) -> str:
-    """Strip lines; inside Chinese text turn a space after ``。`` or a short heading into a line
-    break, drop spaces next to punctuation and keep one between words; collapse other space
-    runs; keep at most one blank line."""
+    """Strip lines, collapse spaces (inside Chinese text: one between ideographs, none next to
+    punctuation), split a document flattened into one line back into paragraphs, and keep at
+    most one blank line."""
     text = _ODD_SPACE.sub(" ", text)
     if " " in text:
-        text = _FULL_STOP_GAP.sub("\\1\n", text)
-        text = _HALF_STOP_GAP.sub("\\1\n", text)
+        text = "\n".join(_unflatten(line) if _is_flattened(line) else line for line in text.split("\n"))
         text = _CJK_GAP.sub(_cjk_gap, text)
     text = _MULTI_SPACE.sub(" ", text)
     text = _LINE_EDGE_SPACE.sub("\n", text)

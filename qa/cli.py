@@ -55,7 +55,8 @@ def run_ingest(settings: Settings, paths: list[Path], *, quiet: bool = False) ->
     collection = Collection.open(settings.data_dir, model_name(settings), create=True)
     encoder = load_encoder(settings)
     with _progress_bar(None, "embedding") as bar:
-        ingester = Ingester(collection, encoder, batch_size=settings.batch_size, progress=bar.update)
+        ingester = Ingester(collection, encoder, batch_size=settings.batch_size,
+                            commit_passages=settings.commit_passages, progress=bar.update)
         report = ingester.add_paths(paths, settings.max_file_bytes)
     if not collection.is_current() or collection.manifest.get("dim") is None:
         collection.rebuild_indexes(encoder.dim)

@@ -24,7 +24,6 @@ from qa.types import Document, Passage, RawDocument, Rejection
 # Documents whose cleaned text is shorter than this carry no retrievable content (xwlb has
 # over a thousand near-empty entries such as a lone headline).
 MIN_DOCUMENT_CHARS = 20
-BATCH_PASSAGES = 256
 
 
 @dataclass
@@ -75,6 +74,13 @@ def make_passages(document_id: str, text: str, collection: Collection) -> list[S
     return out
 
 
+def citation_source(source: str) -> str:
+    """What a citation shows: a URL as it is, a file by its name (folders are private to the ingesting machine)."""
+    if "://" in source:
+        return source
+    return Path(source).name or source
+
+
 def build_document(raw: RawDocument) -> Document | Rejection:
     cleaned = clean_text(raw.text)
     if len(cleaned.strip()) < MIN_DOCUMENT_CHARS:
@@ -87,18 +93,19 @@ def build_document(raw: RawDocument) -> Document | Rejection:
         content_hash=digest,
         metadata=extract_metadata(raw, cleaned),
         script=detect_script(cleaned),
-        sources=(raw.source,),
+        sources=(citation_source(raw.source),),
     )
 
 
 class Ingester:
     """Adds documents to a collection: dedupes, chunks, embeds (reusing cached vectors) and commits in batches."""
 
-    def __init__(self, collection: Collection, encoder: Encoder, *, batch_size: int = 32,
+    def __init__(self, collection: Collection, encoder: Encoder, *, batch_size: int = 32, commit_passages: int = 256,
                  progress: Callable[[int], None] | None = None) -> None:
         self.collection = collection
         self.encoder = encoder
         self.batch_size = batch_size
+        self.commit_passages = commit_passages
         self.progress = progress
         self.report = IngestReport()
         self._near = NearDuplicateFinder()
@@ -116,7 +123,7 @@ class Ingester:
                 self.report.rejected.append(record)
                 continue
             self._add_one(record)
-            if sum(len(p) for _, p, _ in self._pending) >= BATCH_PASSAGES:
+            if sum(len(p) for _, p, _ in self._pending) >= self.commit_passages:
                 self._flush()
         self._flush()
         return self.report
@@ -132,7 +139,7 @@ class Ingester:
         if existing is None:
             existing = self._near.find(signature)
         if existing is not None:
-            self._record_source(existing, raw.source)
+            self._record_source(existing, citation_source(raw.source))
             return
         passages = make_passages(built.doc_id, built.text, self.collection)
         self._pending.append((built, passages, signature.tobytes()))

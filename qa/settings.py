@@ -23,6 +23,7 @@ class Settings:
     backend: str = "auto"  # "auto", "onnx" or "torch"
     device: str | None = None  # None picks cuda when present
     batch_size: int = 32
+    commit_passages: int = 256  # passages embedded between two commits of whole documents
     max_file_bytes: int = 20 * 1024 * 1024
     token: str | None = None
     host: str = "127.0.0.1"
@@ -41,6 +42,7 @@ class Settings:
             backend=env.get("SPEECHQA_BACKEND") or "auto",
             device=env.get("SPEECHQA_DEVICE") or None,
             batch_size=int(env.get("SPEECHQA_BATCH_SIZE") or 32),
+            commit_passages=int(env.get("SPEECHQA_COMMIT_PASSAGES") or 256),
             max_file_bytes=int(env.get("SPEECHQA_MAX_FILE_BYTES") or 20 * 1024 * 1024),
             token=env.get("SPEECHQA_TOKEN") or None,
         )

@@ -24,7 +24,7 @@ from qa.cleaning import (
     repair_wrong_codec_runs,
 )
 
-SEEDS = Path("/work/shared/corpus/seeds")
+SEEDS = Path(__file__).parents[1] / "qa" / "sample_speeches"  # the five sample speeches
 
 
 # --- one test (or more) per rule ------------------------------------------------------------
@@ -250,28 +250,48 @@ def test_remove_glued_page_numbers_keeps_figures(text: str) -> None:
     assert remove_glued_page_numbers(text) == text
 
 
-def test_normalize_whitespace_restores_docx_paragraphs() -> None:
-    flat = "在全镇工业经济推进会上的讲话 陈章平 (2023年5月11日在腊口镇四楼会议室) 同志们: 近段时间,我们专门组织有关人员"
-    assert normalize_whitespace(flat) == (
-        "在全镇工业经济推进会上的讲话\n陈章平 (2023年5月11日在腊口镇四楼会议室)\n同志们:\n近段时间,我们专门组织有关人员"
-    )
-    heading = "一、认清形势,增强开展工业经济的紧迫感和使命感 今年以来,县委、县政府把工业强县战略摆在了更加突出的位置。"
-    assert normalize_whitespace(heading) == (
-        "一、认清形势,增强开展工业经济的紧迫感和使命感\n今年以来,县委、县政府把工业强县战略摆在了更加突出的位置。"
-    )
+FLATTENED = (
+    "在全镇工业经济推进会上的讲话 陈章平 (2023年5月11日在腊口镇四楼会议室) 同志们: 近段时间,我们专门组织有关人员"
+    "到企业就生产、就业情况进行了调研。"
+    + "今天我们在这里举行腊口镇工业经济推进会。"
+    * 40
+    + " 结合今年的工作任务,我再强调三点意见: 一、认清形势,增强开展工业经济的紧迫感和使命感 今年以来,县委、县政府"
+    "把工业强县战略摆在了更加突出的位置。 但我们也要清晰的认识到我们存在的问题和缺乏。 通过今天的会议,我们既要发扬"
+    "成绩、再接再厉。 (一)科学规划与构建工业大平台相结合。"
+)
 
 
-def test_normalize_whitespace_inside_sentences() -> None:
-    assert (
-        normalize_whitespace("抢干“二季度〞,大干“ 三、四季度〞,确保圆满完成")
-        == "抢干“二季度〞,大干“三、四季度〞,确保圆满完成"
-    )
-    byline = "云陽網訊(記者 王彬彬 唐斌 鄧磊)加快發展、時不我待"
-    assert normalize_whitespace(byline) == byline
-    assert (
-        normalize_whitespace("  同志們:  \n\n\n\n開展“領導包項、干部駐企”活動  ")
-        == "同志們:\n\n開展“領導包項、干部駐企”活動"
-    )
+def test_normalize_whitespace_splits_a_flattened_docx_into_paragraphs() -> None:
+    # seed 001 is a .docx saved as one line, paragraphs joined by spaces.
+    assert normalize_whitespace(FLATTENED).split("\n") == [
+        "在全镇工业经济推进会上的讲话",
+        "陈章平 (2023年5月11日在腊口镇四楼会议室)",
+        "同志们:",
+        "近段时间,我们专门组织有关人员到企业就生产、就业情况进行了调研。"
+        + "今天我们在这里举行腊口镇工业经济推进会。" * 40,
+        "结合今年的工作任务,我再强调三点意见:",
+        "一、认清形势,增强开展工业经济的紧迫感和使命感",
+        "今年以来,县委、县政府把工业强县战略摆在了更加突出的位置。",
+        "但我们也要清晰的认识到我们存在的问题和缺乏。",
+        "通过今天的会议,我们既要发扬成绩、再接再厉。",
+        "(一)科学规划与构建工业大平台相结合。",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("spaced", "normalized"),
+    [
+        ("抢干“二季度〞,大干“ 三、四季度〞,确保圆满完成", "抢干“二季度〞,大干“三、四季度〞,确保圆满完成"),
+        ("正是當前兩岸人民的共同願望。 最後，總統請勞委會加強", "正是當前兩岸人民的共同願望。最後，總統請勞委會加強"),
+        # Spaces between ideographs are the author's: bylines, honorific spaces, slogans.
+        ("云陽網訊(記者 王彬彬 唐斌 鄧磊)加快發展、時不我待", "云陽網訊(記者 王彬彬 唐斌 鄧磊)加快發展、時不我待"),
+        ("李總統登輝先生今天主持總統府 國父紀念月會", "李總統登輝先生今天主持總統府 國父紀念月會"),
+        ("副總統出席「立穩根基\u3000 共創未來」", "副總統出席「立穩根基 共創未來」"),
+        ("  同志們:  \n\n\n\n開展“領導包項、干部駐企”活動  ", "同志們:\n\n開展“領導包項、干部駐企”活動"),
+    ],
+)
+def test_normalize_whitespace_inside_sentences(spaced: str, normalized: str) -> None:
+    assert normalize_whitespace(spaced) == normalized
 
 
 @pytest.mark.parametrize(

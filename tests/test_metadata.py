@@ -11,7 +11,7 @@ from qa.metadata import content_hash, extract_metadata, normalize_date
 from qa.readers import read_path
 from qa.types import Metadata, RawDocument
 
-SEEDS = Path("/work/shared/corpus/seeds")
+SEEDS = Path(__file__).parents[1] / "qa" / "sample_speeches"  # the five sample speeches
 
 
 def metadata_of(text: str, **fields: str) -> Metadata:

@@ -8,13 +8,16 @@ from qa.types import Passage
 
 
 def segments(text: str, spans: Sequence[Sequence[int]]) -> list[tuple[str, bool]]:
-    """[(piece, marked)] covering text, marked where a [start, end) span covers it."""
+    """[(piece, marked)] covering text, marked where a [start, end) span covers it.
+
+    Spans may overlap, come in any order or reach past the text; empty and reversed spans mark nothing.
+    """
     out: list[tuple[str, bool]] = []
     cursor = 0
     for start, end in sorted((max(0, s), min(len(text), e)) for s, e in spans):
-        if end <= cursor:
-            continue
         start = max(start, cursor)
+        if end <= start:
+            continue
         if start > cursor:
             out.append((text[cursor:start], False))
         out.append((text[start:end], True))
@@ -41,6 +44,24 @@ def document_segments(text: str, passages: Sequence[Passage], cited: str | None)
     return pieces
 
 
+def source_name(source: str | None) -> str:
+    """How a page shows a source: a URL as it is, a file by its base name (never the server's folders)."""
+    if not source:
+        return ""
+    if "://" in source:
+        return source
+    return source.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def web_link(source: str | None) -> str | None:
+    """The source as a link target when it is a web address; anything else (javascript:, files) is not linked."""
+    if source and source.lower().startswith(("http://", "https://")):
+        return source
+    return None
+
+
 def register_filters(env) -> None:
     env.filters["segments"] = segments
+    env.filters["source_name"] = source_name
+    env.filters["web_link"] = web_link
     env.globals["document_segments"] = document_segments

@@ -1,0 +1,133 @@
+"""Ingesting through the whole pipeline: duplicates, bad input, and a run killed midway."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from qa.collection import STORE_FILE, Collection
+from qa.ingest import Ingester
+from qa.search import SearchRequest, SearchService
+from qa.textnorm import to_simplified
+
+ROOT = Path(__file__).parents[1]
+SEEDS = ROOT / "qa" / "sample_speeches"
+
+
+def test_seeds_become_five_documents_with_their_metadata(seed_collection_dir, encoder):
+    collection = Collection.open(seed_collection_dir, encoder.name)
+    documents = {d.metadata.title: (d, n) for d, n in collection.store.list_documents()}
+    assert len(documents) == 5
+    by_source = {d.source: d for d, _ in documents.values()}
+    seed_001 = by_source["001_eacabc2e24b6d2f8.txt"]
+    assert (seed_001.metadata.date, seed_001.metadata.date_kind, seed_001.metadata.speaker) == ("2023-05-11", "speech", "陈章平")
+    seed_000 = by_source["000_d509771d086070bc.txt"]
+    assert (seed_000.metadata.title, seed_000.metadata.date) == ("縣工業領導組擴大會上的講話", "2022-09-18")
+    assert all(n > 3 for _, n in documents.values())
+    for document, _ in documents.values():
+        full = collection.store.get_document(document.doc_id)
+        for passage in collection.store.passages_of(document.doc_id):
+            assert full.text[passage.char_start : passage.char_end] == passage.text
+            assert len(passage.text) <= 600
+
+
+def test_ingesting_the_same_folder_twice_changes_nothing(seed_collection_copy, encoder):
+    collection = Collection.open(seed_collection_copy, encoder.name)
+    version = collection.store.version
+    report = Ingester(collection, encoder).add_paths([SEEDS], max_bytes=10**7)
+    assert (len(report.added), len(report.updated), len(report.duplicates)) == (0, 0, 5)
+    assert collection.store.version == version and collection.store.count_documents() == 5
+
+
+def test_same_speech_from_another_source_in_the_other_script_is_one_document(seed_collection_copy, encoder, tmp_path):
+    text = (SEEDS / "000_d509771d086070bc.txt").read_text(encoding="utf-8")
+    mirror = tmp_path / "mirror" / "speech-simplified.txt"
+    mirror.parent.mkdir()
+    # A Simplified copy from another site, with that site's own navigation around it.
+    mirror.write_text("上一篇:其他讲话\n" + to_simplified(text) + "\n下一篇:另一篇讲话\n", encoding="gb18030")
+    collection = Collection.open(seed_collection_copy, encoder.name)
+    report = Ingester(collection, encoder).add_paths([mirror], max_bytes=10**7)
+    assert report.added == [] and len(report.updated) == 1
+    document = collection.store.get_document(report.updated[0])
+    assert document.sources == ("000_d509771d086070bc.txt", "speech-simplified.txt")
+    assert collection.store.count_documents() == 5
+
+
+def test_bad_files_are_named_and_good_ones_still_arrive(seed_collection_copy, encoder, tmp_path):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "good.txt").write_text("关于推进园区建设的讲话\n" + "我们要加快园区基础设施建设,提升承载能力。" * 5, encoding="utf-8")
+    (folder / "good-big5.txt").write_bytes(("關於農業發展的講話\n" + "要持續推進農業現代化,保障糧食安全。" * 5).encode("big5"))
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "binary.txt").write_bytes(bytes(range(256)) * 8)
+    (folder / "broken.docx").write_bytes(b"PK\x03\x04 not really a docx")
+    (folder / "slides.pptx").write_bytes(b"whatever")
+    collection = Collection.open(seed_collection_copy, encoder.name)
+    report = Ingester(collection, encoder).add_paths([folder], max_bytes=10**7)
+    assert len(report.added) == 2
+    rejected = {Path(r.source).name: r.reason for r in report.rejected}
+    assert set(rejected) == {"empty.txt", "binary.txt", "broken.docx", "slides.pptx"}
+    assert all(len(reason) > 15 for reason in rejected.values())
+    collection.rebuild_indexes(encoder.dim)
+    hits = SearchService(collection, encoder).search(SearchRequest("農業現代化 糧食安全", k=3)).hits
+    assert "糧食安全" in hits[0].passage.text
+
+
+def _paragraph_files(folder: Path) -> int:
+    """One small file per long paragraph of the sample speeches: many documents, few passages each."""
+    folder.mkdir()
+    n = 0
+    for seed in sorted(SEEDS.glob("*.txt")):
+        for line in seed.read_text(encoding="utf-8").splitlines():
+            if len(line) >= 120 and "下载" not in line and "導語" not in line:
+                (folder / f"p{n:03d}.txt").write_text(f"段落{n}\n{line}\n", encoding="utf-8")
+                n += 1
+    return n
+
+
+def _documents_in(directory: Path) -> int:
+    path = directory / STORE_FILE
+    if not path.exists():
+        return 0
+    try:
+        with sqlite3.connect(path, timeout=1) as db:
+            return db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_an_ingest_killed_midway_leaves_a_usable_collection_and_resumes(tmp_path, model_cache_dir, encoder):
+    files = tmp_path / "paragraphs"
+    n_files = _paragraph_files(files)
+    assert n_files >= 30
+    data = tmp_path / "collection"
+    env = {**os.environ, "SPEECHQA_CACHE": str(model_cache_dir), "SPEECHQA_DATA": str(data), "SPEECHQA_COMMIT_PASSAGES": "4"}
+    command = [sys.executable, "-m", "qa.cli", "ingest", str(files)]
+    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    while _documents_in(data) < 3 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert process.poll() is None, "the ingest finished before it could be killed; give it more work"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+    done = _documents_in(data)
+    assert 3 <= done < n_files
+    collection = Collection.open(data, encoder.name)
+    collection.load_indexes()  # the indexes were never written: they are rebuilt from the store
+    assert len(collection.vectors) == collection.store.count_passages()
+    for document, n_chunks in collection.store.list_documents(limit=1000):
+        assert n_chunks >= 1  # whole documents only
+    service = SearchService(collection, encoder)
+    assert service.search(SearchRequest("工业经济", k=3)).hits
+    collection.close()
+
+    finished = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, finished.stderr
+    assert _documents_in(data) == n_files
+    assert f"{n_files - done} added" in finished.stdout

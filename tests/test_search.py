@@ -1,0 +1,114 @@
+"""The search facade over a real collection of the five sample speeches, embedded with the real bundled model."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.collection import Collection
+from qa.errors import BadInputError, NotFoundError
+from qa.search import SearchRequest, SearchService
+from qa.textnorm import to_simplified
+
+# Seed 003, cleaned: a sentence a user might copy out of the speech.
+SEED_003_SENTENCE = "項目是經濟工作的核心,大項目是經濟社會發展的火車頭。"
+
+
+def search(service: SearchService, query: str, **kwargs):
+    return service.search(SearchRequest(query=query, **kwargs))
+
+
+def test_a_copied_sentence_finds_its_own_passage_first(seed_service):
+    for mode in ("hybrid", "dense"):
+        top = search(seed_service, SEED_003_SENTENCE, k=5, mode=mode).hits[0]
+        assert SEED_003_SENTENCE in top.passage.text, mode
+        assert top.document.metadata.date == "2022-01-27"
+
+
+def test_simplified_query_finds_traditional_passage(seed_service):
+    query = to_simplified(SEED_003_SENTENCE)
+    assert query != SEED_003_SENTENCE
+    for mode in ("dense", "lexical", "hybrid"):
+        hits = search(seed_service, query, k=3, mode=mode).hits
+        assert SEED_003_SENTENCE in hits[0].passage.text, mode
+
+
+def test_question_finds_answer_with_citation_and_highlight(seed_service):
+    result = search(seed_service, "招商引资进度为什么落后", k=5)
+    passages = [hit.passage.text for hit in result.hits]
+    assert any("招商引資進度全市排名最后" in text for text in passages[:3])
+    for hit in result.hits:
+        document = seed_service.document(hit.passage.doc_id)[0]
+        assert document.text[hit.passage.char_start : hit.passage.char_end] == hit.passage.text
+        for start, end in hit.highlights:
+            assert 0 <= start < end <= len(hit.passage.text)
+    best = next(hit for hit in result.hits if "招商引資進度全市排名最后" in hit.passage.text)
+    marked = "".join(best.passage.text[s:e] for s, e in best.highlights)
+    assert "招商引資進度全市排名最后" in marked
+
+
+def test_save_load_gives_the_same_results(seed_collection_dir, encoder, seed_service):
+    reopened = SearchService(Collection.open(seed_collection_dir, encoder.name), encoder)
+    for query in ("平安创建活动", "如何加快工业发展", "What should companies do about saving energy?"):
+        before = [(h.passage.chunk_id, h.score) for h in search(seed_service, query).hits]
+        after = [(h.passage.chunk_id, h.score) for h in search(reopened, query).hits]
+        assert before == after
+
+
+def test_filters_by_document_and_date(seed_service):
+    documents, _ = seed_service.documents()
+    dated = [d for d, _ in documents if d.metadata.date]
+    target = dated[0]
+    hits = search(seed_service, "工业发展", k=20, doc_ids=(target.doc_id,)).hits
+    assert hits and {h.passage.doc_id for h in hits} == {target.doc_id}
+    date = target.metadata.date
+    hits = search(seed_service, "工业发展", k=20, date_from=date, date_to=date).hits
+    assert hits and all(h.document.metadata.date == date for h in hits)
+    assert search(seed_service, "工业发展", date_from="2099-01-01").hits == []
+
+
+def test_a_long_pasted_paragraph_is_embedded_whole(seed_service):
+    document = seed_service.document(seed_service.documents()[0][0][0].doc_id)[0]
+    paragraph = document.text[:1900]
+    assert seed_service.encoder.count_tokens(paragraph) > seed_service.encoder.max_tokens
+    hits = search(seed_service, paragraph, k=3, mode="dense").hits
+    assert hits[0].passage.doc_id == document.doc_id
+
+
+@pytest.mark.parametrize(
+    ("request_kwargs", "message"),
+    [
+        ({"query": "  "}, "query is empty"),
+        ({"query": "x" * 2001}, "at most 2000"),
+        ({"query": "工业", "k": 0}, "k must be between 1 and 100"),
+        ({"query": "工业", "k": 101}, "k must be between 1 and 100"),
+        ({"query": "工业", "mode": "fuzzy"}, "mode must be one of"),
+        ({"query": "工业", "date_from": "2022-13-01"}, "ISO date"),
+        ({"query": "工业", "date_from": "2023-01-01", "date_to": "2022-01-01"}, "swap them"),
+    ],
+)
+def test_bad_requests_say_what_to_change(seed_service, request_kwargs, message):
+    with pytest.raises(BadInputError, match=message):
+        seed_service.search(SearchRequest(**request_kwargs))
+
+
+def test_similar_language_from_other_documents_with_shared_wording(seed_service):
+    documents = {d.doc_id: d for d, _ in seed_service.documents()[0]}
+    source_doc = next(d for d in documents.values() if "動員大會" in (d.metadata.title or ""))
+    source = seed_service.document(source_doc.doc_id)[1][3]
+    result = seed_service.similar(chunk_id=source.chunk_id, k=5)
+    assert result.source == source
+    assert result.hits and all(h.passage.doc_id != source.doc_id for h in result.hits)
+    some_marked = [h for h in result.hits if h.highlights]
+    assert some_marked, "shared wording should be marked in at least one similar passage"
+    for hit in some_marked:
+        query_spans = result.source_spans[hit.passage.chunk_id]
+        assert query_spans
+        for start, end in hit.highlights:
+            assert 0 <= start < end <= len(hit.passage.text)
+
+
+def test_unknown_ids_are_not_found(seed_service):
+    with pytest.raises(NotFoundError):
+        seed_service.similar(chunk_id="c-0000000000000000")
+    with pytest.raises(NotFoundError):
+        seed_service.document("d-0000000000000000")
