@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.base import Encoder
-from qa.alignment import shared_spans
+from qa.alignment import fold_chars, shared_spans
 from qa.chunking import split_sentences
 from qa.collection import Collection
 from qa.errors import BadInputError, NotFoundError
@@ -21,7 +21,7 @@ from qa.highlight import highlight_sentences
 from qa.ingest import Ingester, IngestReport
 from qa.lexical import lexical_tokens
 from qa.store import PassageFilter
-from qa.textnorm import normalize_for_matching, to_simplified
+from qa.textnorm import to_simplified
 from qa.types import Document, Hit, Passage, RawDocument, Rejection
 
 MODES = ("hybrid", "dense", "lexical")
@@ -30,9 +30,11 @@ MAX_K = 100
 # Measured against reciprocal-rank fusion on the dev questions (README): RRF buries a passage that
 # one list is sure of and the other ranks low; scaled scores keep that confidence.
 DENSE_WEIGHT = 0.5
-# Passages whose character 4-grams overlap this much say the same thing (repeated scrapes,
-# boilerplate shared across speeches) and are collapsed into one result.
+# Two passages say the same thing (repeated scrapes, a paragraph reused in another speech,
+# boilerplate) when this share of the shorter one's character 4-grams is in the other and the
+# shorter is at least half as long; they are collapsed into one result.
 NEAR_IDENTICAL = 0.8
+COMPARABLE_LENGTH = 0.5
 QUERY_WINDOW_CHARS = 350
 
 
@@ -145,16 +147,16 @@ class SearchService:
 
     def _hits(self, ranked: Sequence[tuple[int, float]], k: int, query: str) -> list[Hit]:
         store = self.collection.store
-        candidates = list(ranked[: 3 * k + 10])
+        candidates = list(ranked[: 2 * k + 10])
         passages = store.passages_by_pid([pid for pid, _ in candidates])
-        kept: list[tuple[Passage, float, set[str]]] = []
+        kept: list[tuple[Passage, float, frozenset[str]]] = []
         duplicates: list[int] = []
         for pid, score in candidates:
             passage = passages.get(pid)
             if passage is None:  # removed since the index was built
                 continue
             grams = _char_grams(passage.text)
-            twin = next((i for i, (_, _, other) in enumerate(kept) if _jaccard(grams, other) >= NEAR_IDENTICAL), None)
+            twin = next((i for i, (_, _, other) in enumerate(kept) if _containment(grams, other) >= NEAR_IDENTICAL), None)
             if twin is not None:
                 duplicates[twin] += 1
                 continue
@@ -263,15 +265,16 @@ def _fuse(ranked: dict[str, list[tuple[int, float]]]) -> list[tuple[int, float]]
     return sorted(fused.items(), key=lambda item: -item[1])
 
 
-def _char_grams(text: str, n: int = 4) -> set[str]:
-    folded = normalize_for_matching(text)
-    return {folded[i : i + n] for i in range(max(1, len(folded) - n + 1))}
+def _char_grams(text: str, n: int = 4) -> frozenset[str]:
+    folded = _SPACE.sub("", fold_chars(text))
+    return frozenset(folded[i : i + n] for i in range(max(1, len(folded) - n + 1)))
 
 
-def _jaccard(a: set[str], b: set[str]) -> float:
-    if not a or not b:
+def _containment(a: frozenset[str], b: frozenset[str]) -> float:
+    small, large = sorted((len(a), len(b)))
+    if not small or small < COMPARABLE_LENGTH * large:
         return 0.0
-    return len(a & b) / len(a | b)
+    return len(a & b) / small
 
 
 _SPACE = re.compile(r"\s+")

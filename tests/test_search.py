@@ -112,3 +112,19 @@ def test_unknown_ids_are_not_found(seed_service):
         seed_service.similar(chunk_id="c-0000000000000000")
     with pytest.raises(NotFoundError):
         seed_service.document("d-0000000000000000")
+
+
+def test_the_same_passage_in_two_speeches_is_one_result_that_counts_the_other(seed_collection_copy, encoder):
+    from qa.ingest import Ingester
+    from qa.types import RawDocument
+
+    collection = Collection.open(seed_collection_copy, encoder.name)
+    service = SearchService(collection, encoder)
+    original = search(service, SEED_003_SENTENCE, k=1).hits[0].passage
+    # Another speech reuses that whole passage word for word between text of its own.
+    reuse = "在全市项目建设推进会上的讲话\n同志们:今天我们召开会议,研究部署下一阶段项目建设工作。\n" + original.text + "\n散会以后,各单位要立即传达会议精神,抓好贯彻落实。"
+    report = service.add_documents([RawDocument(text=reuse, source="reuse.txt")])
+    assert len(report.added) == 1
+    hits = search(service, SEED_003_SENTENCE, k=5).hits
+    containing = [h for h in hits if SEED_003_SENTENCE in h.passage.text]
+    assert len(containing) == 1 and containing[0].duplicates >= 1

@@ -1,0 +1,206 @@
+"""The pages in a real headless chromium, started the way a user starts them: `python -m qa.cli demo`.
+
+Screenshots go to the test's tmp_path and are copied to test-output/screenshots/ (git-ignored) for people to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package to run the browser tests",
+                allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+
+pytestmark = pytest.mark.browser
+
+QUESTION = "招商引资进度为什么落后"
+ANSWER = "招商引資進度全市排名最后"
+SCRIPT = "<script>alert(1)</script>"
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync"]
+ROOT = Path(__file__).parents[1]
+SCREENSHOTS = ROOT / "test-output" / "screenshots"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def demo(seed_collection_dir, model_cache_dir, tmp_path_factory):
+    """`speechqa demo` over a copy of the seed collection (the demo skips ingest when the collection exists)."""
+    data = tmp_path_factory.mktemp("demo") / "collection"
+    shutil.copytree(seed_collection_dir, data)
+    port = free_port()
+    env = {**os.environ, "SPEECHQA_CACHE": str(model_cache_dir)}
+    env.pop("SPEECHQA_TOKEN", None)
+    log_path = data.parent / "demo.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "qa.cli", "demo", "--data", str(data), "--port", str(port)],
+                                   env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT))
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 180
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"demo exited: {log_path.read_text(errors='replace')}")
+                try:
+                    if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the demo did not answer in 180 s")
+                time.sleep(0.3)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    context.set_default_timeout(60_000)  # two shared cores: the first query also warms the model up
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield opened
+    context.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+def screenshot(page, tmp_path: Path, name: str) -> Path:
+    path = tmp_path / f"{name}.png"
+    page.screenshot(path=str(path))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(path, SCREENSHOTS / path.name)
+    return path
+
+
+def test_question_to_cited_passage_to_similar_passages(demo, page, tmp_path):
+    expect = sync_api.expect
+    page.goto(demo + "/")
+    page.fill("#q", QUESTION)
+    page.press("#q", "Enter")
+    page.wait_for_url("**/search?**")
+
+    hits = page.locator("article.hit")
+    expect(hits).to_have_count(10)
+    for i in range(3):
+        hit = hits.nth(i)
+        expect(hit.locator(".citation a.cite-link")).to_be_visible()
+        assert hit.locator(".citation a.cite-link").inner_text().strip()
+        expect(hit.locator("blockquote.passage mark").first).to_be_visible()  # the answering sentence
+    top3 = [hits.nth(i).locator("blockquote.passage").text_content() for i in range(3)]
+    assert any(ANSWER in text for text in top3), top3
+    screenshot(page, tmp_path, "1-search-results")
+
+    first = hits.first
+    passage = first.locator("blockquote.passage").text_content()
+    chunk_id = first.get_attribute("data-chunk")
+    first.locator("a.cite-link").click()
+    page.wait_for_url(f"**/doc/**#{chunk_id}")
+    cited = page.locator(".speech-text .seg.cited")
+    expect(cited.first.locator("mark")).to_be_visible()
+    expect(cited.first).to_be_in_viewport()
+    assert "".join(cited.all_text_contents()) == passage  # exactly the passage of the result, and all of it
+    screenshot(page, tmp_path, "2-document")
+
+    page.go_back()
+    page.wait_for_url("**/search?**")
+    page.locator("article.hit").first.locator("a.similar-link").click()
+    page.wait_for_url(f"**/similar?chunk={chunk_id}")
+    pairs = page.locator("section.pair")
+    expect(pairs.first).to_be_visible()
+    assert pairs.count() >= 3
+    expect(pairs.first.locator(".source-side mark").first).to_be_visible()  # shared wording, on both sides
+    expect(pairs.first.locator(".hit-side mark").first).to_be_visible()
+    source_doc = page.locator("p.muted a[href^='/doc/']").first.get_attribute("href").split("?")[0]
+    cited_docs = {pairs.nth(i).locator("a.cite-link").get_attribute("href").split("?")[0] for i in range(pairs.count())}
+    assert source_doc not in cited_docs  # other speeches only
+    screenshot(page, tmp_path, "3-similar")
+
+
+def test_a_document_link_with_only_a_fragment_marks_the_passage(demo, page):
+    """/doc/ID#CHUNK (the API's citation.url) marks the passage with app.js and scrolls to it."""
+    hit = httpx.get(demo + "/api/search", params={"q": QUESTION, "k": 5}, timeout=60).json()["results"][4]
+    page.goto(demo + hit["citation"]["url"])
+    marked = page.locator(f".speech-text .seg.js-cited.{hit['chunk_id']}")
+    sync_api.expect(marked.first).to_be_in_viewport()
+    assert "".join(marked.all_text_contents()) == hit["text"]
+    assert page.locator(".seg.cited").count() == 0  # no ?chunk=: nothing marked on the server
+
+
+def test_script_in_a_speech_is_shown_as_text_and_never_run(demo, page, tmp_path):
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    speech = (f"关于防汛抗旱工作的讲话{SCRIPT}\n"
+              f"同志们：今年入汛以来，全县降雨偏多，防汛形势十分严峻。{SCRIPT}各乡镇要把水库巡查责任落实到人，"
+              "对病险水库实行二十四小时值守，确保人民群众生命财产安全。要提前转移低洼地带群众，储备好防汛物资。\n")
+    page.goto(demo + "/documents")
+    page.set_input_files("input[name=files]", files=[{"name": "flood.txt", "mimeType": "text/plain",
+                                                      "buffer": speech.encode("utf-8")}])
+    page.locator("form.upload button[type=submit]").click()
+    page.wait_for_load_state()
+    sync_api.expect(page.locator("section.report")).to_contain_text("1 新增 added")
+    doc_href = page.locator("section.report ul.added a").first.get_attribute("href")
+
+    page.goto(demo + "/search?q=" + "水库巡查责任怎么落实")
+    hit = page.locator("article.hit").first
+    sync_api.expect(hit.locator("blockquote.passage")).to_contain_text(SCRIPT)
+    sync_api.expect(hit.locator("a.cite-link")).to_have_text(f"关于防汛抗旱工作的讲话{SCRIPT}")
+    screenshot(page, tmp_path, "4-script-as-text-results")
+
+    page.goto(demo + doc_href)
+    sync_api.expect(page.locator("h1")).to_have_text(f"关于防汛抗旱工作的讲话{SCRIPT}")
+    sync_api.expect(page.locator(".speech-text")).to_contain_text(f"十分严峻。{SCRIPT}各乡镇")
+    assert page.locator(".speech-text script, main script").count() == 0
+    assert page.title() == f"关于防汛抗旱工作的讲话{SCRIPT} · speechqa"
+    page.wait_for_timeout(300)
+    assert dialogs == []
+    assert httpx.delete(demo + "/api/documents/" + doc_href.rsplit("/", 1)[-1], timeout=60).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/", "/search?q=招商引资进度为什么落后", "/documents", "/similar", "SIMILAR", "DOC"])
+def test_phone_screens_do_not_scroll_sideways(demo, browser, tmp_path, path):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
+                                  has_touch=True)
+    context.set_default_timeout(60_000)
+    phone = context.new_page()
+    try:
+        if path in ("SIMILAR", "DOC"):
+            hit = httpx.get(demo + "/api/search", params={"q": QUESTION, "k": 1}, timeout=60).json()["results"][0]
+            path = f"/similar?chunk={hit['chunk_id']}" if path == "SIMILAR" else f"/doc/{hit['doc_id']}?chunk={hit['chunk_id']}#{hit['chunk_id']}"
+        phone.goto(demo + path)
+        width = phone.evaluate("document.scrollingElement.scrollWidth")
+        inner = phone.evaluate("window.innerWidth")
+        assert width <= inner + 1, f"{path}: page is {width}px wide on a {inner}px screen"
+        if path.startswith(("/search", "/doc/")):
+            screenshot(phone, tmp_path, "5-phone-search" if path.startswith("/search") else "6-phone-document")
+    finally:
+        context.close()
