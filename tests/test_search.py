@@ -115,7 +115,6 @@ def test_unknown_ids_are_not_found(seed_service):
 
 
 def test_the_same_passage_in_two_speeches_is_one_result_that_counts_the_other(seed_collection_copy, encoder):
-    from qa.ingest import Ingester
     from qa.types import RawDocument
 
     collection = Collection.open(seed_collection_copy, encoder.name)
