@@ -59,6 +59,9 @@ class LexicalIndex:
     def __len__(self) -> int:
         return len(self.pids)
 
+    def knows(self, token: str) -> bool:
+        return len(self.pids) > 0 and token in self._retriever.vocab_dict
+
     def search(self, query_tokens: list[str], k: int, allowed_pids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(pids, scores) of the k best passages with a positive score, best first."""
         if not len(self.pids) or not query_tokens:

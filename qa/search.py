@@ -16,6 +16,7 @@ from embeddings.base import Encoder
 from qa.alignment import fold_chars, shared_spans
 from qa.chunking import split_sentences
 from qa.collection import Collection
+from qa.crosslingual import is_english, translate_query
 from qa.errors import BadInputError, NotFoundError
 from qa.highlight import highlight_sentences
 from qa.ingest import Ingester, IngestReport
@@ -79,6 +80,14 @@ class SearchService:
         if collection.vectors is None:
             collection.load_indexes()
 
+    def warm_up(self) -> None:
+        """Load what the first query would otherwise wait for: the segmenter, the dictionary, the model's first run."""
+        from qa.crosslingual import translate_query
+
+        lexical_tokens("预热")
+        translate_query("warm up")
+        self.encoder.embed_query("预热")
+
     # -- validation -------------------------------------------------------
     def validate(self, request: SearchRequest) -> SearchRequest:
         query = (request.query or "").strip()
@@ -129,10 +138,19 @@ class SearchService:
             scores, ids = vectors.search(query_vector[None, :], depth, allowed)
             ranked["dense"] = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
         if request.mode in ("hybrid", "lexical"):
-            pids, scores = lexical.search(lexical_tokens(request.query), depth, allowed)
+            pids, scores = lexical.search(self.lexical_query(request.query), depth, allowed)
             ranked["lexical"] = [(int(i), float(s)) for i, s in zip(pids, scores, strict=True)]
         fused = _fuse(ranked) if request.mode == "hybrid" else ranked.get(request.mode, [])
         return self._hits(fused, request.k, request.query)
+
+    def lexical_query(self, text: str) -> list[str]:
+        """BM25 tokens of the query; an English query is first put into Chinese words the collection uses."""
+        if not is_english(text):
+            return lexical_tokens(text)
+        lexical = self.collection.lexical
+        assert lexical is not None
+        translated = translate_query(text, known=lambda word: all(lexical.knows(t) for t in lexical_tokens(word)))
+        return lexical_tokens(" ".join(translated))
 
     def embed_query(self, text: str) -> np.ndarray:
         """One vector for a query of any length: long pasted text is embedded in windows and averaged."""

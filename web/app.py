@@ -378,7 +378,7 @@ def similar_form(request: Request, service: Service, text: Annotated[str, Form()
 @pages.get("/documents")
 def documents_page(request: Request, service: Service, offset: int = 0, limit: int = 50):
     rows, total = service.documents(offset, limit)
-    return page(request, "documents.html", rows=rows, total=total, offset=offset, limit=limit, report=None)
+    return page(request, "documents.html", rows=rows, total=total, offset=offset, limit=limit, report=None, added=[])
 
 
 @pages.post("/documents")
@@ -391,8 +391,9 @@ async def documents_upload(
 ):
     check_writer(settings, f"Bearer {token}" if token else None)
     report = await ingest_uploads(service, settings, files)
+    added = [service.document(doc_id)[0] for doc_id in report.added]
     rows, total = service.documents(0, 50)
-    return page(request, "documents.html", rows=rows, total=total, offset=0, limit=50, report=report)
+    return page(request, "documents.html", rows=rows, total=total, offset=0, limit=50, report=report, added=added)
 
 
 @pages.post("/documents/{doc_id}/delete")
