@@ -46,7 +46,7 @@ def _progress_bar(total: int | None, label: str):
     return tqdm(total=total, desc=label, unit="passage", disable=not sys.stderr.isatty(), file=sys.stderr)
 
 
-def run_ingest(settings: Settings, paths: list[Path], *, quiet: bool = False) -> tuple[object, int]:
+def run_ingest(settings: Settings, paths: list[Path], *, limit: int | None = None) -> tuple[object, int]:
     """Ingest paths into the collection of `settings`; returns (report, documents in the collection)."""
     from embeddings.loader import load_encoder, model_name
     from qa.collection import Collection
@@ -57,7 +57,7 @@ def run_ingest(settings: Settings, paths: list[Path], *, quiet: bool = False) ->
     with _progress_bar(None, "embedding") as bar:
         ingester = Ingester(collection, encoder, batch_size=settings.batch_size,
                             commit_passages=settings.commit_passages, progress=bar.update)
-        report = ingester.add_paths(paths, settings.max_file_bytes)
+        report = ingester.add_paths(paths, settings.max_file_bytes, limit)
     if not collection.is_current() or collection.manifest.get("dim") is None:
         collection.rebuild_indexes(encoder.dim)
     total = collection.store.count_documents()
@@ -72,6 +72,7 @@ def ingest(
     model: ModelOpt = None,
     max_file_mb: Annotated[float | None, typer.Option(help="reject files larger than this (default 20)")] = None,
     batch_size: Annotated[int | None, typer.Option(help="passages per embedding batch")] = None,
+    limit: Annotated[int | None, typer.Option(help="stop after this many records (e.g. the first N stories of a .jsonl.gz)")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Clean, split, embed and index speech files (.txt .md .html .docx .pdf .jsonl[.gz] .csv).
@@ -83,7 +84,7 @@ def ingest(
     missing = [str(p) for p in paths if not p.exists()]
     for path in missing:
         typer.echo(f"rejected {path}: no such file or folder", err=True)
-    report, total = run_ingest(settings, [p for p in paths if p.exists()])
+    report, total = run_ingest(settings, [p for p in paths if p.exists()], limit=limit)
     for rejection in report.rejected:  # type: ignore[attr-defined]
         if as_json:
             _emit({"rejected": rejection.source, "reason": rejection.reason})

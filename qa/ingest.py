@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -114,8 +115,9 @@ class Ingester:
         self._pending: list[tuple[Document, list[StoredPassage], bytes]] = []
         self._pending_hashes: dict[str, str] = {}
 
-    def add_paths(self, paths: Iterable[Path], max_bytes: int) -> IngestReport:
-        return self.add_records(_read_all(paths, max_bytes))
+    def add_paths(self, paths: Iterable[Path], max_bytes: int, limit: int | None = None) -> IngestReport:
+        """Ingest files; `limit` stops after that many records (documents or rejections)."""
+        return self.add_records(itertools.islice(_read_all(paths, max_bytes), limit))
 
     def add_records(self, records: Iterable[RawDocument | Rejection]) -> IngestReport:
         for record in records:
