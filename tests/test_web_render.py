@@ -169,3 +169,26 @@ def test_the_document_page_marks_the_cited_passage_and_escapes_the_text():
     assert ('<a class="anchor in-cited" id="c-2" href="/similar?chunk=c-2" title="相似段落 similar passages">¶</a>'
             '<span class="seg c-1 c-2 cited"><mark>t&gt;</mark></span><span class="seg c-2">alert(1)') in html
     assert "移除此文档" not in html  # no remove form for those who may not write
+
+
+def plain_document_segments(text: str, passages: list[Passage], cited: str | None) -> list[dict]:
+    """The definition, quadratic: every passage that covers a piece, in the order given."""
+    bounds = sorted({0, len(text), *(p.char_start for p in passages), *(p.char_end for p in passages)})
+    return [
+        {"text": text[start:end],
+         "chunks": [p.chunk_id for p in passages if p.char_start <= start and end <= p.char_end],
+         "anchors": [p.chunk_id for p in passages if p.char_start == start],
+         "cited": any(p.chunk_id == cited and p.char_start <= start and end <= p.char_end for p in passages)}
+        for start, end in zip(bounds, bounds[1:], strict=False) if start < end
+    ]
+
+
+def test_document_segments_match_the_definition_on_many_overlapping_passages():
+    text = "字" * 6_000
+    passages = [passage(f"c-{i}", max(0, 10 * i - 3), 10 * i + 10, text) for i in range(600)]
+    passages += [passage("c-whole", 0, 6_000, text), passage("c-same-start", 70, 75, text)]
+    shuffled = passages[1::2] + passages[::2]  # the order given is kept, whatever it is
+    for given in (passages, shuffled):
+        assert document_segments(text, given, "c-7") == plain_document_segments(text, given, "c-7")
+    pieces = document_segments(text, passages[:600], "c-7")
+    assert [p["text"] for p in pieces if p["cited"]] == ["字" * 3, "字" * 7, "字" * 3]

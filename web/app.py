@@ -182,14 +182,17 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(request, 500, "internal", "something went wrong on the server; the error was logged")
 
     @app.middleware("http")
-    async def refuse_oversized_uploads(request: Request, call_next):
-        # Checked before the body is read, so an oversized upload never reaches the disk.
+    async def guard(request: Request, call_next):
+        # An oversized upload is refused before its body is read, so it never reaches the disk.
         if request.method == "POST" and request.url.path in UPLOAD_PATHS:
             limit = request.app.state.settings.max_upload_bytes
             length = request.headers.get("content-length", "")
             if length.isdigit() and int(length) > limit:
                 return error_response(request, 413, TooLargeError.code, _too_large_message(int(length), limit))
-        return await call_next(request)
+        try:
+            return await call_next(request)
+        except Exception as exc:  # answered here, the server keeps the connection instead of re-raising
+            return await on_unexpected(request, exc)
 
 
 def _too_large_message(size: int, limit: int) -> str:

@@ -31,16 +31,29 @@ def document_segments(text: str, passages: Sequence[Passage], cited: str | None)
     """Pieces of a document split at every passage boundary, each knowing the passages it belongs to.
 
     Passages overlap by a sentence, so a piece may belong to two; the page anchors each passage
-    at its first piece and marks every piece of the cited one.
+    at its first piece and marks every piece of the cited one. One sweep, so a long speech with
+    thousands of passages renders in linear time.
     """
     bounds = sorted({0, len(text), *(p.char_start for p in passages), *(p.char_end for p in passages)})
+    by_start = sorted(range(len(passages)), key=lambda i: passages[i].char_start)
+    active: list[int] = []  # indexes of the passages that cover the current piece, in the order given
+    next_start = 0
     pieces = []
     for start, end in zip(bounds, bounds[1:], strict=False):
         if start >= end:
             continue
-        owners = [p.chunk_id for p in passages if p.char_start <= start and end <= p.char_end]
-        anchors = [p.chunk_id for p in passages if p.char_start == start]
-        pieces.append({"text": text[start:end], "chunks": owners, "anchors": anchors, "cited": cited in owners})
+        anchors = []
+        while next_start < len(by_start) and passages[by_start[next_start]].char_start <= start:
+            index = by_start[next_start]
+            active.append(index)
+            if passages[index].char_start == start:
+                anchors.append(index)
+            next_start += 1
+        # Every passage end is a bound, so a passage still open at `start` covers the whole piece.
+        active = sorted(i for i in active if passages[i].char_end > start)
+        owners = [passages[i].chunk_id for i in active]
+        pieces.append({"text": text[start:end], "chunks": owners,
+                       "anchors": [passages[i].chunk_id for i in sorted(anchors)], "cited": cited in owners})
     return pieces
 
 
