@@ -1,0 +1,314 @@
+"""speechqa at collection scale: one command, a table on stdout, the figures as JSON.
+
+Parts (each can be skipped or sized by its flag):
+  clean    cleaning docs/s over the first N xwlb stories (read -> clean -> metadata -> hash)
+  embed    passages/s of the default encoder over passages of the first N stories (GPU too when present)
+  ingest   end-to-end ingest of N stories into a fresh collection (cleaning to index)
+  api      search latency p50/p95/p99 over loopback with 1 and 8 concurrent clients, server peak memory
+  vectors  vector search ms/query and recall@10 vs exact at the given sizes (clustered random vectors)
+
+Example:
+    .venv/bin/python scripts/bench.py --clean 10000 --embed 500 --ingest 0 --api-collection ~/sqa-20k --vectors 100000,1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+XWLB = Path("/work/shared/corpus/xwlb/stories.jsonl.gz")
+QUERIES = [
+    "招商引资进度为什么落后", "县经商局要协调调度哪些生产要素", "深入开展平安创建活动", "如何加快工业发展",
+    "固定资产投资统计口径是怎么调整的", "驻企干部应该遵循什么工作原则", "乡村振兴战略", "疫情防控和经济社会发展",
+    "高质量发展", "What should companies do about saving energy?", "創建市級、國家高新區", "对工作推进不力的单位要通报批评",
+    "生态环境保护", "科技创新", "中央经济工作会议", "脱贫攻坚",
+]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+# -- clean -------------------------------------------------------------------------------------------
+def bench_clean(n: int, runs: int) -> dict:
+    from scripts.bench_clean import run_once
+
+    rates = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        docs, _, _ = run_once(XWLB, n)
+        rates.append(docs / (time.perf_counter() - start))
+    return {"records": n, "docs_per_s_runs": [round(r) for r in rates], "docs_per_s": round(statistics.median(rates))}
+
+
+# -- embed -------------------------------------------------------------------------------------------
+def story_passages(n: int) -> list[str]:
+    from qa.chunking import chunk_text
+    from qa.cleaning import clean_text
+    from qa.readers import read_path
+    from qa.types import RawDocument
+
+    passages = []
+    for record in itertools.islice(read_path(XWLB), n):
+        if isinstance(record, RawDocument):
+            passages.extend(chunk.text for chunk in chunk_text(clean_text(record.text)))
+    return passages
+
+
+def bench_embed(n_stories: int, runs: int, settings) -> dict:
+    from embeddings.loader import load_encoder
+    from qa.ingest import embed_text
+
+    passages = [embed_text(p) for p in story_passages(n_stories)]
+    encoder = load_encoder(settings)
+    encoder.embed(passages[:64], "passage", settings.batch_size)  # first run allocates
+    rates = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        encoder.embed(passages, "passage", settings.batch_size)
+        rates.append(len(passages) / (time.perf_counter() - start))
+    out = {
+        "stories": n_stories, "passages": len(passages), "mean_chars": round(sum(map(len, passages)) / len(passages)),
+        "backend": encoder.backend, "device": encoder.device,
+        "passages_per_s_runs": [round(r, 1) for r in rates], "passages_per_s": round(statistics.median(rates), 1),
+    }
+    start = time.perf_counter()
+    for query in QUERIES:
+        encoder.embed_query(query)
+    out["query_embed_ms"] = round((time.perf_counter() - start) * 1000 / len(QUERIES), 2)
+    return out
+
+
+# -- ingest ------------------------------------------------------------------------------------------
+def bench_ingest(n: int, settings) -> dict:
+    from dataclasses import replace
+
+    from qa.cli import run_ingest
+
+    with tempfile.TemporaryDirectory(prefix="speechqa-bench-") as tmp:
+        start = time.perf_counter()
+        report, total = run_ingest(replace(settings, data_dir=Path(tmp)), [XWLB], limit=n)
+        seconds = time.perf_counter() - start
+        from qa.collection import read_manifest
+
+        passages = read_manifest(Path(tmp)).get("passages", 0)
+    return {"stories": n, "documents": total, "passages": passages, "seconds": round(seconds, 1),
+            "docs_per_s": round(total / seconds, 1), "passages_per_s": round(passages / seconds, 1)}
+
+
+# -- api ---------------------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _rss_mb(pid: int, field: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def collection_payload_mb(directory: Path) -> dict:
+    """What the collection itself weighs: vectors plus passage text (UTF-8)."""
+    import sqlite3
+
+    from qa.collection import read_manifest
+
+    manifest = read_manifest(directory)
+    with sqlite3.connect(directory / "speechqa.sqlite") as db:
+        text_bytes = db.execute("SELECT COALESCE(SUM(LENGTH(CAST(text AS BLOB))), 0) FROM passages").fetchone()[0]
+    vector_bytes = manifest["passages"] * manifest["dim"] * 4
+    return {"passages": manifest["passages"], "vectors_mb": round(vector_bytes / 2**20, 1),
+            "text_mb": round(text_bytes / 2**20, 1), "index": manifest["index"]}
+
+
+def bench_api(directory: Path, settings, requests_per_client: int) -> dict:
+    import httpx
+
+    port = _free_port()
+    env = {**os.environ, "SPEECHQA_DATA": str(directory), "SPEECHQA_CACHE": str(settings.cache_dir)}
+    server = subprocess.Popen([sys.executable, "-m", "qa.cli", "serve", "--port", str(port)], env=env, cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        else:
+            raise RuntimeError("the server did not come up")
+        baseline_mb = _rss_mb(server.pid, "VmRSS")
+        out: dict = {"collection": collection_payload_mb(directory), "server_rss_after_start_mb": round(baseline_mb, 1)}
+        for clients in (1, 8):
+            latencies: list[float] = []
+            lock = threading.Lock()
+
+            def client(offset: int) -> None:
+                with httpx.Client(base_url=url, timeout=30) as http:
+                    for i in range(requests_per_client):
+                        query = QUERIES[(offset + i) % len(QUERIES)]
+                        start = time.perf_counter()
+                        response = http.get("/api/search", params={"q": query, "k": 10})
+                        elapsed = (time.perf_counter() - start) * 1000
+                        response.raise_for_status()
+                        with lock:
+                            latencies.append(elapsed)
+
+            with httpx.Client(base_url=url) as warm:
+                for query in QUERIES:
+                    warm.get("/api/search", params={"q": query})
+            threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+            start = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            wall = time.perf_counter() - start
+            out[f"clients_{clients}"] = {
+                "requests": len(latencies), "p50_ms": round(percentile(latencies, 0.5), 1),
+                "p95_ms": round(percentile(latencies, 0.95), 1), "p99_ms": round(percentile(latencies, 0.99), 1),
+                "requests_per_s": round(len(latencies) / wall, 1),
+            }
+        out["server_peak_rss_mb"] = round(_rss_mb(server.pid, "VmHWM"), 1)
+        return out
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+# -- vectors -----------------------------------------------------------------------------------------
+def clustered_unit_vectors(n: int, dim: int, seed: int, n_clusters: int = 2000):
+    """Gaussian mixture on the sphere: real embeddings cluster by topic; uniform random vectors do not."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((n_clusters, dim)).astype(np.float32)
+    out = np.empty((n, dim), dtype=np.float32)
+    for start in range(0, n, 100_000):
+        stop = min(n, start + 100_000)
+        labels = rng.integers(0, n_clusters, stop - start)
+        block = centres[labels] + 0.6 * rng.standard_normal((stop - start, dim)).astype(np.float32)
+        out[start:stop] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    return out
+
+
+def bench_vectors(sizes: list[int], dim: int = 384, n_queries: int = 200) -> dict:
+    import numpy as np
+
+    from embeddings.vector_index import VectorIndex
+
+    out = {}
+    for n in sizes:
+        data = clustered_unit_vectors(n + n_queries, dim, seed=n)
+        base, queries = data[:n], data[n:]
+        ids = np.arange(n, dtype=np.int64)
+        row: dict = {}
+        exact = None
+        for kind in ("flat", "hnsw"):
+            index = VectorIndex(dim, kind)
+            start = time.perf_counter()
+            for block in range(0, n, 100_000):
+                index.add(ids[block : block + 100_000], base[block : block + 100_000])
+            build = time.perf_counter() - start
+            times = []
+            found = []
+            for query in queries:
+                start = time.perf_counter()
+                _, hit_ids = index.search(query, 10)
+                times.append((time.perf_counter() - start) * 1000)
+                found.append(hit_ids[0])
+            result = {"build_s": round(build, 1), "ms_per_query_p50": round(statistics.median(times), 3),
+                      "ms_per_query_p99": round(percentile(times, 0.99), 3)}
+            if kind == "flat":
+                exact = found
+            else:
+                recall = [len(set(a.tolist()) & set(b.tolist())) / 10 for a, b in zip(found, exact, strict=True)]
+                result["recall_at_10_vs_exact"] = round(float(np.mean(recall)), 4)
+            row[kind] = result
+            del index
+        out[str(n)] = row
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clean", type=int, default=10_000, help="stories for the cleaning benchmark (0 skips)")
+    parser.add_argument("--embed", type=int, default=500, help="stories whose passages are embedded (0 skips)")
+    parser.add_argument("--ingest", type=int, default=500, help="stories for the end-to-end ingest (0 skips)")
+    parser.add_argument("--api-collection", type=Path, help="collection directory to serve for the latency test")
+    parser.add_argument("--requests", type=int, default=60, help="requests per client in the latency test")
+    parser.add_argument("--vectors", default="100000,1000000", help="comma-separated index sizes ('' skips)")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench-output" / "bench.json")
+    args = parser.parse_args(argv)
+
+    from qa.settings import Settings
+
+    settings = Settings.from_env()
+    results: dict = {"machine": {"cpus": os.cpu_count(), "platform": sys.platform}}
+    try:
+        import torch
+
+        results["machine"]["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    except ImportError:
+        results["machine"]["cuda"] = None
+    if args.clean:
+        results["clean"] = bench_clean(args.clean, args.runs)
+        print(f"clean   {results['clean']['docs_per_s']} docs/s (median of {args.runs}: {results['clean']['docs_per_s_runs']})", flush=True)
+    if args.embed:
+        results["embed"] = bench_embed(args.embed, args.runs, settings)
+        e = results["embed"]
+        print(f"embed   {e['passages_per_s']} passages/s on {e['device']} ({e['backend']}, {e['passages']} passages of "
+              f"{e['mean_chars']} chars, runs {e['passages_per_s_runs']}); one query {e['query_embed_ms']} ms", flush=True)
+    if args.ingest:
+        results["ingest"] = bench_ingest(args.ingest, settings)
+        i = results["ingest"]
+        print(f"ingest  {i['stories']} stories -> {i['documents']} documents, {i['passages']} passages in {i['seconds']} s "
+              f"({i['docs_per_s']} docs/s, {i['passages_per_s']} passages/s)", flush=True)
+    if args.api_collection:
+        results["api"] = bench_api(args.api_collection, settings, args.requests)
+        a = results["api"]
+        for clients in (1, 8):
+            c = a[f"clients_{clients}"]
+            print(f"api     {clients} client(s): p50 {c['p50_ms']} ms, p95 {c['p95_ms']} ms, p99 {c['p99_ms']} ms, "
+                  f"{c['requests_per_s']} req/s", flush=True)
+        col = a["collection"]
+        print(f"memory  server peak {a['server_peak_rss_mb']} MB; collection {col['passages']} passages = vectors "
+              f"{col['vectors_mb']} MB + text {col['text_mb']} MB ({col['index']})", flush=True)
+    if args.vectors:
+        sizes = [int(s) for s in args.vectors.split(",") if s]
+        results["vectors"] = bench_vectors(sizes)
+        for n, row in results["vectors"].items():
+            h = row["hnsw"]
+            print(f"vectors {n}: flat {row['flat']['ms_per_query_p50']} ms/query; hnsw {h['ms_per_query_p50']} ms/query, "
+                  f"recall@10 {h['recall_at_10_vs_exact']}, build {h['build_s']} s", flush=True)
+    import resource
+
+    results["bench_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
