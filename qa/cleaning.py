@@ -87,7 +87,7 @@ def _suspect_char() -> re.Pattern[str]:
 
 # --- control characters and odd spaces ------------------------------------------------------
 
-_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\u200b-\u200d\u2060\ufeff]")
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\u200b-\u200d\u2060\ufeff\ud800-\udfff]")
 _LINE_BREAKS = re.compile("\r\n?|[\x0b\x0c\x85\u2028\u2029]")  # form feed: a PDF page break
 _ODD_SPACE = re.compile(f"[{_SPACE[1:]}]")  # everything in _SPACE except the plain space
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,6 +22,8 @@ from qa.readers import discover_files, read_path
 from qa.store import StoredPassage
 from qa.textnorm import detect_script, to_simplified
 from qa.types import Document, Passage, RawDocument, Rejection
+
+log = logging.getLogger(__name__)
 
 # Documents whose cleaned text is shorter than this carry no retrievable content (xwlb has
 # over a thousand near-empty entries such as a lone headline).
@@ -124,7 +127,12 @@ class Ingester:
             if isinstance(record, Rejection):
                 self.report.rejected.append(record)
                 continue
-            self._add_one(record)
+            try:
+                self._add_one(record)
+            except Exception as exc:  # one odd document must not stop the rest of the run
+                log.exception("could not process %s", record.source)
+                self.report.rejected.append(Rejection(record.source, f"could not be processed ({type(exc).__name__}: {exc}); "
+                                                                     "the rest went in — please report this file"))
             if sum(len(p) for _, p, _ in self._pending) >= self.commit_passages:
                 self._flush()
         self._flush()

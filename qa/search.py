@@ -22,7 +22,7 @@ from qa.highlight import highlight_sentences
 from qa.ingest import Ingester, IngestReport
 from qa.lexical import lexical_tokens
 from qa.store import PassageFilter
-from qa.textnorm import to_simplified
+from qa.textnorm import drop_surrogates, to_simplified
 from qa.types import Document, Hit, Passage, RawDocument, Rejection
 
 MODES = ("hybrid", "dense", "lexical")
@@ -90,7 +90,7 @@ class SearchService:
 
     # -- validation -------------------------------------------------------
     def validate(self, request: SearchRequest) -> SearchRequest:
-        query = (request.query or "").strip()
+        query = drop_surrogates(request.query or "").strip()
         if not query:
             raise BadInputError("the query is empty: type a question or paste a passage (q=...)")
         if len(query) > self.max_query_chars:

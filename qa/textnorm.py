@@ -6,6 +6,12 @@ import functools
 import re
 
 _WHITESPACE = re.compile(r"\s+")
+# Lone UTF-16 surrogates (from a bad "\ud800" escape in JSON, say) are not text and cannot be encoded.
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def drop_surrogates(text: str) -> str:
+    return _SURROGATES.sub("", text)
 
 # Full-width ASCII variants (U+FF01..U+FF5E) and the ideographic space fold to ASCII;
 # Chinese sentence punctuation 。、「」 is kept because sentence splitting relies on it.

@@ -162,7 +162,7 @@ def bench_api(directory: Path, settings, requests_per_client: int) -> dict:
             latencies: list[float] = []
             lock = threading.Lock()
 
-            def client(offset: int) -> None:
+            def client(offset: int, latencies: list[float] = latencies, lock: threading.Lock = lock) -> None:
                 with httpx.Client(base_url=url, timeout=30) as http:
                     for i in range(requests_per_client):
                         query = QUERIES[(offset + i) % len(QUERIES)]

@@ -8,10 +8,14 @@ python3 -m venv .venv
 # torch==2.13.0 is the CPU build; a bare "torch" requirement would pull a multi-GB CUDA build.
 .venv/bin/pip install --quiet --disable-pip-version-check torch==2.13.0 -e '.[test]'
 
-# The browser tests drive Debian's chromium through Playwright (no browser download).
+# The browser tests drive Debian's chromium through Playwright (no browser download); the CJK
+# fonts only make their screenshots readable, so failing to install them is not an error.
+if [ "$(id -u)" = 0 ]; then apt_get="apt-get"; else apt_get="sudo apt-get"; fi
 if ! command -v chromium >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then apt_get="apt-get"; else apt_get="sudo apt-get"; fi
   $apt_get install -y -q chromium >/dev/null 2>&1 || { $apt_get update -q >/dev/null && $apt_get install -y -q chromium >/dev/null; }
+fi
+if [ ! -d /usr/share/fonts/opentype/noto ]; then
+  $apt_get install -y -q fonts-noto-cjk >/dev/null 2>&1 || echo "note: fonts-noto-cjk not installed; screenshots will lack Chinese glyphs" >&2
 fi
 
 .venv/bin/ruff check qa embeddings web scripts tests

@@ -131,3 +131,17 @@ def test_an_ingest_killed_midway_leaves_a_usable_collection_and_resumes(tmp_path
     assert finished.returncode == 0, finished.stderr
     assert _documents_in(data) == n_files
     assert f"{n_files - done} added" in finished.stdout
+
+
+def test_a_record_with_a_broken_escape_still_goes_in(seed_collection_copy, encoder, tmp_path):
+    collection_file = tmp_path / "records.jsonl"
+    collection_file.write_text(
+        '{"title": "坏转义", "content": "关于工业\\ud800发展的讲话：我们要加快工业发展步伐，推进重点项目建设。"}\n'
+        '{"title": "不是JSON"\n',
+        encoding="utf-8",
+    )
+    collection = Collection.open(seed_collection_copy, encoder.name)
+    report = Ingester(collection, encoder).add_paths([collection_file], max_bytes=10**6)
+    assert len(report.added) == 1 and len(report.rejected) == 1
+    assert "\ud800" not in collection.store.get_document(report.added[0]).text
+    assert report.rejected[0].source.endswith("records.jsonl#L2")
