@@ -414,7 +414,7 @@ def create_app(settings: Settings, service: SearchService | None = None) -> Fast
     async def lifespan(app: FastAPI):
         # Load the model and indexes before the first request, not during one.
         try:
-            holder.get()
+            holder.get().warm_up()
         except SpeechQAError as exc:
             log.warning("not ready: %s", exc)
         yield
