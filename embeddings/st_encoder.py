@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from embeddings.base import Encoder
+from embeddings.base import Encoder, ProgressCallback
+
+# On a GPU, small batches leave it idle between kernel launches.
+GPU_MIN_BATCH = 256
 
 E5_PROMPTS = {"query": "query: ", "passage": "passage: "}
 
@@ -65,12 +69,42 @@ class SentenceTransformerEncoder(Encoder):
         return len(self.tokenizer(self.prompts.get("query", "") + text, add_special_tokens=True)["input_ids"])
 
     def embed_batch(self, texts: Sequence[str], kind: str) -> np.ndarray:
+        return self._forward(self._tokenize(texts, kind))
+
+    def embed(self, texts: Sequence[str], kind: str, batch_size: int = 32, progress: ProgressCallback | None = None) -> np.ndarray:
+        """Length-sorted batches, the next one tokenised on a thread while the model runs this one.
+
+        The Rust tokenizer releases the GIL, so on a GPU tokenisation hides behind compute.
+        Vectors come back as float32 whatever precision the model ran in, so a collection built
+        on a GPU opens on a CPU machine.
+        """
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        if self.device.startswith("cuda"):
+            batch_size = max(batch_size, GPU_MIN_BATCH)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        with ThreadPoolExecutor(max_workers=1) as tokenizer_thread:
+            pending = tokenizer_thread.submit(self._tokenize, [texts[i] for i in batches[0]], kind)
+            for number, rows in enumerate(batches):
+                features = pending.result()
+                if number + 1 < len(batches):
+                    pending = tokenizer_thread.submit(self._tokenize, [texts[i] for i in batches[number + 1]], kind)
+                out[rows] = self._forward(features)
+                if progress:
+                    progress(len(rows))
+        return out
+
+    def _tokenize(self, texts: Sequence[str], kind: str) -> dict:
         prompt = self.prompts.get(kind, "")
-        vectors = self._model.encode(
-            [prompt + text for text in texts],
-            batch_size=max(1, len(texts)),
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return np.asarray(vectors, dtype=np.float32)
+        return self._model.tokenize([prompt + text for text in texts])
+
+    def _forward(self, features: dict) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            moved = {key: value.to(self.device) if hasattr(value, "to") else value for key, value in features.items()}
+            vectors = self._model(moved)["sentence_embedding"]
+            vectors = torch.nn.functional.normalize(vectors.float(), dim=-1)
+        return vectors.cpu().numpy()
