@@ -98,7 +98,9 @@ class SentenceTransformerEncoder(Encoder):
 
     def _tokenize(self, texts: Sequence[str], kind: str) -> dict:
         prompt = self.prompts.get(kind, "")
-        return self._model.tokenize([prompt + text for text in texts])
+        # sentence-transformers 6 renamed tokenize to preprocess; 3.x-5.x only have tokenize.
+        prepare = getattr(self._model, "preprocess", None) or self._model.tokenize
+        return prepare([prompt + text for text in texts])
 
     def _forward(self, features: dict) -> np.ndarray:
         import torch

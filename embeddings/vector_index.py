@@ -92,11 +92,14 @@ class VectorIndex:
         scores, ids = self._index.search(queries, k, params=params)
         return scores, ids
 
+    def vectors_of(self, ids: np.ndarray) -> np.ndarray:
+        """The stored vectors of these ids (every id must be in the index)."""
+        return self._index.reconstruct_batch(np.asarray(ids, dtype=np.int64))
+
     def _search_subset(self, queries: np.ndarray, k: int, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if not len(ids):
             return np.full((len(queries), k), -np.inf, dtype=np.float32), np.full((len(queries), k), -1, dtype=np.int64)
-        vectors = self._index.reconstruct_batch(ids)
-        scores = queries @ vectors.T
+        scores = queries @ self.vectors_of(ids).T
         order = np.argsort(-scores, axis=1)[:, :k]
         top_scores = np.take_along_axis(scores, order, axis=1)
         top_ids = ids[order]

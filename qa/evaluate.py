@@ -72,6 +72,7 @@ def _metrics(ranks: list[int | None], k: int) -> dict:
 def evaluate(service: SearchService, questions: Sequence[Question], *, k: int = 10, mode: str = "hybrid",
              transform: Callable[[str], str] | None = None) -> dict:
     """Run every question, judge its top k, and report the metrics with latency."""
+    service.warm_up()  # latency is measured on a warm service, as the server runs
     ranks: list[int | None] = []
     latencies: list[float] = []
     per_question = []

@@ -62,19 +62,30 @@ class LexicalIndex:
     def knows(self, token: str) -> bool:
         return len(self.pids) > 0 and token in self._retriever.vocab_dict
 
-    def search(self, query_tokens: list[str], k: int, allowed_pids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(pids, scores) of the k best passages with a positive score, best first."""
-        if not len(self.pids) or not query_tokens:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        known = [token for token in query_tokens if token in self._retriever.vocab_dict]
+    def scores(self, query_tokens: list[str], allowed_pids: np.ndarray | None = None) -> np.ndarray | None:
+        """BM25 score of every row (0 where filtered out), or None when no query token is in the index."""
+        known = [token for token in query_tokens if self.knows(token)]
         if not known:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+            return None
         scores = self._retriever.get_scores(known)
         if allowed_pids is not None:
             mask = np.zeros(len(self.pids), dtype=bool)
-            rows = [self._row_of[int(pid)] for pid in allowed_pids if int(pid) in self._row_of]
-            mask[rows] = True
+            mask[[self._row_of[int(pid)] for pid in allowed_pids if int(pid) in self._row_of]] = True
             scores = np.where(mask, scores, 0.0)
+        return scores
+
+    def scores_of(self, scores: np.ndarray, pids: np.ndarray) -> np.ndarray:
+        """Pick the scores of these pids out of a `scores` array (0 for pids not indexed)."""
+        rows = [self._row_of.get(int(pid), -1) for pid in pids]
+        return np.array([scores[row] if row >= 0 else 0.0 for row in rows], dtype=np.float32)
+
+    def search(self, query_tokens: list[str], k: int, allowed_pids: np.ndarray | None = None,
+               scores: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(pids, scores) of the k best passages with a positive score, best first."""
+        if scores is None:
+            scores = self.scores(query_tokens, allowed_pids)
+        if scores is None:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]

@@ -27,9 +27,10 @@ from qa.types import Document, Hit, Passage, RawDocument, Rejection
 
 MODES = ("hybrid", "dense", "lexical")
 MAX_K = 100
-# Hybrid score = DENSE_WEIGHT x min-max-scaled cosine + (1 - DENSE_WEIGHT) x BM25 / best BM25.
-# Measured against reciprocal-rank fusion on the dev questions (README): RRF buries a passage that
-# one list is sure of and the other ranks low; scaled scores keep that confidence.
+# Hybrid score = DENSE_WEIGHT x min-max-scaled cosine + (1 - DENSE_WEIGHT) x BM25 / best BM25,
+# both computed for every candidate either side found. Measured against reciprocal-rank fusion
+# on the dev questions (README): RRF buries a passage that one list is sure of and the other
+# ranks low; scaled scores keep that confidence.
 DENSE_WEIGHT = 0.5
 # Two passages say the same thing (repeated scrapes, a paragraph reused in another speech,
 # boilerplate) when this share of the shorter one's character 4-grams is in the other and the
@@ -131,17 +132,45 @@ class SearchService:
         if allowed is not None and not len(allowed):
             return []
         depth = max(100, 4 * request.k)
-        ranked: dict[str, list[tuple[int, float]]] = {}
+        dense: list[tuple[int, float]] = []
+        lexical_hits: list[tuple[int, float]] = []
         if request.mode in ("hybrid", "dense") and len(vectors):
             if query_vector is None:
                 query_vector = self.embed_query(request.query)
             scores, ids = vectors.search(query_vector[None, :], depth, allowed)
-            ranked["dense"] = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+            dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        bm25 = None
         if request.mode in ("hybrid", "lexical"):
-            pids, scores = lexical.search(self.lexical_query(request.query), depth, allowed)
-            ranked["lexical"] = [(int(i), float(s)) for i, s in zip(pids, scores, strict=True)]
-        fused = _fuse(ranked) if request.mode == "hybrid" else ranked.get(request.mode, [])
-        return self._hits(fused, request.k, request.query)
+            bm25 = lexical.scores(self.lexical_query(request.query), allowed)
+            pids, scores = lexical.search([], depth, scores=bm25)
+            lexical_hits = [(int(i), float(s)) for i, s in zip(pids, scores, strict=True)]
+        if request.mode == "dense":
+            ranked = dense
+        elif request.mode == "lexical":
+            ranked = lexical_hits
+        else:
+            ranked = self._fuse(query_vector, dense, lexical_hits, bm25)
+        return self._hits(ranked, request.k, request.query)
+
+    def _fuse(self, query_vector: np.ndarray | None, dense: list[tuple[int, float]],
+              lexical_hits: list[tuple[int, float]], bm25: np.ndarray | None) -> list[tuple[int, float]]:
+        """Calibrated score fusion over every candidate either side found, each scored by both sides.
+
+        A passage one side ranks first and the other misses entirely still gets its true score from
+        the other side (its cosine, its BM25), so neither list's cut-off decides for the other.
+        """
+        candidates = np.array(list(dict.fromkeys([pid for pid, _ in dense] + [pid for pid, _ in lexical_hits])), dtype=np.int64)
+        if not len(candidates):
+            return []
+        fused = np.zeros(len(candidates), dtype=np.float32)
+        if query_vector is not None and dense:
+            cosine = self.collection.vectors.vectors_of(candidates) @ query_vector
+            low, high = float(cosine.min()), float(cosine.max())
+            fused += DENSE_WEIGHT * ((cosine - low) / (high - low) if high > low else np.ones_like(cosine))
+        if bm25 is not None and lexical_hits:
+            fused += (1 - DENSE_WEIGHT) * self.collection.lexical.scores_of(bm25, candidates) / lexical_hits[0][1]
+        order = np.argsort(-fused, kind="stable")
+        return [(int(candidates[i]), float(fused[i])) for i in order]
 
     def lexical_query(self, text: str) -> list[str]:
         """BM25 tokens of the query; an English query is first put into Chinese words the collection uses."""
@@ -265,22 +294,6 @@ class SearchService:
     @classmethod
     def for_directory(cls, directory: Path, encoder: Encoder, **kwargs) -> SearchService:
         return cls(Collection.open(directory, encoder.name), encoder, **kwargs)
-
-
-def _fuse(ranked: dict[str, list[tuple[int, float]]]) -> list[tuple[int, float]]:
-    """Calibrated score fusion: each list's scores scaled to [0, 1], then weighted and summed."""
-    fused: dict[int, float] = {}
-    dense = ranked.get("dense", [])
-    if dense:
-        low, high = min(s for _, s in dense), max(s for _, s in dense)
-        for pid, score in dense:
-            fused[pid] = DENSE_WEIGHT * ((score - low) / (high - low) if high > low else 1.0)
-    lexical = ranked.get("lexical", [])
-    if lexical:
-        best = lexical[0][1]
-        for pid, score in lexical:
-            fused[pid] = fused.get(pid, 0.0) + (1 - DENSE_WEIGHT) * score / best
-    return sorted(fused.items(), key=lambda item: -item[1])
 
 
 def _char_grams(text: str, n: int = 4) -> frozenset[str]:
