@@ -29,6 +29,12 @@ def _faiss():
     return faiss
 
 
+def faiss_ids(index) -> np.ndarray:
+    """The external ids an IndexIDMap holds, in row order."""
+    faiss = _faiss()
+    return faiss.vector_to_array(index.id_map).astype(np.int64)
+
+
 def choose_kind(n_vectors: int) -> str:
     return "flat" if n_vectors <= EXACT_SEARCH_MAX else "hnsw"
 
@@ -91,6 +97,25 @@ class VectorIndex:
             params = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, 2 * k))
         scores, ids = self._index.search(queries, k, params=params)
         return scores, ids
+
+    def recall_at_10(self, sample_ids: np.ndarray) -> float:
+        """Share of the exact top 10 this index returns, with stored vectors as queries (1.0 for flat)."""
+        if self.kind == "flat" or not len(sample_ids):
+            return 1.0
+        queries = self.vectors_of(sample_ids)
+        _, approximate = self.search(queries, 10)
+        exact = np.zeros((len(queries), 0), dtype=np.int64)
+        best = np.full((len(queries), 0), -np.inf, dtype=np.float32)
+        all_ids = faiss_ids(self._index)
+        for start in range(0, len(all_ids), 50_000):
+            block = all_ids[start : start + 50_000]
+            scores = queries @ self.vectors_of(block).T
+            best = np.concatenate([best, scores], axis=1)
+            exact = np.concatenate([exact, np.broadcast_to(block, scores.shape)], axis=1)
+            keep = np.argsort(-best, axis=1)[:, :10]
+            best, exact = np.take_along_axis(best, keep, 1), np.take_along_axis(exact, keep, 1)
+        hits = [len(set(a.tolist()) & set(b.tolist())) for a, b in zip(approximate, exact, strict=True)]
+        return float(np.mean(hits)) / 10
 
     def vectors_of(self, ids: np.ndarray) -> np.ndarray:
         """The stored vectors of these ids (every id must be in the index)."""

@@ -16,6 +16,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from embeddings.vector_index import VectorIndex
 from qa.errors import IndexNotBuiltError, ModelMismatchError
 from qa.lexical import LexicalIndex
@@ -132,6 +134,11 @@ class Collection:
             token_lists.append(tokens.split(" ") if tokens else [])
         lexical = LexicalIndex.build(pids, token_lists)
 
+        recall = 1.0
+        if vectors.kind != "flat":
+            # An approximate index reports how much of the exact top 10 it finds, for 200 stored passages.
+            pids = store.passage_ids()
+            recall = vectors.recall_at_10(np.random.default_rng(version).choice(pids, size=min(200, len(pids)), replace=False))
         vector_file = f"vectors-{version}.faiss"
         lexical_dir = f"lexical-{version}"
         vectors.save(self.directory / vector_file)
@@ -146,6 +153,7 @@ class Collection:
                 "documents": store.count_documents(),
                 "passages": n_passages,
                 "index": vectors.kind,
+                "recall_at_10": round(recall, 4),
                 "vector_file": vector_file,
                 "lexical_dir": lexical_dir,
                 "store_version": version,

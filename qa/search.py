@@ -275,6 +275,7 @@ class SearchService:
             "chunks": store.count_passages(),
             "model": self.collection.model,
             "index": vectors.kind if vectors is not None else "none",
+            "index_recall_at_10": self.collection.manifest.get("recall_at_10"),
         }
 
     # -- changes ------------------------------------------------------------

@@ -282,6 +282,9 @@ class PassageStore:
         row = self._db.execute("SELECT pid FROM passages WHERE chunk_id = ?", (chunk_id,)).fetchone()
         return row[0] if row else None
 
+    def passage_ids(self) -> np.ndarray:
+        return np.fromiter((row[0] for row in self._db.execute("SELECT pid FROM passages")), dtype=np.int64)
+
     def iter_passage_tokens(self) -> Iterator[tuple[int, str]]:
         yield from self._db.execute("SELECT pid, tokens FROM passages ORDER BY pid")
 

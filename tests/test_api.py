@@ -100,7 +100,7 @@ def test_healthz_reports_the_collection(api):
     response = api.get("/healthz")
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"status", "documents", "chunks", "model", "index"}
+    assert set(body) == {"status", "documents", "chunks", "model", "index", "index_recall_at_10"}
     assert body["status"] == "ok"
     assert body["documents"] == 5
     total_chunks = sum(d["n_chunks"] for d in api.get("/api/documents").json()["documents"])

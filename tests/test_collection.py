@@ -94,3 +94,15 @@ def test_removing_a_document_removes_its_passages_and_sources(tmp_path):
     collection.rebuild_indexes(DIM)
     assert collection.store.count_passages() == 3 and len(collection.vectors) == 3
     assert collection.store.has_source("file1.txt") is None
+
+
+def test_an_approximate_index_reports_its_recall(tmp_path, monkeypatch):
+    import embeddings.vector_index as vector_index
+
+    monkeypatch.setattr(vector_index, "EXACT_SEARCH_MAX", 3)  # force HNSW on a small collection
+    collection = Collection.open(tmp_path, "m", create=True)
+    items = [make_document(n, "2022-01-01") for n in range(1, 5)]
+    collection.store.add_documents(items, vectors_for(items), "m")
+    collection.rebuild_indexes(DIM)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["index"] == "hnsw" and manifest["recall_at_10"] == 1.0
