@@ -67,6 +67,8 @@ class OnnxEncoder(Encoder):
         self.dim = int(config["dim"])
         self.max_tokens = int(config["max_tokens"])
         self.prompts: dict[str, str] = dict(config["prompts"])
+        if not self.prompts and "e5" in name.lower():  # as the torch backend: old e5 configs omit their prompts
+            self.prompts = {"query": "query: ", "passage": "passage: "}
         self._pad_id = int(config["pad_id"])
         # Truncation is done by hand in _truncate, so count_tokens can see the full length.
         self._tokenizer = Tokenizer.from_file(str(onnx_dir / TOKENIZER_NAME))
@@ -306,7 +308,6 @@ def _sentence_transformer_settings(model_dir: Path) -> dict:
 
 
 def _load_torch_model(model_dir: Path):
-    import torch  # noqa: F401  (transformers needs it; imported here so cached loads never do)
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
 

@@ -29,6 +29,10 @@ def _faiss():
     return faiss
 
 
+def use_single_thread() -> None:
+    _faiss().omp_set_num_threads(1)
+
+
 def faiss_ids(index) -> np.ndarray:
     """The external ids an IndexIDMap holds, in row order."""
     faiss = _faiss()

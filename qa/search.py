@@ -78,6 +78,11 @@ class SearchService:
         self.max_query_chars = max_query_chars
         self.batch_size = batch_size
         self._write_lock = threading.Lock()
+        # One query at a time gains nothing from FAISS's OpenMP threads and loses ~8 ms waking them
+        # on a busy machine (scripts/bench_embed.py); concurrency comes from concurrent requests.
+        from embeddings.vector_index import use_single_thread
+
+        use_single_thread()
         if collection.vectors is None:
             collection.load_indexes()
 

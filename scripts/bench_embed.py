@@ -5,8 +5,9 @@ Prints a table and writes the figures as JSON (--out). Parts:
             pipeline does not import, an HTML strip and 300-character windows; the output says which)
   embed     passages/s of onnx-int8 over all passages (median of --runs), torch fp32 on a subset,
             torch fp16 on CUDA when there is a GPU; cosine agreement of each with fp32 on the subset
-  vectors   ms/query (median of 100 single-query searches) for flat and HNSW at each --sizes, with
-            build time and HNSW recall@10 against exact search, on Gaussian-mixture unit vectors
+  vectors   ms/query (median of 100 single-query searches; FAISS's default threads and one thread) for
+            flat and HNSW at each --sizes, with build time and HNSW recall@10 against exact search, on
+            Gaussian-mixture unit vectors
   memory    peak RSS (getrusage maxrss) after each part
 
 Example:
@@ -28,6 +29,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # numpy, torch and the encoders load inside the parts that use them
+    import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -57,7 +62,7 @@ def pipeline_passages(path: Path, n_stories: int) -> list[str]:
 
 
 def window_passages(path: Path, n_stories: int) -> list[str]:
-    passages = []
+    passages: list[str] = []
     with gzip.open(path, "rt", encoding="utf-8") as lines:
         for line in itertools.islice(lines, n_stories):
             text = html.unescape(re.sub(r"<[^>]+>", " ", json.loads(line).get("content_html") or ""))
@@ -159,7 +164,7 @@ def bench_embed(passages: list[str], cache_dir: Path, runs: int, fp32_subset: in
 
 
 # -- vectors -----------------------------------------------------------------------------------------
-def mixture_unit_vectors(n: int, dim: int, rng, centres) -> object:
+def mixture_unit_vectors(n: int, dim: int, rng, centres) -> np.ndarray:
     """Unit vectors around topic centres that share one direction, as e5 embeddings do: on xwlb passages
     unrelated pairs meet at cosine ~0.86 and nearest neighbours at ~0.93; these at ~0.85 and ~0.93."""
     import numpy as np
@@ -173,7 +178,18 @@ def mixture_unit_vectors(n: int, dim: int, rng, centres) -> object:
     return out
 
 
+def search_ms(index, queries) -> float:
+    """Median milliseconds of one single-query top-10 search."""
+    times = []
+    for query in queries:
+        start = time.perf_counter()
+        index.search(query[None, :], 10)
+        times.append((time.perf_counter() - start) * 1000)
+    return round(statistics.median(times), 3)
+
+
 def bench_vectors(sizes: list[int], hnsw_max: int, n_queries: int = 100, dim: int = 384) -> dict:
+    import faiss
     import numpy as np
 
     from embeddings.vector_index import VectorIndex
@@ -200,13 +216,14 @@ def bench_vectors(sizes: list[int], hnsw_max: int, n_queries: int = 100, dim: in
             for block in range(0, n, 100_000):
                 index.add(ids[block : block + 100_000], base[block : block + 100_000])
             build_s = time.perf_counter() - start
-            times, found = [], []
-            for query in queries:
-                start = time.perf_counter()
-                _, hit_ids = index.search(query[None, :], 10)
-                times.append((time.perf_counter() - start) * 1000)
-                found.append(set(hit_ids[0].tolist()))
-            result = {"build_s": round(build_s, 1), "ms_per_query": round(statistics.median(times), 3)}
+            found = [set(index.search(query[None, :], 10)[1][0].tolist()) for query in queries]
+            result = {"build_s": round(build_s, 1), "ms_per_query": search_ms(index, queries)}
+            # FAISS parallelises even one query with OpenMP, whose barriers stall when other processes
+            # hold the cores; one thread shows what a single query costs without them.
+            threads = faiss.omp_get_max_threads()
+            faiss.omp_set_num_threads(1)
+            result["ms_per_query_1_thread"] = search_ms(index, queries)
+            faiss.omp_set_num_threads(threads)
             if kind == "flat":
                 exact = found
             else:
@@ -241,11 +258,13 @@ def print_table(report: dict) -> None:
               f"peak RSS {embed['peak_rss_mb_after_onnx']} MB with onnx, {embed['peak_rss_mb']} MB with torch too")
     vectors = report.get("vectors")
     if vectors:
-        print(f"\n{'vectors':>9}{'flat ms/q':>11}{'hnsw ms/q':>11}{'recall@10':>11}{'hnsw build s':>14}{'peak RSS MB':>13}")
+        print(f"\n{'vectors':>9}{'flat ms/q':>11}{'1 thread':>10}{'hnsw ms/q':>11}{'1 thread':>10}{'recall@10':>11}"
+              f"{'hnsw build s':>14}{'peak RSS MB':>13}")
         for n, row in vectors.items():
-            hnsw = row["hnsw"]
-            print(f"{n:>9}{row['flat']['ms_per_query']:>11}{hnsw.get('ms_per_query', '-'):>11}{hnsw.get('recall_at_10', '-'):>11}"
-                  f"{hnsw.get('build_s', '-'):>14}{row['peak_rss_mb']:>13}")
+            flat, hnsw = row["flat"], row["hnsw"]
+            print(f"{n:>9}{flat['ms_per_query']:>11}{flat['ms_per_query_1_thread']:>10}{hnsw.get('ms_per_query', '-'):>11}"
+                  f"{hnsw.get('ms_per_query_1_thread', '-'):>10}{hnsw.get('recall_at_10', '-'):>11}{hnsw.get('build_s', '-'):>14}"
+                  f"{row['peak_rss_mb']:>13}")
 
 
 def main(argv: list[str] | None = None) -> int:
