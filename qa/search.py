@@ -119,36 +119,42 @@ class SearchService:
         hits = self._retrieve(request)
         return SearchResult(request.query, request.mode, round((time.perf_counter() - started) * 1000, 2), hits)
 
-    def _allowed_pids(self, request: SearchRequest) -> np.ndarray | None:
+    def _candidate_filter(self, request: SearchRequest) -> tuple[np.ndarray | None, frozenset[int]]:
+        """Pids the filters allow (None: every pid) and pids of an excluded document.
+
+        An excluded document's few passages are dropped from the hit lists after searching: listing
+        every other pid of a large collection on each similar-passage request would cost far more.
+        """
+        store = self.collection.store
         where = PassageFilter(request.doc_ids, request.date_from, request.date_to, request.speaker)
-        allowed = self.collection.store.filtered_pids(where) if where.active else None
-        if request.exclude_doc:
-            excluded = self.collection.store.filtered_pids(PassageFilter(doc_ids=(request.exclude_doc,)))
-            if allowed is None:
-                allowed = self.collection.store.filtered_pids(PassageFilter())
-            allowed = np.setdiff1d(allowed, excluded)
-        return allowed
+        allowed = store.filtered_pids(where) if where.active else None
+        excluded = store.filtered_pids(PassageFilter(doc_ids=(request.exclude_doc,))) if request.exclude_doc else None
+        if excluded is None:
+            return allowed, frozenset()
+        if allowed is not None:
+            return np.setdiff1d(allowed, excluded), frozenset()
+        return None, frozenset(excluded.tolist())
 
     def _retrieve(self, request: SearchRequest, query_vector: np.ndarray | None = None) -> list[Hit]:
         collection = self.collection
         vectors, lexical = collection.vectors, collection.lexical
         assert vectors is not None and lexical is not None
-        allowed = self._allowed_pids(request)
+        allowed, excluded = self._candidate_filter(request)
         if allowed is not None and not len(allowed):
             return []
-        depth = max(100, 4 * request.k)
+        depth = max(100, 4 * request.k) + len(excluded)
         dense: list[tuple[int, float]] = []
         lexical_hits: list[tuple[int, float]] = []
         if request.mode in ("hybrid", "dense") and len(vectors):
             if query_vector is None:
                 query_vector = self.embed_query(request.query)
             scores, ids = vectors.search(query_vector[None, :], depth, allowed)
-            dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+            dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0 and i not in excluded]
         bm25 = None
         if request.mode in ("hybrid", "lexical"):
             bm25 = lexical.scores(self.lexical_query(request.query), allowed)
             pids, scores = lexical.search([], depth, scores=bm25)
-            lexical_hits = [(int(i), float(s)) for i, s in zip(pids, scores, strict=True)]
+            lexical_hits = [(int(i), float(s)) for i, s in zip(pids, scores, strict=True) if i not in excluded]
         if request.mode == "dense":
             ranked = dense
         elif request.mode == "lexical":
