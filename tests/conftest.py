@@ -110,12 +110,17 @@ class Server:
         self.log.close()
 
 
+def copy_of(collection_dir: Path, tmp_path_factory, name: str) -> Path:
+    """A private copy of a collection, so a test that changes it leaves the others' alone."""
+    data = tmp_path_factory.mktemp(name) / "collection"
+    shutil.copytree(collection_dir, data)
+    return data
+
+
 @pytest.fixture(scope="module")
 def server(seed_collection_dir, model_cache_dir, tmp_path_factory):
     """A real server on loopback over its own copy of the seed collection (no token)."""
-    data = tmp_path_factory.mktemp("server") / "collection"
-    shutil.copytree(seed_collection_dir, data)
-    running = Server(data, model_cache_dir)
+    running = Server(copy_of(seed_collection_dir, tmp_path_factory, "server"), model_cache_dir)
     yield running
     running.stop()
 
@@ -123,9 +128,7 @@ def server(seed_collection_dir, model_cache_dir, tmp_path_factory):
 @pytest.fixture(scope="module")
 def token_server(seed_collection_dir, model_cache_dir, tmp_path_factory):
     """A real server on loopback that needs `Authorization: Bearer secret` for changes (SPEECHQA_TOKEN=secret)."""
-    data = tmp_path_factory.mktemp("token-server") / "collection"
-    shutil.copytree(seed_collection_dir, data)
-    running = Server(data, model_cache_dir, token="secret")
+    running = Server(copy_of(seed_collection_dir, tmp_path_factory, "token-server"), model_cache_dir, token="secret")
     yield running
     running.stop()
 
@@ -136,8 +139,6 @@ def seed_service_copy(seed_collection_dir, encoder, tmp_path_factory):
     from qa.collection import Collection
     from qa.search import SearchService
 
-    data = tmp_path_factory.mktemp("service-copy") / "collection"
-    shutil.copytree(seed_collection_dir, data)
-    collection = Collection.open(data, encoder.name)
+    collection = Collection.open(copy_of(seed_collection_dir, tmp_path_factory, "service-copy"), encoder.name)
     yield SearchService(collection, encoder)
     collection.close()
