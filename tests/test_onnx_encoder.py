@@ -129,3 +129,27 @@ def test_cached_model_loads_without_torch(onnx_encoder, model_dir, model_cache_d
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def converted_dir(model_dir: Path, model_cache_dir: Path) -> Path:
+    return model_cache_dir / "models" / f"{model_dir.name}-onnx-int8"
+
+
+def test_parallel_workers_give_the_vectors_of_one_worker(onnx_encoder, model_dir, model_cache_dir, passages):
+    one_worker = OnnxEncoder(converted_dir(model_dir, model_cache_dir), name=BUNDLED_MODEL_NAME, workers=1)
+    many_workers = OnnxEncoder(converted_dir(model_dir, model_cache_dir), name=BUNDLED_MODEL_NAME, workers=3)
+    # Small batches, so several run at once and finish out of order.
+    np.testing.assert_array_equal(many_workers.embed(passages, "passage", batch_size=3),
+                                  one_worker.embed(passages, "passage", batch_size=3))
+    counted: list[int] = []
+    many_workers.embed(passages, "passage", batch_size=3, progress=counted.append)
+    assert sum(counted) == len(passages)
+
+
+def test_the_slow_fused_cpu_kernels_are_left_out(onnx_encoder, model_dir, model_cache_dir):
+    import onnx
+
+    graph = onnx.load(str(converted_dir(model_dir, model_cache_dir) / "model.onnx"), load_external_data=False).graph
+    ops = {node.op_type for node in graph.node}
+    assert {"QAttention", "LayerNormalization"} <= ops
+    assert not ops & {"SkipLayerNormalization", "BiasGelu"}
