@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.base import Encoder
-from qa.alignment import fold_chars, shared_spans
+from qa.alignment import shared_spans
 from qa.chunking import split_sentences
 from qa.collection import Collection
 from qa.crosslingual import is_english, translate_query
+from qa.dedupe import gram_containment
 from qa.errors import BadInputError, NotFoundError
 from qa.highlight import highlight_sentences
 from qa.ingest import Ingester, IngestReport
@@ -33,8 +34,8 @@ MAX_K = 100
 # ranks low; scaled scores keep that confidence.
 DENSE_WEIGHT = 0.5
 # Two passages say the same thing (repeated scrapes, a paragraph reused in another speech,
-# boilerplate) when this share of the shorter one's character 4-grams is in the other and the
-# shorter is at least half as long; they are collapsed into one result.
+# boilerplate) when this share of the shorter one's distinct character 4-grams is in the other
+# and the shorter is at least half as long; they are collapsed into one result.
 NEAR_IDENTICAL = 0.8
 COMPARABLE_LENGTH = 0.5
 QUERY_WINDOW_CHARS = 350
@@ -207,31 +208,28 @@ class SearchService:
         store = self.collection.store
         candidates = list(ranked[: 2 * k + 10])
         passages = store.passages_by_pid([pid for pid, _ in candidates])
-        kept: list[tuple[Passage, float, frozenset[str]]] = []
-        duplicates: list[int] = []
-        for pid, score in candidates:
-            passage = passages.get(pid)
-            if passage is None:  # removed since the index was built
-                continue
-            grams = _char_grams(passage.text)
-            twin = next((i for i, (_, _, other) in enumerate(kept) if _containment(grams, other) >= NEAR_IDENTICAL), None)
+        candidates = [(passages[pid], score) for pid, score in candidates if pid in passages]  # others were removed
+        shared, sizes = gram_containment([passage.text for passage, _ in candidates])
+        kept: list[int] = []
+        duplicates: dict[int, int] = {}
+        for i in range(len(candidates)):
+            twin = next((j for j in kept if _near_identical(shared[i, j], sizes[i], sizes[j])), None)
             if twin is not None:
                 duplicates[twin] += 1
-                continue
-            if len(kept) < k:
-                kept.append((passage, score, grams))
-                duplicates.append(0)
-        documents = store.get_documents({p.doc_id for p, _, _ in kept})
+            elif len(kept) < k:
+                kept.append(i)
+                duplicates[i] = 0
+        documents = store.get_documents({candidates[i][0].doc_id for i in kept})
         return [
             Hit(
                 rank=rank,
-                score=round(score, 4),
-                passage=passage,
-                document=documents[passage.doc_id],
-                highlights=tuple(highlight_sentences(passage.text, query)),
-                duplicates=duplicates[rank - 1],
+                score=round(candidates[i][1], 4),
+                passage=candidates[i][0],
+                document=documents[candidates[i][0].doc_id],
+                highlights=tuple(highlight_sentences(candidates[i][0].text, query)),
+                duplicates=duplicates[i],
             )
-            for rank, (passage, score, _) in enumerate(kept, start=1)
+            for rank, i in enumerate(kept, start=1)
         ]
 
     # -- similar policy language ------------------------------------------
@@ -308,16 +306,9 @@ class SearchService:
         return cls(Collection.open(directory, encoder.name), encoder, **kwargs)
 
 
-def _char_grams(text: str, n: int = 4) -> frozenset[str]:
-    folded = _SPACE.sub("", fold_chars(text))
-    return frozenset(folded[i : i + n] for i in range(max(1, len(folded) - n + 1)))
-
-
-def _containment(a: frozenset[str], b: frozenset[str]) -> float:
-    small, large = sorted((len(a), len(b)))
-    if not small or small < COMPARABLE_LENGTH * large:
-        return 0.0
-    return len(a & b) / small
+def _near_identical(shared: int, size_a: int, size_b: int) -> bool:
+    small, large = sorted((int(size_a), int(size_b)))
+    return bool(small) and small >= COMPARABLE_LENGTH * large and shared >= NEAR_IDENTICAL * small
 
 
 _SPACE = re.compile(r"\s+")

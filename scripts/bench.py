@@ -4,7 +4,8 @@ Parts (each can be skipped or sized by its flag):
   clean    cleaning docs/s over the first N xwlb stories (read -> clean -> metadata -> hash)
   embed    passages/s of the default encoder over passages of the first N stories (GPU too when present)
   ingest   end-to-end ingest of N stories into a fresh collection (cleaning to index)
-  api      search latency p50/p95/p99 over loopback with 1 and 8 concurrent clients, server peak memory
+  api      search latency p50/p95/p99 over loopback with 1 and 8 concurrent clients, each request a distinct
+           query; server peak memory, and the same server's peak on an empty collection for comparison
   vectors  vector search ms/query and recall@10 vs exact at the given sizes (clustered random vectors)
 
 Example:
@@ -138,61 +139,116 @@ def collection_payload_mb(directory: Path) -> dict:
             "text_mb": round(text_bytes / 2**20, 1), "index": manifest["index"]}
 
 
-def bench_api(directory: Path, settings, requests_per_client: int) -> dict:
-    import httpx
+def api_queries(n: int) -> list[str]:
+    """n distinct realistic queries: the fixed list, the dev questions, then xwlb headlines.
 
+    The headlines come from stories far past any --limit used to build a bench collection, so no
+    query is the text of a stored passage, and none repeats: every request pays the full cost.
+    """
+    seen = dict.fromkeys(QUERIES)
+    dev = ROOT.parent / "shared" / "eval" / "dev_questions.jsonl"
+    if dev.exists():
+        seen.update(dict.fromkeys(json.loads(line)["query"] for line in dev.read_text(encoding="utf-8").splitlines() if line.strip()))
+    import gzip
+    import re
+
+    with gzip.open(XWLB, "rt", encoding="utf-8") as lines:
+        for line in itertools.islice(lines, 60_000, None):
+            if len(seen) >= n:
+                break
+            title = re.sub(r"^(\[[^]]*\]|【[^】]*】)+", "", json.loads(line).get("title") or "").strip()
+            if len(title) >= 6:
+                seen.setdefault(title)
+    return list(seen)[:n]
+
+
+def _start_server(directory: Path, settings) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {**os.environ, "SPEECHQA_DATA": str(directory), "SPEECHQA_CACHE": str(settings.cache_dir)}
     server = subprocess.Popen([sys.executable, "-m", "qa.cli", "serve", "--port", str(port)], env=env, cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
+    import httpx
+
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/healthz", timeout=2).status_code in (200, 503):
+                return server, url
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    server.terminate()
+    raise RuntimeError("the server did not come up")
+
+
+def _run_clients(url: str, clients: int, queries: list[str]) -> dict:
+    """Each client sends its share of the queries one after another; every query is sent once."""
+    import httpx
+
+    latencies: list[float] = []
+    lock = threading.Lock()
+    shares = [queries[n::clients] for n in range(clients)]
+
+    def client(share: list[str]) -> None:
+        with httpx.Client(base_url=url, timeout=30) as http:
+            for query in share:
+                start = time.perf_counter()
+                response = http.get("/api/search", params={"q": query, "k": 10})
+                elapsed = (time.perf_counter() - start) * 1000
+                response.raise_for_status()
+                with lock:
+                    latencies.append(elapsed)
+
+    threads = [threading.Thread(target=client, args=(share,)) for share in shares]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - start
+    return {"requests": len(latencies), "p50_ms": round(percentile(latencies, 0.5), 1),
+            "p95_ms": round(percentile(latencies, 0.95), 1), "p99_ms": round(percentile(latencies, 0.99), 1),
+            "requests_per_s": round(len(latencies) / wall, 1)}
+
+
+def _server_memory_without_collection(settings, warm_queries: list[str]) -> float:
+    """Peak RSS of a server on an empty collection after the same kind of queries: runtime and model."""
+    import httpx
+
+    with tempfile.TemporaryDirectory(prefix="speechqa-bench-empty-") as empty:
+        server, url = _start_server(Path(empty), settings)
+        try:
+            with httpx.Client(base_url=url, timeout=30) as http:
+                for query in warm_queries:
+                    http.get("/api/search", params={"q": query})
+            return _rss_mb(server.pid, "VmHWM")
+        finally:
+            server.terminate()
+            server.wait(10)
+
+
+def bench_api(directory: Path, settings, requests_per_client: int) -> dict:
+    import httpx
+
+    pool = api_queries(40 + 9 * requests_per_client)
+    warm, measured = pool[:40], pool[40:]
+    server, url = _start_server(directory, settings)
     try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        else:
-            raise RuntimeError("the server did not come up")
-        baseline_mb = _rss_mb(server.pid, "VmRSS")
-        out: dict = {"collection": collection_payload_mb(directory), "server_rss_after_start_mb": round(baseline_mb, 1)}
-        for clients in (1, 8):
-            latencies: list[float] = []
-            lock = threading.Lock()
-
-            def client(offset: int, latencies: list[float] = latencies, lock: threading.Lock = lock) -> None:
-                with httpx.Client(base_url=url, timeout=30) as http:
-                    for i in range(requests_per_client):
-                        query = QUERIES[(offset + i) % len(QUERIES)]
-                        start = time.perf_counter()
-                        response = http.get("/api/search", params={"q": query, "k": 10})
-                        elapsed = (time.perf_counter() - start) * 1000
-                        response.raise_for_status()
-                        with lock:
-                            latencies.append(elapsed)
-
-            with httpx.Client(base_url=url) as warm:
-                for query in QUERIES:
-                    warm.get("/api/search", params={"q": query})
-            threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-            start = time.perf_counter()
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            wall = time.perf_counter() - start
-            out[f"clients_{clients}"] = {
-                "requests": len(latencies), "p50_ms": round(percentile(latencies, 0.5), 1),
-                "p95_ms": round(percentile(latencies, 0.95), 1), "p99_ms": round(percentile(latencies, 0.99), 1),
-                "requests_per_s": round(len(latencies) / wall, 1),
-            }
+        out: dict = {"collection": collection_payload_mb(directory), "server_rss_after_start_mb": round(_rss_mb(server.pid, "VmRSS"), 1),
+                     "distinct_queries": len(pool)}
+        with httpx.Client(base_url=url, timeout=30) as http:
+            for query in warm:
+                http.get("/api/search", params={"q": query})
+        out["clients_1"] = _run_clients(url, 1, measured[:requests_per_client])
+        out["clients_8"] = _run_clients(url, 8, measured[requests_per_client : 9 * requests_per_client])
         out["server_peak_rss_mb"] = round(_rss_mb(server.pid, "VmHWM"), 1)
-        return out
     finally:
         server.terminate()
         server.wait(10)
+    baseline = _server_memory_without_collection(settings, warm)
+    out["server_peak_rss_empty_collection_mb"] = round(baseline, 1)
+    out["collection_share_of_server_mb"] = round(out["server_peak_rss_mb"] - baseline, 1)
+    return out
 
 
 # -- vectors -----------------------------------------------------------------------------------------
@@ -255,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embed", type=int, default=500, help="stories whose passages are embedded (0 skips)")
     parser.add_argument("--ingest", type=int, default=500, help="stories for the end-to-end ingest (0 skips)")
     parser.add_argument("--api-collection", type=Path, help="collection directory to serve for the latency test")
-    parser.add_argument("--requests", type=int, default=60, help="requests per client in the latency test")
+    parser.add_argument("--requests", type=int, default=60, help="requests per client in the latency test (1 client, then 8)")
     parser.add_argument("--vectors", default="100000,1000000", help="comma-separated index sizes ('' skips)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--out", type=Path, default=ROOT / "bench-output" / "bench.json")
@@ -292,8 +348,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"api     {clients} client(s): p50 {c['p50_ms']} ms, p95 {c['p95_ms']} ms, p99 {c['p99_ms']} ms, "
                   f"{c['requests_per_s']} req/s", flush=True)
         col = a["collection"]
-        print(f"memory  server peak {a['server_peak_rss_mb']} MB; collection {col['passages']} passages = vectors "
-              f"{col['vectors_mb']} MB + text {col['text_mb']} MB ({col['index']})", flush=True)
+        payload = col["vectors_mb"] + col["text_mb"]
+        print(f"memory  server peak {a['server_peak_rss_mb']} MB ({a['server_peak_rss_empty_collection_mb']} MB on an empty "
+              f"collection, so the collection costs {a['collection_share_of_server_mb']} MB = "
+              f"{a['collection_share_of_server_mb'] / payload:.2f}x its payload); collection {col['passages']} passages = "
+              f"vectors {col['vectors_mb']} MB + text {col['text_mb']} MB ({col['index']})", flush=True)
     if args.vectors:
         sizes = [int(s) for s in args.vectors.split(",") if s]
         results["vectors"] = bench_vectors(sizes)

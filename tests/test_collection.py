@@ -106,3 +106,33 @@ def test_an_approximate_index_reports_its_recall(tmp_path, monkeypatch):
     collection.rebuild_indexes(DIM)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["index"] == "hnsw" and manifest["recall_at_10"] == 1.0
+
+
+def test_reads_from_other_threads_see_each_committed_change(tmp_path):
+    import threading
+
+    collection = Collection.open(tmp_path, "m", create=True)
+    store = collection.store
+    first = [make_document(1, "2022-01-01")]
+    store.add_documents(first, vectors_for(first), "m")
+    seen: list[int] = []
+    reader = threading.Thread(target=lambda: seen.append(store.count_passages()))
+    reader.start()
+    reader.join()
+    second = [make_document(2, "2022-02-02")]
+    store.add_documents(second, vectors_for(second), "m")
+    counts: list[tuple[int, int]] = []
+
+    def read() -> None:
+        pids = store.filtered_pids(PassageFilter(doc_ids=("d-0000000000000002",)))
+        counts.append((store.count_passages(), len(store.passages_by_pid(pids.tolist()))))
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == [3] and counts == [(6, 3)] * 4
+    assert store.remove_document("d-0000000000000001")
+    assert store.count_passages() == 3
+    collection.close()

@@ -18,3 +18,23 @@ def test_copy_with_extra_boilerplate_is_found_but_other_speech_is_not():
     finder.add("d-004", minhash_signature(text))
     assert finder.find(minhash_signature("上一篇:某某文章\n" + text + "\n下一篇:另一篇")) == "d-004"
     assert finder.find(minhash_signature(other)) is None
+
+
+def python_grams(text: str, n: int = 4) -> set[str]:
+    from qa.alignment import fold_chars
+
+    folded = "".join(fold_chars(text).split())
+    return {folded[i : i + n] for i in range(max(1, len(folded) - n + 1))}
+
+
+def test_gram_containment_counts_what_python_sets_count():
+    from qa.dedupe import gram_containment
+
+    speech = sorted(SEEDS.glob("*.txt"))[1].read_text(encoding="utf-8")
+    texts = [speech[:300], to_simplified(speech[:300]).replace("，", ","), speech[150:450], speech[1000:1300],
+             "短", "", "abab abab", speech[:300] + speech[:300]]
+    shared, sizes = gram_containment(texts)
+    grams = [python_grams(text) for text in texts]
+    assert sizes.tolist() == [len(g) for g in grams]
+    assert shared.tolist() == [[len(a & b) for b in grams] for a in grams]
+    assert gram_containment([])[0].shape == (0, 0)
