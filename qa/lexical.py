@@ -45,7 +45,9 @@ class LexicalIndex:
     def __init__(self, retriever, pids: np.ndarray) -> None:
         self._retriever = retriever
         self.pids = pids
-        self._row_of = {int(pid): row for row, pid in enumerate(pids)}
+        # pid -> row by binary search over the sorted pids: no per-passage Python objects in memory.
+        self._by_pid = np.argsort(pids, kind="stable")
+        self._sorted_pids = pids[self._by_pid]
 
     @classmethod
     def build(cls, pids: Sequence[int], token_lists: Sequence[list[str]]) -> LexicalIndex:
@@ -70,14 +72,23 @@ class LexicalIndex:
         scores = self._retriever.get_scores(known)
         if allowed_pids is not None:
             mask = np.zeros(len(self.pids), dtype=bool)
-            mask[[self._row_of[int(pid)] for pid in allowed_pids if int(pid) in self._row_of]] = True
+            rows = self._rows(allowed_pids)
+            mask[rows[rows >= 0]] = True
             scores = np.where(mask, scores, 0.0)
         return scores
 
     def scores_of(self, scores: np.ndarray, pids: np.ndarray) -> np.ndarray:
         """Pick the scores of these pids out of a `scores` array (0 for pids not indexed)."""
-        rows = [self._row_of.get(int(pid), -1) for pid in pids]
-        return np.array([scores[row] if row >= 0 else 0.0 for row in rows], dtype=np.float32)
+        rows = self._rows(pids)
+        return np.where(rows >= 0, scores[np.maximum(rows, 0)], 0.0).astype(np.float32)
+
+    def _rows(self, pids) -> np.ndarray:
+        """Row of each pid in this index, -1 for pids it does not hold."""
+        pids = np.asarray(pids, dtype=np.int64).reshape(-1)
+        if not len(self.pids):
+            return np.full(len(pids), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self._sorted_pids, pids), len(self.pids) - 1)
+        return np.where(self._sorted_pids[at] == pids, self._by_pid[at], -1)
 
     def search(self, query_tokens: list[str], k: int, allowed_pids: np.ndarray | None = None,
                scores: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -112,5 +123,6 @@ class LexicalIndex:
         pids = np.load(directory / "pids.npy")
         if not len(pids):
             return cls(bm25s.BM25(), pids)
-        retriever = bm25s.BM25.load(str(directory), show_progress=False, verbosity=0)
+        # Memory-mapped: the score matrix is paged in as queries touch it, not copied into the heap.
+        retriever = bm25s.BM25.load(str(directory), mmap=True, show_progress=False, verbosity=0)
         return cls(retriever, pids)

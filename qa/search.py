@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.base import Encoder
+from embeddings.vector_index import use_single_thread
 from qa.alignment import shared_spans
 from qa.chunking import split_sentences
 from qa.collection import Collection
@@ -79,11 +80,6 @@ class SearchService:
         self.max_query_chars = max_query_chars
         self.batch_size = batch_size
         self._write_lock = threading.Lock()
-        # One query at a time gains nothing from FAISS's OpenMP threads and loses ~8 ms waking them
-        # on a busy machine (scripts/bench_embed.py); concurrency comes from concurrent requests.
-        from embeddings.vector_index import use_single_thread
-
-        use_single_thread()
         if collection.vectors is None:
             collection.load_indexes()
 
@@ -137,6 +133,8 @@ class SearchService:
         return None, frozenset(excluded.tolist())
 
     def _retrieve(self, request: SearchRequest, query_vector: np.ndarray | None = None) -> list[Hit]:
+        # Concurrency comes from concurrent requests; each one runs on a single core.
+        use_single_thread()
         collection = self.collection
         vectors, lexical = collection.vectors, collection.lexical
         assert vectors is not None and lexical is not None

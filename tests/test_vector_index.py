@@ -16,7 +16,19 @@ def test_search_returns_stable_ids_not_rows(kind):
     index.add(np.arange(500) + 1000, vectors)
     scores, ids = index.search(vectors[[3, 7]], 1)
     assert ids[:, 0].tolist() == [1003, 1007]
-    assert scores[0, 0] == pytest.approx(1.0, abs=1e-5)
+    assert scores[0, 0] == pytest.approx(1.0, abs=1e-3)  # the exact index keeps half-precision vectors
+
+
+def test_half_precision_exact_search_ranks_as_float32():
+    vectors, queries = unit_vectors(3000, 64, seed=1), unit_vectors(50, 64, seed=2)
+    index = VectorIndex(64, "flat")
+    index.add(np.arange(3000), vectors)
+    scores, ids = index.search(queries, 10)
+    exact = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
+    overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ids.tolist(), exact.tolist(), strict=True)])
+    assert overlap >= 0.99
+    np.testing.assert_allclose(scores, np.take_along_axis(queries @ vectors.T, ids, axis=1), atol=2e-3)
+    np.testing.assert_allclose(index.vectors_of(np.arange(5)), vectors[:5], atol=1e-3)
 
 
 @pytest.mark.parametrize("kind", ["flat", "hnsw"])
