@@ -153,3 +153,31 @@ def test_the_slow_fused_cpu_kernels_are_left_out(onnx_encoder, model_dir, model_
     ops = {node.op_type for node in graph.node}
     assert {"QAttention", "LayerNormalization"} <= ops
     assert not ops & {"SkipLayerNormalization", "BiasGelu"}
+
+
+def test_the_default_cpu_encoder_loads_without_torch(onnx_encoder, model_cache_dir):
+    """On a machine without NVIDIA's driver, torch is never imported just to hear there is no GPU."""
+    from embeddings.st_encoder import cuda_driver_present
+
+    if cuda_driver_present():
+        pytest.skip("this machine has a CUDA driver: torch is asked which device to use")
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from qa.settings import Settings\n"
+        "from embeddings.loader import load_encoder\n"
+        f"encoder = load_encoder(Settings.from_env({{}}, cache_dir=Path({str(model_cache_dir)!r}), data_dir=Path('unused')))\n"
+        "assert encoder.backend == 'onnx-int8' and encoder.device == 'cpu'\n"
+        "print('torch' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
+def test_device_is_cuda_only_where_asked_or_found(monkeypatch):
+    import embeddings.st_encoder as st
+
+    assert st.pick_device("cuda") == "cuda" and st.pick_device("cpu") == "cpu"
+    monkeypatch.setattr(st, "cuda_driver_present", lambda: False)
+    assert st.pick_device(None) == "cpu"

@@ -127,3 +127,16 @@ def test_the_same_passage_in_two_speeches_is_one_result_that_counts_the_other(se
     hits = search(service, SEED_003_SENTENCE, k=5).hits
     containing = [h for h in hits if SEED_003_SENTENCE in h.passage.text]
     assert len(containing) == 1 and containing[0].duplicates >= 1
+
+
+def test_a_repeated_query_reuses_its_vector(seed_service, monkeypatch):
+    calls: list[str] = []
+    embed = seed_service.encoder.embed_query
+    monkeypatch.setattr(seed_service.encoder, "embed_query", lambda text: calls.append(text) or embed(text))
+    query = "县经商局要协调调度哪些生产要素（缓存测试）"
+    first = search(seed_service, query)
+    again = search(seed_service, query, k=3)
+    assert len(calls) == 1
+    assert [h.passage.chunk_id for h in again.hits] == [h.passage.chunk_id for h in first.hits][:3]
+    vector = seed_service.embed_query(query)
+    assert not vector.flags.writeable and len(calls) == 1
