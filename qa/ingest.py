@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -14,7 +15,7 @@ import numpy as np
 from embeddings.base import Encoder
 from qa.chunking import chunk_text
 from qa.cleaning import clean_text
-from qa.collection import Collection
+from qa.collection import ChunkingSettings, Collection
 from qa.dedupe import NearDuplicateFinder, minhash_signature
 from qa.lexical import lexical_tokens
 from qa.metadata import content_hash, extract_metadata
@@ -28,6 +29,9 @@ log = logging.getLogger(__name__)
 # Documents whose cleaned text is shorter than this carry no retrievable content (xwlb has
 # over a thousand near-empty entries such as a lone headline).
 MIN_DOCUMENT_CHARS = 20
+# Records handed to the preparing processes at a time: enough to keep them all busy while the
+# previous window is embedded, few enough that memory stays bounded on any input.
+PREPARE_WINDOW = 2048
 
 
 @dataclass
@@ -61,8 +65,7 @@ def text_hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
-def make_passages(document_id: str, text: str, collection: Collection) -> list[StoredPassage]:
-    settings = collection.chunking
+def make_passages(document_id: str, text: str, settings: ChunkingSettings) -> list[StoredPassage]:
     chunks = chunk_text(
         text,
         min_chars=settings.min_chars,
@@ -101,12 +104,43 @@ def build_document(raw: RawDocument) -> Document | Rejection:
     )
 
 
+@dataclass(frozen=True)
+class PreparedDocument:
+    """A document with everything computed from its own text: passages, their BM25 words, its signature."""
+
+    document: Document
+    passages: list[StoredPassage]
+    signature: np.ndarray
+
+
+def prepare(raw: RawDocument, chunking: ChunkingSettings) -> PreparedDocument | Rejection:
+    """Clean, describe, chunk and tokenise one record: pure work, so it can run in another process."""
+    try:
+        built = build_document(raw)
+        if isinstance(built, Rejection):
+            return built
+        return PreparedDocument(built, make_passages(built.doc_id, built.text, chunking), minhash_signature(built.text))
+    except Exception as exc:  # one odd document must not stop the rest of the run
+        log.exception("could not process %s", raw.source)
+        return Rejection(raw.source, f"could not be processed ({type(exc).__name__}: {exc}); "
+                                     "the rest went in — please report this file")
+
+
+def default_prepare_workers() -> int:
+    """Processes that prepare documents beside the embedder: none on a small machine, where the
+    embedding workers already use every core; most of the cores on a GPU machine, where preparing
+    text, not the model, limits throughput."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return 0 if cores < 4 else min(cores - 2, 12)
+
+
 class Ingester:
     """Adds documents to a collection: dedupes, chunks, embeds (reusing cached vectors) and commits in batches."""
 
     def __init__(self, collection: Collection, encoder: Encoder, *, batch_size: int = 32, commit_passages: int = 256,
-                 progress: Callable[[int], None] | None = None) -> None:
+                 progress: Callable[[int], None] | None = None, prepare_workers: int | None = None) -> None:
         self.collection = collection
+        self.prepare_workers = default_prepare_workers() if prepare_workers is None else prepare_workers
         self.encoder = encoder
         self.batch_size = batch_size
         self.commit_passages = commit_passages
@@ -123,36 +157,54 @@ class Ingester:
         return self.add_records(itertools.islice(_read_all(paths, max_bytes), limit))
 
     def add_records(self, records: Iterable[RawDocument | Rejection]) -> IngestReport:
-        for record in records:
-            if isinstance(record, Rejection):
-                self.report.rejected.append(record)
+        for prepared in self._prepared(records):
+            if isinstance(prepared, Rejection):
+                self.report.rejected.append(prepared)
                 continue
             try:
-                self._add_one(record)
+                self._add_one(prepared)
             except Exception as exc:  # one odd document must not stop the rest of the run
-                log.exception("could not process %s", record.source)
-                self.report.rejected.append(Rejection(record.source, f"could not be processed ({type(exc).__name__}: {exc}); "
-                                                                     "the rest went in — please report this file"))
+                source = prepared.document.sources[0]
+                log.exception("could not process %s", source)
+                self.report.rejected.append(Rejection(source, f"could not be processed ({type(exc).__name__}: {exc}); "
+                                                              "the rest went in — please report this file"))
             if sum(len(p) for _, p, _ in self._pending) >= self.commit_passages:
                 self._flush()
         self._flush()
         return self.report
 
-    def _add_one(self, raw: RawDocument) -> None:
-        store = self.collection.store
-        built = build_document(raw)
-        if isinstance(built, Rejection):
-            self.report.rejected.append(built)
+    def _prepared(self, records: Iterable[RawDocument | Rejection]) -> Iterator[PreparedDocument | Rejection]:
+        """Records prepared in order: here, or PREPARE_WINDOW at a time by a pool of processes."""
+        chunking = self.collection.chunking
+        if self.prepare_workers < 1:
+            for record in records:
+                yield record if isinstance(record, Rejection) else prepare(record, chunking)
             return
+        import multiprocessing
+
+        # spawn, not fork: the parent holds model and tokenizer threads that a fork would copy mid-lock.
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(self.prepare_workers) as pool:
+            iterator = iter(records)
+            # One window is prepared while the previous one is embedded and written.
+            window = list(itertools.islice(iterator, PREPARE_WINDOW))
+            running = pool.starmap_async(_prepare_record, [(record, chunking) for record in window])
+            while window:
+                following = list(itertools.islice(iterator, PREPARE_WINDOW))
+                upcoming = pool.starmap_async(_prepare_record, [(record, chunking) for record in following]) if following else None
+                yield from running.get()
+                window, running = following, upcoming
+
+    def _add_one(self, prepared: PreparedDocument) -> None:
+        store = self.collection.store
+        built, signature = prepared.document, prepared.signature
         existing = store.find_by_hash(built.content_hash) or self._pending_hashes.get(built.content_hash)
-        signature = minhash_signature(built.text)
         if existing is None:
             existing = self._near.find(signature)
         if existing is not None:
-            self._record_source(existing, citation_source(raw.source))
+            self._record_source(existing, built.sources[0])
             return
-        passages = make_passages(built.doc_id, built.text, self.collection)
-        self._pending.append((built, passages, signature.tobytes()))
+        self._pending.append((built, prepared.passages, signature.tobytes()))
         self._pending_hashes[built.content_hash] = built.doc_id
         self._near.add(built.doc_id, signature)
 
@@ -185,6 +237,10 @@ class Ingester:
         self.report.added.extend(document.doc_id for document, _, _ in self._pending)
         self._pending = []
         self._pending_hashes = {}
+
+
+def _prepare_record(record: RawDocument | Rejection, chunking: ChunkingSettings) -> PreparedDocument | Rejection:
+    return record if isinstance(record, Rejection) else prepare(record, chunking)
 
 
 def _read_all(paths: Iterable[Path], max_bytes: int) -> Iterator[RawDocument | Rejection]:

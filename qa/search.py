@@ -306,7 +306,8 @@ class SearchService:
     # -- changes ------------------------------------------------------------
     def add_documents(self, records: Iterable[RawDocument | Rejection]) -> IngestReport:
         with self._write_lock:
-            report = Ingester(self.collection, self.encoder, batch_size=self.batch_size).add_records(records)
+            # Uploads are small: preparing them here beats starting worker processes.
+            report = Ingester(self.collection, self.encoder, batch_size=self.batch_size, prepare_workers=0).add_records(records)
             if report.added or report.updated:
                 self.collection.rebuild_indexes(self.encoder.dim)
             return report

@@ -145,3 +145,22 @@ def test_a_record_with_a_broken_escape_still_goes_in(seed_collection_copy, encod
     assert len(report.added) == 1 and len(report.rejected) == 1
     assert "\ud800" not in collection.store.get_document(report.added[0]).text
     assert report.rejected[0].source.endswith("records.jsonl#L2")
+
+
+def test_preparing_in_worker_processes_gives_the_same_collection(seed_collection_dir, encoder, tmp_path, monkeypatch):
+    import qa.ingest
+    from qa.types import RawDocument, Rejection
+
+    monkeypatch.setattr(qa.ingest, "PREPARE_WINDOW", 2)  # several windows, so their overlap is exercised
+    collection = Collection.open(tmp_path / "parallel", encoder.name, create=True)
+    records = [*qa.ingest._read_all([SEEDS], 10**7), Rejection("broken.bin", "not a text file"),
+               RawDocument("   ", "blank.txt")]
+    report = Ingester(collection, encoder, prepare_workers=2).add_records(records)
+    assert len(report.added) == 5
+    assert [r.source for r in report.rejected] == ["broken.bin", "blank.txt"]
+    serial = Collection.open(seed_collection_dir, encoder.name)
+
+    def passages(c: Collection) -> list[tuple[str, str, str]]:
+        return sorted((p.chunk_id, p.doc_id, p.text) for d, _ in c.store.list_documents() for p in c.store.passages_of(d.doc_id))
+
+    assert passages(collection) == passages(serial)
