@@ -152,6 +152,7 @@ def test_preparing_in_worker_processes_gives_the_same_collection(seed_collection
     from qa.types import RawDocument, Rejection
 
     monkeypatch.setattr(qa.ingest, "PREPARE_WINDOW", 2)  # several windows, so their overlap is exercised
+    monkeypatch.setattr(qa.ingest, "PREPARE_POOL_MIN", 1)
     collection = Collection.open(tmp_path / "parallel", encoder.name, create=True)
     records = [*qa.ingest._read_all([SEEDS], 10**7), Rejection("broken.bin", "not a text file"),
                RawDocument("   ", "blank.txt")]
