@@ -11,7 +11,7 @@ import math
 import re
 
 from qa.chunking import split_sentences
-from qa.textnorm import fold_width, normalize_for_matching, to_simplified
+from qa.textnorm import fold_simplified_for_matching, normalize_for_matching, to_simplified
 
 # Runs of Han characters give unigrams and bigrams; runs of Latin letters or digits give words.
 _HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
@@ -52,7 +52,7 @@ def highlight_sentences(passage_text: str, query: str, *, max_spans: int = 2) ->
     # length (one character for one) in all but rare phrase conversions, which fall back to per sentence.
     simplified = to_simplified(passage_text)
     if len(simplified) == len(passage_text):
-        sentence_features = [_features(_fold(simplified[start:end])) for start, end in spans]
+        sentence_features = [_features(fold_simplified_for_matching(simplified[start:end])) for start, end in spans]
     else:
         sentence_features = [_features(normalize_for_matching(passage_text[start:end])) for start, end in spans]
     scores = _score_sentences(query_features, sentence_features)
@@ -66,11 +66,6 @@ def _features(normalized: str) -> set[str]:
         features.update(run)
         features.update(map(str.__add__, run, run[1:]))  # bigrams
     return features
-
-
-def _fold(simplified: str) -> str:
-    """normalize_for_matching for text already in Simplified script."""
-    return "".join(fold_width(simplified).split()).lower()
 
 
 def _feature_weight(feature: str) -> float:

@@ -186,7 +186,7 @@ class Ingester:
         # Inside a worker (a script without a __main__ guard re-runs itself there) never start another pool.
         if self.prepare_workers < 1 or multiprocessing.parent_process() is not None:
             for record in records:
-                yield record if isinstance(record, Rejection) else prepare(record, chunking)
+                yield _prepare_record(record, chunking)
             return
         iterator = iter(records)
         window = list(itertools.islice(iterator, PREPARE_WINDOW))

@@ -50,7 +50,12 @@ def fold_width(text: str) -> str:
 
 def normalize_for_matching(text: str) -> str:
     """One script (Simplified), ASCII punctuation, no whitespace, lower case: the form used to compare texts."""
-    return _WHITESPACE.sub("", fold_width(to_simplified(text))).lower()
+    return fold_simplified_for_matching(to_simplified(text))
+
+
+def fold_simplified_for_matching(simplified: str) -> str:
+    """normalize_for_matching of text already in Simplified script (the script conversion is the costly part)."""
+    return _WHITESPACE.sub("", fold_width(simplified)).lower()
 
 
 def _is_han(ch: str) -> bool:
