@@ -165,3 +165,25 @@ def test_preparing_in_worker_processes_gives_the_same_collection(seed_collection
         return sorted((p.chunk_id, p.doc_id, p.text) for d, _ in c.store.list_documents() for p in c.store.passages_of(d.doc_id))
 
     assert passages(collection) == passages(serial)
+
+
+def test_a_document_that_fails_to_process_is_rejected_by_name_and_the_rest_go_in(encoder, tmp_path, monkeypatch):
+    import qa.ingest
+    from qa.types import RawDocument
+
+    real_chunk_text = qa.ingest.chunk_text
+
+    def chunk_text(text, **kwargs):
+        if "坏段落" in text:
+            raise ValueError("chunker tripped")
+        return real_chunk_text(text, **kwargs)
+
+    monkeypatch.setattr(qa.ingest, "chunk_text", chunk_text)
+    collection = Collection.open(tmp_path / "c", encoder.name, create=True)
+    good = (SEEDS / "000_d509771d086070bc.txt").read_text(encoding="utf-8")
+    records = [RawDocument("这是一篇会让切分出错的讲话:坏段落。" * 5, "bad.txt"), RawDocument(good, "good.txt")]
+    report = Ingester(collection, encoder, prepare_workers=0).add_records(records)
+    assert len(report.added) == 1
+    [rejected] = report.rejected
+    assert rejected.source == "bad.txt"
+    assert "could not be processed (ValueError: chunker tripped)" in rejected.reason and "the rest went in" in rejected.reason
