@@ -19,7 +19,7 @@ from qa.collection import ChunkingSettings, Collection
 from qa.dedupe import NearDuplicateFinder, minhash_signature
 from qa.lexical import lexical_tokens
 from qa.metadata import content_hash, extract_metadata
-from qa.readers import discover_files, read_path
+from qa.readers import find_inputs, read_path
 from qa.store import StoredPassage
 from qa.textnorm import detect_script, to_simplified
 from qa.types import Document, Passage, RawDocument, Rejection
@@ -254,8 +254,11 @@ def _prepare_record(record: RawDocument | Rejection, chunking: ChunkingSettings)
 
 
 def _read_all(paths: Iterable[Path], max_bytes: int) -> Iterator[RawDocument | Rejection]:
-    for path in discover_files(paths):
-        yield from read_path(path, max_bytes=max_bytes)
+    for found in find_inputs(paths):
+        if isinstance(found, Rejection):  # a folder entry that is skipped, with the reason
+            yield found
+        else:
+            yield from read_path(found, max_bytes=max_bytes)
 
 
 def embed_missing(collection: Collection, encoder: Encoder, batch_size: int,

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import codecs
 import csv
+import errno
 import gzip
 import html
 import json
+import os
 import re
+import stat
+import sys
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -38,29 +42,77 @@ def _size(n: int) -> str:
     return f"{n / _MB:.1f} MB" if n >= _MB else f"{n:,} bytes"
 
 
-def discover_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """Files named by ``paths``, walking folders recursively in sorted order.
+def display_name(path: Path | str) -> str:
+    """``path`` as text that can be stored and printed: bytes of a file name that are not UTF-8
+    (kept by Python as lone surrogates) become U+FFFD."""
+    return os.fsencode(path).decode("utf-8", "replace")
 
-    Hidden files and folders (name starting with ".") inside a folder are skipped; a path
-    given explicitly is always yielded, even when it does not exist, so that ``read_path``
-    can report it.
+
+def find_inputs(paths: Iterable[Path]) -> Iterator[Path | Rejection]:
+    """Files named by ``paths``, walking folders recursively in sorted order, and a ``Rejection``
+    for every entry of a folder that is skipped, saying why.
+
+    Hidden entries (name starting with ".") inside a folder are skipped: a hidden file or folder
+    is reported once, what is inside a hidden folder is not. So are symlinks that lead nowhere or
+    to a folder (never followed, so a loop cannot recur), fifos, sockets and devices. A path given
+    explicitly is always yielded, even when it does not exist, so that ``read_path`` can report it.
     """
     seen: set[Path] = set()
     for path in paths:
         path = Path(path)
-        if path.is_dir():
-            found = (
-                p
-                for p in path.rglob("*")
-                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
-            candidates: Iterable[Path] = sorted(found)
-        else:
-            candidates = [path]
-        for candidate in candidates:
+        candidates = sorted(_walk(path)) if path.is_dir() else [(path, None)]
+        for candidate, reason in candidates:
             if candidate not in seen:
                 seen.add(candidate)
-                yield candidate
+                yield candidate if reason is None else Rejection(display_name(candidate), reason)
+
+
+def discover_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """The files of ``find_inputs``, without the skipped entries."""
+    return (found for found in find_inputs(paths) if isinstance(found, Path))
+
+
+def _walk(folder: Path) -> Iterator[tuple[Path, str | None]]:
+    for entry in folder.rglob("*"):
+        parts = entry.relative_to(folder).parts
+        if any(part.startswith(".") for part in parts[:-1]):
+            continue  # inside a hidden folder, which is reported itself
+        if parts[-1].startswith("."):
+            kind = "folder" if entry.is_dir() and not entry.is_symlink() else "file"
+            yield entry, (f"hidden {kind} (its name starts with '.'): skipped; rename it, or name it "
+                          "on the command line, to ingest it")
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            continue  # walked
+        yield entry, _not_a_file(entry)
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a file (None when it is a regular file or a symlink to one)."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return "file not found; check the path"
+    except OSError as exc:
+        return f"cannot open: {exc.strerror or exc}"
+    if stat.S_ISLNK(mode):
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            return f"a dangling symlink (its target {display_name(os.readlink(path))} does not exist): skipped"
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return "a symlink loop (the link leads back to itself): skipped; remove or fix the link"
+            return f"a symlink that cannot be followed ({exc.strerror or exc}): skipped"
+        if stat.S_ISDIR(mode):
+            return ("a symlink to a folder: skipped (links to folders are not followed, so that a loop cannot "
+                    "recur); name the folder itself to ingest it")
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder, not a file; name the folder itself to ingest what it holds"
+    kind = "a named pipe (fifo)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+    return f"{kind}, not a regular file: skipped; copy the document into a file to ingest it"
 
 
 def _suffix(path: Path) -> str:
@@ -80,7 +132,7 @@ def read_path(path: Path, *, max_bytes: int = 20 * _MB) -> Iterator[RawDocument 
         per record for a collection, where a bad record is rejected and the rest go through.
     """
     path = Path(path)
-    source = str(path)
+    source = display_name(path)
     suffix = _suffix(path)
     if suffix not in SUPPORTED_SUFFIXES:
         shown = f"'{suffix}'" if suffix else "no extension"
@@ -90,15 +142,14 @@ def read_path(path: Path, *, max_bytes: int = 20 * _MB) -> Iterator[RawDocument 
             "Convert the file to one of these or rename it if the extension is wrong",
         )
         return
+    problem = _not_a_file(path)
+    if problem is not None:
+        yield Rejection(source, problem)
+        return
     try:
         size = path.stat().st_size
-        if not path.is_file():
-            raise BadInputError("not a regular file; pass a file or a folder of files")
-    except FileNotFoundError:
-        yield Rejection(source, "file not found; check the path")
-        return
-    except (OSError, BadInputError) as exc:
-        yield Rejection(source, str(exc) if isinstance(exc, BadInputError) else f"cannot open: {exc}")
+    except OSError as exc:
+        yield Rejection(source, f"cannot open: {exc.strerror or exc}")
         return
     if size == 0:
         yield Rejection(source, "empty file (0 bytes); remove it or export the document again")
@@ -135,7 +186,7 @@ def _read_single(path: Path, suffix: str) -> RawDocument:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise BadInputError("no text found in the file; check that it is not blank")
-    return RawDocument(text=text, source=str(path), title=title)
+    return RawDocument(text=text, source=display_name(path), title=title)
 
 
 # --- text decoding -------------------------------------------------------------------------
@@ -394,7 +445,7 @@ def _record_to_document(record: Mapping[str, object], fallback_source: str, max_
 
 
 def _read_collection(path: Path, suffix: str, max_bytes: int) -> Iterator[RawDocument | Rejection]:
-    source = str(path)
+    source = display_name(path)
     try:
         if suffix == ".csv":
             yield from _read_csv(path, max_bytes)
@@ -411,6 +462,23 @@ def _read_collection(path: Path, suffix: str, max_bytes: int) -> Iterator[RawDoc
 
 class _LineSource(Protocol):
     def readline(self, size: int = -1, /) -> bytes: ...
+
+    def peek(self, size: int = 0, /) -> bytes: ...
+
+
+# The head of a .jsonl file that is looked at to tell a binary file from text, so that such a
+# file is one rejection rather than one per "line" of its bytes.
+_JSONL_HEAD = 8192
+
+
+def _not_jsonl_text(head: bytes) -> str | None:
+    """Why the first bytes of a .jsonl file show that it is not JSON Lines text, or None."""
+    if b"\x00" in head:
+        return "looks like a binary file (NUL bytes in its first 8 KB), not JSON Lines"
+    text = head.decode("utf-8", "replace")  # a character cut at the end of the head costs one U+FFFD
+    if text.count("\ufffd") + len(_CONTROL_CHARS.findall(text)) > max(8, len(text) // 10):
+        return "its first 8 KB are mostly not UTF-8 text: a binary file, or text in another encoding, not JSON Lines"
+    return None
 
 
 def _bounded_lines(stream: _LineSource, max_bytes: int) -> Iterator[tuple[int, bytes | None]]:
@@ -430,6 +498,10 @@ def _bounded_lines(stream: _LineSource, max_bytes: int) -> Iterator[tuple[int, b
 
 
 def _read_jsonl(stream: _LineSource, source: str, max_bytes: int) -> Iterator[RawDocument | Rejection]:
+    problem = _not_jsonl_text(stream.peek(_JSONL_HEAD)[:_JSONL_HEAD])
+    if problem is not None:
+        yield Rejection(source, f"{problem}; JSON Lines must be UTF-8 text, one JSON object a line")
+        return
     for number, line in _bounded_lines(stream, max_bytes):
         where = f"{source}#L{number}"
         if line is None:
@@ -451,6 +523,13 @@ def _read_jsonl(stream: _LineSource, source: str, max_bytes: int) -> Iterator[Ra
                 "fix or remove the line",
             )
             continue
+        except RecursionError:  # the decoder recurses once per nesting level
+            yield Rejection(
+                where,
+                f"line {number}: nested too deeply (arrays or objects inside each other more than "
+                f"about {sys.getrecursionlimit():,} levels); a record is one flat object, fix or remove the line",
+            )
+            continue
         if not isinstance(record, dict):
             yield Rejection(
                 where, f"line {number} is a JSON {type(record).__name__}, not an object; write one object per line"
@@ -463,7 +542,7 @@ def _read_jsonl(stream: _LineSource, source: str, max_bytes: int) -> Iterator[Ra
 
 
 def _read_csv(path: Path, max_bytes: int) -> Iterator[RawDocument | Rejection]:
-    source = str(path)
+    source = display_name(path)
     with open(path, "rb") as raw:
         head = raw.read(64 * 1024)
     try:
@@ -510,6 +589,8 @@ __all__ = [
     "decode_text",
     "detect_encoding",
     "discover_files",
+    "display_name",
+    "find_inputs",
     "html_to_text",
     "read_path",
 ]

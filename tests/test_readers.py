@@ -339,3 +339,104 @@ def test_truncated_gzip_keeps_what_came_before(tmp_path: Path) -> None:
     results = list(read_path(path))
     assert isinstance(results[0], RawDocument)
     assert isinstance(results[-1], Rejection) and "gzip" in results[-1].reason
+
+
+# --- one bad file or record fails alone (issue 11) ---------------------------------------------
+
+
+def test_a_record_nested_too_deeply_is_rejected_alone(tmp_path: Path) -> None:
+    path = tmp_path / "deep.jsonl"
+    good = json.dumps({"content": SIMPLIFIED}, ensure_ascii=False)
+    path.write_text(good + "\n" + "[" * 200_000 + "]" * 200_000 + "\n" + good + "\n", encoding="utf-8")
+    first, deep, third = list(read_path(path))
+    assert isinstance(first, RawDocument) and isinstance(third, RawDocument)
+    assert isinstance(deep, Rejection) and deep.source == f"{path}#L2"
+    assert deep.reason.startswith("line 2: nested too deeply (arrays or objects inside each other more than about ")
+    assert deep.reason.endswith("levels); a record is one flat object, fix or remove the line")
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        (bytes(range(256)) * 64, "looks like a binary file (NUL bytes in its first 8 KB), not JSON Lines"),
+        (bytes(range(0x80, 0x100)) * 64, "its first 8 KB are mostly not UTF-8 text: a binary file, or text in another "
+                                         "encoding, not JSON Lines"),
+    ],
+)
+def test_a_binary_file_named_jsonl_is_one_rejection(tmp_path: Path, data: bytes, says: str) -> None:
+    for name, content in (("blob.jsonl", data), ("blob.jsonl.gz", gzip.compress(data))):
+        path = tmp_path / name
+        path.write_bytes(content)
+        assert list(read_path(path)) == [
+            Rejection(str(path), f"{says}; JSON Lines must be UTF-8 text, one JSON object a line")
+        ]
+
+
+def test_every_skipped_entry_of_a_folder_has_a_reason(tmp_path: Path) -> None:
+    import os
+
+    from qa.readers import find_inputs
+
+    folder = tmp_path / "in"
+    (folder / ".git").mkdir(parents=True)
+    (folder / ".git" / "config.txt").write_text("x", encoding="utf-8")
+    for name in ("a.txt", "..dots.txt", ".hidden.txt"):
+        (folder / name).write_text(SIMPLIFIED, encoding="utf-8")
+    (folder / "dangling.txt").symlink_to("nowhere.txt")
+    (folder / "loop.txt").symlink_to("loop.txt")
+    (folder / "self").symlink_to(".")
+    (folder / "linked.txt").symlink_to(folder / "a.txt")
+    os.mkfifo(folder / "pipe.txt")
+    odd = os.fsdecode(os.fsencode(folder) + b"/b\xff.txt")
+    Path(odd).write_text(SIMPLIFIED, encoding="utf-8")
+
+    found = list(find_inputs([folder]))
+    assert [f for f in found if isinstance(f, Path)] == [folder / "a.txt", Path(odd), folder / "linked.txt"]
+    reasons = {Path(r.source).name: r.reason for r in found if isinstance(r, Rejection)}
+    hidden = "(its name starts with '.'): skipped; rename it, or name it on the command line, to ingest it"
+    assert reasons == {
+        ".git": f"hidden folder {hidden}",
+        "..dots.txt": f"hidden file {hidden}",
+        ".hidden.txt": f"hidden file {hidden}",
+        "dangling.txt": "a dangling symlink (its target nowhere.txt does not exist): skipped",
+        "loop.txt": "a symlink loop (the link leads back to itself): skipped; remove or fix the link",
+        "self": "a symlink to a folder: skipped (links to folders are not followed, so that a loop cannot recur); "
+                "name the folder itself to ingest it",
+        "pipe.txt": "a named pipe (fifo), not a regular file: skipped; copy the document into a file to ingest it",
+    }
+    # a name that is not UTF-8 is read, and shown with U+FFFD for its odd bytes
+    (document,) = list(read_path(Path(odd)))
+    assert isinstance(document, RawDocument) and document.source == str(folder / "b\ufffd.txt")
+    document.source.encode("utf-8")  # storable and printable
+    # the same entries named explicitly are reported too, never read
+    assert read_one(folder / "pipe.txt") == Rejection(str(folder / "pipe.txt"), reasons["pipe.txt"])
+    assert read_one(folder / "loop.txt") == Rejection(str(folder / "loop.txt"), reasons["loop.txt"])
+
+
+def test_the_ingest_command_takes_the_good_files_and_names_each_bad_one(tmp_path: Path, model_cache_dir: Path) -> None:
+    """Through `speechqa ingest` in a real process: a deep record and an odd file name no longer abort the batch."""
+    import os
+    import subprocess
+    import sys
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    speech = ("在全县蓝莓产业发展推进会上的讲话\n同志们：蓝莓产业园建设是今年农业农村工作的重中之重。"
+              "一要抓好基地建设，新增连片种植面积三千亩；二要抓好品牌营销，拓展线上销售渠道。\n")
+    (folder / "a.txt").write_text(speech, encoding="utf-8")
+    (folder / "b.jsonl").write_text("[" * 200_000 + "]" * 200_000 + "\n", encoding="utf-8")
+    (folder / "c.jsonl").write_bytes(bytes(range(256)) * 64)
+    Path(os.fsdecode(os.fsencode(folder) + b"/d\xff.txt")).write_text(speech.replace("蓝莓", "茶叶"), encoding="utf-8")
+    os.mkfifo(folder / "e.txt")
+    env = {**os.environ, "SPEECHQA_DATA": str(tmp_path / "collection"), "SPEECHQA_CACHE": str(model_cache_dir)}
+    result = subprocess.run([sys.executable, "-m", "qa.cli", "ingest", str(folder), "--json"], env=env,
+                            capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[1])
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    rejected = {Path(line["rejected"]).name: line["reason"] for line in lines if "rejected" in line}
+    assert set(rejected) == {"b.jsonl#L1", "c.jsonl", "e.txt"}
+    assert rejected["b.jsonl#L1"].startswith("line 1: nested too deeply")
+    assert lines[-1] == {"summary": {"added": 2, "updated": 0, "duplicates": 0, "rejected": 3}, "documents": 2}
+    listed = subprocess.run([sys.executable, "-m", "qa.cli", "docs", "list", "--json"], env=env, capture_output=True,
+                            text=True, timeout=120, cwd=Path(__file__).parents[1])
+    assert sorted(json.loads(line)["source"] for line in listed.stdout.splitlines()) == ["a.txt", "d\ufffd.txt"]
