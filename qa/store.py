@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa import phrase_index
 from qa.types import Document, Metadata, Passage
 
 SCHEMA_VERSION = 1
@@ -77,10 +78,11 @@ class PassageFilter:
     date_from: str | None = None
     date_to: str | None = None
     speaker: str | None = None
+    source: str | None = None  # a site or file, as qa.facets.source_group names it
 
     @property
     def active(self) -> bool:
-        return bool(self.doc_ids or self.date_from or self.date_to or self.speaker)
+        return bool(self.doc_ids or self.date_from or self.date_to or self.speaker or self.source)
 
 
 class PassageStore:
@@ -92,6 +94,7 @@ class PassageStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
+        phrase_index.create_schema(self._db)
         if self.get_meta("schema_version") is None:
             self.set_meta("schema_version", str(SCHEMA_VERSION))
         # Searches read through one connection per thread: on the shared connection SQLite's mutex
@@ -157,6 +160,7 @@ class PassageStore:
                     "INSERT OR IGNORE INTO sources(doc_id, source, position) VALUES (?,?,?)",
                     [(document.doc_id, source, i) for i, source in enumerate(document.sources)],
                 )
+                phrase_index.add_document(db, document.doc_id, document.text)
                 db.executemany(
                     "INSERT INTO passages(chunk_id, doc_id, ordinal, text, char_start, char_end, section, embed_hash,"
                     " tokens) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -187,6 +191,7 @@ class PassageStore:
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
+            phrase_index.remove_document(db, doc_id)
             cursor = db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
             if cursor.rowcount:
                 self._bump_version()
@@ -327,10 +332,19 @@ class PassageStore:
         if where.speaker:
             clauses.append("d.speaker = ?")
             params.append(where.speaker)
+        clauses, params = _source_clause(where, clauses, params)
         sql = "SELECT p.pid FROM passages p JOIN documents d ON d.doc_id = p.doc_id"
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         return np.fromiter((row[0] for row in self._reader().execute(sql, params)), dtype=np.int64)
+
+    def phrase_candidates(self, folded_phrase: str, where: PassageFilter) -> dict[str, Document]:
+        """Documents (with text) that `where` allows and qa.phrase_index says may hold the folded phrase."""
+        if not phrase_index.is_complete(self._reader()):
+            phrase_index.catch_up(self._db)
+        clauses, params = _source_clause(where, *_document_clauses(where))
+        return self.get_documents(phrase_index.candidate_doc_ids(self._reader(), folded_phrase, clauses, params),
+                                  with_text=True)
 
     # -- vectors ----------------------------------------------------------
     def known_vectors(self, model: str, hashes: Iterable[str]) -> dict[str, np.ndarray]:
@@ -375,6 +389,29 @@ def _document_from_row(row: Sequence, sources: tuple[str, ...]) -> Document:
         script=script,
         sources=sources,
     )
+
+
+def _document_clauses(where: PassageFilter) -> tuple[list[str], list]:
+    clauses: list[str] = []
+    params: list = []
+    if where.doc_ids:
+        clauses.append(f"d.doc_id IN ({','.join('?' * len(where.doc_ids))})")
+        params.extend(where.doc_ids)
+    for clause, value in (("d.date >= ?", where.date_from), ("d.date <= ?", where.date_to), ("d.speaker = ?", where.speaker)):
+        if value:
+            clauses.append(clause)
+            params.append(value)
+    return clauses, params
+
+
+def _source_clause(where: PassageFilter, clauses: list[str], params: list) -> tuple[list[str], list]:
+    """The source filter on `documents d`: its first source is that file (or a record of it), or a page of that site."""
+    if not where.source:
+        return clauses, params
+    prefixes = [f"{where.source}#", f"http://{where.source}/", f"https://{where.source}/"]
+    clause = ("EXISTS (SELECT 1 FROM sources s WHERE s.doc_id = d.doc_id AND s.position = 0 AND (s.source = ?"
+              + " OR substr(s.source, 1, ?) = ?" * len(prefixes) + "))")
+    return [*clauses, clause], [*params, where.source, *(x for prefix in prefixes for x in (len(prefix), prefix))]
 
 
 def _batches(items: list, size: int) -> Iterator[list]:

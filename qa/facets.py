@@ -1,0 +1,65 @@
+"""Facets of a result list: how many of the matching passages fall in each year, speaker and source.
+
+Counted over the top FACET_DEPTH results of the same query and filters (deeper than the k shown),
+so a facet says where more of the answers lie, and clicking it narrows the search to them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from qa.types import Document
+
+FACET_DEPTH = 100
+FACET_VALUES = 20  # values listed per facet, most frequent first
+KINDS = ("year", "speaker", "source")
+
+
+def source_group(source: str | None) -> str | None:
+    """What a source facet counts: the site of a URL, the file of anything else (a record's line number dropped).
+
+    A collection of web pages has one source per document; its site is what one filters by.
+    """
+    if not source:
+        return None
+    if "://" in source:
+        return urlsplit(source).netloc or source
+    return source.replace("\\", "/").rsplit("/", 1)[-1].split("#", 1)[0] or None
+
+
+@dataclass(frozen=True)
+class FacetValue:
+    value: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Facets:
+    year: tuple[FacetValue, ...] = ()
+    speaker: tuple[FacetValue, ...] = ()
+    source: tuple[FacetValue, ...] = ()
+
+    def as_dict(self) -> dict:
+        return {kind: [{"value": v.value, "count": v.count} for v in getattr(self, kind)] for kind in KINDS}
+
+
+def facet_values(document: Document) -> dict[str, str | None]:
+    meta = document.metadata
+    return {"year": meta.date[:4] if meta.date else None, "speaker": meta.speaker, "source": source_group(document.source)}
+
+
+def count_facets(documents: Iterable[Document]) -> Facets:
+    """One count per passage, by its document's year, speaker and source; unknown values are not counted."""
+    counters: dict[str, Counter[str]] = {kind: Counter() for kind in KINDS}
+    for document in documents:
+        for kind, value in facet_values(document).items():
+            if value:
+                counters[kind][value] += 1
+    return Facets(**{
+        kind: tuple(FacetValue(value, count) for value, count in
+                    sorted(counter.items(), key=lambda item: (-item[1], item[0]))[:FACET_VALUES])
+        for kind, counter in counters.items()
+    })

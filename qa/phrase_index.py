@@ -1,0 +1,124 @@
+"""A trigram index of every document's folded text: which documents may hold a phrase.
+
+Derived from the store and written inside its add/remove transactions (one call each), so it is
+always as current as the documents themselves. A collection built before the index existed is
+filled in on the first phrase query. The FTS5 table is contentless and keeps no positions
+(detail=none): it answers "holds every trigram of the phrase", a small superset of the documents
+that hold the phrase itself, which qa.phrase then scans exactly. Without positions it takes about
+40% less disk than a positional index and finds the same documents all but rarely.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+
+from qa.textnorm import fold_width, to_simplified
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS phrase_docs (rowid INTEGER PRIMARY KEY, doc_id TEXT NOT NULL UNIQUE);
+CREATE VIRTUAL TABLE IF NOT EXISTS phrase_grams
+    USING fts5(text, content='', tokenize='trigram', columnsize=0, detail=none);
+"""
+GRAM = 3  # the trigram tokenizer's token length; shorter phrases are found by scanning every document
+
+
+def fold_for_phrase(text: str) -> str:
+    """Simplified script, ASCII widths, lower case, character for character: result[i] stands for text[i].
+
+    Offsets found in the folded text are offsets into the original, so a match can be marked where
+    the reader sees it. OpenCC converts whole phrases, and a few of its phrase rules change the
+    length; the lines where that happens are converted one character at a time instead.
+    """
+    simplified = to_simplified(text)
+    if len(simplified) != len(text):
+        simplified = "".join(_simplified_line(line) for line in text.splitlines(keepends=True))
+    folded = fold_width(simplified)
+    lowered = folded.lower()
+    if len(lowered) == len(folded):
+        return lowered
+    return "".join(low if len(low := ch.lower()) == 1 else ch for ch in folded)
+
+
+def _simplified_line(line: str) -> str:
+    converted = to_simplified(line)
+    if len(converted) == len(line):
+        return converted
+    return "".join(c if len(c := to_simplified(ch)) == 1 else ch for ch in line)
+
+
+def create_schema(db: sqlite3.Connection) -> None:
+    db.executescript(SCHEMA)
+
+
+def add_document(db: sqlite3.Connection, doc_id: str, text: str) -> None:
+    """Index one document; call inside the transaction that inserts it."""
+    rowid = db.execute("INSERT INTO phrase_docs(doc_id) VALUES (?)", (doc_id,)).lastrowid
+    db.execute("INSERT INTO phrase_grams(rowid, text) VALUES (?, ?)", (rowid, fold_for_phrase(text)))
+
+
+def remove_document(db: sqlite3.Connection, doc_id: str) -> None:
+    """Unindex one document; call inside the transaction that deletes it, before the delete.
+
+    A contentless table forgets a row only when told the text it was given, which is folded again here.
+    """
+    row = db.execute(
+        "SELECT p.rowid, d.text FROM phrase_docs p JOIN documents d ON d.doc_id = p.doc_id WHERE p.doc_id = ?",
+        (doc_id,),
+    ).fetchone()
+    if row is None:
+        return
+    db.execute("INSERT INTO phrase_grams(phrase_grams, rowid, text) VALUES ('delete', ?, ?)", (row[0], fold_for_phrase(row[1])))
+    db.execute("DELETE FROM phrase_docs WHERE rowid = ?", (row[0],))
+
+
+def is_complete(db: sqlite3.Connection) -> bool:
+    indexed = db.execute("SELECT COUNT(*) FROM phrase_docs").fetchone()[0]
+    return indexed == db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+
+
+def catch_up(db: sqlite3.Connection) -> int:
+    """Index the documents the index lacks (a collection from before it existed); returns how many.
+
+    When it holds documents the store no longer has (removed by code that skipped the hook) their
+    texts are gone, and a contentless table cannot forget them without those: it is rebuilt.
+    """
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        orphans = db.execute(
+            "SELECT COUNT(*) FROM phrase_docs p WHERE NOT EXISTS (SELECT 1 FROM documents d WHERE d.doc_id = p.doc_id)"
+        ).fetchone()[0]
+        if orphans:
+            db.execute("INSERT INTO phrase_grams(phrase_grams) VALUES ('delete-all')")
+            db.execute("DELETE FROM phrase_docs")
+        missing = db.execute(
+            "SELECT d.doc_id, d.text FROM documents d WHERE NOT EXISTS (SELECT 1 FROM phrase_docs p WHERE p.doc_id = d.doc_id)"
+        ).fetchall()
+        for doc_id, text in missing:
+            add_document(db, doc_id, text)
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return len(missing)
+
+
+def candidate_doc_ids(db: sqlite3.Connection, folded_phrase: str, clauses: Iterable[str], params: Iterable) -> list[str]:
+    """Ids of the documents passing `clauses` (SQL over `documents d`) that hold every trigram of the phrase.
+
+    A phrase shorter than a trigram cannot be looked up: every document passing the filters is a candidate.
+    """
+    where = list(clauses)
+    values = list(params)
+    if len(folded_phrase) < GRAM:
+        sql = "SELECT d.doc_id FROM documents d"
+    else:
+        grams = dict.fromkeys(folded_phrase[i : i + GRAM] for i in range(len(folded_phrase) - GRAM + 1))
+        query = " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
+        sql = ("SELECT d.doc_id FROM phrase_grams g JOIN phrase_docs p ON p.rowid = g.rowid "
+               "JOIN documents d ON d.doc_id = p.doc_id")
+        where.insert(0, "phrase_grams MATCH ?")
+        values.insert(0, query)
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return [row[0] for row in db.execute(sql, values)]
