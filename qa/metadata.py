@@ -10,10 +10,11 @@ import datetime as dt
 import functools
 import hashlib
 import re
+from dataclasses import dataclass, replace
 
 from qa.cleaning import normalize_whitespace, remove_pinyin_annotations
 from qa.textnorm import fold_width, normalize_for_matching, to_traditional
-from qa.types import Metadata, RawDocument
+from qa.types import Document, Metadata, RawDocument
 
 HEAD_CHARS = 1500  # bylines and speech dates sit under the title, near the top
 
@@ -76,7 +77,7 @@ _SURNAMES = (
     "向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕"
     "单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚"
     "娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池"
-    "查麻苑迟邝栗蔺习"
+    "查麻苑迟邝栗蔺习赖萧洪"
 )
 _COMPOUND_SURNAMES = (
     "欧阳",
@@ -106,6 +107,8 @@ def _surnames() -> tuple[frozenset[str], tuple[str, ...]]:
 def _is_person_name(name: str) -> bool:
     """2-4 ideographs starting with a common surname (simplified or traditional)."""
     single, compound = _surnames()
+    if not all("\u4e00" <= ch <= "\u9fff" for ch in name) or any(ch in "总總统統席" for ch in name):
+        return False  # "蔡總統" is a surname and a title
     if name.startswith(compound):
         return 3 <= len(name) <= 4
     return 2 <= len(name) <= 3 and name[0] in single
@@ -159,8 +162,8 @@ _DATE_LINE = re.compile(rf"^\s*{_TEXT_DATE}\s*$", re.M)
 def _byline(head: str) -> tuple[str | None, str | None, str | None, str | None]:
     """(title, speaker, date, place) from a parenthesised speech date near the top."""
     match = _PAREN_DATE.search(head)
-    if not match:
-        return None, None, None, None
+    if not match or (match.end() < len(head) and not head[match.end()].isspace()):
+        return None, None, None, None  # "明天（2026年1月1日）出版的…" is a sentence, not a byline
     date = _iso(match["y"], match["m"], match["d"])
     place = match["place"].strip() if match["place"] else None
     if place and (_NOT_A_PLACE.search(place) or not _HAN_RUN.search(place)):
@@ -200,6 +203,307 @@ def _speaker_from_text(head: str, title: str | None) -> str | None:
     for match in _ROLE_SPEAKS.finditer(head):
         if _is_person_name(match["name"]):
             return match["name"]
+    return None
+
+
+# --- who speaks, where, at what: the lead of a release or a news story ----------------------------
+#
+# A Presidential Office release names its principal in the opening sentence (賴清德總統今（16）日…);
+# a 新闻联播 story names the leader as the subject of its first sentence (国务院总理李强…主持召开…).
+# Only these positions count: people named further on are guests, hosts or the subject of the news.
+
+LEAD_CHARS = 800  # title lines and the opening paragraph
+
+_HAN = "\u4e00-\u9fff"
+_OFFICE = r"(?P<office>副總統|總統|副总统|总统)"
+# The people's speech verbs that make the lead's subject the document's speaker.
+_SPEECH_VERB = re.compile(
+    r"讲话|講話|致辞|致詞|指出|强调|強調|表示|主持|会见|會見|会谈|會談|发表|發表|宣布|致信|致电|致電|致函|贺信|賀信"
+    r"|回信|复信|覆信|答问|答問|专访|專訪|接见|接見|说，|說，|说：|說："
+)
+# A clause before the subject that only says when: "当地时间11月1日上午，", "春節將屆，", "今（24）日是農曆除夕，".
+_WHEN_CLAUSE = re.compile(
+    r"^[^，。]{0,60}?(?:\d|[〇一二三四五六七八九十]月|日|时|時|晚|将至|將至|将届|將屆|之际|之際|前夕|期间|期間|後|后)"
+    r"[^，。]{0,20}，"
+)
+_ROLE_WORD = (
+    r"(?:总书记|總書記|国家主席|國家主席|副主席|主席|副总理|副總理|总理|總理|委员长|委員長|国务委员|國務委員|常委"
+    r"|书记|書記|部长|部長|外长|外長|发言人|發言人|秘书长|秘書長|主任|院长|院長|省长|省長|市长|市長|大使|总统|總統)"
+)
+# The name ends where the sentence goes on: a date, a place, the verb, the person met.
+_AFTER_NAME = re.compile(
+    r"(?:同志)?(?:\d|[（(]|今|昨|当天|當天|近日|日前|在|于|於|同|与|與|和|主持|出席|会见|會見|会谈|會談|发表|發表"
+    r"|致|向|对|對|应|應|代表|表示|指出|强调|強調|说|說|以|就|给|給|、|，|看望|考察|调研|調研|参加|參加|来|赴|抵达|抵達"
+    r"|乘|先后|先後|分别|分別|签署|簽署|宣布|接见|接見|亲切|親切|集体|集體|作|率|视察|視察|听取|聽取|慰问|慰問|也|还|還|并|並"
+    r"|为|為|将|將|的)"
+)
+_NAME_TAIL_NOT = set("在于於同与與和对對向以就给給将將也还還并並为為作率的今昨明")
+
+# "由召集人陳建仁副總統主持" — a meeting chaired by an office holder named in the release.
+_CHAIRED_BY = re.compile(rf"由[^，。]{{0,12}}?(?P<name>[{_HAN}]{{3}}){_OFFICE}主持")
+_SPOKESPERSON = re.compile(r"(?:發言人|发言人)")
+_ARTICLE_BY = re.compile(rf"发表[^。]{{0,30}}?{_ROLE_WORD}(?P<name>[{_HAN}]{{2,3}})的(?:重要)?(?:文章|讲话|講話)")
+
+_PLACE = re.compile(
+    rf"(?:在|於|于|前往|赴)(?P<place>京|[{_HAN}、·]{{2,22}}?)(?:隆重|亲切|親切|共同|分别|分別|一同|先后|先後)?"
+    r"(?:出席|主持|会见|會見|会晤|會晤|会谈|會談|发表|發表|参加|參加|视导|視導|视察|視察|考察|调研|調研|参访|參訪|参观|參觀"
+    r"|访视|訪視|接见|接見|接受|看望|慰问|慰問|勗勉|慰勉|举行|舉行|召开|召開|参拜|參拜|祈福|探视|探視|致辞|致詞|出访|出訪|同|与|與)"
+)
+_NOT_A_PLACE_PART = re.compile(rf"{_ROLE_WORD}|在|於|于|以|方式|会见|會見|会谈|會談|出席|主持|举行|舉行|召开|召開|来华|同|与|與|的|时|時|期间|期間|会上|會上|之际|之際|以来|以來|同志|当地|當地|今天|此|这|這|其|各|該|该")
+_OCCASION = re.compile(r"(?:出席|主持|參加|参加|發表|发表|舉行|举行|召開|召开)(?:召开|召開)?「(?P<occasion>[^」\n]{2,60})」")
+_OCCASION_PLAIN = re.compile(
+    rf"(?:出席|主持召开|主持召開|主持|参加|參加)(?P<occasion>[{_HAN}\d“”《》]{{4,40}}?"
+    r"(?:开幕式|開幕式|闭幕式|閉幕式|仪式|儀式|大会|大會|会议|會議|峰会|峰會|论坛|論壇|典礼|典禮|晚会|晚會|招待会|招待會"
+    r"|座谈会|座談會|宴会|宴會|纪念活动|紀念活動|茶会|茶會|年会|年會))"
+)
+
+# Who held an office on a date, for releases that say only "總統" or "副總統" throughout. A fact
+# about the office, keyed on the document's date; None outside the terms listed.
+OFFICE_HOLDERS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "總統": (("2016-05-20", "2024-05-19", "蔡英文"), ("2024-05-20", "2028-05-19", "賴清德")),
+    "副總統": (
+        ("2016-05-20", "2020-05-19", "陳建仁"),
+        ("2020-05-20", "2024-05-19", "賴清德"),
+        ("2024-05-20", "2028-05-19", "蕭美琴"),
+    ),
+}
+_OFFICE_TRADITIONAL = {"副总统": "副總統", "总统": "總統"}
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Who speaks in a document, where, and at what occasion, as its opening lines state them."""
+
+    speaker: str | None = None
+    place: str | None = None
+    occasion: str | None = None
+
+
+def office_holder(office: str, date: str | None) -> str | None:
+    """Who held ``office`` (總統 or 副總統, either script) on ISO ``date``; None outside the listed terms."""
+    office = _OFFICE_TRADITIONAL.get(office, office)
+    if not date:
+        return None
+    for start, end, name in OFFICE_HOLDERS.get(office, ()):
+        if start <= date <= end:
+            return name
+    return None
+
+
+def _name_at(text: str, start: int) -> str | None:
+    """The person name that begins at ``start`` and ends where the sentence goes on."""
+    for length in (3, 2):
+        name = text[start : start + length]
+        if len(name) < length or not _is_person_name(name) or not _AFTER_NAME.match(text, start + length):
+            continue
+        if length == 3 and name[-1] in _NAME_TAIL_NOT and _AFTER_NAME.match(text, start + 2):
+            continue  # "王毅在同…": the name is 王毅
+        return name
+    return None
+
+
+def _lead(cleaned_head: str) -> tuple[list[str], str, bool]:
+    """(heading lines, opening paragraph, whether headed sections follow it): the first line with a
+    full stop opens the text; a digest of unrelated items has a headline before each item."""
+    lines = [line.strip() for line in cleaned_head.split("\n") if line.strip()]
+    for i, line in enumerate(lines):
+        if "。" in line or len(line) > 80:
+            sections = any(_is_headline(later) for later in lines[i + 1 :])
+            return lines[:i], line, sections
+    return lines, "", False
+
+
+def _is_headline(line: str) -> bool:
+    return 6 <= len(line) <= 40 and not re.search(r"[。！？：:；;]", line) and len(_HAN_RUN.findall(line)) >= 4
+
+
+def _sentences(paragraph: str, n: int) -> list[str]:
+    return [s + "。" for s in paragraph.split("。")[:n] if s]
+
+
+def _office_first(body: str, date: str | None) -> str | None:
+    """"賴清德副總統今（7）日…": a name, then the office, opening the sentence (Taiwan usage). With a dated
+    document the name must be the office's holder that day, which "韓國總統尹錫悅" never is."""
+    match = re.match(rf"(?P<name>[{_HAN}]{{2,4}}?){_OFFICE}", body)
+    if not match or not _is_person_name(match["name"]):
+        return None
+    holder = office_holder(match["office"], date)
+    if holder is not None:
+        return match["name"] if match["name"] == holder else None
+    following = _name_at(body, match.end())
+    return None if following or match["name"][-1] in "国國" else match["name"]
+
+
+def _subject_speaker(sentence: str, head: str, date: str | None) -> str | None:
+    """The person the sentence is about, when it opens with them: "国务院总理李强2日…", "賴清德副總統今…"."""
+    when = _WHEN_CLAUSE.match(sentence)
+    for body in (sentence, sentence[when.end() :]) if when else (sentence,):
+        name = _office_first(body, date)
+        if name:
+            return name
+        # Chinese order, titles then the name: "中共中央政治局常委、国务院副总理丁薛祥23日在北京…". The name
+        # must come back in the story ("丁薛祥表示"), which a word after a title ("恭賀蔡總統連任") does not.
+        name = _name_after_titles(body)
+        if name and head.count(name) >= 2:
+            return name
+        name = _name_at(body, 0)
+        if name and head.count(name) >= 2:
+            return name
+    return None
+
+
+_TITLES_AFTER_NAMES = ("总书记", "總書記", "主席")  # "习近平总书记", "习近平主席"
+_CLAUSE_SPEECH = r"讲话|講話|致辞|致詞|贺词|賀詞|主持|指出|强调|強調|表示"
+_NOT_TITLES = r"致电|致電|致函|致信|向|给|給|宣读|宣讀|转达|轉達|欢迎|歡迎|会见|會見|陪同|接见|接見|恭贺|恭賀|祝贺|祝賀|感谢|感謝|邀请|邀請|评价|評價|学习|學習"
+_TITLE_TAGS = re.compile(r"^\s*(?:\[[^\]]{1,6}\]|【[^】]{1,30}】)\s*")
+_TITLE_SUBJECT = re.compile(
+    rf"(?P<name>[{_HAN}]{{2,3}}?)(?:会见|會見|会谈|會談|会晤|會晤|出席|主持|在|同(?!志)|与|與|致|发表|發表|考察|调研"
+    r"|調研|看望|接见|接見|回信|复信|签署|簽署|宣布|强调|強調|指出|表示|视察|視察|参加|參加|访问|訪問|出访|出訪"
+    r"|向|对(?=\S{1,20}访问)|對(?=\S{1,20}訪問)|就(?=\S{1,40}(?:致|表示)))"
+)
+# "新华社播发李希同志在…全体会议上的工作报告": the report is the named person's words.
+_REPORT_OF = re.compile(
+    rf"(?:^|播发|播發|发表|發表|刊发|刊發)(?P<name>[{_HAN}]{{2,3}}?)同志在\S{{2,60}}?上的"
+    r"(?:讲话|講話|工作报告|工作報告|报告|報告|致辞|致詞|发言|發言)"
+)
+
+
+def _introduced(name: str, head: str) -> bool:
+    """The text names them as a person: with a title ("国务院总理李强") or doing what people do."""
+    return bool(re.search(rf"{_ROLE_WORD}{name}|{name}(?:同志)?(?:表示|指出|强调|強調|主持|会见|會見|出席|致|发表|發表)", head))
+
+
+def _title_speaker(title: str | None, head: str) -> str | None:
+    """"李强在甘肃、青海调研", "习近平致电祝贺…": a title that opens with a name and what they did,
+    when the text introduces them too."""
+    if not title:
+        return None
+    report = _REPORT_OF.search(_TITLE_TAGS.sub("", title))
+    if report and _is_person_name(report["name"]):
+        return report["name"]
+    for segment in _TITLE_TAGS.sub("", title).split():
+        match = _TITLE_SUBJECT.match(segment)
+        name = match["name"] if match else ""
+        if name and name[-1] in _NAME_TAIL_NOT:
+            return None  # "李强将出席…": an announcement
+        if _is_person_name(name) and _introduced(name, head):
+            return name
+    return None
+
+
+def attribute(title: str | None, cleaned: str, date: str | None = None) -> Attribution:
+    """Speaker, place and occasion from a document's title and opening lines; None where they do not say.
+
+    Args:
+        title: the document's title, as stored.
+        cleaned: the cleaned text (only its first lines are read).
+        date: the document's ISO date; resolves a release that names only the office ("總統出席…").
+    """
+    head = cleaned[:LEAD_CHARS]
+    headings, paragraph, sections = _lead(head)
+    sentences = _sentences(paragraph, 3)
+    first = sentences[0] if sentences else ""
+    speaker = _title_speaker(title, head) or _lead_speaker(sentences, head, date, sections)
+    if speaker is None and not _spokesperson_speaks(first):
+        speaker = _office_speaker(title, headings, paragraph, date)
+    return Attribution(speaker=speaker, place=_place(first, speaker), occasion=_occasion([*headings, first]))
+
+
+def _place(first: str, speaker: str | None) -> str | None:
+    """Where the speaker acts ("李强…在北京会见…", "前往臺南出席…"), or where the opening clause's event
+    is held ("…4日上午在北京人民大会堂举行预备会议")."""
+    if speaker and speaker in first:
+        start, end = first.index(speaker) + len(speaker), len(first)
+    else:
+        start, end = 0, first.find("，") if "，" in first else len(first)
+        if not re.search(r"举行|舉行|召开|召開|开幕|開幕", first[start:end]) or re.search(r"即将|即將|将于|將於", first[:end]):
+            return None
+    for match in _PLACE.finditer(first, start, end):
+        if not _NOT_A_PLACE_PART.search(match["place"]):
+            return "北京" if match["place"] == "京" else match["place"]  # "在京会见": 京 is Beijing
+    return None
+
+
+def _occasion(lines: list[str]) -> str | None:
+    for line in lines:
+        match = _OCCASION.search(line) or _OCCASION_PLAIN.search(line)
+        if match:
+            return match["occasion"]
+    return None
+
+
+def _spokesperson_speaks(sentence: str) -> bool:
+    """A spokesperson speaks for the office ("總統府發言人Kolas Yotaka今（15）日表示，蔡總統…")."""
+    spokesperson = _SPOKESPERSON.search(sentence)
+    return bool(spokesperson and _SPEECH_VERB.search(sentence, spokesperson.end()))
+
+
+def _lead_speaker(sentences: list[str], head: str, date: str | None, sections: bool) -> str | None:
+    if not sentences:
+        return None
+    first = sentences[0]
+    when = _WHEN_CLAUSE.match(first)
+    office = _office_first(first[when.end() :] if when else first, date) or _office_first(first, date)
+    if office:
+        return office
+    if sections:
+        return None  # a digest: its first item's subject is not the document's
+    spokesperson = _SPOKESPERSON.search(first)
+    if spokesperson:
+        name = _name_at(first, spokesperson.end())
+        if name and _SPEECH_VERB.search(first, spokesperson.end()):
+            return name
+    for rule in (_CHAIRED_BY, _ARTICLE_BY):
+        match = rule.search(first)
+        if match and _is_person_name(match["name"]):
+            return match["name"]
+    subject = _subject_speaker(first, head, date)
+    # The subject speaks in the opening sentence, or is quoted in the next two ("丁薛祥表示，…").
+    quoted = rf"{subject}[^，。]{{0,12}}?(?:表示|指出|强调|強調|说，|說，)"
+    if subject and (_SPEECH_VERB.search(first) or re.search(quoted, "".join(sentences[1:]))):
+        return subject
+    if subject is None:
+        return _clause_speaker(sentences[:2], head)
+    return None
+
+
+def _clause_speaker(sentences: list[str], head: str) -> str | None:
+    """"…大会9日在京举行，中共中央政治局委员、中央统战部部长李干杰出席大会并代表中共中央致贺词。":
+    a clause of the opening sentences that starts with an official's titles and name and has them speak."""
+    for sentence in sentences:
+        for clause in re.split(r"(?<=[，。])", sentence)[1 if sentence is sentences[0] else 0 :]:
+            name = _name_after_titles(clause)
+            if name and re.search(_CLAUSE_SPEECH, clause) and head.count(name) >= 2:
+                return name
+    return None
+
+
+def _name_after_titles(text: str) -> str | None:
+    """The name after the titles that open ``text`` ("商务部党组书记、部长王文涛表示"); not a word after a
+    name and its title ("习近平总书记明确指出")."""
+    for match in re.finditer(_ROLE_WORD, text[:40]):
+        prefix = text[: match.start()]
+        if re.search(rf"[^{_HAN}、]|{_NOT_TITLES}", prefix):
+            return None
+        if match[0] in _TITLES_AFTER_NAMES and any(_is_person_name(prefix[-n:]) for n in (2, 3) if len(prefix) >= n):
+            continue
+        name = _name_at(text, match.end())
+        if name:
+            return name
+    return None
+
+
+def _office_speaker(title: str | None, headings: list[str], paragraph: str, date: str | None) -> str | None:
+    """"總統出席…" as heading or title: who held that office on the document's date, when the release
+    names them ("蔡英文總統親臨主祭") or a surname the holder bears ("陳副總統：")."""
+    for line in [*headings, *(title.split() if title else [])]:
+        match = re.match(rf"(?P<surname>[{_HAN}])?{_OFFICE}(?![府創创])", line)
+        if not match:
+            continue
+        holder = office_holder(match["office"], date)
+        if holder is None or (match["surname"] and not holder.startswith(match["surname"])):
+            return None
+        return holder if holder + match["office"] in paragraph or match["surname"] else None
     return None
 
 
@@ -249,12 +553,27 @@ def extract_metadata(raw: RawDocument, cleaned: str) -> Metadata:
     else:
         date = _published_date(raw.text) or raw.date
         date_kind = "published" if date else None
+    attribution = attribute(title, cleaned, date)
     return Metadata(
         title=title,
         date=date,
         date_kind=date_kind,
-        speaker=raw.speaker or speaker or _speaker_from_text(head, title),
-        place=raw.place or place,
+        speaker=raw.speaker or speaker or attribution.speaker or _speaker_from_text(head, title),
+        place=raw.place or place or attribution.place,
+    )
+
+
+def refresh_metadata(document: Document) -> Metadata:
+    """A stored document's metadata with the speaker and place its stored title and cleaned text state,
+    for collections built before these were read; fields already known (a record's own) are kept."""
+    meta = document.metadata
+    head = document.text[:HEAD_CHARS]
+    _, byline_speaker, _, byline_place = _byline(head)
+    found = attribute(meta.title, document.text, meta.date)
+    return replace(
+        meta,
+        speaker=meta.speaker or byline_speaker or found.speaker or _speaker_from_text(head, meta.title),
+        place=meta.place or byline_place or found.place,
     )
 
 
