@@ -1,7 +1,8 @@
 """Facets of a result list: how many of the matching passages fall in each year, speaker and source.
 
-Counted over the top FACET_DEPTH results of the same query and filters (deeper than the k shown),
-so a facet says where more of the answers lie, and clicking it narrows the search to them.
+Counted over the candidates retrieval considers before it cuts the list to k (the first FACET_DEPTH
+of the dense side and of the lexical side, under the same filters), so a facet says where more of
+the answers lie, and clicking it narrows the search to them.
 """
 
 from __future__ import annotations
@@ -9,9 +10,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from qa.types import Document
+
+if TYPE_CHECKING:
+    from qa.search import SearchRequest, SearchService
 
 FACET_DEPTH = 100
 FACET_VALUES = 20  # values listed per facet, most frequent first
@@ -63,3 +68,33 @@ def count_facets(documents: Iterable[Document]) -> Facets:
                     sorted(counter.items(), key=lambda item: (-item[1], item[0]))[:FACET_VALUES])
         for kind, counter in counters.items()
     })
+
+
+def search_facets(service: SearchService, request: SearchRequest) -> Facets:
+    """Facets of a validated search: its passages among the first FACET_DEPTH of each side (the fused
+    candidate list before the top-k cut), counted by their documents' year, speaker and source."""
+    store = service.collection.store
+    passages = store.passages_by_pid(_candidates(service, request))
+    documents = store.get_documents({p.doc_id for p in passages.values()})
+    return count_facets(documents[p.doc_id] for p in passages.values() if p.doc_id in documents)
+
+
+def _candidates(service: SearchService, request: SearchRequest) -> list[int]:
+    """The pids either side of retrieval finds in its first FACET_DEPTH, under the request's filters.
+
+    The query vector comes from the service's cache (the search just embedded it), so this costs
+    one more index lookup each side, not a model run.
+    """
+    collection = service.collection
+    allowed, excluded = service._candidate_filter(request)
+    if allowed is not None and not len(allowed):
+        return []
+    pids: list[int] = []
+    if request.mode in ("hybrid", "dense") and collection.vectors is not None and len(collection.vectors):
+        _, ids = collection.vectors.search(service.embed_query(request.query)[None, :], FACET_DEPTH, allowed)
+        pids.extend(int(i) for i in ids[0] if i >= 0)
+    if request.mode in ("hybrid", "lexical") and collection.lexical is not None:
+        bm25 = collection.lexical.scores(service.lexical_query(request.query), allowed)
+        found, _ = collection.lexical.search([], FACET_DEPTH, scores=bm25)
+        pids.extend(int(i) for i in found)
+    return [pid for pid in dict.fromkeys(pids) if pid not in excluded]

@@ -20,9 +20,11 @@ from qa.collection import Collection
 from qa.crosslingual import is_english, translate_query
 from qa.dedupe import gram_containment
 from qa.errors import BadInputError, NotFoundError
+from qa.facets import Facets, search_facets
 from qa.highlight import highlight_sentences
 from qa.ingest import Ingester, IngestReport
 from qa.lexical import lexical_tokens
+from qa.phrase import PhraseRequest, PhraseTimeline, phrase_timeline
 from qa.store import PassageFilter
 from qa.textnorm import drop_surrogates, to_simplified
 from qa.types import Document, Hit, Passage, RawDocument, Rejection
@@ -53,6 +55,7 @@ class SearchRequest:
     date_to: str | None = None
     speaker: str | None = None
     exclude_doc: str | None = None
+    source: str | None = None  # a site or file (qa.facets.source_group)
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class SearchResult:
     hits: list[Hit]
     source: Passage | None = None  # for similar-passage searches started from a stored passage
     source_spans: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # chunk_id -> spans in the source text
+    facets: Facets | None = None  # searches only (qa.facets)
 
 
 def _iso_date(value: str | None, name: str) -> str | None:
@@ -110,14 +114,15 @@ class SearchService:
         if date_from and date_to and date_from > date_to:
             raise BadInputError(f"date_from ({date_from}) is after date_to ({date_to}); swap them")
         return SearchRequest(query, request.k, request.mode, tuple(request.doc_ids), date_from, date_to,
-                             request.speaker or None, request.exclude_doc)
+                             request.speaker or None, request.exclude_doc, source=request.source or None)
 
     # -- search -----------------------------------------------------------
     def search(self, request: SearchRequest) -> SearchResult:
         started = time.perf_counter()
         request = self.validate(request)
         hits = self._retrieve(request)
-        return SearchResult(request.query, request.mode, round((time.perf_counter() - started) * 1000, 2), hits)
+        facets = search_facets(self, request)
+        return SearchResult(request.query, request.mode, round((time.perf_counter() - started) * 1000, 2), hits, facets=facets)
 
     def _candidate_filter(self, request: SearchRequest) -> tuple[np.ndarray | None, frozenset[int]]:
         """Pids the filters allow (None: every pid) and pids of an excluded document.
@@ -126,7 +131,7 @@ class SearchService:
         every other pid of a large collection on each similar-passage request would cost far more.
         """
         store = self.collection.store
-        where = PassageFilter(request.doc_ids, request.date_from, request.date_to, request.speaker)
+        where = PassageFilter(request.doc_ids, request.date_from, request.date_to, request.speaker, request.source)
         allowed = store.filtered_pids(where) if where.active else None
         excluded = store.filtered_pids(PassageFilter(doc_ids=(request.exclude_doc,))) if request.exclude_doc else None
         if excluded is None:
@@ -285,6 +290,10 @@ class SearchService:
         if document is None:
             raise NotFoundError(f"no document with id {doc_id!r}; list them with GET /api/documents or `speechqa docs list`")
         return document, store.passages_of(doc_id)
+
+    def phrase(self, request: PhraseRequest) -> PhraseTimeline:
+        """Every exact occurrence of a phrase (qa.phrase): needs the store only, never the model."""
+        return phrase_timeline(self.collection.store, request)
 
     def documents(self, offset: int = 0, limit: int = 50) -> tuple[list[tuple[Document, int]], int]:
         if offset < 0 or not 1 <= limit <= 500:

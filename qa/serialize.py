@@ -71,4 +71,6 @@ def result_to_dict(result: SearchResult) -> dict:
             item["query_highlights"] = [list(span) for span in result.source_spans.get(item["chunk_id"], [])]
     if result.source is not None:
         out["source"] = {"chunk_id": result.source.chunk_id, "doc_id": result.source.doc_id, "text": result.source.text}
+    if result.facets is not None:
+        out["facets"] = result.facets.as_dict()
     return out

@@ -8,10 +8,12 @@ import logging
 import re
 import tempfile
 import threading
+from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Header, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -22,11 +24,14 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.errors import BadInputError, ForbiddenError, SpeechQAError, TooLargeError, UnauthorizedError
+from qa.export import check_format, export
 from qa.ingest import IngestReport
+from qa.phrase import MAX_LIMIT as PHRASE_LIMIT
+from qa.phrase import PhraseRequest, period_bounds, timeline_to_dict
 from qa.search import MAX_K, MODES, SearchRequest, SearchService
 from qa.serialize import document_detail, document_summary, result_to_dict
 from qa.settings import Settings
-from qa.types import RawDocument, Rejection
+from qa.types import Hit, RawDocument, Rejection
 from web.render import register_filters
 
 log = logging.getLogger("speechqa.web")
@@ -46,10 +51,11 @@ class SearchBody(BaseModel):
     date_from: str | None = Field(None, description="ISO date, inclusive, on the speech's date")
     date_to: str | None = Field(None, description="ISO date, inclusive, on the speech's date")
     speaker: str | None = None
+    source: str | None = Field(None, description="only documents from this site or file (a value of facets.source)")
 
     def to_request(self) -> SearchRequest:
         doc_ids = (self.doc,) if isinstance(self.doc, str) else tuple(self.doc)
-        return SearchRequest(self.q, self.k, self.mode, doc_ids, self.date_from, self.date_to, self.speaker)
+        return SearchRequest(self.q, self.k, self.mode, doc_ids, self.date_from, self.date_to, self.speaker, source=self.source)
 
 
 class SimilarBody(BaseModel):
@@ -249,6 +255,7 @@ def healthz(request: Request):
 
 @api.get("/api/search")
 def api_search(
+    request: Request,
     service: Service,
     q: Annotated[str, Query(description="question or text, any script, 1-2,000 characters")] = "",
     k: Annotated[int, Query(description=f"passages, 1-{MAX_K}")] = 10,
@@ -257,9 +264,15 @@ def api_search(
     date_from: Annotated[str | None, Query(description="ISO date, inclusive")] = None,
     date_to: Annotated[str | None, Query(description="ISO date, inclusive")] = None,
     speaker: str | None = None,
+    source: Annotated[str | None, Query(description="only documents from this site or file (a value of facets.source)")] = None,
+    format: Annotated[str | None, Query(description="csv or jsonl: the results as a download")] = None,
 ):
+    fmt = check_format(format)
+    result = service.search(SearchRequest(q, k, mode, tuple(doc or ()), date_from, date_to, speaker, source=source))
+    if fmt:
+        return download(request, result.hits, fmt, "speechqa-search")
     # A JSONResponse straight from the plain dict skips FastAPI's generic re-encoding of the payload.
-    return JSONResponse(result_to_dict(service.search(SearchRequest(q, k, mode, tuple(doc or ()), date_from, date_to, speaker))))
+    return JSONResponse(result_to_dict(result))
 
 
 @api.post("/api/search")
@@ -373,13 +386,15 @@ def search_page(
     date_from: str | None = None,
     date_to: str | None = None,
     speaker: str | None = None,
+    source: str | None = None,
 ):
     form = {"q": q, "k": k, "mode": mode, "doc": doc or [], "date_from": date_from or "", "date_to": date_to or "",
-            "speaker": speaker or ""}
+            "speaker": speaker or "", "source": source or ""}
     if not q.strip():
         return page(request, "index.html", stats=service.stats(), not_ready=None, form=form)
     try:
-        result = service.search(SearchRequest(q, k, mode, tuple(doc or ()), date_from or None, date_to or None, speaker or None))
+        result = service.search(SearchRequest(q, k, mode, tuple(doc or ()), date_from or None, date_to or None, speaker or None,
+                                              source=source or None))
     except BadInputError as exc:  # shown next to the form, so the user can fix the query in place
         return page(request, "search.html", status=400, form=form, result=None, error=str(exc))
     return page(request, "search.html", form=form, result=result, error=None)
@@ -434,6 +449,76 @@ def documents_delete(doc_id: str, settings: AppSettings, service: Service, token
     check_writer(settings, f"Bearer {token}" if token else None)
     service.remove_document(doc_id)
     return RedirectResponse("/documents", status_code=303)
+
+
+# -- research tools: phrase timelines, facet links, downloads (issue 15) -------------------
+def query_link(path: str, params: dict, **changes: object) -> str:
+    """`path` with the page's parameters, some changed (None or "" drops one); lists repeat their key."""
+    pairs = []
+    for key, value in {**params, **changes}.items():
+        for one in value if isinstance(value, list | tuple) else [value]:
+            if one not in (None, ""):
+                pairs.append((key, one))
+    return f"{path}?{urlencode(pairs)}" if pairs else path
+
+
+templates.env.globals["query_link"] = query_link
+templates.env.globals["period_bounds"] = period_bounds
+
+
+def download(request: Request, hits: Sequence[Hit], fmt: str, name: str) -> Response:
+    file = export(hits, fmt, str(request.base_url), name)
+    return Response(file.body, media_type=file.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{file.filename}"'})
+
+
+@api.get("/api/phrase")
+def api_phrase(
+    request: Request,
+    service: Service,
+    q: Annotated[str, Query(description="the exact phrase, either script, 1-100 characters")] = "",
+    doc: Annotated[list[str] | None, Query(description="restrict to this document id (repeatable)")] = None,
+    date_from: Annotated[str | None, Query(description="ISO date, inclusive")] = None,
+    date_to: Annotated[str | None, Query(description="ISO date, inclusive")] = None,
+    speaker: str | None = None,
+    source: Annotated[str | None, Query(description="only documents from this site or file")] = None,
+    granularity: Annotated[str, Query(description="auto, month or year")] = "auto",
+    offset: int = 0,
+    limit: Annotated[int | None, Query(description=f"occurrences listed, 1-{PHRASE_LIMIT}; default 50, every one for a download")] = None,
+    format: Annotated[str | None, Query(description="csv or jsonl: the occurrences as a download")] = None,
+):
+    fmt = check_format(format)
+    timeline = service.phrase(PhraseRequest(q, tuple(doc or ()), date_from, date_to, speaker, source, granularity, offset,
+                                            limit or (PHRASE_LIMIT if fmt else 50)))
+    if fmt:
+        return download(request, timeline.occurrences, fmt, "speechqa-phrase")
+    return JSONResponse(timeline_to_dict(timeline))
+
+
+@pages.get("/phrase")
+def phrase_page(
+    request: Request,
+    service: Service,
+    q: str = "",
+    doc: Annotated[list[str] | None, Query()] = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    speaker: str | None = None,
+    source: str | None = None,
+    granularity: str = "auto",
+    offset: int = 0,
+    limit: int = 50,
+):
+    form = {"q": q, "doc": doc or [], "date_from": date_from or "", "date_to": date_to or "", "speaker": speaker or "",
+            "source": source or "", "granularity": granularity if granularity != "auto" else ""}
+    if not q.strip():
+        return page(request, "phrase.html", form=form, timeline=None, error=None)
+    try:
+        timeline = service.phrase(PhraseRequest(q, tuple(doc or ()), date_from, date_to, speaker, source, granularity,
+                                                offset, limit))
+    except BadInputError as exc:  # shown next to the form, so the user can fix the phrase in place
+        return page(request, "phrase.html", status=400, form=form, timeline=None, error=str(exc))
+    return page(request, "phrase.html", form=form, timeline=timeline, error=None)
 
 
 def create_app(settings: Settings, service: SearchService | None = None) -> FastAPI:
