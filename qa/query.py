@@ -1,0 +1,132 @@
+"""A query read once into a value: its script and language, the words BM25 looks for, and the dates
+and people it names.
+
+Everything later stages need from the raw query is derived here, so retrieval never re-reads it.
+What the query names (a year, a month, a speaker) becomes a soft preference, shown to the user and
+removable, never a silent filter.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from qa.textnorm import fold_width, to_simplified
+
+# ROC (民國) years are Gregorian minus 1911. A bare "113年" is read as ROC only in the range the
+# Republic's recent years take, so "40週年" or "建党100年" are not mistaken for dates.
+ROC_OFFSET = 1911
+ROC_BARE_YEARS = range(101, 131)
+YEARS = range(1950, 2100)
+
+_ROC_PREFIXED = re.compile(r"民[國国]\s*(\d{2,3})\s*年")
+_ROC_BARE = re.compile(r"(?<![\d.])(\d{3})\s*年(?!代)")
+_GREGORIAN_YEAR = re.compile(r"(?<![\d.])((?:19|20)\d{2})(?:\s*年(?!代)|(?=[^\d年%％万亿元人个家组台辆吨米件项次倍]|$))")
+_MONTH_AFTER_YEAR = re.compile(r"\s*(\d{1,2}|[一二三四五六七八九十]{1,3})\s*月")
+_MONTH_ALONE = re.compile(r"(?<![\d年])(\d{1,2}|十[一二]?|[一二三四五六七八九])\s*月份")
+_ENGLISH_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",), ("june", "jun"),
+         ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"), ("october", "oct"),
+         ("november", "nov"), ("december", "dec")],
+        start=1,
+    )
+    for name in names
+}
+_ENGLISH_DATE = re.compile(r"\b(?:(?P<month>[A-Za-z]{3,9})\.?\s+)?(?P<year>(?:19|20)\d{2})\b")
+_CN_MONTH = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10, "十一": 11, "十二": 12}
+
+
+@dataclass(frozen=True)
+class NamedDate:
+    """A year, or a month of a year, that the query names; month without year when only a month is named."""
+
+    year: int | None
+    month: int | None = None
+
+    def label(self) -> str:
+        if self.year is None:
+            return f"{self.month}月"
+        return f"{self.year}-{self.month:02d}" if self.month else str(self.year)
+
+    def matches(self, iso_date: str | None) -> bool:
+        if not iso_date or len(iso_date) < 7:
+            return False
+        year, month = int(iso_date[:4]), int(iso_date[5:7])
+        if self.year is not None and year != self.year:
+            return False
+        return self.month is None or month == self.month
+
+
+@dataclass(frozen=True)
+class QueryAnalysis:
+    text: str  # the query as validated
+    simplified: str  # script- and width-normalised, lower case: what matching compares
+    english: bool
+    dates: tuple[NamedDate, ...] = ()
+    speakers: tuple[str, ...] = field(default=())  # speakers of the collection the query names
+
+    @property
+    def preferences(self) -> dict[str, list[str]]:
+        """What the query names, as shown to the user."""
+        out: dict[str, list[str]] = {}
+        if self.dates:
+            out["dates"] = [d.label() for d in self.dates]
+        if self.speakers:
+            out["speakers"] = list(self.speakers)
+        return out
+
+
+def _month_number(value: str) -> int | None:
+    number = int(value) if value.isdigit() else _CN_MONTH.get(value)
+    return number if number and 1 <= number <= 12 else None
+
+
+def named_dates(text: str) -> tuple[NamedDate, ...]:
+    """Years and months a query names: 2022年, 2025年11月, 民國113年 / 113年 (ROC), 115年3月份, 3月份, July 2025."""
+    text = fold_width(text)
+    found: list[NamedDate] = []
+
+    def add(year: int | None, after: int) -> None:
+        month_match = _MONTH_AFTER_YEAR.match(text, after)
+        month = _month_number(month_match.group(1)) if month_match else None
+        date = NamedDate(year, month)
+        if date not in found:
+            found.append(date)
+
+    taken: list[tuple[int, int]] = []
+    for match in _ENGLISH_DATE.finditer(text):  # "July 2025": the month name comes before the year
+        month = _ENGLISH_MONTHS.get((match["month"] or "").lower())
+        year = int(match["year"])
+        if month and year in YEARS:
+            taken.append((match.start("year"), match.end("year")))
+            if NamedDate(year, month) not in found:
+                found.append(NamedDate(year, month))
+    for pattern, offset in ((_ROC_PREFIXED, ROC_OFFSET), (_ROC_BARE, ROC_OFFSET), (_GREGORIAN_YEAR, 0)):
+        for match in pattern.finditer(text):
+            if any(start <= match.start(1) < end for start, end in taken):
+                continue
+            number = int(match.group(1))
+            if pattern is _ROC_BARE and number not in ROC_BARE_YEARS:
+                continue
+            year = number + offset
+            if year in YEARS:
+                taken.append((match.start(1), match.end()))
+                add(year, match.end())
+    if not found:
+        for match in _MONTH_ALONE.finditer(text):
+            month = _month_number(match.group(1))
+            if month and NamedDate(None, month) not in found:
+                found.append(NamedDate(None, month))
+    return tuple(found)
+
+
+def named_speakers(simplified_query: str, speakers: frozenset[str]) -> tuple[str, ...]:
+    """Speakers of the collection whose full name the query contains (names compared in Simplified)."""
+    return tuple(sorted(name for name in speakers if len(name) >= 2 and to_simplified(name) in simplified_query))
+
+
+def analyse(text: str, *, english: bool, speakers: frozenset[str] = frozenset()) -> QueryAnalysis:
+    simplified = fold_width(to_simplified(text)).lower()
+    return QueryAnalysis(text, simplified, english, named_dates(text), named_speakers(simplified, speakers))

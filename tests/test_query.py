@@ -1,0 +1,52 @@
+from qa.query import NamedDate, analyse, named_dates, named_speakers
+
+
+def labels(text: str) -> list[str]:
+    return [date.label() for date in named_dates(text)]
+
+
+def test_years_and_months_in_every_form_a_question_uses():
+    assert labels("2022年軍人節表揚大會上，總統提到哪一個陸軍旅") == ["2022"]
+    assert labels("丁薛祥2025年11月访问乌拉圭时") == ["2025-11"]
+    assert labels("蔡總統在2023法律扶助國際論壇上說") == ["2023"]
+    assert labels("How did Russian officials rank the July 2025 earthquake") == ["2025-07"]
+    assert labels("In 2024 the budget") == ["2024"]
+
+
+def test_roc_years_are_read_as_gregorian():
+    assert labels("115年3月份的將官晉任授階典禮上") == ["2026-03"]
+    assert labels("民國113年的國慶") == ["2024"]
+    assert labels("民國99年") == ["2010"]
+
+
+def test_numbers_that_are_not_years_are_left_alone():
+    assert labels("藥師公會全聯會40週年會慶") == []
+    assert labels("建党100年") == []  # a bare 100年 is a span of years, not ROC 100
+    assert labels("185组时速350公里的复兴号") == []
+    assert labels("2025组列车") == []
+    assert labels("第二十二届深圳文博会") == []
+
+
+def test_a_month_without_a_year():
+    assert labels("3月份的国务院常务会议") == ["3月"]
+    assert NamedDate(None, 3).matches("2025-03-14") and not NamedDate(None, 3).matches("2025-04-14")
+
+
+def test_a_named_date_matches_documents_of_that_period():
+    assert NamedDate(2025, 11).matches("2025-11-05")
+    assert not NamedDate(2025, 11).matches("2025-12-05")
+    assert NamedDate(2022).matches("2022-09-01") and not NamedDate(2022).matches("2023-01-01")
+    assert not NamedDate(2022).matches(None)
+
+
+def test_speakers_are_matched_across_scripts():
+    speakers = frozenset({"賴清德", "习近平", "蕭美琴"})
+    assert named_speakers("赖清德在总统府员工家庭日上说", speakers) == ("賴清德",)
+    assert analyse("習近平參訪朝鮮", english=False, speakers=speakers).speakers == ("习近平",)
+    assert analyse("總統說了什麼", english=False, speakers=speakers).speakers == ()
+
+
+def test_preferences_say_what_the_query_names():
+    analysis = analyse("2025年11月賴清德說", english=False, speakers=frozenset({"賴清德"}))
+    assert analysis.preferences == {"dates": ["2025-11"], "speakers": ["賴清德"]}
+    assert analyse("工业强县", english=False).preferences == {}
