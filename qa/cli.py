@@ -308,6 +308,85 @@ def _serve(settings: Settings) -> None:
     uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning")
 
 
+@app.command()
+def phrase(
+    text: Annotated[str, typer.Argument(help="the exact phrase, either script")],
+    data: DataOpt = None,
+    doc: Annotated[list[str] | None, typer.Option(help="restrict to this document id (repeatable)")] = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    speaker: str | None = None,
+    source: Annotated[str | None, typer.Option(help="only documents from this site or file")] = None,
+    granularity: Annotated[str, typer.Option(help="auto, month or year")] = "auto",
+    offset: int = 0,
+    limit: Annotated[int, typer.Option(help="occurrences to list")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="print the API's JSON (GET /api/phrase) on one line")] = False,
+) -> None:
+    """Every exact occurrence of a phrase: counts per period, first use, who used it most, where.
+
+    Example: speechqa phrase "工业强县" --granularity year
+    """
+    from qa.collection import Collection
+    from qa.phrase import PhraseRequest, phrase_timeline, timeline_to_dict
+
+    settings = _settings(data)
+    collection = Collection.open(settings.data_dir, model=_recorded_model(settings))
+    timeline = phrase_timeline(collection.store, PhraseRequest(text, tuple(doc or ()), date_from, date_to, speaker, source,
+                                                               granularity, offset, limit))
+    if as_json:
+        _emit(timeline_to_dict(timeline))
+        return
+    if not timeline.total_occurrences:
+        typer.echo(f"「{timeline.phrase}」 occurs nowhere in the collection (exact match, both scripts); "
+                   f"search for it by meaning: speechqa search {json.dumps(timeline.phrase, ensure_ascii=False)}")
+        return
+    typer.echo(f"「{timeline.phrase}」: {timeline.total_occurrences} occurrences in {timeline.total_documents} documents")
+    top = max((p.occurrences for p in timeline.series), default=0)
+    for point in timeline.series:
+        bar = "█" * round(30 * point.occurrences / top) if top else ""
+        typer.echo(f"  {point.period:>7}  {point.occurrences:>5}  {bar}")
+    if timeline.undated_occurrences:
+        typer.echo(f"  undated  {timeline.undated_occurrences:>5}")
+    if timeline.first is not None:
+        typer.echo(f"first use: {_cite(timeline.first)}")
+    for label, rows in (("speakers", timeline.by_speaker), ("sources", timeline.by_source)):
+        if rows:
+            typer.echo(f"{label}: " + ", ".join(f"{row.value} ({row.documents} documents)" for row in rows[:5]))
+    typer.echo("")
+    for hit in timeline.occurrences:
+        start, end = hit.highlights[0]
+        text_ = hit.passage.text.replace("\n", " ")
+        typer.echo(f"[{hit.rank}] {_cite(hit)}")
+        typer.echo(f"    …{text_[max(0, start - 40):start]}【{text_[start:end]}】{text_[end:end + 40]}…")
+    shown = timeline.offset + len(timeline.occurrences)
+    if shown < timeline.total_occurrences:
+        typer.echo(f"({timeline.total_occurrences - shown} more: --offset {shown})")
+
+
+def _cite(hit) -> str:
+    meta = hit.document.metadata
+    where = f"{hit.passage.doc_id}#{hit.passage.chunk_id}"
+    return " · ".join(str(x) for x in (meta.title, meta.date, meta.speaker, where) if x)
+
+
+@app.command()
+def mcp(
+    data: DataOpt = None,
+    model: ModelOpt = None,
+    http: Annotated[bool, typer.Option("--http", help="serve streamable HTTP on loopback instead of stdio")] = False,
+    host: Annotated[str, typer.Option(help="--http: loopback address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="--http: port (the endpoint is http://HOST:PORT/mcp)")] = 8765,
+    web_url: Annotated[str, typer.Option(help="where the web app runs: the base of every result's link")] = "http://127.0.0.1:8000",
+) -> None:
+    """Serve the collection to AI assistants over the Model Context Protocol (read-only unless SPEECHQA_TOKEN is set).
+
+    Example: speechqa mcp --data ./my-collection
+    """
+    from qa.mcp_server import serve
+
+    serve(_settings(data, model), http=http, host=host, port=port, web_url=web_url)
+
+
 def sample_speeches_dir() -> Path:
     return Path(str(resources.files("qa") / "sample_speeches"))
 

@@ -1,0 +1,119 @@
+"""`speechqa mcp` started as a subprocess over the seed collection, driven by the MCP SDK's own stdio client."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+from conftest import ROOT, copy_of
+
+mcp = pytest.importorskip("mcp", reason="the mcp package is not installed (pip install 'speechqa[mcp]')")
+from mcp.client.session import ClientSession  # noqa: E402
+from mcp.client.stdio import StdioServerParameters, stdio_client  # noqa: E402
+
+WEB = "http://127.0.0.1:8000"
+QUESTION = "招商引资进度为什么落后"
+ANSWER = "招商引資進度全市排名最后"
+READ_TOOLS = {"search", "similar", "get_document", "get_passage", "phrase_timeline"}
+CITATION_KEYS = {"title", "date", "speaker", "place", "source", "section", "char_start", "char_end", "url"}
+
+
+def payload(result) -> dict:
+    assert not result.is_error, result.content
+    if result.structured_content is not None:
+        return result.structured_content
+    return json.loads(result.content[0].text)
+
+
+def check_cited(item: dict) -> None:
+    citation = item["citation"]
+    assert set(citation) == CITATION_KEYS
+    assert citation["url"] == f"/doc/{item['doc_id']}#{item['chunk_id']}"
+    assert item["link"] == WEB + citation["url"]
+    assert citation["char_end"] - citation["char_start"] == len(item["text"])
+
+
+def run_session(data_dir, cache_dir, steps, token: str | None = None):
+    """Start `speechqa mcp` over stdio, then run `steps(session)` inside an initialised client session."""
+    import anyio
+
+    env = {"SPEECHQA_CACHE": str(cache_dir), "SPEECHQA_DATA": str(data_dir), "PATH": os.environ.get("PATH", "")}
+    if token:
+        env["SPEECHQA_TOKEN"] = token
+    params = StdioServerParameters(command=sys.executable, args=["-m", "qa.cli", "mcp", "--web-url", WEB],
+                                   env=env, cwd=str(ROOT))
+
+    async def main():
+        async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+            return await steps(session)
+
+    return anyio.run(main)
+
+
+@pytest.fixture(scope="module")
+def mcp_data(seed_collection_dir, tmp_path_factory):
+    return copy_of(seed_collection_dir, tmp_path_factory, "mcp")
+
+
+def test_every_tool_answers_with_citations_and_links(mcp_data, model_cache_dir):
+    async def steps(session):
+        tools = {tool.name for tool in (await session.list_tools()).tools}
+        found = payload(await session.call_tool("search", {"query": QUESTION, "k": 5}))
+        chunk_id = found["results"][0]["chunk_id"]
+        return {
+            "tools": tools,
+            "search": found,
+            "similar": payload(await session.call_tool("similar", {"chunk_id": chunk_id, "k": 3})),
+            "passage": payload(await session.call_tool("get_passage", {"chunk_id": chunk_id})),
+            "document": payload(await session.call_tool("get_document", {"doc_id": found["results"][0]["doc_id"]})),
+            "phrase": payload(await session.call_tool("phrase_timeline", {"phrase": "招商引资", "limit": 3})),
+            "missing": await session.call_tool("get_passage", {"chunk_id": "c-nope"}),
+        }
+
+    out = run_session(mcp_data, model_cache_dir, steps)
+    assert out["tools"] == READ_TOOLS  # no token: nothing that changes the collection
+
+    results = out["search"]["results"]
+    assert len(results) == 5 and any(ANSWER in hit["text"] for hit in results[:3])
+    for hit in results:
+        check_cited(hit)
+    assert {f["value"] for f in out["search"]["facets"]["source"]}
+
+    source_doc = results[0]["doc_id"]
+    assert out["similar"]["results"] and all(hit["doc_id"] != source_doc for hit in out["similar"]["results"])
+    for hit in out["similar"]["results"]:
+        check_cited(hit)
+
+    passage = out["passage"]
+    assert (passage["chunk_id"], passage["text"]) == (results[0]["chunk_id"], results[0]["text"])
+    check_cited(passage)
+
+    document = out["document"]
+    assert document["doc_id"] == source_doc and document["link"] == f"{WEB}/doc/{source_doc}"
+    start = passage["citation"]["char_start"]
+    assert document["text"][start:start + len(passage["text"])] == passage["text"]
+
+    phrase = out["phrase"]
+    assert (phrase["total_occurrences"], phrase["total_documents"]) == (6, 3)  # both scripts: the seeds say 招商引資
+    assert len(phrase["occurrences"]) == 3
+    for item in [phrase["first"], *phrase["occurrences"]]:
+        check_cited(item)
+        (a, b), = item["highlights"]
+        assert item["text"][a:b] == "招商引資"
+
+    assert out["missing"].is_error
+    assert "no passage with chunk_id 'c-nope'" in out["missing"].content[0].text
+
+
+def test_a_token_adds_the_tools_that_change_the_collection(mcp_data, model_cache_dir):
+    async def steps(session):
+        tools = {tool.name for tool in (await session.list_tools()).tools}
+        wrong = await session.call_tool("remove_document", {"doc_id": "d-0000000000000000", "token": "guess"})
+        return tools, wrong
+
+    tools, wrong = run_session(mcp_data, model_cache_dir, steps, token="secret")
+    assert tools == READ_TOOLS | {"add_document", "remove_document"}
+    assert wrong.is_error and "the token is wrong" in wrong.content[0].text
