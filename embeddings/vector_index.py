@@ -1,13 +1,25 @@
-"""Nearest-neighbour search over normalised vectors behind a small interface (FAISS inner product)."""
+"""Nearest-neighbour search over normalised vectors behind a small interface (FAISS inner product).
+
+`VectorIndex` wraps one FAISS index with stable ids. `VectorPassageIndex` is the collection's vector
+index (qa.indexes.PassageIndex): an immutable main FAISS index, a small exact "delta" of vectors
+added since it was built, and tombstones for removed ids (HNSW cannot remove vectors). A background
+merge builds the next main index and swaps it in; searches running meanwhile keep the state they
+started with.
+"""
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from qa.indexes import Hits, PassageIndex, StoreView, no_hits, top_hits
+from qa.store import PassageFilter
 
 # Below this many vectors exact search is fast enough (about 5 ms at 100k on two cores, see
 # scripts/bench.py) and loses nothing; above it HNSW answers in about a millisecond.
@@ -104,15 +116,26 @@ class VectorIndex:
             raise ValueError("HNSW indexes cannot remove vectors; rebuild the index instead")
         self._index.remove_ids(np.asarray(ids, dtype=np.int64))
 
-    def search(self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (scores, ids) per query row; rows with fewer hits are padded with id -1."""
+    def search(self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None,
+               excluded_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, ids) per query row; rows with fewer hits are padded with id -1.
+
+        `allowed_ids` keeps only those ids; else `excluded_ids` (tombstones, an excluded document) leaves those out.
+        """
         faiss = _faiss()
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         k = max(1, min(k, len(self))) if len(self) else 1
         params = None
         if allowed_ids is not None and self.kind == "hnsw" and len(allowed_ids) <= EXACT_FILTER_MAX:
             return self._search_subset(queries, k, np.asarray(allowed_ids, dtype=np.int64))
-        if allowed_ids is not None:
+        if allowed_ids is None and excluded_ids is not None and len(excluded_ids):
+            batch = faiss.IDSelectorBatch(np.ascontiguousarray(excluded_ids, dtype=np.int64))
+            selector = faiss.IDSelectorNot(batch)
+            if self.kind == "hnsw":
+                params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(HNSW_EF_SEARCH, 2 * k))
+            else:
+                params = faiss.SearchParameters(sel=selector)
+        elif allowed_ids is not None:
             selector = faiss.IDSelectorBatch(np.asarray(allowed_ids, dtype=np.int64))
             if self.kind == "hnsw":
                 params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(HNSW_EF_SEARCH, 2 * k))
@@ -141,6 +164,19 @@ class VectorIndex:
             best, exact = np.take_along_axis(best, keep, 1), np.take_along_axis(exact, keep, 1)
         hits = [len(set(a.tolist()) & set(b.tolist())) for a, b in zip(approximate, exact, strict=True)]
         return float(np.mean(hits)) / 10
+
+    def ids(self) -> np.ndarray:
+        """Every id the index holds, sorted."""
+        return np.sort(faiss_ids(self._index))
+
+    def clone(self) -> VectorIndex:
+        faiss = _faiss()
+        copy = VectorIndex.__new__(VectorIndex)
+        copy.dim, copy.kind = self.dim, self.kind
+        copy._index = faiss.clone_index(self._index)
+        if self.kind == "hnsw":
+            faiss.downcast_index(copy._index.index).hnsw.efSearch = HNSW_EF_SEARCH
+        return copy
 
     def vectors_of(self, ids: np.ndarray) -> np.ndarray:
         """The stored vectors of these ids (every id must be in the index)."""
@@ -180,3 +216,351 @@ class VectorIndex:
             inner.hnsw.efSearch = HNSW_EF_SEARCH
         self._index = loaded
         return self
+
+
+# The delta is merged into the main index when it holds more than this share of it (and at least
+# MERGE_MIN vectors), or tombstones reach TOMBSTONE_SHARE: until then an upload costs one small copy.
+MERGE_MIN = 5_000
+MERGE_SHARE = 0.1
+TOMBSTONE_SHARE = 0.1
+RECALL_SAMPLE = 200
+
+
+@dataclass(frozen=True, eq=False)
+class VectorState:
+    """The vector index as of one version. Never changed once made (the delta arrays are views of a
+    buffer that later states only append to beyond their end)."""
+
+    main: VectorIndex | None
+    main_ids: np.ndarray  # sorted ids in `main`, tombstoned ones included
+    delta_ids: np.ndarray  # ascending
+    delta_vectors: np.ndarray  # float32 (len(delta_ids), dim)
+    dead: np.ndarray  # sorted tombstoned ids (in main or delta)
+    dim: int | None
+    version: int
+    recall_at_10: float | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.main.kind if self.main is not None else choose_kind(len(self.delta_ids))
+
+    def live_count(self) -> int:
+        return len(self.main_ids) + len(self.delta_ids) - len(self.dead)
+
+    def live_ids(self) -> np.ndarray:
+        return np.setdiff1d(np.union1d(self.main_ids, self.delta_ids), self.dead, assume_unique=True)
+
+
+class VectorSnapshot:
+    """VectorReader over one VectorState."""
+
+    def __init__(self, state: VectorState, store: StoreView | None) -> None:
+        self._state = state
+        self._store = store
+        self.version = state.version
+        self.kind = state.kind
+        self.recall_at_10 = state.recall_at_10
+
+    def count(self) -> int:
+        return self._state.live_count()
+
+    def _filters(self, where: PassageFilter | None, exclude_doc: str | None) -> tuple[np.ndarray | None, np.ndarray]:
+        allowed = None
+        excluded = np.empty(0, dtype=np.int64)
+        if (where is not None and where.active) or exclude_doc:
+            if self._store is None:
+                raise ValueError("filters need the store: take the reader from a collection snapshot")
+            if where is not None and where.active:
+                allowed = self._store.filtered_pids(where)
+            if exclude_doc:
+                excluded = self._store.pids_of_document(exclude_doc)
+        return allowed, excluded
+
+    def search(self, query: np.ndarray, k: int, where: PassageFilter | None = None,
+               exclude_doc: str | None = None) -> Hits:
+        state = self._state
+        allowed, excluded = self._filters(where, exclude_doc)
+        banned = np.union1d(state.dead, excluded)
+        query = np.asarray(query, dtype=np.float32).reshape(-1)
+        pids, scores = [], []
+        if state.main is not None and len(state.main_ids):
+            if allowed is not None:
+                in_main = np.setdiff1d(np.intersect1d(allowed, state.main_ids, assume_unique=True), banned)
+                found = state.main.search(query, k, allowed_ids=in_main) if len(in_main) else None
+            else:
+                found = state.main.search(query, k, excluded_ids=np.intersect1d(banned, state.main_ids))
+            if found is not None:
+                main_scores, main_ids = found[0][0], found[1][0]
+                keep = main_ids >= 0
+                pids.append(main_ids[keep])
+                scores.append(main_scores[keep])
+        if len(state.delta_ids):
+            keep = ~np.isin(state.delta_ids, banned)
+            if allowed is not None:
+                keep &= np.isin(state.delta_ids, allowed)
+            if keep.any():
+                pids.append(state.delta_ids[keep])
+                scores.append(state.delta_vectors[keep] @ query)
+        if not pids:
+            return no_hits()
+        return top_hits(np.concatenate(pids), np.concatenate(scores), k)
+
+    def vectors(self, pids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(mask of the pids this state holds, their vectors in order)."""
+        state = self._state
+        pids = np.asarray(pids, dtype=np.int64).reshape(-1)
+        dim = state.dim or 1
+        out = np.zeros((len(pids), dim), dtype=np.float32)
+        alive = ~np.isin(pids, state.dead)
+        found = np.zeros(len(pids), dtype=bool)
+        if len(state.delta_ids):
+            at = np.minimum(np.searchsorted(state.delta_ids, pids), len(state.delta_ids) - 1)
+            in_delta = alive & (state.delta_ids[at] == pids)
+            out[in_delta] = state.delta_vectors[at[in_delta]]
+            found |= in_delta
+        if state.main is not None and len(state.main_ids):
+            at = np.minimum(np.searchsorted(state.main_ids, pids), len(state.main_ids) - 1)
+            in_main = alive & ~found & (state.main_ids[at] == pids)
+            if in_main.any():
+                out[in_main] = state.main.vectors_of(pids[in_main])
+            found |= in_main
+        return found, out
+
+    def score(self, query: np.ndarray, pids: np.ndarray) -> np.ndarray:
+        found, vectors = self.vectors(pids)
+        scores = vectors @ np.asarray(query, dtype=np.float32).reshape(-1) if len(vectors) else np.zeros(0, np.float32)
+        return np.where(found, scores, 0.0).astype(np.float32)
+
+
+def recall_at_10(snapshot: VectorSnapshot, sample: np.ndarray, block: int = 50_000) -> float:
+    """Share of the exact top 10 (float32 inner product over every live vector) that `snapshot.search`
+    returns, stored vectors as queries; tombstones count, as in real searches."""
+    state = snapshot._state
+    if not len(sample):
+        return 1.0
+    _, queries = snapshot.vectors(sample)
+    live = state.live_ids()
+    best = np.full((len(queries), 0), -np.inf, dtype=np.float32)
+    best_ids = np.zeros((len(queries), 0), dtype=np.int64)
+    for start in range(0, len(live), block):
+        ids = live[start : start + block]
+        scores = queries @ snapshot.vectors(ids)[1].T
+        best = np.concatenate([best, scores], axis=1)
+        best_ids = np.concatenate([best_ids, np.broadcast_to(ids, scores.shape)], axis=1)
+        keep = np.argsort(-best, axis=1)[:, :10]
+        best, best_ids = np.take_along_axis(best, keep, 1), np.take_along_axis(best_ids, keep, 1)
+    hits = [len(set(snapshot.search(q, 10)[0].tolist()) & set(exact.tolist())) for q, exact in zip(queries, best_ids, strict=True)]
+    return float(np.mean(hits)) / 10
+
+
+class VectorPassageIndex(PassageIndex):
+    """The collection's vector index: main FAISS index + exact delta + tombstones (see the module docstring)."""
+
+    def __init__(self, state: VectorState) -> None:
+        self._state = state
+        self._lock = threading.Lock()  # orders changes against a merge being installed
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        return self._state.kind
+
+    @property
+    def version(self) -> int:  # type: ignore[override]
+        return self._state.version
+
+    @property
+    def dim(self) -> int | None:
+        return self._state.dim
+
+    @classmethod
+    def empty(cls, version: int = 0, dim: int | None = None) -> VectorPassageIndex:
+        return cls(VectorState(None, np.empty(0, np.int64), np.empty(0, np.int64),
+                               np.empty((0, dim or 1), np.float32), np.empty(0, np.int64), dim, version, 1.0))
+
+    @classmethod
+    def build(cls, pids: np.ndarray, items: Sequence | np.ndarray, version: int = 0, *, dim: int | None = None,
+              blocks: Iterable[tuple[np.ndarray, np.ndarray]] | None = None, n_vectors: int | None = None,
+              kind: str | None = None, **options) -> VectorPassageIndex:
+        """An index over (pids, vectors), or over `blocks` of them (n_vectors long in all) read a block at a time."""
+        if blocks is None:
+            blocks = [(np.asarray(pids, dtype=np.int64), np.asarray(items, dtype=np.float32))] if len(pids) else []
+            n_vectors = len(pids)
+        main: VectorIndex | None = None
+        for ids, vectors in blocks:
+            if main is None:
+                dim = vectors.shape[1]
+                main = VectorIndex(dim, kind or choose_kind(n_vectors or len(ids)))
+            main.add(ids, vectors)
+        if main is None:
+            return cls.empty(version, dim)
+        state = VectorState(main, main.ids(), np.empty(0, np.int64), np.empty((0, main.dim), np.float32),
+                            np.empty(0, np.int64), main.dim, version)
+        index = cls(state)
+        index._state = index._with_recall(state)
+        return index
+
+    def _with_recall(self, state: VectorState) -> VectorState:
+        if state.kind == "flat" or not state.live_count():
+            recall = 1.0
+        else:
+            live = state.live_ids()
+            sample = np.random.default_rng(state.version).choice(live, size=min(RECALL_SAMPLE, len(live)), replace=False)
+            recall = recall_at_10(VectorSnapshot(state, None), np.sort(sample))
+        return VectorState(state.main, state.main_ids, state.delta_ids, state.delta_vectors, state.dead, state.dim,
+                           state.version, round(recall, 4))
+
+    def add(self, pids: np.ndarray, items: Sequence | np.ndarray, version: int) -> None:
+        pids = np.asarray(pids, dtype=np.int64)
+        vectors = np.asarray(items, dtype=np.float32).reshape(len(pids), -1) if len(pids) else None
+        with self._lock:
+            state = self._state
+            if vectors is None:
+                self._state = _replace(state, version=version)
+                return
+            if state.dim is not None and vectors.shape[1] != state.dim:
+                raise ValueError(f"vectors of {vectors.shape[1]} dimensions cannot join an index of {state.dim}")
+            dim = vectors.shape[1]
+            order = np.argsort(pids, kind="stable")
+            pids, vectors = pids[order], vectors[order]
+            n = len(state.delta_ids)
+            buffer_ids, buffer_vectors = self._buffers(state, n + len(pids), dim)
+            if len(state.delta_ids) and pids[0] <= state.delta_ids[-1]:
+                raise ValueError("pids must be new: a store hands them out in increasing order")
+            buffer_ids[n : n + len(pids)] = pids
+            buffer_vectors[n : n + len(pids)] = vectors
+            self._state = VectorState(state.main, state.main_ids, buffer_ids[: n + len(pids)],
+                                      buffer_vectors[: n + len(pids)], state.dead, dim, version, state.recall_at_10)
+
+    def _buffers(self, state: VectorState, needed: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """Arrays to append to in place: the current delta's buffer when it has room beyond the end
+        every older state sees, else a larger copy."""
+        ids, vectors = state.delta_ids, state.delta_vectors
+        base_ids = ids.base if ids.base is not None else ids
+        base_vectors = vectors.base if vectors.base is not None else vectors
+        owned = getattr(self, "_buffer", None)
+        if owned is not None and owned[0] is base_ids and len(base_ids) >= needed and base_vectors.shape[1] == dim:
+            return base_ids, base_vectors
+        capacity = max(256, 2 * needed)
+        new_ids = np.empty(capacity, dtype=np.int64)
+        new_vectors = np.empty((capacity, dim), dtype=np.float32)
+        new_ids[: len(ids)] = ids
+        new_vectors[: len(ids)] = vectors
+        self._buffer = (new_ids, new_vectors)
+        return new_ids, new_vectors
+
+    def remove(self, pids: np.ndarray, version: int) -> None:
+        with self._lock:
+            state = self._state
+            pids = np.asarray(pids, dtype=np.int64)
+            held = pids[np.isin(pids, state.main_ids) | np.isin(pids, state.delta_ids)]
+            self._state = _replace(state, dead=np.union1d(state.dead, held), version=version)
+
+    def count(self) -> int:
+        return self._state.live_count()
+
+    def __len__(self) -> int:
+        return self._state.live_count()
+
+    def reader(self, store: StoreView | None = None) -> VectorSnapshot:
+        return VectorSnapshot(self._state, store)
+
+    def stats(self) -> dict:
+        state = self._state
+        return {"kind": state.kind, "recall_at_10": state.recall_at_10, "tombstones": len(state.dead),
+                "recent": len(state.delta_ids)}
+
+    # -- background merging --------------------------------------------------
+    def needs_maintenance(self) -> bool:
+        state = self._state
+        main = len(state.main_ids)
+        if len(state.delta_ids) > max(MERGE_MIN, MERGE_SHARE * main) or len(state.dead) > TOMBSTONE_SHARE * max(main, MERGE_MIN):
+            return True
+        # Crossing the exact-search limit: the next main index is of the other kind.
+        return state.main is not None and choose_kind(state.live_count()) != state.main.kind and bool(len(state.delta_ids) or len(state.dead))
+
+    def maintain(self) -> None:
+        """Build the next main index from the current state; changes made meanwhile are carried over."""
+        start = self._state
+        if not self.needs_maintenance():
+            return
+        reader = VectorSnapshot(start, None)
+        live_delta = ~np.isin(start.delta_ids, start.dead)
+        total = start.live_count()
+        kind = choose_kind(total)
+        dead_in_main = np.intersect1d(start.dead, start.main_ids, assume_unique=True)
+        main = start.main
+        if main is not None and main.kind == kind and (kind == "flat" or len(dead_in_main) <= TOMBSTONE_SHARE * len(start.main_ids)):
+            merged = main.clone()
+            if kind == "flat" and len(dead_in_main):
+                merged.remove(dead_in_main)
+        else:
+            merged = VectorIndex(start.dim or 1, kind)
+            if main is not None:
+                keep = np.setdiff1d(start.main_ids, dead_in_main, assume_unique=True)
+                for block in range(0, len(keep), 50_000):
+                    ids = keep[block : block + 50_000]
+                    merged.add(ids, reader.vectors(ids)[1])
+        merged.add(start.delta_ids[live_delta], start.delta_vectors[live_delta])
+        merged_ids = merged.ids()
+        with self._lock:
+            now = self._state
+            live_now = now.live_ids()
+            rest = ~np.isin(now.delta_ids, merged_ids) & ~np.isin(now.delta_ids, now.dead)
+            installed = VectorState(merged, merged_ids, now.delta_ids[rest].copy(), now.delta_vectors[rest].copy(),
+                                    np.setdiff1d(merged_ids, live_now, assume_unique=True), now.dim, now.version,
+                                    now.recall_at_10)
+            self._buffer = None
+            self._state = installed
+        measured = self._with_recall(installed)
+        with self._lock:
+            if self._state is installed:
+                self._state = measured
+            else:
+                self._state = _replace(self._state, recall_at_10=measured.recall_at_10)
+
+    # -- files ---------------------------------------------------------------------
+    def save(self, directory: Path) -> dict:
+        """The main index once under a name of its own; the delta and tombstones beside it."""
+        state = self._state
+        entry: dict = {"kind": state.kind, "version": state.version, "dim": state.dim, "passages": state.live_count(),
+                       "recall_at_10": state.recall_at_10}
+        files = []
+        if state.main is not None:
+            name = getattr(state.main, "saved_as", None)
+            if name is None or not (directory / name).exists():
+                name = f"vectors-{uuid.uuid4().hex[:12]}.faiss"
+                state.main.save(directory / name)
+                state.main.saved_as = name  # type: ignore[attr-defined]
+            entry["main"] = name
+            files.append(name)
+        tail = f"vectors-tail-{uuid.uuid4().hex[:12]}.npz"
+        with open(directory / tail, "wb") as handle:
+            np.savez(handle, delta_ids=state.delta_ids, delta_vectors=state.delta_vectors, dead=state.dead)
+            handle.flush()
+            os.fsync(handle.fileno())
+        entry["tail"] = tail
+        entry["files"] = [*files, tail]
+        return entry
+
+    @classmethod
+    def load(cls, directory: Path, entry: dict) -> VectorPassageIndex:
+        main = None
+        if entry.get("main"):
+            main = VectorIndex.load(directory / entry["main"])
+            main.saved_as = entry["main"]  # type: ignore[attr-defined]
+        with np.load(directory / entry["tail"]) as tail:
+            delta_ids, delta_vectors, dead = tail["delta_ids"], tail["delta_vectors"], tail["dead"]
+        dim = entry.get("dim") or (main.dim if main is not None else None)
+        if main is not None and dim != main.dim:
+            raise ValueError(f"the manifest says {dim} dimensions, the index file holds {main.dim}")
+        state = VectorState(main, main.ids() if main is not None else np.empty(0, np.int64), delta_ids.astype(np.int64),
+                            delta_vectors.astype(np.float32).reshape(len(delta_ids), -1) if len(delta_ids) else
+                            np.empty((0, dim or 1), np.float32), dead.astype(np.int64), dim, int(entry["version"]),
+                            entry.get("recall_at_10"))
+        return cls(state)
+
+
+def _replace(state: VectorState, **changes) -> VectorState:
+    from dataclasses import replace
+
+    return replace(state, **changes)

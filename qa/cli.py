@@ -48,20 +48,18 @@ def _progress_bar(total: int | None, label: str):
 
 def run_ingest(settings: Settings, paths: list[Path], *, limit: int | None = None) -> tuple[object, int]:
     """Ingest paths into the collection of `settings`; returns (report, documents in the collection)."""
-    from embeddings.loader import load_encoder, model_name
-    from qa.collection import Collection
-    from qa.ingest import Ingester
+    from embeddings.loader import load_encoder
+    from qa.ingest import read_records
+    from qa.search import SearchService
 
-    collection = Collection.open(settings.data_dir, model_name(settings), create=True)
-    encoder = load_encoder(settings)
+    # Into an existing collection this appends: only the new passages are embedded and indexed.
+    service = SearchService.for_directory(settings.data_dir, load_encoder(settings), create=True,
+                                          batch_size=settings.batch_size)
     with _progress_bar(None, "embedding") as bar:
-        ingester = Ingester(collection, encoder, batch_size=settings.batch_size,
-                            commit_passages=settings.commit_passages, progress=bar.update)
-        report = ingester.add_paths(paths, settings.max_file_bytes, limit)
-    if not collection.is_current() or collection.manifest.get("dim") is None:
-        collection.rebuild_indexes(encoder.dim)
-    total = collection.store.count_documents()
-    collection.close()
+        report = service.add_documents(read_records(paths, settings.max_file_bytes, limit), prepare_workers=None,
+                                       commit_passages=settings.commit_passages, progress=bar.update)
+    total = service.documents(0, 1)[1]
+    service.collection.close()
     return report, total
 
 
@@ -105,12 +103,12 @@ def docs_list(data: DataOpt = None, offset: int = 0, limit: int = 50, as_json: J
 
     Example: speechqa docs list --limit 20
     """
-    from qa.collection import Collection
+    from qa.search import SearchService
     from qa.serialize import document_summary
 
     settings = _settings(data)
-    collection = Collection.open(settings.data_dir, model=_recorded_model(settings))
-    rows = collection.store.list_documents(offset, limit)
+    service = SearchService.for_directory(settings.data_dir, None, model=_recorded_model(settings))
+    rows, _ = service.documents(offset, limit)
     for document, n_chunks in rows:
         if as_json:
             _emit(document_summary(document, n_chunks))
@@ -134,16 +132,12 @@ def docs_show(doc_id: str, data: DataOpt = None, as_json: JsonOpt = False) -> No
 
     Example: speechqa docs show d-1a2b3c4d5e6f7a8b --json
     """
-    from qa.collection import Collection
-    from qa.errors import NotFoundError
+    from qa.search import SearchService
     from qa.serialize import document_detail
 
     settings = _settings(data)
-    collection = Collection.open(settings.data_dir, model=_recorded_model(settings))
-    document = collection.store.get_document(doc_id)
-    if document is None:
-        raise NotFoundError(f"no document with id {doc_id!r}; `speechqa docs list` shows the ids")
-    detail = document_detail(document, collection.store.passages_of(doc_id))
+    service = SearchService.for_directory(settings.data_dir, None, model=_recorded_model(settings))
+    detail = document_detail(*service.document(doc_id))
     if as_json:
         _emit(detail)
         return
@@ -160,14 +154,12 @@ def docs_rm(doc_id: str, data: DataOpt = None) -> None:
 
     Example: speechqa docs rm d-1a2b3c4d5e6f7a8b
     """
-    from qa.collection import Collection
-    from qa.errors import NotFoundError
+    from qa.search import SearchService
 
     settings = _settings(data)
-    collection = Collection.open(settings.data_dir, model=_recorded_model(settings))
-    if not collection.store.remove_document(doc_id):
-        raise NotFoundError(f"no document with id {doc_id!r}; `speechqa docs list` shows the ids")
-    collection.rebuild_indexes(collection.manifest.get("dim"))
+    service = SearchService.for_directory(settings.data_dir, None, model=_recorded_model(settings))
+    service.remove_document(doc_id)  # only its passages leave the indexes
+    service.collection.close()
     typer.echo(f"removed {doc_id}")
 
 

@@ -1,31 +1,44 @@
 """A collection is one directory: the SQLite store, derived FAISS and BM25 files, and a manifest.
 
-The manifest names the index files that match a given store version. Index files are
-written under new names first and the manifest is swapped in atomically afterwards, so a
-process killed at any point leaves a manifest that points at complete files; when the
-store has moved on since (a crash between the two), the indexes are rebuilt from the store.
+SQLite is the source of truth. Every write to it is one transaction that also logs which passages
+it added or removed under a new store version. The indexes change in memory with each write (only
+the passages it touched) and are saved now and then: files under new names first, then the manifest
+naming them, swapped in atomically, with the store version each index reflects. On open, an index
+that is behind catches up from the store's log; one that cannot be read, or whose log is gone, is
+rebuilt from the store. So a process killed at any moment leaves a collection that opens and answers.
+
+Each request reads through one `snapshot()`: both indexes and the store as of one version, however
+many changes land while it runs. Old versions go away with the last request holding them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
+import logging
 import os
 import shutil
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from embeddings.vector_index import VectorIndex
+from embeddings.vector_index import VectorPassageIndex, VectorSnapshot
 from qa.errors import IndexNotBuiltError, ModelMismatchError
-from qa.lexical import LexicalIndex
-from qa.store import PassageStore
+from qa.lexical import LexicalIndex, LexicalSnapshot
+from qa.store import PassageStore, StoreChange, StoredPassage, StoreSnapshot
+from qa.types import Document, Passage
 
-FORMAT_VERSION = 1
+log = logging.getLogger(__name__)
+
+# 2: indexes in segments with tombstones, each recording its store version; a change log in the store.
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 STORE_FILE = "speechqa.sqlite"
+LOCK_FILE = "speechqa.lock"
 
 
 @dataclass(frozen=True)
@@ -40,7 +53,10 @@ def read_manifest(directory: Path) -> dict:
     path = directory / MANIFEST
     if not path.exists():
         return {}
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:  # written atomically, so only a hand-edited file is broken: rebuild from the store
+        return {}
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
@@ -56,16 +72,36 @@ def rebuild_hint(directory: Path, model: str) -> str:
     return f"run `speechqa reindex --data {directory} --model {model}` to rebuild it with that model"
 
 
+class CollectionView:
+    """What one request reads (qa.indexes.CollectionView): indexes and store as of one version."""
+
+    def __init__(self, store: StoreSnapshot, vectors: VectorSnapshot, lexical: LexicalSnapshot) -> None:
+        self.store = store
+        self.vectors = vectors
+        self.lexical = lexical
+        self.version = store.version
+
+    def passages(self, pids: Sequence[int]) -> dict[int, Passage]:
+        return self.store.passages(pids)
+
+    def documents(self, doc_ids: Sequence[str]) -> dict[str, Document]:
+        return self.store.documents(doc_ids)
+
+
 class Collection:
     def __init__(self, directory: Path, model: str, chunking: ChunkingSettings | None = None) -> None:
         self.directory = directory
         self.model = model
         self.chunking = chunking or ChunkingSettings()
         self.store = PassageStore(directory / STORE_FILE)
-        self.vectors: VectorIndex | None = None
+        self.vectors: VectorPassageIndex | None = None
         self.lexical: LexicalIndex | None = None
-        self.loaded_version = -1
-        self._lock = threading.Lock()
+        self._write_lock = threading.RLock()  # one change (or catch-up) at a time
+        self._publish_lock = threading.Lock()  # a store commit and its index change look like one step
+        self._save_lock = threading.Lock()
+        self._maintenance: threading.Thread | None = None
+        self._maintenance_lock = threading.Lock()
+        self._dirty = False
 
     @classmethod
     def open(cls, directory: Path, model: str, *, create: bool = False, allow_model_change: bool = False) -> Collection:
@@ -84,14 +120,19 @@ class Collection:
                 f"the collection at {directory} was built with model {built_with!r}, not {model!r}: "
                 f"use --model {built_with}, or {rebuild_hint(directory, model)}"
             )
-        if manifest and manifest.get("format_version") != FORMAT_VERSION:
+        if manifest.get("format_version", FORMAT_VERSION) > FORMAT_VERSION:
             raise ModelMismatchError(
                 f"the collection at {directory} has format {manifest.get('format_version')}, this speechqa reads "
-                f"{FORMAT_VERSION}: {rebuild_hint(directory, model)}"
+                f"up to {FORMAT_VERSION}: upgrade speechqa, or {rebuild_hint(directory, model)}"
             )
+        # An older format (1: whole-collection indexes) is migrated on load: its indexes are rebuilt once.
         return cls(directory, model)
 
     def close(self) -> None:
+        """Finish background work, save the indexes when they changed, close the store."""
+        self.wait_for_maintenance()
+        if self._dirty and self.vectors is not None:
+            self.save()
         self.store.close()
 
     @property
@@ -99,75 +140,257 @@ class Collection:
         return read_manifest(self.directory)
 
     def is_current(self) -> bool:
-        return self.manifest.get("store_version") == self.store.version
+        """Whether the loaded indexes reflect the store's latest version."""
+        version = self.store.version
+        return self.vectors is not None and self.vectors.version == version and self.lexical.version == version
 
+    # -- opening -----------------------------------------------------------------
     def load_indexes(self) -> None:
-        """Load the index files the manifest names; rebuild them when the store has moved on (after a crash)."""
-        manifest = self.manifest
-        if manifest.get("store_version") != self.store.version or not manifest.get("vector_file"):
-            self.rebuild_indexes(dim=manifest.get("dim"))
-            return
-        with self._lock:
-            self.vectors = VectorIndex.load(self.directory / manifest["vector_file"])
-            self.lexical = LexicalIndex.load(self.directory / manifest["lexical_dir"])
-            self.loaded_version = manifest["store_version"]
+        """Load the saved indexes and bring them up to the store's version (rebuilding what cannot be read)."""
+        with self._write_lock:
+            manifest = self.manifest
+            vectors = lexical = None
+            if manifest.get("format_version") == FORMAT_VERSION and manifest.get("model") in (None, self.model):
+                vectors = self._load_entry(VectorPassageIndex, manifest.get("vectors"))
+                lexical = self._load_entry(LexicalIndex, manifest.get("lexical"))
+            elif manifest:
+                log.warning("migrating %s from format %s: rebuilding its indexes from the store",
+                            self.directory, manifest.get("format_version"))
+            with self._publish_lock:
+                self.vectors = vectors
+                self.lexical = lexical
+            self.catch_up()
+            if self._dirty:
+                self.save()
 
-    def rebuild_indexes(self, dim: int | None) -> None:
-        """Rebuild FAISS and BM25 from the store and swap them in (files first, then the manifest)."""
-        store = self.store
-        version = store.version
-        n_passages = store.count_passages()
-        if dim is None:
-            first = next(store.iter_passage_vectors(self.model, batch=1), None)
-            if first is None and n_passages:
-                raise IndexNotBuiltError(f"passages in {self.directory} have no vectors for {self.model}: {rebuild_hint(self.directory, self.model)}")
-            dim = first[1].shape[1] if first is not None else 0
-        vectors = VectorIndex.build(dim or 1, store.iter_passage_vectors(self.model), n_passages)
-        if len(vectors) < n_passages:
+    def _load_entry(self, cls, entry: dict | None):
+        if not entry:
+            return None
+        try:
+            return cls.load(self.directory, entry)
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            # Derived files only: whatever happened to them, the store rebuilds them.
+            log.warning("could not read %s index of %s (%s): rebuilding it from the store", cls.__name__, self.directory, exc)
+            return None
+
+    def catch_up(self) -> None:
+        """Bring each index to the store's version from the change log; rebuild one the log cannot bring."""
+        with self._write_lock, self.store.snapshot() as view:
+            vectors, lexical = self.vectors, self.lexical
+            version = view.version
+            new_vectors = new_lexical = None
+            vector_changes = lexical_changes = None
+            if vectors is None or vectors.version != version:
+                vector_changes = view.changes_since(vectors.version) if vectors is not None else None
+                if vector_changes is None:
+                    new_vectors = self._build_vectors(view)
+                else:
+                    vector_data = _vectors_of(view, self.model, vector_changes.added, vectors.dim)
+                    if vector_data is None:
+                        new_vectors, vector_changes = self._build_vectors(view), None
+            if lexical is None or lexical.version != version:
+                lexical_changes = view.changes_since(lexical.version) if lexical is not None else None
+                if lexical_changes is None:
+                    new_lexical = LexicalIndex.build(*view.passage_tokens(), version)
+                else:
+                    lexical_data = view.passage_tokens(lexical_changes.added)
+            with self._publish_lock:
+                if new_vectors is not None:
+                    self.vectors = new_vectors
+                elif vector_changes is not None:
+                    vectors.remove(vector_changes.removed, version)
+                    vectors.add(*vector_data, version)
+                if new_lexical is not None:
+                    self.lexical = new_lexical
+                elif lexical_changes is not None:
+                    lexical.remove(lexical_changes.removed, version)
+                    lexical.add(*lexical_data, version)
+            if new_vectors is not None or new_lexical is not None or vector_changes is not None or lexical_changes is not None:
+                self._dirty = True
+        self._schedule_maintenance()
+
+    def _build_vectors(self, view: StoreSnapshot) -> VectorPassageIndex:
+        n_passages = view.count_passages()
+        index = VectorPassageIndex.build(np.empty(0, np.int64), [], view.version,
+                                         blocks=view.passage_vectors(self.model), n_vectors=n_passages)
+        if index.count() < n_passages:
             raise IndexNotBuiltError(
-                f"{n_passages - len(vectors)} passages in {self.directory} have no vectors for {self.model}: "
+                f"{n_passages - index.count()} passages in {self.directory} have no vectors for {self.model}: "
                 f"{rebuild_hint(self.directory, self.model)}"
             )
-        pids, token_lists = [], []
-        for pid, tokens in store.iter_passage_tokens():
-            pids.append(pid)
-            token_lists.append(tokens.split(" ") if tokens else [])
-        lexical = LexicalIndex.build(pids, token_lists)
+        return index
 
-        recall = 1.0
-        if vectors.kind != "flat":
-            # An approximate index reports how much of the exact top 10 it finds, for 200 stored passages.
-            pids = store.passage_ids()
-            recall = vectors.recall_at_10(np.random.default_rng(version).choice(pids, size=min(200, len(pids)), replace=False))
-        vector_file = f"vectors-{version}.faiss"
-        lexical_dir = f"lexical-{version}"
-        vectors.save(self.directory / vector_file)
-        lexical.save(self.directory / lexical_dir)
-        _write_json_atomic(
-            self.directory / MANIFEST,
-            {
-                "format_version": FORMAT_VERSION,
-                "model": self.model,
-                "dim": dim,
-                "chunking": self.chunking.__dict__,
-                "documents": store.count_documents(),
-                "passages": n_passages,
-                "index": vectors.kind,
-                "recall_at_10": round(recall, 4),
-                "vector_file": vector_file,
-                "lexical_dir": lexical_dir,
-                "store_version": version,
-            },
-        )
-        with self._lock:
-            self.vectors, self.lexical, self.loaded_version = vectors, lexical, version
-        self._remove_stale_files(keep={vector_file, lexical_dir, STORE_FILE, MANIFEST})
+    def rebuild_indexes(self, dim: int | None = None) -> None:
+        """Rebuild both indexes from the store (after a model change) and save them."""
+        with self._write_lock:
+            with self._publish_lock:
+                self.vectors = self.lexical = None
+            self.catch_up()
+            self.save()
+
+    def _ensure_loaded(self) -> None:
+        if self.vectors is None or self.lexical is None:
+            self.load_indexes()
+
+    # -- changes -------------------------------------------------------------------
+    def add_documents(self, items: Sequence[tuple[Document, Sequence[StoredPassage], bytes | None]],
+                      vectors: dict[str, np.ndarray], fresh: Sequence[str] | None = None) -> StoreChange:
+        """Write whole documents to the store and index their passages (and only theirs).
+
+        `vectors` holds the vector of every passage by embed hash; `fresh` names those the store does
+        not hold yet (all of them when None).
+        """
+        with self._write_lock:
+            self._ensure_loaded()
+            passages = [stored for _, batch, _ in items for stored in batch]
+            matrix = np.vstack([vectors[s.embed_hash] for s in passages]).astype(np.float32) if passages else None
+            tokens = [s.tokens.split(" ") if s.tokens else [] for s in passages]
+            new = vectors if fresh is None else {key: vectors[key] for key in fresh}
+            with self._publish_lock:
+                change = self.store.add_documents(items, new, self.model)
+                in_step = self._in_step(change)
+                if in_step and matrix is not None:
+                    self.vectors.add(change.added, matrix, change.version)
+                    self.lexical.add(change.added, tokens, change.version)
+            self._dirty = True
+            if not in_step or matrix is None:
+                self.catch_up()
+            self._schedule_maintenance()
+            return change
+
+    def remove_document(self, doc_id: str) -> bool:
+        """Remove a document from the store and its passages from the indexes; False when there is none."""
+        with self._write_lock:
+            self._ensure_loaded()
+            with self._publish_lock:
+                change = self.store.remove_document(doc_id)
+                in_step = change is not None and self._in_step(change)
+                if in_step:
+                    self.vectors.remove(change.removed, change.version)
+                    self.lexical.remove(change.removed, change.version)
+            if change is None:
+                return False
+            self._dirty = True
+            if not in_step:
+                self.catch_up()
+            self._schedule_maintenance()
+            return True
+
+    def _in_step(self, change: StoreChange) -> bool:
+        """Whether the indexes were at the version just before this change (another process may have written)."""
+        return self.vectors.version == change.version - 1 and self.lexical.version == change.version - 1
+
+    # -- reading -------------------------------------------------------------------
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[CollectionView]:
+        """Indexes and store as of one version, for one request: `with collection.snapshot() as view:`."""
+        self._ensure_loaded()
+        for attempt in range(2):
+            with self._publish_lock:
+                vectors, lexical = self.vectors, self.lexical
+                store_view = self.store.snapshot()
+                store = store_view.__enter__()
+            if attempt == 0 and not (vectors.version == lexical.version == store.version):
+                # Another process changed the store: catch up from its log, then look again.
+                store_view.__exit__(None, None, None)
+                self.catch_up()
+                continue
+            break
+        try:
+            yield CollectionView(store, vectors.reader(store), lexical.reader(store))
+        finally:
+            store_view.__exit__(None, None, None)
+
+    def stats(self) -> dict:
+        self._ensure_loaded()
+        vectors = self.vectors.stats()
+        return {"index": vectors["kind"], "recall_at_10": vectors.get("recall_at_10"),
+                "tombstones": vectors.get("tombstones", 0), "lexical_segments": self.lexical.segment_count,
+                "version": self.vectors.version}
+
+    # -- background work and files -----------------------------------------------------
+    def _schedule_maintenance(self) -> None:
+        if not any(index is not None and index.needs_maintenance() for index in (self.vectors, self.lexical)):
+            return
+        with self._maintenance_lock:
+            if self._maintenance is not None and self._maintenance.is_alive():
+                return
+            self._maintenance = threading.Thread(target=self._maintain, name="speechqa-merge", daemon=True)
+            self._maintenance.start()
+
+    def _maintain(self) -> None:
+        from embeddings.vector_index import use_single_thread
+
+        use_single_thread()  # a merge must leave the other core to requests
+        for _ in range(16):  # each pass merges what was due when it started
+            due = [index for index in (self.vectors, self.lexical) if index is not None and index.needs_maintenance()]
+            if not due:
+                break
+            for index in due:
+                index.maintain()
+            self.save()
+
+    def wait_for_maintenance(self) -> None:
+        thread = self._maintenance
+        if thread is not None:
+            thread.join()
+
+    def save(self) -> None:
+        """Write both indexes under new names, swap the manifest in, then drop files nothing names."""
+        with self._save_lock, open(self.directory / LOCK_FILE, "a") as lock:
+            # Another process (an ingest beside a server) saves under the same lock.
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            vectors, lexical = self.vectors, self.lexical
+            if vectors is None or lexical is None:
+                return
+            self._dirty = False
+            vector_entry = vectors.save(self.directory)
+            lexical_entry = lexical.save(self.directory)
+            _write_json_atomic(
+                self.directory / MANIFEST,
+                {
+                    "format_version": FORMAT_VERSION,
+                    "model": self.model,
+                    "dim": vector_entry.get("dim"),
+                    "chunking": self.chunking.__dict__,
+                    "documents": self.store.count_documents(),
+                    "passages": vector_entry["passages"],
+                    "index": vector_entry["kind"],
+                    "recall_at_10": vector_entry.get("recall_at_10"),
+                    "store_version": min(vector_entry["version"], lexical_entry["version"]),
+                    "vectors": vector_entry,
+                    "lexical": lexical_entry,
+                },
+            )
+            with self._write_lock:
+                self.store.forget_changes(min(vector_entry["version"], lexical_entry["version"]))
+            self._remove_stale_files(set(vector_entry["files"]) | set(lexical_entry["files"]))
 
     def _remove_stale_files(self, keep: set[str]) -> None:
+        def remove(entry: Path) -> None:
+            with contextlib.suppress(OSError):
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+
         for entry in self.directory.iterdir():
             name = entry.name
             if name in keep or name.startswith(STORE_FILE):
                 continue
             if name.startswith(("vectors-", "lexical-")) or name.endswith(".tmp"):
-                with contextlib.suppress(OSError):
-                    shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+                remove(entry)  # includes the whole-collection files of format 1
+        lexical_dir = self.directory / "lexical"
+        if lexical_dir.is_dir():
+            for entry in lexical_dir.iterdir():
+                if f"lexical/{entry.name}" not in keep:
+                    remove(entry)
+
+
+def _vectors_of(view: StoreSnapshot, model: str, pids: np.ndarray, dim: int | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """(pids, vectors) of these passages, or None when some have no vector or another dimension (rebuild then)."""
+    blocks = list(view.passage_vectors(model, pids))
+    found = np.concatenate([ids for ids, _ in blocks]) if blocks else np.empty(0, np.int64)
+    if len(found) < len(pids):
+        return None
+    vectors = np.vstack([v for _, v in blocks]) if blocks else np.empty((0, dim or 1), np.float32)
+    if blocks and dim is not None and vectors.shape[1] != dim:
+        return None
+    return found, vectors

@@ -85,16 +85,16 @@ def _candidates(service: SearchService, request: SearchRequest) -> list[int]:
     The query vector comes from the service's cache (the search just embedded it), so this costs
     one more index lookup each side, not a model run.
     """
-    collection = service.collection
-    allowed, excluded = service._candidate_filter(request)
-    if allowed is not None and not len(allowed):
-        return []
+    from qa.store import PassageFilter
+
+    where = PassageFilter(request.doc_ids, request.date_from, request.date_to, request.speaker, request.source)
     pids: list[int] = []
-    if request.mode in ("hybrid", "dense") and collection.vectors is not None and len(collection.vectors):
-        _, ids = collection.vectors.search(service.embed_query(request.query)[None, :], FACET_DEPTH, allowed)
-        pids.extend(int(i) for i in ids[0] if i >= 0)
-    if request.mode in ("hybrid", "lexical") and collection.lexical is not None:
-        bm25 = collection.lexical.scores(service.lexical_query(request.query), allowed)
-        found, _ = collection.lexical.search([], FACET_DEPTH, scores=bm25)
-        pids.extend(int(i) for i in found)
-    return [pid for pid in dict.fromkeys(pids) if pid not in excluded]
+    with service.collection.snapshot() as view:
+        if request.mode in ("hybrid", "dense") and view.vectors.count():
+            ids, _ = view.vectors.search(service.embed_query(request.query), FACET_DEPTH, where, request.exclude_doc)
+            pids.extend(ids.tolist())
+        if request.mode in ("hybrid", "lexical"):
+            tokens = service.lexical_query(request.query, view.lexical)
+            found, _ = view.lexical.search(tokens, FACET_DEPTH, where, request.exclude_doc)
+            pids.extend(found.tolist())
+    return list(dict.fromkeys(pids))

@@ -159,7 +159,7 @@ class Ingester:
 
     def add_paths(self, paths: Iterable[Path], max_bytes: int, limit: int | None = None) -> IngestReport:
         """Ingest files; `limit` stops after that many records (documents or rejections)."""
-        return self.add_records(itertools.islice(_read_all(paths, max_bytes), limit))
+        return self.add_records(read_records(paths, max_bytes, limit))
 
     def add_records(self, records: Iterable[RawDocument | Rejection]) -> IngestReport:
         for prepared in self._prepared(records):
@@ -243,7 +243,8 @@ class Ingester:
         if missing:
             vectors = self.encoder.embed([wanted[key] for key in missing], "passage", self.batch_size, self.progress)
             fresh = dict(zip(missing, vectors, strict=True))
-        store.add_documents(self._pending, fresh, self.collection.model)
+        # The collection writes the store and indexes just these passages.
+        self.collection.add_documents(self._pending, {**known, **fresh}, fresh=list(fresh))
         self.report.added.extend(document.doc_id for document, _, _ in self._pending)
         self._pending = []
         self._pending_hashes = {}
@@ -251,6 +252,11 @@ class Ingester:
 
 def _prepare_record(record: RawDocument | Rejection, chunking: ChunkingSettings) -> PreparedDocument | Rejection:
     return record if isinstance(record, Rejection) else prepare(record, chunking)
+
+
+def read_records(paths: Iterable[Path], max_bytes: int, limit: int | None = None) -> Iterator[RawDocument | Rejection]:
+    """The records of these files and folders, the first `limit` of them (documents or rejections)."""
+    return itertools.islice(_read_all(paths, max_bytes), limit)
 
 
 def _read_all(paths: Iterable[Path], max_bytes: int) -> Iterator[RawDocument | Rejection]:

@@ -6,7 +6,7 @@ import datetime as dt
 import re
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,12 +16,13 @@ from embeddings.base import Encoder
 from embeddings.vector_index import use_single_thread
 from qa.alignment import shared_spans
 from qa.chunking import split_sentences
-from qa.collection import Collection
+from qa.collection import Collection, CollectionView
 from qa.crosslingual import is_english, translate_query
 from qa.dedupe import gram_containment
 from qa.errors import BadInputError, NotFoundError
 from qa.facets import Facets, search_facets
 from qa.highlight import highlight_sentences
+from qa.indexes import LexicalReader
 from qa.ingest import Ingester, IngestReport
 from qa.lexical import lexical_tokens
 from qa.phrase import PhraseRequest, PhraseTimeline, phrase_timeline
@@ -79,7 +80,9 @@ def _iso_date(value: str | None, name: str) -> str | None:
 
 
 class SearchService:
-    def __init__(self, collection: Collection, encoder: Encoder, *, max_query_chars: int = 2000, batch_size: int = 32) -> None:
+    def __init__(self, collection: Collection, encoder: Encoder | None, *, max_query_chars: int = 2000,
+                 batch_size: int = 32) -> None:
+        """`encoder` None: a service for browsing and removing documents, which never needs the model."""
         self.collection = collection
         self.encoder = encoder
         self.max_query_chars = max_query_chars
@@ -87,7 +90,7 @@ class SearchService:
         self._write_lock = threading.Lock()
         self._query_vectors: dict[str, np.ndarray] = {}  # oldest first
         self._query_vectors_lock = threading.Lock()
-        if collection.vectors is None:
+        if collection.vectors is None and encoder is not None:
             collection.load_indexes()
 
     def warm_up(self) -> None:
@@ -124,54 +127,35 @@ class SearchService:
         facets = search_facets(self, request)
         return SearchResult(request.query, request.mode, round((time.perf_counter() - started) * 1000, 2), hits, facets=facets)
 
-    def _candidate_filter(self, request: SearchRequest) -> tuple[np.ndarray | None, frozenset[int]]:
-        """Pids the filters allow (None: every pid) and pids of an excluded document.
-
-        An excluded document's few passages are dropped from the hit lists after searching: listing
-        every other pid of a large collection on each similar-passage request would cost far more.
-        """
-        store = self.collection.store
-        where = PassageFilter(request.doc_ids, request.date_from, request.date_to, request.speaker, request.source)
-        allowed = store.filtered_pids(where) if where.active else None
-        excluded = store.filtered_pids(PassageFilter(doc_ids=(request.exclude_doc,))) if request.exclude_doc else None
-        if excluded is None:
-            return allowed, frozenset()
-        if allowed is not None:
-            return np.setdiff1d(allowed, excluded), frozenset()
-        return None, frozenset(excluded.tolist())
-
     def _retrieve(self, request: SearchRequest, query_vector: np.ndarray | None = None) -> list[Hit]:
         # Concurrency comes from concurrent requests; each one runs on a single core.
         use_single_thread()
-        collection = self.collection
-        vectors, lexical = collection.vectors, collection.lexical
-        assert vectors is not None and lexical is not None
-        allowed, excluded = self._candidate_filter(request)
-        if allowed is not None and not len(allowed):
-            return []
-        depth = max(100, 4 * request.k) + len(excluded)
-        dense: list[tuple[int, float]] = []
-        lexical_hits: list[tuple[int, float]] = []
-        if request.mode in ("hybrid", "dense") and len(vectors):
-            if query_vector is None:
-                query_vector = self.embed_query(request.query)
-            scores, ids = vectors.search(query_vector[None, :], depth, allowed)
-            dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0 and i not in excluded]
-        bm25 = None
-        if request.mode in ("hybrid", "lexical"):
-            bm25 = lexical.scores(self.lexical_query(request.query), allowed)
-            pids, scores = lexical.search([], depth, scores=bm25)
-            lexical_hits = [(int(i), float(s)) for i, s in zip(pids, scores, strict=True) if i not in excluded]
-        if request.mode == "dense":
-            ranked = dense
-        elif request.mode == "lexical":
-            ranked = lexical_hits
-        else:
-            ranked = self._fuse(query_vector, dense, lexical_hits, bm25)
-        return self._hits(ranked, request.k, request.query)
+        where = PassageFilter(request.doc_ids, request.date_from, request.date_to, request.speaker, request.source)
+        # One view of indexes and store for the whole request, whatever changes land meanwhile.
+        with self.collection.snapshot() as view:
+            depth = max(100, 4 * request.k)
+            dense: list[tuple[int, float]] = []
+            lexical_hits: list[tuple[int, float]] = []
+            if request.mode in ("hybrid", "dense") and view.vectors.count():
+                if query_vector is None:
+                    query_vector = self.embed_query(request.query)
+                ids, scores = view.vectors.search(query_vector, depth, where, request.exclude_doc)
+                dense = list(zip(ids.tolist(), scores.tolist(), strict=True))
+            tokens = None
+            if request.mode in ("hybrid", "lexical"):
+                tokens = self.lexical_query(request.query, view.lexical)
+                pids, scores = view.lexical.search(tokens, depth, where, request.exclude_doc)
+                lexical_hits = list(zip(pids.tolist(), scores.tolist(), strict=True))
+            if request.mode == "dense":
+                ranked = dense
+            elif request.mode == "lexical":
+                ranked = lexical_hits
+            else:
+                ranked = self._fuse(view, query_vector, dense, lexical_hits, tokens)
+            return self._hits(view, ranked, request.k, request.query)
 
-    def _fuse(self, query_vector: np.ndarray | None, dense: list[tuple[int, float]],
-              lexical_hits: list[tuple[int, float]], bm25: np.ndarray | None) -> list[tuple[int, float]]:
+    def _fuse(self, view: CollectionView, query_vector: np.ndarray | None, dense: list[tuple[int, float]],
+              lexical_hits: list[tuple[int, float]], tokens: list[str] | None) -> list[tuple[int, float]]:
         """Calibrated score fusion over every candidate either side found, each scored by both sides.
 
         A passage one side ranks first and the other misses entirely still gets its true score from
@@ -182,20 +166,21 @@ class SearchService:
             return []
         fused = np.zeros(len(candidates), dtype=np.float32)
         if query_vector is not None and dense:
-            cosine = self.collection.vectors.vectors_of(candidates) @ query_vector
+            cosine = view.vectors.score(query_vector, candidates)
             low, high = float(cosine.min()), float(cosine.max())
             fused += DENSE_WEIGHT * ((cosine - low) / (high - low) if high > low else np.ones_like(cosine))
-        if bm25 is not None and lexical_hits:
-            fused += (1 - DENSE_WEIGHT) * self.collection.lexical.scores_of(bm25, candidates) / lexical_hits[0][1]
+        if tokens is not None and lexical_hits:
+            fused += (1 - DENSE_WEIGHT) * view.lexical.score(tokens, candidates) / lexical_hits[0][1]
         order = np.argsort(-fused, kind="stable")
         return [(int(candidates[i]), float(fused[i])) for i in order]
 
-    def lexical_query(self, text: str) -> list[str]:
+    def lexical_query(self, text: str, lexical: LexicalReader | None = None) -> list[str]:
         """BM25 tokens of the query; an English query is first put into Chinese words the collection uses."""
         if not is_english(text):
             return lexical_tokens(text)
-        lexical = self.collection.lexical
-        assert lexical is not None
+        if lexical is None:
+            with self.collection.snapshot() as view:
+                return self.lexical_query(text, view.lexical)
         translated = translate_query(text, known=lambda word: all(lexical.knows(t) for t in lexical_tokens(word)))
         return lexical_tokens(" ".join(translated))
 
@@ -225,10 +210,9 @@ class SearchService:
         mean = (vectors * weights[:, None]).sum(axis=0)
         return (mean / np.linalg.norm(mean)).astype(np.float32)
 
-    def _hits(self, ranked: Sequence[tuple[int, float]], k: int, query: str) -> list[Hit]:
-        store = self.collection.store
+    def _hits(self, view: CollectionView, ranked: Sequence[tuple[int, float]], k: int, query: str) -> list[Hit]:
         candidates = list(ranked[: 2 * k + 10])
-        passages = store.passages_by_pid([pid for pid, _ in candidates])
+        passages = view.passages([pid for pid, _ in candidates])
         candidates = [(passages[pid], score) for pid, score in candidates if pid in passages]  # others were removed
         shared, sizes = gram_containment([passage.text for passage, _ in candidates])
         kept: list[int] = []
@@ -240,7 +224,7 @@ class SearchService:
             elif len(kept) < k:
                 kept.append(i)
                 duplicates[i] = 0
-        documents = store.get_documents({candidates[i][0].doc_id for i in kept})
+        documents = view.documents(list(dict.fromkeys(candidates[i][0].doc_id for i in kept)))
         return [
             Hit(
                 rank=rank,
@@ -303,33 +287,41 @@ class SearchService:
 
     def stats(self) -> dict:
         store = self.collection.store
-        vectors = self.collection.vectors
+        indexes = self.collection.stats()
         return {
             "documents": store.count_documents(),
             "chunks": store.count_passages(),
             "model": self.collection.model,
-            "index": vectors.kind if vectors is not None else "none",
-            "index_recall_at_10": self.collection.manifest.get("recall_at_10"),
+            "index": indexes["index"],
+            "index_recall_at_10": indexes["recall_at_10"],
         }
 
     # -- changes ------------------------------------------------------------
-    def add_documents(self, records: Iterable[RawDocument | Rejection]) -> IngestReport:
+    def add_documents(self, records: Iterable[RawDocument | Rejection], *, prepare_workers: int | None = 0,
+                      commit_passages: int = 256, progress: Callable[[int], None] | None = None) -> IngestReport:
+        """Add documents: only their passages are embedded and indexed; searches see them once this returns.
+
+        Uploads are small, so by default they are prepared here rather than in worker processes
+        (None: as many as the machine suits, for a large ingest).
+        """
+        assert self.encoder is not None, "adding documents needs the model"
         with self._write_lock:
-            # Uploads are small: preparing them here beats starting worker processes.
-            report = Ingester(self.collection, self.encoder, batch_size=self.batch_size, prepare_workers=0).add_records(records)
-            if report.added or report.updated:
-                self.collection.rebuild_indexes(self.encoder.dim)
-            return report
+            return Ingester(self.collection, self.encoder, batch_size=self.batch_size, commit_passages=commit_passages,
+                            progress=progress, prepare_workers=prepare_workers).add_records(records)
 
     def remove_document(self, doc_id: str) -> None:
+        """Remove a document and its passages; a search that starts after this returns never sees them."""
         with self._write_lock:
-            if not self.collection.store.remove_document(doc_id):
+            if not self.collection.remove_document(doc_id):
                 raise NotFoundError(f"no document with id {doc_id!r}; nothing was removed")
-            self.collection.rebuild_indexes(self.encoder.dim)
 
     @classmethod
-    def for_directory(cls, directory: Path, encoder: Encoder, **kwargs) -> SearchService:
-        return cls(Collection.open(directory, encoder.name), encoder, **kwargs)
+    def for_directory(cls, directory: Path, encoder: Encoder | None, *, model: str | None = None, create: bool = False,
+                      **kwargs) -> SearchService:
+        """The service over the collection at `directory`; without an encoder, `model` names the collection's."""
+        name = encoder.name if encoder is not None else model
+        assert name is not None, "give the encoder or the model name"
+        return cls(Collection.open(directory, name, create=create), encoder, **kwargs)
 
 
 def _near_identical(shared: int, size_a: int, size_b: int) -> bool:

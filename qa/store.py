@@ -7,6 +7,7 @@ are derived and are rebuilt from it whenever their recorded version lags behind
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
@@ -19,7 +20,8 @@ import numpy as np
 from qa import phrase_index
 from qa.types import Document, Metadata, Passage
 
-SCHEMA_VERSION = 1
+# 2: a change log (which pids each version added or removed) and pids that are never reused.
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -60,6 +62,12 @@ CREATE TABLE IF NOT EXISTS embeddings (
     vector BLOB NOT NULL,
     PRIMARY KEY (model, embed_hash)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS changes (
+    version INTEGER NOT NULL,
+    pid INTEGER NOT NULL,
+    added INTEGER NOT NULL  -- 1: the version added the passage, 0: it removed it
+);
+CREATE INDEX IF NOT EXISTS changes_version ON changes(version);
 """
 
 
@@ -70,6 +78,25 @@ class StoredPassage:
     passage: Passage
     embed_hash: str
     tokens: str  # space-joined lexical tokens
+
+
+@dataclass(frozen=True)
+class StoreChange:
+    """What one committed write did to the passages: the version it made, the pids it added and removed."""
+
+    version: int
+    added: np.ndarray  # int64, in the order of the written passages
+    removed: np.ndarray  # int64, sorted
+
+
+@dataclass(frozen=True)
+class ChangesSince:
+    """The net change of the passages between two versions (from the change log)."""
+
+    since: int
+    version: int
+    added: np.ndarray  # int64 pids added since and still present, sorted
+    removed: np.ndarray  # int64 pids present at `since` and removed since, sorted
 
 
 @dataclass(frozen=True)
@@ -95,28 +122,59 @@ class PassageStore:
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
         phrase_index.create_schema(self._db)
-        if self.get_meta("schema_version") is None:
-            self.set_meta("schema_version", str(SCHEMA_VERSION))
+        self._migrate()
         # Searches read through one connection per thread: on the shared connection SQLite's mutex
         # made concurrent requests queue for each other (a sixth of the server's time at 8 clients).
         # WAL lets these readers run beside the writer and see each committed transaction.
         self._readers = threading.local()
         self._reader_connections: list[sqlite3.Connection] = []
         self._reader_lock = threading.Lock()
+        self._idle_snapshots: list[sqlite3.Connection] = []
+
+    def _migrate(self) -> None:
+        """Bring an older store to this schema: pids are then handed out from a counter that only grows."""
+        found = self.get_meta("schema_version")
+        if found == str(SCHEMA_VERSION):
+            return
+        top = self._db.execute("SELECT COALESCE(MAX(pid), 0) FROM passages").fetchone()[0]
+        self.set_meta("next_pid", str(top + 1))
+        # A store without a log (new, or written by the previous version) has logged every change since now.
+        self.set_meta("log_from", str(self.version))
+        self.set_meta("schema_version", str(SCHEMA_VERSION))
 
     def close(self) -> None:
         with self._reader_lock:
-            for connection in self._reader_connections:
+            for connection in self._reader_connections + self._idle_snapshots:
                 connection.close()
             self._reader_connections.clear()
+            self._idle_snapshots.clear()
         self._db.close()
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        return sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False,
+                               isolation_level=None, timeout=30)
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[StoreSnapshot]:
+        """Reads as of one committed version until the block ends (an SQLite read transaction, WAL keeps it)."""
+        with self._reader_lock:
+            connection = self._idle_snapshots.pop() if self._idle_snapshots else None
+        if connection is None:
+            connection = self._connect_read_only()
+        try:
+            connection.execute("BEGIN")
+            row = connection.execute("SELECT value FROM meta WHERE key = 'passages_version'").fetchone()
+            yield StoreSnapshot(connection, int(row[0]) if row else 0)
+        finally:
+            connection.execute("ROLLBACK")
+            with self._reader_lock:
+                self._idle_snapshots.append(connection)
 
     def _reader(self) -> sqlite3.Connection:
         """This thread's read-only connection (opened on first use); writes stay on self._db."""
         connection = getattr(self._readers, "connection", None)
         if connection is None:
-            connection = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False,
-                                         isolation_level=None, timeout=30)
+            connection = self._connect_read_only()
             self._readers.connection = connection
             with self._reader_lock:
                 self._reader_connections.append(connection)
@@ -141,11 +199,16 @@ class PassageStore:
         items: Sequence[tuple[Document, Sequence[StoredPassage], bytes | None]],
         vectors: dict[str, np.ndarray],
         model: str,
-    ) -> None:
-        """Write whole documents with their passages and new vectors in one transaction."""
+    ) -> StoreChange:
+        """Write whole documents with their passages and new vectors in one transaction.
+
+        Returns the change: the new version and the pids given to the passages, in the order of `items`.
+        """
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
+            next_pid = int(self.get_meta("next_pid") or 1)
+            added: list[int] = []
             for document, stored, shingles in items:
                 meta = document.metadata
                 db.execute(
@@ -161,23 +224,29 @@ class PassageStore:
                     [(document.doc_id, source, i) for i, source in enumerate(document.sources)],
                 )
                 phrase_index.add_document(db, document.doc_id, document.text)
+                pids = list(range(next_pid, next_pid + len(stored)))
+                next_pid += len(stored)
+                added.extend(pids)
                 db.executemany(
-                    "INSERT INTO passages(chunk_id, doc_id, ordinal, text, char_start, char_end, section, embed_hash,"
-                    " tokens) VALUES (?,?,?,?,?,?,?,?,?)",
+                    "INSERT INTO passages(pid, chunk_id, doc_id, ordinal, text, char_start, char_end, section, embed_hash,"
+                    " tokens) VALUES (?,?,?,?,?,?,?,?,?,?)",
                     [
                         (
-                            s.passage.chunk_id, s.passage.doc_id, s.passage.ordinal, s.passage.text,
+                            pid, s.passage.chunk_id, s.passage.doc_id, s.passage.ordinal, s.passage.text,
                             s.passage.char_start, s.passage.char_end, s.passage.section, s.embed_hash, s.tokens,
                         )
-                        for s in stored
+                        for pid, s in zip(pids, stored, strict=True)
                     ],
                 )
+            self.set_meta("next_pid", str(next_pid))
             self._put_vectors(model, vectors)
-            self._bump_version()
+            version = self._bump_version()
+            db.executemany("INSERT INTO changes(version, pid, added) VALUES (?,?,1)", [(version, pid) for pid in added])
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        return StoreChange(version, np.array(added, dtype=np.int64), np.empty(0, dtype=np.int64))
 
     def add_source(self, doc_id: str, source: str) -> bool:
         """Record one more source of a document; False when it was already known."""
@@ -187,19 +256,44 @@ class PassageStore:
         )
         return cursor.rowcount > 0
 
-    def remove_document(self, doc_id: str) -> bool:
+    def remove_document(self, doc_id: str) -> StoreChange | None:
+        """Delete a document with its passages and sources; None when there is no such document."""
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
             phrase_index.remove_document(db, doc_id)
+            removed = np.fromiter((row[0] for row in db.execute("SELECT pid FROM passages WHERE doc_id = ? ORDER BY pid",
+                                                                (doc_id,))), dtype=np.int64)
             cursor = db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+            change = None
             if cursor.rowcount:
-                self._bump_version()
+                version = self._bump_version()
+                db.executemany("INSERT INTO changes(version, pid, added) VALUES (?,?,0)",
+                               [(version, int(pid)) for pid in removed])
+                change = StoreChange(version, np.empty(0, dtype=np.int64), removed)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        return cursor.rowcount > 0
+        return change
+
+    def changes_since(self, version: int) -> ChangesSince | None:
+        """The net change since `version`, or None when the log no longer reaches back that far."""
+        with self.snapshot() as view:
+            return view.changes_since(version)
+
+    def forget_changes(self, upto: int) -> None:
+        """Drop the log up to version `upto` (every index has saved a state at least that recent)."""
+        if upto <= int(self.get_meta("log_from") or 0):
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("DELETE FROM changes WHERE version <= ?", (upto,))
+            self.set_meta("log_from", str(upto))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     def put_vectors(self, model: str, vectors: dict[str, np.ndarray]) -> None:
         self._db.execute("BEGIN IMMEDIATE")
@@ -217,11 +311,12 @@ class PassageStore:
             [(model, key, np.asarray(vec, dtype=np.float32).tobytes()) for key, vec in vectors.items()],
         )
 
-    def _bump_version(self) -> None:
+    def _bump_version(self) -> int:
         self._db.execute(
             "INSERT INTO meta(key, value) VALUES ('passages_version', '1') "
             "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
         )
+        return self.version
 
     # -- documents --------------------------------------------------------
     def find_by_hash(self, content_hash: str) -> str | None:
@@ -246,22 +341,7 @@ class PassageStore:
         return docs.get(doc_id)
 
     def get_documents(self, doc_ids: Iterable[str], with_text: bool = False) -> dict[str, Document]:
-        ids = list(dict.fromkeys(doc_ids))
-        if not ids:
-            return {}
-        text_col = "text" if with_text else "''"
-        out: dict[str, Document] = {}
-        for chunk in _batches(ids, 500):
-            marks = ",".join("?" * len(chunk))
-            rows = self._reader().execute(
-                f"SELECT doc_id, content_hash, title, date, date_kind, speaker, place, script, {text_col} "
-                f"FROM documents WHERE doc_id IN ({marks})",
-                chunk,
-            ).fetchall()
-            sources = self._sources_of(chunk)
-            for row in rows:
-                out[row[0]] = _document_from_row(row, sources.get(row[0], ()))
-        return out
+        return _get_documents(self._reader(), doc_ids, with_text)
 
     def list_documents(self, offset: int = 0, limit: int = 50) -> list[tuple[Document, int]]:
         rows = self._reader().execute(
@@ -274,15 +354,7 @@ class PassageStore:
         return [(_document_from_row(row[:9], sources.get(row[0], ())), row[9]) for row in rows]
 
     def _sources_of(self, doc_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
-        if not doc_ids:
-            return {}
-        marks = ",".join("?" * len(doc_ids))
-        grouped: dict[str, list[str]] = {}
-        for doc_id, source in self._reader().execute(
-            f"SELECT doc_id, source FROM sources WHERE doc_id IN ({marks}) ORDER BY position", list(doc_ids)
-        ):
-            grouped.setdefault(doc_id, []).append(source)
-        return {key: tuple(value) for key, value in grouped.items()}
+        return _sources_of(self._reader(), doc_ids)
 
     # -- passages ---------------------------------------------------------
     def passages_of(self, doc_id: str) -> list[Passage]:
@@ -294,16 +366,7 @@ class PassageStore:
         return [Passage(*row) for row in rows]
 
     def passages_by_pid(self, pids: Sequence[int]) -> dict[int, Passage]:
-        out: dict[int, Passage] = {}
-        for chunk in _batches(list(pids), 500):
-            marks = ",".join("?" * len(chunk))
-            for row in self._reader().execute(
-                f"SELECT pid, chunk_id, doc_id, ordinal, text, char_start, char_end, section FROM passages "
-                f"WHERE pid IN ({marks})",
-                chunk,
-            ):
-                out[row[0]] = Passage(*row[1:])
-        return out
+        return _passages_by_pid(self._reader(), pids)
 
     def pid_of_chunk(self, chunk_id: str) -> int | None:
         row = self._reader().execute("SELECT pid FROM passages WHERE chunk_id = ?", (chunk_id,)).fetchone()
@@ -319,24 +382,7 @@ class PassageStore:
         yield from self._db.execute("SELECT pid, text, embed_hash FROM passages ORDER BY pid")
 
     def filtered_pids(self, where: PassageFilter) -> np.ndarray:
-        clauses, params = [], []
-        if where.doc_ids:
-            clauses.append(f"p.doc_id IN ({','.join('?' * len(where.doc_ids))})")
-            params.extend(where.doc_ids)
-        if where.date_from:
-            clauses.append("d.date >= ?")
-            params.append(where.date_from)
-        if where.date_to:
-            clauses.append("d.date <= ?")
-            params.append(where.date_to)
-        if where.speaker:
-            clauses.append("d.speaker = ?")
-            params.append(where.speaker)
-        clauses, params = _source_clause(where, clauses, params)
-        sql = "SELECT p.pid FROM passages p JOIN documents d ON d.doc_id = p.doc_id"
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        return np.fromiter((row[0] for row in self._reader().execute(sql, params)), dtype=np.int64)
+        return _filtered_pids(self._reader(), where)
 
     def phrase_candidates(self, folded_phrase: str, where: PassageFilter) -> dict[str, Document]:
         """Documents (with text) that `where` allows and qa.phrase_index says may hold the folded phrase."""
@@ -377,6 +423,133 @@ class PassageStore:
             "ON e.model = ? AND e.embed_hash = p.embed_hash WHERE e.embed_hash IS NULL GROUP BY p.embed_hash",
             (model,),
         ).fetchall()
+
+
+class StoreSnapshot:
+    """Store reads as of one version (an open read transaction); what a request and a catch-up read."""
+
+    def __init__(self, connection: sqlite3.Connection, version: int) -> None:
+        self._db = connection
+        self.version = version
+
+    def filtered_pids(self, where: PassageFilter) -> np.ndarray:
+        return _filtered_pids(self._db, where)
+
+    def pids_of_document(self, doc_id: str) -> np.ndarray:
+        return _filtered_pids(self._db, PassageFilter(doc_ids=(doc_id,)))
+
+    def passages(self, pids: Sequence[int]) -> dict[int, Passage]:
+        return _passages_by_pid(self._db, pids)
+
+    def documents(self, doc_ids: Iterable[str], with_text: bool = False) -> dict[str, Document]:
+        return _get_documents(self._db, doc_ids, with_text)
+
+    def count_passages(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+
+    def changes_since(self, version: int) -> ChangesSince | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'log_from'").fetchone()
+        if version > self.version or row is None or version < int(row[0]):
+            return None
+        added, removed = set(), set()
+        for pid, was_added in self._db.execute("SELECT pid, added FROM changes WHERE version > ? ORDER BY version",
+                                               (version,)):
+            if was_added:
+                added.add(pid)
+            elif pid in added:
+                added.discard(pid)  # came and went within the span: the older state never held it
+            else:
+                removed.add(pid)
+        return ChangesSince(version, self.version, np.array(sorted(added), dtype=np.int64),
+                            np.array(sorted(removed), dtype=np.int64))
+
+    def passage_ids(self) -> np.ndarray:
+        return np.fromiter((row[0] for row in self._db.execute("SELECT pid FROM passages ORDER BY pid")), dtype=np.int64)
+
+    def passage_tokens(self, pids: np.ndarray | None = None) -> tuple[np.ndarray, list[list[str]]]:
+        """(pids, token lists) of these passages (every passage when None), in pid order."""
+        if pids is None:
+            rows = self._db.execute("SELECT pid, tokens FROM passages ORDER BY pid").fetchall()
+        else:
+            rows = []
+            for chunk in _batches([int(p) for p in pids], 500):
+                rows.extend(self._db.execute(
+                    f"SELECT pid, tokens FROM passages WHERE pid IN ({','.join('?' * len(chunk))})", chunk))
+            rows.sort()
+        return (np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)),
+                [row[1].split(" ") if row[1] else [] for row in rows])
+
+    def passage_vectors(self, model: str, pids: np.ndarray | None = None,
+                        batch: int = 20000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(pids, float32 vectors) blocks of these passages (every one when None), in pid order; a passage
+        without a vector for `model` is left out."""
+        sql = ("SELECT p.pid, e.vector FROM passages p JOIN embeddings e ON e.model = ? AND e.embed_hash = p.embed_hash")
+        if pids is None:
+            blocks: Iterable[list[int] | None] = [None]
+        else:
+            blocks = _batches(sorted(int(p) for p in pids), 500)
+        for chunk in blocks:
+            if chunk is None:
+                cursor = self._db.execute(sql + " ORDER BY p.pid", (model,))
+            else:
+                cursor = self._db.execute(sql + f" WHERE p.pid IN ({','.join('?' * len(chunk))}) ORDER BY p.pid",
+                                          [model, *chunk])
+            while rows := cursor.fetchmany(batch):
+                yield (np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)),
+                       np.vstack([np.frombuffer(row[1], dtype=np.float32) for row in rows]))
+
+
+def _filtered_pids(db: sqlite3.Connection, where: PassageFilter) -> np.ndarray:
+    """Sorted pids of the passages `where` allows."""
+    clauses, params = _source_clause(where, *_document_clauses(where))
+    sql = "SELECT p.pid FROM passages p JOIN documents d ON d.doc_id = p.doc_id"
+    if clauses:
+        sql += " WHERE " + " AND ".join(clauses)
+    return np.sort(np.fromiter((row[0] for row in db.execute(sql, params)), dtype=np.int64))
+
+
+def _passages_by_pid(db: sqlite3.Connection, pids: Sequence[int]) -> dict[int, Passage]:
+    out: dict[int, Passage] = {}
+    for chunk in _batches([int(p) for p in pids], 500):
+        marks = ",".join("?" * len(chunk))
+        for row in db.execute(
+            f"SELECT pid, chunk_id, doc_id, ordinal, text, char_start, char_end, section FROM passages "
+            f"WHERE pid IN ({marks})",
+            chunk,
+        ):
+            out[row[0]] = Passage(*row[1:])
+    return out
+
+
+def _get_documents(db: sqlite3.Connection, doc_ids: Iterable[str], with_text: bool) -> dict[str, Document]:
+    ids = list(dict.fromkeys(doc_ids))
+    if not ids:
+        return {}
+    text_col = "text" if with_text else "''"
+    out: dict[str, Document] = {}
+    for chunk in _batches(ids, 500):
+        marks = ",".join("?" * len(chunk))
+        rows = db.execute(
+            f"SELECT doc_id, content_hash, title, date, date_kind, speaker, place, script, {text_col} "
+            f"FROM documents WHERE doc_id IN ({marks})",
+            chunk,
+        ).fetchall()
+        sources = _sources_of(db, chunk)
+        for row in rows:
+            out[row[0]] = _document_from_row(row, sources.get(row[0], ()))
+    return out
+
+
+def _sources_of(db: sqlite3.Connection, doc_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    if not doc_ids:
+        return {}
+    marks = ",".join("?" * len(doc_ids))
+    grouped: dict[str, list[str]] = {}
+    for doc_id, source in db.execute(
+        f"SELECT doc_id, source FROM sources WHERE doc_id IN ({marks}) ORDER BY position", list(doc_ids)
+    ):
+        grouped.setdefault(doc_id, []).append(source)
+    return {key: tuple(value) for key, value in grouped.items()}
 
 
 def _document_from_row(row: Sequence, sources: tuple[str, ...]) -> Document:

@@ -41,7 +41,7 @@ def error_of(response: httpx.Response, status: int, code: str) -> str:
 
 def check_results(body: dict, *, query: str, mode: str) -> list[dict]:
     """Assert the search response shape of API.md; return its results."""
-    assert RESULT_KEYS <= set(body) <= RESULT_KEYS | {"source"}
+    assert RESULT_KEYS <= set(body) <= RESULT_KEYS | {"source", "facets"}  # facets: searches (tests/test_facets.py)
     assert body["query"] == query.strip()
     assert body["mode"] == mode
     assert isinstance(body["took_ms"], float | int) and body["took_ms"] >= 0
