@@ -247,7 +247,7 @@ _ARTICLE_BY = re.compile(rf"发表[^。]{{0,30}}?{_ROLE_WORD}(?P<name>[{_HAN}]{{
 _PLACE = re.compile(
     rf"(?:在|於|于|前往|赴)(?P<place>京|[{_HAN}、·]{{2,22}}?)(?:隆重|亲切|親切|共同|分别|分別|一同|先后|先後)?"
     r"(?:出席|主持|会见|會見|会晤|會晤|会谈|會談|发表|發表|参加|參加|视导|視導|视察|視察|考察|调研|調研|参访|參訪|参观|參觀"
-    r"|访视|訪視|接见|接見|接受|看望|慰问|慰問|勗勉|慰勉|举行|舉行|召开|召開|参拜|參拜|祈福|探视|探視|致辞|致詞|出访|出訪|同|与|與)"
+    r"|访视|訪視|接见|接見|接受|看望|慰问|慰問|勗勉|慰勉|举行|舉行|召开|召開|参拜|參拜|祈福|探视|探視|致辞|致詞|出访|出訪|同)"
 )
 _NOT_A_PLACE_PART = re.compile(rf"{_ROLE_WORD}|在|於|于|以|方式|会见|會見|会谈|會談|出席|主持|举行|舉行|召开|召開|来华|同|与|與|的|时|時|期间|期間|会上|會上|之际|之際|以来|以來|同志|当地|當地|今天|此|这|這|其|各|該|该")
 _OCCASION = re.compile(r"(?:出席|主持|參加|参加|發表|发表|舉行|举行|召開|召开)(?:召开|召開)?「(?P<occasion>[^」\n]{2,60})」")
@@ -473,7 +473,10 @@ def _clause_speaker(sentences: list[str], head: str) -> str | None:
     for sentence in sentences:
         for clause in re.split(r"(?<=[，。])", sentence)[1 if sentence is sentences[0] else 0 :]:
             name = _name_after_titles(clause)
-            if name and re.search(_CLAUSE_SPEECH, clause) and head.count(name) >= 2:
+            # A name must come back in the story, or act at once ("…部长李干杰出席大会并…致贺词").
+            if name and re.search(_CLAUSE_SPEECH, clause) and (
+                head.count(name) >= 2 or re.match(r"(?:出席|主持|发表|發表|致)", clause[clause.index(name) + len(name) :])
+            ):
                 return name
     return None
 
