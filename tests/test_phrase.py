@@ -167,3 +167,24 @@ def test_periods():
 def test_bad_requests_say_what_to_change(store, request_, message):
     with pytest.raises(BadInputError, match=message):
         phrase_timeline(store, request_)
+
+
+def test_cli_prints_the_timeline_and_its_json(store_dir):
+    import json
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    def run(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "qa.cli", "phrase", *args, "--data", str(store_dir)],
+                              capture_output=True, text=True, cwd=str(ROOT), timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    text = run("招商引资", "--limit", "2")
+    assert text.startswith("「招商引资」: 6 occurrences in 3 documents\n")
+    assert "【招商引資】" in text and "(4 more: --offset 2)" in text
+    body = json.loads(run("招商引資", "--json", "--limit", "1"))
+    assert (body["total_occurrences"], len(body["occurrences"])) == (6, 1)
+    assert "occurs nowhere" in run("新质生产力")
