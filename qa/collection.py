@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.vector_index import VectorPassageIndex, VectorSnapshot
+from qa.dedupe import NearDuplicateFinder, band_keys
 from qa.errors import IndexNotBuiltError, ModelMismatchError
 from qa.lexical import LexicalIndex, LexicalSnapshot
 from qa.store import PassageStore, StoreChange, StoredPassage, StoreSnapshot
@@ -72,6 +73,21 @@ def rebuild_hint(directory: Path, model: str) -> str:
     return f"run `speechqa reindex --data {directory} --model {model}` to rebuild it with that model"
 
 
+class LiveNearDuplicates(NearDuplicateFinder):
+    """The collection's MinHash signatures, kept in step with its documents (so an upload need not read them all)."""
+
+    def remove(self, doc_id: str) -> None:
+        signature = self._signatures.pop(doc_id, None)
+        if signature is None:
+            return
+        for key in band_keys(signature):
+            bucket = self._buckets.get(key)
+            if bucket is not None and doc_id in bucket:
+                bucket.remove(doc_id)
+                if not bucket:
+                    del self._buckets[key]
+
+
 class CollectionView:
     """What one request reads (qa.indexes.CollectionView): indexes and store as of one version."""
 
@@ -102,6 +118,7 @@ class Collection:
         self._maintenance: threading.Thread | None = None
         self._maintenance_lock = threading.Lock()
         self._dirty = False
+        self._near: LiveNearDuplicates | None = None
 
     @classmethod
     def open(cls, directory: Path, model: str, *, create: bool = False, allow_model_change: bool = False) -> Collection:
@@ -207,6 +224,7 @@ class Collection:
                     lexical.add(*lexical_data, version)
             if new_vectors is not None or new_lexical is not None or vector_changes is not None or lexical_changes is not None:
                 self._dirty = True
+                self._near = None  # another process wrote: read the signatures again when next needed
         self._schedule_maintenance()
 
     def _build_vectors(self, view: StoreSnapshot) -> VectorPassageIndex:
@@ -252,6 +270,10 @@ class Collection:
                 if in_step and matrix is not None:
                     self.vectors.add(change.added, matrix, change.version)
                     self.lexical.add(change.added, tokens, change.version)
+            if self._near is not None:
+                for document, _, shingles in items:
+                    if shingles is not None:
+                        self._near.add(document.doc_id, np.frombuffer(shingles, dtype=np.uint64))
             self._dirty = True
             if not in_step or matrix is None:
                 self.catch_up()
@@ -270,11 +292,23 @@ class Collection:
                     self.lexical.remove(change.removed, change.version)
             if change is None:
                 return False
+            if self._near is not None:
+                self._near.remove(doc_id)
             self._dirty = True
             if not in_step:
                 self.catch_up()
             self._schedule_maintenance()
             return True
+
+    def near_duplicates(self) -> NearDuplicateFinder:
+        """Signatures of every stored document, read from the store once and then kept in step."""
+        with self._write_lock:
+            if self._near is None:
+                near = LiveNearDuplicates()
+                for doc_id, blob in self.store.iter_shingles():
+                    near.add(doc_id, np.frombuffer(blob, dtype=np.uint64))
+                self._near = near
+            return self._near
 
     def _in_step(self, change: StoreChange) -> bool:
         """Whether the indexes were at the version just before this change (another process may have written)."""

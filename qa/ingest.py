@@ -68,7 +68,17 @@ def text_hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
-def make_passages(document_id: str, text: str, settings: ChunkingSettings) -> list[StoredPassage]:
+def passage_tokens(passage_text: str, context: str | None) -> str:
+    """The BM25 words of a passage: its own, then its document's title's.
+
+    The passage alone does not say which speech it belongs to (the year of a yearly address, the
+    occasion of a templated release); its title does. Only the index reads the title words:
+    citations, highlights and offsets refer to the passage's own text.
+    """
+    return " ".join(lexical_tokens(passage_text) + (lexical_tokens(context) if context else []))
+
+
+def make_passages(document_id: str, text: str, settings: ChunkingSettings, context: str | None = None) -> list[StoredPassage]:
     chunks = chunk_text(
         text,
         min_chars=settings.min_chars,
@@ -80,7 +90,7 @@ def make_passages(document_id: str, text: str, settings: ChunkingSettings) -> li
     for ordinal, chunk in enumerate(chunks):
         chunk_id = "c-" + text_hash(f"{document_id}:{chunk.char_start}:{chunk.char_end}")[:16]
         passage = Passage(chunk_id, document_id, ordinal, chunk.text, chunk.char_start, chunk.char_end, chunk.section)
-        out.append(StoredPassage(passage, text_hash(embed_text(chunk.text)), " ".join(lexical_tokens(chunk.text))))
+        out.append(StoredPassage(passage, text_hash(embed_text(chunk.text)), passage_tokens(chunk.text, context)))
     return out
 
 
@@ -122,7 +132,7 @@ def prepare(raw: RawDocument, chunking: ChunkingSettings) -> PreparedDocument | 
         built = build_document(raw)
         if isinstance(built, Rejection):
             return built
-        return PreparedDocument(built, make_passages(built.doc_id, built.text, chunking), minhash_signature(built.text))
+        return PreparedDocument(built, make_passages(built.doc_id, built.text, chunking, built.metadata.title), minhash_signature(built.text))
     except Exception as exc:  # one odd document must not stop the rest of the run
         log.exception("could not process %s", raw.source)
         return Rejection(raw.source, f"could not be processed ({type(exc).__name__}: {exc}); "
@@ -151,9 +161,8 @@ class Ingester:
         self.commit_passages = commit_passages if encoder.device == "cpu" else max(commit_passages, GPU_COMMIT_PASSAGES)
         self.progress = progress
         self.report = IngestReport()
-        self._near = NearDuplicateFinder()
-        for doc_id, blob in collection.store.iter_shingles():
-            self._near.add(doc_id, np.frombuffer(blob, dtype=np.uint64))
+        self._near = collection.near_duplicates()  # stored documents; the collection keeps it current
+        self._near_pending = NearDuplicateFinder()  # documents of the batch not yet written
         self._pending: list[tuple[Document, list[StoredPassage], bytes]] = []
         self._pending_hashes: dict[str, str] = {}
 
@@ -210,13 +219,13 @@ class Ingester:
         built, signature = prepared.document, prepared.signature
         existing = store.find_by_hash(built.content_hash) or self._pending_hashes.get(built.content_hash)
         if existing is None:
-            existing = self._near.find(signature)
+            existing = self._near.find(signature) or self._near_pending.find(signature)
         if existing is not None:
             self._record_source(existing, built.sources[0])
             return
         self._pending.append((built, prepared.passages, signature.tobytes()))
         self._pending_hashes[built.content_hash] = built.doc_id
-        self._near.add(built.doc_id, signature)
+        self._near_pending.add(built.doc_id, signature)
 
     def _record_source(self, doc_id: str, source: str) -> None:
         for i, (document, passages, signature) in enumerate(self._pending):
@@ -248,6 +257,7 @@ class Ingester:
         self.report.added.extend(document.doc_id for document, _, _ in self._pending)
         self._pending = []
         self._pending_hashes = {}
+        self._near_pending = NearDuplicateFinder()
 
 
 def _prepare_record(record: RawDocument | Rejection, chunking: ChunkingSettings) -> PreparedDocument | Rejection:
