@@ -293,11 +293,12 @@ def serve(
 def _serve(settings: Settings) -> None:
     import uvicorn
 
-    from web.app import create_app
+    from web.app import MAX_REQUEST_HEAD_BYTES, create_app
 
     app_ = create_app(settings)
     typer.echo(f"speechqa is serving {settings.data_dir} at http://{settings.host}:{settings.port}/", err=True)
-    uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning",
+                h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES)
 
 
 @app.command()

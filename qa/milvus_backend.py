@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import logging
 import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -30,7 +31,7 @@ import numpy as np
 from qa.errors import BadInputError, IndexNotBuiltError, MissingDependencyError, ModelMismatchError
 from qa.facets import source_group
 from qa.indexes import Hits, no_hits, top_hits
-from qa.lexical import _STOPWORDS, _WORDLIKE, _jieba
+from qa.lexical import _STOPWORDS, _WORDLIKE, _jieba, lexical_tokens
 from qa.store import PassageFilter, StoredPassage
 from qa.textnorm import fold_width, to_simplified
 from qa.types import Document, Metadata, Passage
@@ -45,7 +46,8 @@ BM25_K1 = 1.5  # bm25s's defaults, so both backends score alike
 BM25_B = 0.75
 WRITE_BATCH = 512  # rows per insert call: a few MB of vectors and text
 READ_BATCH = 1000  # ids per `pid in [...]` read
-MAX_QUERY_ROWS = 16384  # Milvus's limit on offset + limit of one query
+MAX_QUERY_ROWS = 16384
+KNOWS_SAMPLE = 50  # passages read to tell whether one holds a token  # Milvus's limit on offset + limit of one query
 VARCHAR_BYTES = 65535
 
 # Characters our BM25 never counts (no letter, digit or Han): blanked before Milvus's jieba sees the text.
@@ -362,6 +364,10 @@ class MilvusPassages:
         return {}
 
     # -- documents -------------------------------------------------------------
+    def speakers(self) -> frozenset[str]:
+        """Every speaker some document names."""
+        return frozenset(row["speaker"] for row in self._iterate('ordinal == 0 and speaker != ""', ["speaker"]))
+
     def count_documents(self) -> int:
         return self._count("ordinal == 0")
 
@@ -402,12 +408,26 @@ class MilvusPassages:
         return [(document, counts[document.doc_id]) for document in documents[offset:offset + limit]]
 
     def _iterate(self, expression: str, fields: list[str]) -> Iterator[dict]:
+        # Milvus Lite gives iterators no server timestamp; pymilvus warns on every one and then works.
+        logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
         iterator = self.client.query_iterator(self.name, batch_size=1000, filter=expression, output_fields=fields)
         try:
             while batch := iterator.next():
                 yield from batch
         finally:
             iterator.close()
+
+    def phrase_candidates(self, folded_phrase: str, where: PassageFilter) -> dict[str, Document]:
+        """Documents (with text) that `where` allows and that may hold the folded phrase (qa.phrase
+        then finds the exact occurrences): passages whose BM25 text holds its longest unbroken piece."""
+        pieces = [piece for piece in _NOT_INDEXED.split(folded_phrase.lower()) if piece.strip()]
+        if not pieces:
+            return {}
+        piece = max(pieces, key=len).strip()
+        pattern = piece.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        expression = " and ".join(part for part in (filter_expression(where), f"bm25_text like {_literal('%' + pattern + '%')}") if part)
+        doc_ids = {row["doc_id"] for row in self._iterate(expression, ["doc_id"])}
+        return self.get_documents(doc_ids, with_text=True)
 
     # -- passages --------------------------------------------------------------
     def passages_by_pid(self, pids: Sequence[int]) -> dict[int, Passage]:
@@ -445,9 +465,17 @@ class MilvusPassages:
         return _hits(results[0], k, negated=True)
 
     def knows(self, token: str) -> bool:
+        """Whether a passage has this BM25 token: passages holding it as text, then read as tokens.
+
+        A BM25 search cannot answer it, since jieba also matches a long word's parts. Asked for the
+        words of English queries only (qa.crosslingual), and remembered until the next change.
+        """
         known = self._known_tokens.get(token)
         if known is None:
-            known = bool(len(self.search_bm25([token], 1, "")[0]))
+            pattern = token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            rows = self.client.query(self.name, filter=f"bm25_text like {_literal('%' + pattern + '%')}",
+                                     output_fields=["bm25_text"], limit=KNOWS_SAMPLE)
+            known = any(token in lexical_tokens(row["bm25_text"]) for row in rows)
             self._known_tokens[token] = known
         return known
 
@@ -605,3 +633,81 @@ def _stored_passages(store, doc_id: str) -> list[StoredPassage]:
         "SELECT chunk_id, doc_id, ordinal, text, char_start, char_end, section, embed_hash, tokens FROM passages "
         "WHERE doc_id = ? ORDER BY ordinal", (doc_id,)).fetchall()
     return [StoredPassage(Passage(*row[:7]), row[7], row[8]) for row in rows]
+
+
+class MilvusCollection:
+    """The collection facade (`qa.collection.Collection`'s surface) over one Milvus collection.
+
+    `store` answers the reads and writes the SQLite store answers for the embedded backend; there
+    are no derived indexes to load, save or catch up: Milvus indexes what it is given.
+    """
+
+    def __init__(self, passages: MilvusPassages, index: str) -> None:
+        from qa.collection import ChunkingSettings
+
+        self.store = passages
+        self.index = index
+        self.model = passages.model
+        self.chunking = ChunkingSettings()
+        self.vectors = MilvusVectorReader(passages)  # never None: SearchService loads nothing
+        self.lexical = MilvusLexicalReader(passages)
+        self.directory = None
+        self._unsealed = False
+        self._seal_lock = threading.Lock()
+        self._near = None
+
+    @classmethod
+    def open(cls, index: str, model: str, *, dim: int | None = None, create: bool = False,
+             allow_model_change: bool = False) -> MilvusCollection:
+        return cls(MilvusPassages.open(index, model, dim, create=create, allow_model_change=allow_model_change), index)
+
+    def close(self) -> None:
+        self._seal()
+        self.store.close()
+
+    def _seal(self) -> None:
+        """Seal the changes before anything reads them (see MilvusPassages.commit): a large ingest is
+        sealed once at its end, an upload before the first search after it."""
+        with self._seal_lock:
+            if self._unsealed:
+                self.store.commit()
+                self._unsealed = False
+
+    @property
+    def manifest(self) -> dict:
+        return {"model": self.model, "dim": self.store.dim, "index": "milvus:HNSW", "format_version": FORMAT_VERSION}
+
+    def is_current(self) -> bool:
+        return True
+
+    def load_indexes(self) -> None:
+        return None
+
+    def rebuild_indexes(self, dim: int | None = None) -> None:
+        return None
+
+    def near_duplicates(self):
+        """Near-duplicates are found within one ingest or upload: a cluster keeps no table of every
+        document's signature (exact duplicates are still found, by content hash)."""
+        if self._near is None:
+            from qa.dedupe import NearDuplicateFinder
+
+            self._near = NearDuplicateFinder()
+        return self._near
+
+    def snapshot(self):
+        self._seal()
+        return self.store.snapshot()
+
+    def stats(self) -> dict:
+        return {"index": "milvus:HNSW", "recall_at_10": None}
+
+    def add_documents(self, items: Sequence[tuple[Document, Sequence[StoredPassage], bytes | None]],
+                      vectors: dict[str, np.ndarray], fresh: Sequence[str] | None = None) -> None:
+        self.store.add_documents(items, vectors, self.model)
+        self._unsealed = True
+
+    def remove_document(self, doc_id: str) -> bool:
+        removed = self.store.remove_document(doc_id)
+        self._unsealed = self._unsealed or removed
+        return removed

@@ -44,6 +44,7 @@ NEAR_IDENTICAL = 0.8
 COMPARABLE_LENGTH = 0.5
 QUERY_WINDOW_CHARS = 350
 QUERY_VECTOR_CACHE = 2048  # recent query vectors kept, about 3 MB
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,13 @@ class SearchService:
 
     # -- validation -------------------------------------------------------
     def validate(self, request: SearchRequest) -> SearchRequest:
-        query = drop_surrogates(request.query or "").strip()
+        for name, values in (("doc", request.doc_ids), ("speaker", (request.speaker,)), ("exclude_doc", (request.exclude_doc,))):
+            for value in values:
+                if value is not None and drop_surrogates(value) != value:
+                    raise BadInputError(f"{name} holds an unpaired surrogate (a lone \\ud800-\\udfff escape), which is "
+                                        "not text: send document ids and names as the API gives them")
+        # Control characters (NUL and the like) carry nothing to search for; tabs and line breaks stay.
+        query = _CONTROL_CHARS.sub(" ", drop_surrogates(request.query or "")).strip()
         if not query:
             raise BadInputError("the query is empty: type a question or paste a passage (q=...)")
         if len(query) > self.max_query_chars:

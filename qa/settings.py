@@ -30,6 +30,9 @@ class Settings:
     port: int = 8000
     max_query_chars: int = 2000
     max_upload_bytes: int = 20 * 1024 * 1024
+    # Host names the server answers besides IP addresses, loopback names and --host ("*": any);
+    # others are refused so that a DNS-rebinding page cannot reach the API.
+    allowed_hosts: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -45,6 +48,7 @@ class Settings:
             commit_passages=int(env.get("SPEECHQA_COMMIT_PASSAGES") or 256),
             max_file_bytes=int(env.get("SPEECHQA_MAX_FILE_BYTES") or 20 * 1024 * 1024),
             token=env.get("SPEECHQA_TOKEN") or None,
+            allowed_hosts=tuple(h.strip() for h in (env.get("SPEECHQA_ALLOWED_HOSTS") or "").split(",") if h.strip()),
         )
         given = {key: value for key, value in overrides.items() if value is not None}
         if "data_dir" in given:

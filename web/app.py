@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import logging
 import re
@@ -10,7 +9,7 @@ import tempfile
 import threading
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlencode
@@ -21,36 +20,59 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from qa.errors import BadInputError, ForbiddenError, SpeechQAError, TooLargeError, UnauthorizedError
 from qa.export import check_format, export
 from qa.ingest import IngestReport
+from qa.phrase import GRANULARITIES, MAX_PHRASE_CHARS, PhraseRequest, period_bounds, timeline_to_dict
 from qa.phrase import MAX_LIMIT as PHRASE_LIMIT
-from qa.phrase import PhraseRequest, period_bounds, timeline_to_dict
 from qa.search import MAX_K, MODES, SearchRequest, SearchService
 from qa.serialize import document_detail, document_summary, result_to_dict
 from qa.settings import Settings
+from qa.textnorm import drop_surrogates
 from qa.types import Hit, RawDocument, Rejection
+from web import schemas, security
 from web.render import register_filters
 
 log = logging.getLogger("speechqa.web")
 HERE = Path(__file__).parent
 UPLOAD_PATHS = ("/api/documents", "/documents")
+MAX_QUERY_CHARS = Settings.max_query_chars
+MAX_LIMIT = 500
+MAX_OFFSET = 1_000_000_000  # far past any collection, well inside SQLite's 64-bit integers
+# A GET query of 2,000 characters is at most 18 KB percent-encoded; longer text goes in a POST body.
+MAX_URL_BYTES = 64 * 1024
+# The server reads request heads up to this size (uvicorn refuses larger ones itself, as text/plain),
+# so that a too-long URL below it is answered here, in the API's error shape.
+MAX_REQUEST_HEAD_BYTES = 4 * 1024 * 1024
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))  # autoescape is on for every template
 register_filters(templates.env)
 
 
 # -- request bodies -----------------------------------------------------------
+def _bounds(**schema: object) -> dict:
+    """Bounds stated in the OpenAPI description. The search service enforces them (400, with a message
+    that says what to change) for the API, the pages and the CLI alike, so they are not checked twice."""
+    return {"json_schema_extra": schema}
+
+
+QueryText = Field(..., description="question or pasted text, 1-2,000 characters", **_bounds(minLength=1, maxLength=MAX_QUERY_CHARS))
+PassageCount = Field(10, description=f"passages, 1-{MAX_K}", **_bounds(minimum=1, maximum=MAX_K))
+ModeName = Field("hybrid", description="hybrid, dense or lexical", **_bounds(enum=list(MODES)))
+
+
 class SearchBody(BaseModel):
-    q: str = Field(..., description="question or pasted text, 1-2,000 characters")
-    k: int = Field(10, description=f"passages, 1-{MAX_K}")
-    mode: str = Field("hybrid", description="hybrid, dense or lexical")
+    q: str = QueryText
+    k: int = PassageCount
+    mode: str = ModeName
     doc: list[str] | str = Field(default_factory=list, description="restrict to these document ids")
-    date_from: str | None = Field(None, description="ISO date, inclusive, on the speech's date")
-    date_to: str | None = Field(None, description="ISO date, inclusive, on the speech's date")
-    speaker: str | None = None
+    date_from: str | None = Field(None, description="ISO date, inclusive, on the speech's date", **_bounds(format="date"))
+    date_to: str | None = Field(None, description="ISO date, inclusive, on the speech's date", **_bounds(format="date"))
+    speaker: str | None = Field(None, description="restrict to speeches by this speaker")
     source: str | None = Field(None, description="only documents from this site or file (a value of facets.source)")
 
     def to_request(self) -> SearchRequest:
@@ -59,10 +81,43 @@ class SearchBody(BaseModel):
 
 
 class SimilarBody(BaseModel):
-    text: str | None = Field(None, description="pasted text to compare; or give chunk_id")
+    text: str | None = Field(None, description="pasted text to compare; or give chunk_id", **_bounds(maxLength=MAX_QUERY_CHARS))
     chunk_id: str | None = Field(None, description="start from a stored passage; its own document is left out")
-    k: int = Field(10, description=f"passages, 1-{MAX_K}")
+    k: int = PassageCount
     exclude_doc: str | None = Field(None, description="leave out passages of this document")
+
+    def stored_chunk(self) -> str | None:
+        """chunk_id, once it is known to be text (a lone surrogate cannot name a stored passage)."""
+        if self.chunk_id is not None and drop_surrogates(self.chunk_id) != self.chunk_id:
+            raise BadInputError("chunk_id holds an unpaired surrogate (a lone \\ud800-\\udfff escape), which is not "
+                                "text: take chunk ids from search results")
+        return self.chunk_id
+
+
+@dataclass(frozen=True)
+class Pagination:
+    offset: int
+    limit: int
+
+
+def pagination(
+    offset: Annotated[int, Query(description="documents to skip", **_bounds(minimum=0, maximum=MAX_OFFSET))] = 0,
+    limit: Annotated[int, Query(description=f"documents to list, 1-{MAX_LIMIT}", **_bounds(minimum=1, maximum=MAX_LIMIT))] = 50,
+) -> Pagination:
+    if not 0 <= offset <= MAX_OFFSET or not 1 <= limit <= MAX_LIMIT:
+        raise BadInputError(f"offset must be between 0 and {MAX_OFFSET:,} and limit between 1 and {MAX_LIMIT}, "
+                            f"not offset={offset}, limit={limit}")
+    return Pagination(offset, limit)
+
+
+Page = Annotated[Pagination, Depends(pagination)]
+
+
+def checked_offset(offset: int) -> int:
+    """An offset SQLite can take (its integers are 64-bit); the library checks that it is not negative."""
+    if offset > MAX_OFFSET:
+        raise BadInputError(f"offset must be at most {MAX_OFFSET:,}, not {offset}")
+    return offset
 
 
 # -- dependencies ---------------------------------------------------------------
@@ -127,8 +182,7 @@ def check_writer(settings: Settings, authorization: str | None) -> None:
         return
     if not authorization:
         raise UnauthorizedError("this server needs a token for changes: send 'Authorization: Bearer <token>'")
-    scheme, _, given = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+    if not security.bearer_matches(authorization, token):
         raise ForbiddenError("the token is wrong: send the value of SPEECHQA_TOKEN as 'Authorization: Bearer <token>'")
 
 
@@ -145,15 +199,36 @@ def _wants_json(request: Request) -> bool:
     return path.startswith("/api/") or path == "/api" or path in ("/healthz", "/openapi.json")
 
 
-def error_response(request: Request, status: int, code: str, message: str) -> Response:
+def error_response(request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
     """The one shape of every error: JSON for the API, an HTML page otherwise."""
-    if _wants_json(request):
-        return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
     settings = request.app.state.settings
+    message = public_message(message, settings)
+    if _wants_json(request):
+        return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
     return templates.TemplateResponse(
         request, "error.html", {"status": status, "code": code, "message": message, "can_write": can_write(settings)},
-        status_code=status,
+        status_code=status, headers=headers,
     )
+
+
+def public_message(message: str, settings: Settings) -> str:
+    """A library message as HTTP clients see it: the server's own folders are named, not shown
+    (the CLI prints them, for the person who owns them)."""
+    for directory, name in ((settings.data_dir, "<data directory>"), (settings.cache_dir, "<cache directory>")):
+        for shown in dict.fromkeys((str(directory), str(directory.expanduser()), str(directory.expanduser().resolve()))):
+            if shown not in (".", "/"):
+                message = message.replace(shown, name)
+    return message
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route answers on this path (Starlette names only the first route's)."""
+    routes = request.app.router.routes
+    return ", ".join(method for method in _METHODS
+                     if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes))
 
 
 def _problem(error: dict) -> str:
@@ -178,8 +253,10 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404:
             return error_response(request, 404, "not_found", f"no page or endpoint at {request.url.path}; see /docs for the API")
         if exc.status_code == 405:
+            allowed = _allowed_methods(request)
             return error_response(request, 405, "method_not_allowed",
-                                  f"{request.method} is not allowed on {request.url.path}; see /docs for the API")
+                                  f"{request.method} is not allowed on {request.url.path}, only {allowed}; see /docs for the API",
+                                  headers={"Allow": allowed})
         return error_response(request, exc.status_code, "http_error", str(exc.detail))
 
     @app.exception_handler(Exception)
@@ -191,7 +268,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 class GuardMiddleware:
-    """Refuses oversized uploads before their body is read, and answers unexpected errors itself.
+    """Checks every request before a route sees it, adds the security headers to every response, and
+    answers unexpected errors itself.
+
+    In order: the Host must be one this server answers (DNS rebinding); the URL must fit; a change must
+    come from the server's own pages or carry the token (cross-site forms); an upload whose length is
+    over the limit is refused, after the token check, before its body is read, so it never reaches the disk.
 
     Plain ASGI rather than ``@app.middleware("http")``: that wrapper runs every request through an
     extra task and stream, which cost about a millisecond per search.
@@ -206,20 +288,25 @@ class GuardMiddleware:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        if scope["method"] == "POST" and scope["path"] in UPLOAD_PATHS:
-            # An oversized upload is refused before its body is read, so it never reaches the disk.
-            limit = request.app.state.settings.max_upload_bytes
-            length = request.headers.get("content-length", "")
-            if length.isdigit() and int(length) > limit:
-                response = error_response(request, 413, TooLargeError.code, _too_large_message(int(length), limit))
-                await response(scope, receive, send)
-                return
+        added = security.security_headers(scope["path"])
+
+        async def secured_send(message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in added:
+                    headers.setdefault(name, value)
+            await send(message)
+
+        refusal = self._refusal(request)
+        if refusal is not None:
+            await refusal(scope, receive, secured_send)
+            return
         started = False
 
         async def tracking_send(message) -> None:
             nonlocal started
             started = started or message["type"] == "http.response.start"
-            await send(message)
+            await secured_send(message)
 
         try:
             await self.app(scope, receive, tracking_send)
@@ -227,45 +314,90 @@ class GuardMiddleware:
             if started:  # too late for an error page; the server closes the connection
                 raise
             # Answered here, the server keeps the connection instead of logging a re-raised error.
-            await (await self.on_unexpected(request, exc))(scope, receive, send)
+            await (await self.on_unexpected(request, exc))(scope, receive, secured_send)
+
+    def _refusal(self, request: Request) -> Response | None:
+        settings: Settings = request.app.state.settings
+        headers = request.headers
+        host = headers.get("host")
+        if not security.host_allowed(host, request.app.state.allowed_hosts):
+            return error_response(request, 421, "unknown_host",
+                                  f"this server does not answer to the host name {security.host_name(host or '')!r}; "
+                                  "open it by its address, or add the name to SPEECHQA_ALLOWED_HOSTS")
+        url_bytes = len(request.scope.get("raw_path") or b"") + len(request.scope.get("query_string") or b"")
+        if url_bytes > MAX_URL_BYTES:
+            return error_response(request, 414, "uri_too_long",
+                                  f"the URL is {url_bytes:,} bytes long, over the limit of {MAX_URL_BYTES:,}; "
+                                  "send long text in a POST body (POST /api/search or /api/similar)")
+        if not security.is_change(request.method, request.url.path):
+            return None
+        authorization = headers.get("authorization")
+        foreign = security.foreign_origin(headers.get("origin"), headers.get("referer"), host)
+        if foreign is not None and not security.bearer_matches(authorization, settings.token):
+            return error_response(request, 403, "cross_origin",
+                                  f"changes are accepted only from this server's own pages, not from {foreign}; "
+                                  "a script elsewhere must send 'Authorization: Bearer <token>' (SPEECHQA_TOKEN)")
+        length = headers.get("content-length", "")
+        if request.method == "POST" and request.url.path in UPLOAD_PATHS and length.isdigit():
+            limit = settings.max_upload_bytes
+            if int(length) > limit:
+                # The API's token comes in a header and is checked before the size; the page's comes in
+                # the form, unread here, so there only a server that takes no changes at all refuses first.
+                if request.url.path.startswith("/api/") or settings.token is None:
+                    try:
+                        check_writer(settings, authorization)
+                    except SpeechQAError as exc:
+                        return error_response(request, exc.status, exc.code, str(exc))
+                return error_response(request, 413, TooLargeError.code, _too_large_message(limit, int(length)))
+        return None
 
 
-def _too_large_message(size: int, limit: int) -> str:
-    return (f"the upload is {_size(size)}, over the limit of {_size(limit)}; send fewer or smaller files "
-            "at a time, or ingest large collections with `speechqa ingest`")
+def _too_large_message(limit: int, size: int | None = None) -> str:
+    """`size` is None for a chunked upload, whose length is known only to be over the limit."""
+    told = f"the upload is {_size(size)}, over the limit of {_size(limit)}" if size else f"the upload is over the limit of {_size(limit)}"
+    return f"{told}; send fewer or smaller files at a time, or ingest large collections with `speechqa ingest`"
 
 
 def _size(n: int) -> str:
-    return f"{n / (1024 * 1024):.1f} MB" if n >= 1024 * 1024 else f"{n:,} bytes"
+    if n < 1024 * 1024:
+        return f"{n:,} bytes"
+    mb = n / (1024 * 1024)
+    return f"{mb:.0f} MB" if mb == int(mb) else f"{mb:.1f} MB"
 
 
 # -- JSON API -------------------------------------------------------------------
-api = APIRouter()
+# Every API route may answer these; the guard's 414/421 come before any route.
+api = APIRouter(responses=schemas.error_responses(400, 404, 405, 414, 421, 422, 503))
+CHANGE_ERRORS = schemas.error_responses(401, 403)
+UPLOAD_ERRORS = schemas.error_responses(401, 403, 413)
 
 
-@api.get("/healthz")
+@api.get("/healthz", responses={200: {"model": schemas.Health}, 503: {"model": schemas.Health,
+                                                                       "description": "no collection to serve yet"}})
 def healthz(request: Request):
     try:
         stats = request.app.state.holder.get().stats()
     except SpeechQAError as exc:
         return JSONResponse({"status": "not_ready", "documents": 0, "chunks": 0, "model": None, "index": None,
-                             "error": {"code": exc.code, "message": str(exc)}}, status_code=503)
+                             "error": {"code": exc.code, "message": public_message(str(exc), request.app.state.settings)}},
+                            status_code=503)
     return {"status": "ok", **stats}
 
 
-@api.get("/api/search")
+@api.get("/api/search", responses=schemas.success(schemas.SearchResponse, downloads=True))
 def api_search(
     request: Request,
     service: Service,
-    q: Annotated[str, Query(description="question or text, any script, 1-2,000 characters")] = "",
-    k: Annotated[int, Query(description=f"passages, 1-{MAX_K}")] = 10,
-    mode: Annotated[str, Query(description="hybrid, dense or lexical")] = "hybrid",
+    q: Annotated[str, Query(description="question or text, any script, 1-2,000 characters",
+                            **_bounds(minLength=1, maxLength=MAX_QUERY_CHARS))],
+    k: Annotated[int, Query(description=f"passages, 1-{MAX_K}", **_bounds(minimum=1, maximum=MAX_K))] = 10,
+    mode: Annotated[str, Query(description="hybrid, dense or lexical", **_bounds(enum=list(MODES)))] = "hybrid",
     doc: Annotated[list[str] | None, Query(description="restrict to this document id (repeatable)")] = None,
-    date_from: Annotated[str | None, Query(description="ISO date, inclusive")] = None,
-    date_to: Annotated[str | None, Query(description="ISO date, inclusive")] = None,
-    speaker: str | None = None,
+    date_from: Annotated[str | None, Query(description="ISO date, inclusive", **_bounds(format="date"))] = None,
+    date_to: Annotated[str | None, Query(description="ISO date, inclusive", **_bounds(format="date"))] = None,
+    speaker: Annotated[str | None, Query(description="restrict to speeches by this speaker")] = None,
     source: Annotated[str | None, Query(description="only documents from this site or file (a value of facets.source)")] = None,
-    format: Annotated[str | None, Query(description="csv or jsonl: the results as a download")] = None,
+    format: Annotated[str | None, Query(description="csv or jsonl: the results as a download", **_bounds(enum=["csv", "jsonl"]))] = None,
 ):
     fmt = check_format(format)
     result = service.search(SearchRequest(q, k, mode, tuple(doc or ()), date_from, date_to, speaker, source=source))
@@ -275,35 +407,37 @@ def api_search(
     return JSONResponse(result_to_dict(result))
 
 
-@api.post("/api/search")
+@api.post("/api/search", responses={200: {"model": schemas.SearchResponse}})
 def api_search_post(body: SearchBody, service: Service):
     return JSONResponse(result_to_dict(service.search(body.to_request())))
 
 
-@api.post("/api/similar")
+@api.post("/api/similar", responses={200: {"model": schemas.SearchResponse}})
 def api_similar(body: SimilarBody, service: Service):
-    return JSONResponse(result_to_dict(service.similar(text=body.text, chunk_id=body.chunk_id, k=body.k, exclude_doc=body.exclude_doc)))
+    return JSONResponse(result_to_dict(service.similar(text=body.text, chunk_id=body.stored_chunk(), k=body.k,
+                                                       exclude_doc=body.exclude_doc)))
 
 
-@api.get("/api/documents")
-def api_documents(service: Service, offset: int = 0, limit: int = 50):
-    rows, total = service.documents(offset, limit)
-    return {"documents": [document_summary(d, n) for d, n in rows], "total": total, "offset": offset, "limit": limit}
+@api.get("/api/documents", responses={200: {"model": schemas.DocumentsPage}})
+def api_documents(service: Service, paging: Page):
+    rows, total = service.documents(paging.offset, paging.limit)
+    return {"documents": [document_summary(d, n) for d, n in rows], "total": total, "offset": paging.offset,
+            "limit": paging.limit}
 
 
-@api.get("/api/documents/{doc_id}")
+@api.get("/api/documents/{doc_id}", responses={200: {"model": schemas.DocumentDetail}})
 def api_document(doc_id: str, service: Service):
     return document_detail(*service.document(doc_id))
 
 
-@api.post("/api/documents")
+@api.post("/api/documents", responses={200: {"model": schemas.UploadReport}, **UPLOAD_ERRORS})
 async def api_upload(_: Writer, settings: AppSettings, service: Service,
                      files: Annotated[list[UploadFile], File(description="one or more files")]):
     report = await ingest_uploads(service, settings, files)
     return report.as_dict()
 
 
-@api.delete("/api/documents/{doc_id}")
+@api.delete("/api/documents/{doc_id}", responses={200: {"model": schemas.Deleted}, **CHANGE_ERRORS})
 def api_delete(doc_id: str, _: Writer, service: Service):
     service.remove_document(doc_id)
     return {"deleted": doc_id}
@@ -324,8 +458,8 @@ async def ingest_uploads(service: SearchService, settings: Settings, files: list
             name = safe_name(upload.filename or f"upload-{number}.txt")
             data = await upload.read(limit + 1 - total)
             total += len(data)
-            if total > limit:  # a chunked request gives no length up front
-                raise TooLargeError(_too_large_message(total, limit))
+            if total > limit:  # a chunked request gives no length up front; only limit + 1 bytes were read
+                raise TooLargeError(_too_large_message(limit))
             # The request names nothing on disk: each upload gets a fresh name with only its suffix kept.
             path = Path(tmp) / f"{number}{_suffix(name)}"
             path.write_bytes(data)
@@ -356,7 +490,7 @@ def _cited_as(record: RawDocument | Rejection, tmp_path: Path, name: str) -> Raw
 
 
 # -- pages ----------------------------------------------------------------------
-pages = APIRouter(default_response_class=HTMLResponse)
+pages = APIRouter(default_response_class=HTMLResponse, include_in_schema=False)  # the JSON API is described
 
 
 def page(request: Request, name: str, status: int = 200, **context) -> Response:
@@ -371,7 +505,8 @@ def home(request: Request):
     try:
         stats = request.app.state.holder.get().stats()
     except SpeechQAError as exc:
-        return page(request, "index.html", status=503, stats=None, not_ready=str(exc), form={})
+        return page(request, "index.html", status=503, stats=None,
+                    not_ready=public_message(str(exc), request.app.state.settings), form={})
     return page(request, "index.html", stats=stats, not_ready=None, form={})
 
 
@@ -424,9 +559,10 @@ def similar_form(request: Request, service: Service, text: Annotated[str, Form()
 
 
 @pages.get("/documents")
-def documents_page(request: Request, service: Service, offset: int = 0, limit: int = 50):
-    rows, total = service.documents(offset, limit)
-    return page(request, "documents.html", rows=rows, total=total, offset=offset, limit=limit, report=None, added=[])
+def documents_page(request: Request, service: Service, paging: Page):
+    rows, total = service.documents(paging.offset, paging.limit)
+    return page(request, "documents.html", rows=rows, total=total, offset=paging.offset, limit=paging.limit, report=None,
+                added=[])
 
 
 @pages.post("/documents")
@@ -472,22 +608,25 @@ def download(request: Request, hits: Sequence[Hit], fmt: str, name: str) -> Resp
                     headers={"Content-Disposition": f'attachment; filename="{file.filename}"'})
 
 
-@api.get("/api/phrase")
+@api.get("/api/phrase", responses=schemas.success(schemas.PhraseTimeline, downloads=True))
 def api_phrase(
     request: Request,
     service: Service,
-    q: Annotated[str, Query(description="the exact phrase, either script, 1-100 characters")] = "",
+    q: Annotated[str, Query(description="the exact phrase, either script, 1-100 characters",
+                            **_bounds(minLength=1, maxLength=MAX_PHRASE_CHARS))] = "",
     doc: Annotated[list[str] | None, Query(description="restrict to this document id (repeatable)")] = None,
-    date_from: Annotated[str | None, Query(description="ISO date, inclusive")] = None,
-    date_to: Annotated[str | None, Query(description="ISO date, inclusive")] = None,
-    speaker: str | None = None,
+    date_from: Annotated[str | None, Query(description="ISO date, inclusive", **_bounds(format="date"))] = None,
+    date_to: Annotated[str | None, Query(description="ISO date, inclusive", **_bounds(format="date"))] = None,
+    speaker: Annotated[str | None, Query(description="restrict to speeches by this speaker")] = None,
     source: Annotated[str | None, Query(description="only documents from this site or file")] = None,
-    granularity: Annotated[str, Query(description="auto, month or year")] = "auto",
-    offset: int = 0,
-    limit: Annotated[int | None, Query(description=f"occurrences listed, 1-{PHRASE_LIMIT}; default 50, every one for a download")] = None,
-    format: Annotated[str | None, Query(description="csv or jsonl: the occurrences as a download")] = None,
+    granularity: Annotated[str, Query(description="auto, month or year", **_bounds(enum=list(GRANULARITIES)))] = "auto",
+    offset: Annotated[int, Query(description="occurrences to skip", **_bounds(minimum=0, maximum=MAX_OFFSET))] = 0,
+    limit: Annotated[int | None, Query(description=f"occurrences listed, 1-{PHRASE_LIMIT}; default 50, every one for a download",
+                                       **_bounds(minimum=1, maximum=PHRASE_LIMIT))] = None,
+    format: Annotated[str | None, Query(description="csv or jsonl: the occurrences as a download", **_bounds(enum=["csv", "jsonl"]))] = None,
 ):
     fmt = check_format(format)
+    checked_offset(offset)
     timeline = service.phrase(PhraseRequest(q, tuple(doc or ()), date_from, date_to, speaker, source, granularity, offset,
                                             limit or (PHRASE_LIMIT if fmt else 50)))
     if fmt:
@@ -538,6 +677,7 @@ def create_app(settings: Settings, service: SearchService | None = None) -> Fast
                   description="Semantic search over speeches with exact citations. Contract: shared/API.md.")
     app.state.settings = settings
     app.state.holder = holder
+    app.state.allowed_hosts = security.allowed_host_names(settings.allowed_hosts, settings.host)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     install_error_handlers(app)
     app.include_router(api)

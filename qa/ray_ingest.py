@@ -1,0 +1,223 @@
+"""`speechqa ingest --ray`: read and prepare on a Ray cluster's CPUs, embed in a pool of encoder actors
+(one GPU each where the cluster has GPUs), write whole documents to the Milvus backend in large batches.
+
+Ray Data streams the stages, so the encoders are fed while files are still being read and nothing waits
+for a whole input in memory:
+
+    files --read (task per file)--> records --prepare (tasks)--> documents + passages
+          --embed (actor pool)--> + vectors --(this process) upsert--> Milvus
+
+Resuming after a failure (kill -9 included) needs no bookkeeping: a passage's primary key is a hash of
+its document id and offsets, so writing it again overwrites it, and a document's first passage is
+written after all its others, so a document whose first passage is in Milvus is complete. A rerun
+skips those before embedding anything and rewrites the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa.collection import ChunkingSettings
+from qa.errors import IndexNotBuiltError, MissingDependencyError
+from qa.ingest import IngestReport, PreparedDocument, embed_text, prepare
+from qa.milvus_backend import MilvusPassages, passage_rows
+from qa.settings import Settings
+from qa.types import Rejection
+
+RAY_EXTRA = "pip install 'speechqa[ray]'"
+# Rows written to Milvus per upsert call: large enough that a server's per-call cost disappears,
+# whole documents only.
+WRITE_ROWS = 2048
+# Documents per encoder call: a CPU actor embeds about 50 passages/s, a GPU one thousands.
+CPU_EMBED_DOCUMENTS = 16
+GPU_EMBED_DOCUMENTS = 256
+# Ray's blocks are cut this small so preparing starts on the first records of a large file
+# while the rest is still being read.
+BLOCK_BYTES = 4 * 1024 * 1024
+
+log = logging.getLogger(__name__)
+
+
+def _ray():
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError as exc:
+        raise MissingDependencyError(f"--ray needs Ray Data: {RAY_EXTRA}") from exc
+    return ray
+
+
+@dataclass(frozen=True)
+class RayPlan:
+    """How the cluster is used: encoder actors and what each one holds."""
+
+    actors: int
+    gpus_per_actor: float
+    cpus_per_actor: float
+    documents_per_call: int
+
+
+def plan_for(resources: dict) -> RayPlan:
+    """One encoder actor per GPU; without GPUs, one CPU actor per four cores (the ONNX encoder runs
+    a thread per core of its machine), leaving cores to the tasks that read and prepare."""
+    gpus = int(resources.get("GPU", 0))
+    if gpus:
+        return RayPlan(gpus, 1.0, 1.0, GPU_EMBED_DOCUMENTS)
+    cpus = int(resources.get("CPU", 1))
+    return RayPlan(max(1, cpus // 4), 0.0, 1.0, CPU_EMBED_DOCUMENTS)
+
+
+def _read_file(row: dict) -> Iterator[dict]:
+    from qa.readers import read_path
+
+    for record in read_path(Path(row["path"]), max_bytes=int(row["max_bytes"])):
+        yield {"record": pickle.dumps(record)}
+
+
+def _prepare_batch(batch: dict, chunking: ChunkingSettings, complete) -> dict:
+    """Clean, describe, chunk and tokenise a block of records; documents Milvus already holds are dropped."""
+    import ray
+
+    if isinstance(complete, ray.ObjectRef):
+        complete = ray.get(complete)
+    out: dict[str, list] = {"payload": [], "texts": []}
+    for blob in batch["record"]:
+        record = pickle.loads(blob)
+        prepared = record if isinstance(record, Rejection) else prepare(record, chunking)
+        texts: list[str] = []
+        if isinstance(prepared, PreparedDocument):
+            if prepared.document.doc_id in complete:
+                prepared = _AlreadyThere(prepared.document.sources[0])
+            else:
+                texts = [embed_text(s.passage.text) for s in prepared.passages]
+        out["payload"].append(pickle.dumps(prepared))
+        out["texts"].append(texts)
+    return out
+
+
+@dataclass(frozen=True)
+class _AlreadyThere:
+    source: str
+
+
+class _Embedder:
+    """An encoder loaded once per actor; embeds every passage of a batch of documents in one call."""
+
+    def __init__(self, settings: Settings) -> None:
+        from embeddings.loader import load_encoder
+
+        self.encoder = load_encoder(settings)
+        self.batch_size = settings.batch_size
+
+    def __call__(self, batch: dict) -> dict:
+        texts = [list(texts) for texts in batch["texts"]]
+        flat = [text for document in texts for text in document]
+        vectors = self.encoder.embed(flat, "passage", self.batch_size)
+        out, start = [], 0
+        for document in texts:
+            out.append(vectors[start:start + len(document)].astype(np.float32).tobytes())
+            start += len(document)
+        return {"payload": batch["payload"], "vectors": out}
+
+
+def complete_documents(passages: MilvusPassages) -> frozenset[str]:
+    """Documents whose first passage is in Milvus: all of their passages are (it is written last)."""
+    return frozenset(row["doc_id"] for row in passages._iterate("ordinal == 0", ["doc_id"]))
+
+
+def ray_ingest(settings: Settings, index: str, paths: Sequence[Path], *, address: str | None = None,
+               limit: int | None = None) -> tuple[IngestReport, int]:
+    """Ingest `paths` through Ray into the Milvus collection `index` names (created when missing).
+
+    `address` is a Ray cluster (None: RAY_ADDRESS, else a local cluster on this machine's cores).
+    Returns the report and the documents the collection holds afterwards.
+    """
+    ray = _ray()
+    from embeddings.loader import model_name
+    from qa.readers import discover_files
+
+    report = IngestReport()
+    files = [str(path) for path in discover_files(paths)]
+    started_here = not ray.is_initialized()
+    if started_here:
+        # Before any Milvus client: Milvus Lite serves gRPC from threads of this process, and Ray's
+        # start-up forks its daemons, which gRPC's threads do not survive.
+        ray.init(address=address or os.environ.get("RAY_ADDRESS") or None, include_dashboard=False,
+                 logging_level=logging.WARNING, log_to_driver=False, configure_logging=False)
+    passages = None
+    try:
+        model = model_name(settings)
+        try:
+            passages = MilvusPassages.open(index, model)
+        except IndexNotBuiltError:
+            dim = ray.get(ray.remote(_encoder_dim).remote(settings))
+            passages = MilvusPassages.open(index, model, dim, create=True)
+        if files:
+            _run(ray, settings, passages, files, limit, report)
+        return report, passages.count_documents()
+    finally:
+        if passages is not None:
+            passages.close()
+        if started_here:
+            ray.shutdown()
+
+
+def _encoder_dim(settings: Settings) -> int:
+    from embeddings.loader import load_encoder
+
+    return load_encoder(settings).dim
+
+
+def _run(ray, settings: Settings, passages: MilvusPassages, files: list[str], limit: int | None, report: IngestReport) -> None:
+    context = ray.data.DataContext.get_current()
+    context.target_max_block_size = BLOCK_BYTES
+    context.enable_progress_bars = False
+    plan = plan_for(ray.cluster_resources())
+    complete = complete_documents(passages)
+    dataset = ray.data.from_items([{"path": path, "max_bytes": settings.max_file_bytes} for path in files])
+    dataset = dataset.flat_map(_read_file)
+    if limit is not None:
+        dataset = dataset.limit(limit)
+    dataset = dataset.map_batches(_prepare_batch, fn_kwargs={"chunking": ChunkingSettings(), "complete": ray.put(complete)},
+                                  batch_size=64, num_cpus=1)
+    dataset = dataset.map_batches(_Embedder, fn_constructor_args=(settings,), batch_size=plan.documents_per_call,
+                                  compute=ray.data.ActorPoolStrategy(size=plan.actors),
+                                  num_gpus=plan.gpus_per_actor or None, num_cpus=plan.cpus_per_actor)
+    _write(dataset, passages, report, passages.dim)
+
+
+def _write(dataset, passages: MilvusPassages, report: IngestReport, dim: int) -> None:
+    """Upsert whole documents, each one's first passage last, in batches of about WRITE_ROWS rows."""
+    rows: list[dict] = []
+    written: set[str] = set()
+    for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+        for payload, blob in zip(batch["payload"], batch["vectors"], strict=True):
+            prepared = pickle.loads(payload)
+            if isinstance(prepared, Rejection):
+                report.rejected.append(prepared)
+                continue
+            if isinstance(prepared, _AlreadyThere):
+                report.duplicates.append(prepared.source)
+                continue
+            document = prepared.document
+            if document.doc_id in written:  # the same text twice in one run
+                report.duplicates.append(document.sources[0])
+                continue
+            vectors = np.frombuffer(blob, dtype=np.float32).reshape(-1, dim)
+            rows += passage_rows(document, prepared.passages, list(vectors))
+            written.add(document.doc_id)
+            report.added.append(document.doc_id)
+            if len(rows) >= WRITE_ROWS:
+                passages.upsert_rows(rows)
+                rows = []
+    if rows:
+        passages.upsert_rows(rows)
+    passages.commit()
+
