@@ -20,6 +20,8 @@ app.add_typer(docs_app, name="docs")
 DataOpt = Annotated[Path | None, typer.Option("--data", help="collection directory (default: $SPEECHQA_DATA or ~/.local/share/speechqa)")]
 ModelOpt = Annotated[str | None, typer.Option("--model", help="sentence-transformers model name or path (default: the bundled multilingual-e5-small)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object a line")]
+IndexOpt = Annotated[str | None, typer.Option("--index", help="a Milvus collection instead of --data: milvus://HOST:19530 (or .../NAME), "
+                                              "or a Milvus Lite path ending in .db (default: $SPEECHQA_INDEX)")]
 
 
 def _settings(data: Path | None = None, model: str | None = None, **extra: object) -> Settings:
@@ -32,10 +34,10 @@ def _emit(obj: dict) -> None:
 
 def _service(settings: Settings):
     from embeddings.loader import load_encoder, model_name
-    from qa.collection import Collection
+    from qa.backends import open_collection
     from qa.search import SearchService
 
-    collection = Collection.open(settings.data_dir, model_name(settings))
+    collection = open_collection(settings, model_name(settings))
     return SearchService(collection, load_encoder(settings), max_query_chars=settings.max_query_chars,
                          batch_size=settings.batch_size)
 
@@ -49,12 +51,14 @@ def _progress_bar(total: int | None, label: str):
 def run_ingest(settings: Settings, paths: list[Path], *, limit: int | None = None) -> tuple[object, int]:
     """Ingest paths into the collection of `settings`; returns (report, documents in the collection)."""
     from embeddings.loader import load_encoder
+    from qa.backends import open_collection
     from qa.ingest import read_records
     from qa.search import SearchService
 
     # Into an existing collection this appends: only the new passages are embedded and indexed.
-    service = SearchService.for_directory(settings.data_dir, load_encoder(settings), create=True,
-                                          batch_size=settings.batch_size)
+    encoder = load_encoder(settings)
+    service = SearchService(open_collection(settings, encoder.name, create=True, dim=encoder.dim), encoder,
+                            batch_size=settings.batch_size)
     with _progress_bar(None, "embedding") as bar:
         report = service.add_documents(read_records(paths, settings.max_file_bytes, limit), prepare_workers=None,
                                        commit_passages=settings.commit_passages, progress=bar.update)
@@ -72,17 +76,24 @@ def ingest(
     batch_size: Annotated[int | None, typer.Option(help="passages per embedding batch")] = None,
     limit: Annotated[int | None, typer.Option(help="stop after this many records (e.g. the first N stories of a .jsonl.gz)")] = None,
     as_json: JsonOpt = False,
+    index: IndexOpt = None,
+    ray: Annotated[str | None, typer.Option("--ray", is_flag=False, flag_value="", metavar="ADDRESS",
+                                            help="prepare and embed on a Ray cluster (ADDRESS, else $RAY_ADDRESS, "
+                                                 "else a local one), writing to the Milvus --index")] = None,
 ) -> None:
     """Clean, split, embed and index speech files (.txt .md .html .docx .pdf .jsonl[.gz] .csv).
 
     Example: speechqa ingest speeches/ news.jsonl.gz --data ./my-collection
     """
     max_bytes = int(max_file_mb * 1024 * 1024) if max_file_mb else None
-    settings = _settings(data, model, max_file_bytes=max_bytes, batch_size=batch_size)
+    settings = _settings(data, model, max_file_bytes=max_bytes, batch_size=batch_size, index=index)
     missing = [str(p) for p in paths if not p.exists()]
     for path in missing:
         typer.echo(f"rejected {path}: no such file or folder", err=True)
-    report, total = run_ingest(settings, [p for p in paths if p.exists()], limit=limit)
+    if ray is not None:
+        report, total = _ray_ingest(settings, [p for p in paths if p.exists()], ray or None, limit)
+    else:
+        report, total = run_ingest(settings, [p for p in paths if p.exists()], limit=limit)
     for rejection in report.rejected:  # type: ignore[attr-defined]
         if as_json:
             _emit({"rejected": rejection.source, "reason": rejection.reason})
@@ -92,22 +103,40 @@ def ingest(
     if as_json:
         _emit({"summary": {k: len(v) for k, v in report.as_dict().items()}, "documents": total})  # type: ignore[attr-defined]
     else:
-        typer.echo(f"{summary}; the collection at {settings.data_dir} holds {total} documents")
+        typer.echo(f"{summary}; the collection at {settings.index or settings.data_dir} holds {total} documents")
     if not (report.added or report.updated or report.duplicates):  # type: ignore[attr-defined]
         raise typer.Exit(1)
 
 
+def _ray_ingest(settings: Settings, paths: list[Path], address: str | None, limit: int | None):
+    from qa.errors import BadInputError
+    from qa.milvus_backend import is_milvus_index
+    from qa.ray_ingest import ray_ingest
+
+    if not is_milvus_index(settings.index):
+        raise BadInputError("--ray writes to Milvus: give --index milvus://HOST:19530 (or a Milvus Lite path ending in .db)")
+    return ray_ingest(settings, settings.index, paths, address=address, limit=limit)
+
+
+def _browser(settings: Settings):
+    """A service for browsing and removing documents: it never loads the model."""
+    from qa.backends import open_collection
+    from qa.search import SearchService
+
+    # A Milvus collection records its model itself; browsing it needs no --model.
+    return SearchService(open_collection(settings, _recorded_model(settings), allow_model_change=bool(settings.index)), None)
+
+
 @docs_app.command("list")
-def docs_list(data: DataOpt = None, offset: int = 0, limit: int = 50, as_json: JsonOpt = False) -> None:
+def docs_list(data: DataOpt = None, offset: int = 0, limit: int = 50, as_json: JsonOpt = False, index: IndexOpt = None) -> None:
     """List documents: id, date, title, speaker, passages.
 
     Example: speechqa docs list --limit 20
     """
-    from qa.search import SearchService
     from qa.serialize import document_summary
 
-    settings = _settings(data)
-    service = SearchService.for_directory(settings.data_dir, None, model=_recorded_model(settings))
+    settings = _settings(data, index=index)
+    service = _browser(settings)
     rows, _ = service.documents(offset, limit)
     for document, n_chunks in rows:
         if as_json:
@@ -127,16 +156,14 @@ def _recorded_model(settings: Settings) -> str:
 
 
 @docs_app.command("show")
-def docs_show(doc_id: str, data: DataOpt = None, as_json: JsonOpt = False) -> None:
+def docs_show(doc_id: str, data: DataOpt = None, as_json: JsonOpt = False, index: IndexOpt = None) -> None:
     """Show one document: metadata and cleaned text.
 
     Example: speechqa docs show d-1a2b3c4d5e6f7a8b --json
     """
-    from qa.search import SearchService
     from qa.serialize import document_detail
 
-    settings = _settings(data)
-    service = SearchService.for_directory(settings.data_dir, None, model=_recorded_model(settings))
+    service = _browser(_settings(data, index=index))
     detail = document_detail(*service.document(doc_id))
     if as_json:
         _emit(detail)
@@ -149,15 +176,12 @@ def docs_show(doc_id: str, data: DataOpt = None, as_json: JsonOpt = False) -> No
 
 
 @docs_app.command("rm")
-def docs_rm(doc_id: str, data: DataOpt = None) -> None:
+def docs_rm(doc_id: str, data: DataOpt = None, index: IndexOpt = None) -> None:
     """Remove a document and its passages from the collection and its indexes.
 
     Example: speechqa docs rm d-1a2b3c4d5e6f7a8b
     """
-    from qa.search import SearchService
-
-    settings = _settings(data)
-    service = SearchService.for_directory(settings.data_dir, None, model=_recorded_model(settings))
+    service = _browser(_settings(data, index=index))
     service.remove_document(doc_id)  # only its passages leave the indexes
     service.collection.close()
     typer.echo(f"removed {doc_id}")
@@ -192,6 +216,7 @@ def search(
     date_to: str | None = None,
     speaker: str | None = None,
     as_json: JsonOpt = False,
+    index: IndexOpt = None,
 ) -> None:
     """Ask a question; print the best passages with citations.
 
@@ -199,7 +224,7 @@ def search(
     """
     from qa.search import SearchRequest
 
-    service = _service(_settings(data, model))
+    service = _service(_settings(data, model, index=index))
     result = service.search(SearchRequest(query, k, mode, tuple(doc or ()), date_from, date_to, speaker))
     _print_result(result, as_json)
 
@@ -213,12 +238,13 @@ def similar(
     k: int = 10,
     exclude_doc: str | None = None,
     as_json: JsonOpt = False,
+    index: IndexOpt = None,
 ) -> None:
     """Find where similar policy language was used in other documents.
 
     Example: speechqa similar "坚持工业立县、工业兴县、工业强县战略" --k 5
     """
-    service = _service(_settings(data, model))
+    service = _service(_settings(data, model, index=index))
     _print_result(service.similar(text=text, chunk_id=chunk, k=k, exclude_doc=exclude_doc), as_json)
 
 
@@ -231,6 +257,7 @@ def eval_command(
     mode: Annotated[str, typer.Option(help="hybrid, dense, lexical, or all")] = "hybrid",
     script: Annotated[str, typer.Option(help="convert queries first: none, t2s or s2t")] = "none",
     as_json: JsonOpt = False,
+    index: IndexOpt = None,
 ) -> None:
     """Measure recall@1/5/10 and MRR@10 on a questions file (one JSON object a line: id, type, query, gold).
 
@@ -243,7 +270,7 @@ def eval_command(
     if script not in transforms:
         raise typer.BadParameter("--script must be none, t2s or s2t")
     loaded = load_questions(questions)
-    service = _service(_settings(data, model))
+    service = _service(_settings(data, model, index=index))
     modes = ["dense", "lexical", "hybrid"] if mode == "all" else [mode]
     for one in modes:
         report = evaluate(service, loaded, k=k, mode=one, transform=transforms[script])
@@ -282,12 +309,13 @@ def serve(
     model: ModelOpt = None,
     host: str = "127.0.0.1",
     port: int = 8000,
+    index: IndexOpt = None,
 ) -> None:
     """Serve the web pages and the JSON API.
 
     Example: speechqa serve --host 127.0.0.1 --port 8000
     """
-    _serve(_settings(data, model, host=host, port=port))
+    _serve(_settings(data, model, host=host, port=port, index=index))
 
 
 def _serve(settings: Settings) -> None:

@@ -138,10 +138,10 @@ class ServiceHolder:
 
     def _load(self) -> SearchService:
         from embeddings.loader import load_encoder, model_name
-        from qa.collection import Collection
+        from qa.backends import open_collection
 
         settings = self.settings
-        collection = Collection.open(settings.data_dir, model_name(settings))
+        collection = open_collection(settings, model_name(settings))
         return SearchService(collection, load_encoder(settings), max_query_chars=settings.max_query_chars,
                              batch_size=settings.batch_size)
 
