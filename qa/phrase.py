@@ -157,8 +157,12 @@ def usage_by(occurrences: Sequence[Occurrence], key: Callable[[Document], str | 
     """Documents and occurrences per value of `key` (unknown values left out), most documents first."""
     occurrence_counts: Counter[str] = Counter()
     documents: dict[str, set[str]] = {}
+    values: dict[str, str | None] = {}  # per document: a document has many occurrences
     for occurrence in occurrences:
-        value = key(occurrence.document)
+        doc_id = occurrence.document.doc_id
+        if doc_id not in values:
+            values[doc_id] = key(occurrence.document)
+        value = values[doc_id]
         if value:
             occurrence_counts[value] += 1
             documents.setdefault(value, set()).add(occurrence.document.doc_id)

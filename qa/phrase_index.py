@@ -13,7 +13,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 
-from qa.textnorm import fold_width, to_simplified
+import numpy as np
+
+from qa.textnorm import to_simplified
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS phrase_docs (rowid INTEGER PRIMARY KEY, doc_id TEXT NOT NULL UNIQUE);
@@ -33,11 +35,24 @@ def fold_for_phrase(text: str) -> str:
     simplified = to_simplified(text)
     if len(simplified) != len(text):
         simplified = "".join(_simplified_line(line) for line in text.splitlines(keepends=True))
-    folded = fold_width(simplified)
+    folded = _fold_width(simplified)
     lowered = folded.lower()
     if len(lowered) == len(folded):
         return lowered
     return "".join(low if len(low := ch.lower()) == 1 else ch for ch in folded)
+
+
+# qa.textnorm.fold_width's table, applied to code points at once: str.translate looks every character
+# up in a dict, which made it most of a timeline's time on texts full of full-width punctuation.
+_QUOTES = {0x201C: 0x22, 0x201D: 0x22, 0x2018: 0x27, 0x2019: 0x27, 0x3000: 0x20}
+
+
+def _fold_width(text: str) -> str:
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).copy()
+    codes[(codes >= 0xFF01) & (codes <= 0xFF5E)] -= 0xFEE0
+    for code, folded in _QUOTES.items():
+        codes[codes == code] = folded
+    return codes.tobytes().decode("utf-32-le")
 
 
 def _simplified_line(line: str) -> str:

@@ -204,3 +204,74 @@ def test_phone_screens_do_not_scroll_sideways(demo, browser, tmp_path, path):
             screenshot(phone, tmp_path, "5-phone-search" if path.startswith("/search") else "6-phone-document")
     finally:
         context.close()
+
+
+# -- research tools: phrase timeline, facets, downloads (issue 15) ----------------------------------
+PHRASE = "工业"
+
+
+def test_the_timeline_chart_links_each_bar_to_its_period(demo, page, tmp_path):
+    timeline = httpx.get(demo + "/api/phrase", params={"q": PHRASE}, timeout=60).json()
+    drawn = [p for p in timeline["series"] if p["occurrences"]]
+    page.goto(demo + "/phrase?q=" + PHRASE)
+    bars = page.locator("svg.timeline-chart a.bar")
+    sync_api.expect(bars).to_have_count(len(drawn))
+    assert [bars.nth(i).get_attribute("data-period") for i in range(len(drawn))] == [p["period"] for p in drawn]
+    assert page.locator("svg.timeline-chart text.x-label").count() >= 2  # a readable time axis
+    sync_api.expect(page.locator(".total-occurrences")).to_have_text(str(timeline["total_occurrences"]))
+    sync_api.expect(page.locator("section.first-use blockquote.passage mark").first).to_be_visible()
+    screenshot(page, tmp_path, "7-phrase-timeline")
+
+    busiest = max(drawn, key=lambda p: p["occurrences"])
+    bars.nth(drawn.index(busiest)).click()
+    page.wait_for_url(f"**date_from={busiest['date_from']}**date_to={busiest['date_to']}**")
+    occurrences = page.locator("section.occurrences article.occurrence")
+    sync_api.expect(occurrences).to_have_count(min(busiest["occurrences"], 50))
+    dates = page.locator("section.occurrences article.occurrence .citation time").all_text_contents()
+    assert dates and all(busiest["date_from"] <= d <= busiest["date_to"] for d in dates)
+    for mark in page.locator("section.occurrences blockquote.passage mark").all_text_contents()[:10]:
+        assert mark in (PHRASE, "工業")  # the phrase marked in context, in the document's own script
+    sync_api.expect(page.locator(".active-filters .chip[data-kind=date]")).to_be_visible()
+
+
+def test_a_phrase_that_occurs_nowhere_offers_the_semantic_search(demo, page):
+    page.goto(demo + "/phrase?q=新质生产力")
+    sync_api.expect(page.locator("p.nowhere")).to_contain_text("没有出现")
+    page.locator("p.nowhere a.semantic-search").click()
+    page.wait_for_url("**/search?q=**")
+    sync_api.expect(page.locator("article.hit").first).to_be_visible()
+
+
+def test_facets_filter_the_results_and_the_filter_can_be_removed(demo, page, tmp_path):
+    page.goto(demo + "/search?q=" + QUESTION)
+    year_link = page.locator("aside.facets section[data-kind=year] a.facet-value").first
+    year = year_link.get_attribute("data-value")
+    year_link.click()
+    page.wait_for_url(f"**date_from={year}-01-01**")
+    chip = page.locator(".active-filters .chip[data-kind=year]")
+    sync_api.expect(chip).to_contain_text(year)
+    dates = page.locator("article.hit .citation time").all_text_contents()
+    assert dates and all(d.startswith(year) for d in dates)
+    assert page.locator("#q").input_value() == QUESTION
+    screenshot(page, tmp_path, "8-faceted-search")
+
+    chip.locator("a.remove").click()
+    page.wait_for_url(lambda url: "date_from" not in url)
+    sync_api.expect(page.locator(".active-filters .chip")).to_have_count(0)
+    sync_api.expect(page.locator("article.hit")).to_have_count(10)
+
+
+def test_the_csv_download_holds_the_passages_of_the_page(demo, page):
+    import csv
+    import io
+
+    page.goto(demo + "/search?q=" + QUESTION + "&k=5")
+    shown = [page.locator("article.hit").nth(i).get_attribute("data-chunk") for i in range(5)]
+    with page.expect_download() as info:
+        page.locator(".export-links a.export-csv").click()
+    download = info.value
+    assert download.suggested_filename == "speechqa-search.csv"
+    rows = list(csv.DictReader(io.StringIO(Path(download.path()).read_text(encoding="utf-8-sig"))))
+    assert [row["chunk_id"] for row in rows] == shown
+    texts = page.locator("article.hit blockquote.passage").all_text_contents()
+    assert [row["text"] for row in rows] == texts
