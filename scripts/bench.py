@@ -10,8 +10,9 @@ Parts (each can be skipped or sized by its flag):
            segmenter without a collection to speak of): the difference is what the collection costs
   vectors  vector search ms/query and recall@10 vs exact float32 search at the given sizes (clustered random
            vectors), for the exact index (half-precision vectors) and HNSW
-  phrase   phrase timeline latency p50 over a store of xwlb stories (built once, without vectors: the timeline
-           reads only the store and its trigram index), the index's size on disk and the memory it takes
+  changes  on a copy of --changes-collection, through a real server: upload -> searchable latency, upload and
+           delete return times, memory after --changes uploads + deletions, search p99 of 8 clients without and
+           with 1 writer uploading and deleting, recall@10; optionally a CLI ingest into it vs into an empty one
 
 Example:
     .venv/bin/python scripts/bench.py --clean 10000 --embed 500 --ingest 0 --api-collection ~/sqa-20k --vectors 100000,1000000
@@ -264,102 +265,6 @@ def bench_api(directory: Path, settings, requests_per_client: int) -> dict:
     return out
 
 
-# -- phrase ------------------------------------------------------------------------------------------
-# Formulations of different ages and frequencies; each is timed as the whole GET /api/phrase work
-# (index lookup, exact scan of the candidates, series, the first page of occurrences).
-PHRASES = ["新质生产力", "人类命运共同体", "精准扶贫", "供给侧结构性改革", "一带一路", "绿水青山就是金山银山", "乡村振兴",
-           "全过程人民民主", "高质量发展", "两个维护"]
-SHORT_PHRASE = "两会"
-
-
-def build_phrase_store(directory: Path, n: int | None) -> dict:
-    """A store of the first n xwlb stories (all when None): cleaned and chunked as ingest does, no vectors."""
-    from qa.chunking import chunk_text
-    from qa.ingest import build_document, text_hash
-    from qa.readers import read_path
-    from qa.store import PassageStore, StoredPassage
-    from qa.types import Document, Passage, RawDocument
-
-    directory.mkdir(parents=True, exist_ok=True)
-    store = PassageStore(directory / "speechqa.sqlite")
-    started = time.perf_counter()
-    seen: set[str] = set()
-    batch: list = []
-    documents = 0
-    for record in itertools.islice(read_path(XWLB), n):
-        built = build_document(record) if isinstance(record, RawDocument) else None
-        if not isinstance(built, Document) or built.content_hash in seen:
-            continue
-        seen.add(built.content_hash)
-        passages = [StoredPassage(Passage(f"c-{built.doc_id[2:]}-{i}", built.doc_id, i, c.text, c.char_start, c.char_end,
-                                          c.section), text_hash(c.text), "")
-                    for i, c in enumerate(chunk_text(built.text))]
-        batch.append((built, passages, None))
-        documents += 1
-        if len(batch) >= 2000:
-            store.add_documents(batch, {}, "none")
-            batch = []
-    if batch:
-        store.add_documents(batch, {}, "none")
-    store.close()
-    return {"documents": documents, "build_s": round(time.perf_counter() - started, 1)}
-
-
-def _rss_self_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def bench_phrase(directory: Path, n: int | None, runs: int) -> dict:
-    import sqlite3
-
-    from qa.phrase import PhraseRequest, phrase_timeline
-    from qa.store import PassageStore
-
-    out: dict = {}
-    if not (directory / "speechqa.sqlite").exists():
-        out["built"] = build_phrase_store(directory, n)
-    path = directory / "speechqa.sqlite"
-    with sqlite3.connect(path) as db:
-        sizes = dict(db.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name").fetchall())
-    index_bytes = sum(size for name, size in sizes.items() if name.startswith("phrase_"))
-    rss_before = _rss_self_mb()
-    store = PassageStore(path)
-    out["documents"] = store.count_documents()
-    started = time.perf_counter()
-    phrase_timeline(store, PhraseRequest("预热一下"))  # fills the index in when the store predates it
-    out["first_query_s"] = round(time.perf_counter() - started, 2)
-    # Shorter than a trigram, a phrase cannot be looked up: every document is scanned.
-    started = time.perf_counter()
-    short = phrase_timeline(store, PhraseRequest(SHORT_PHRASE))
-    out["short_phrase"] = {"phrase": SHORT_PHRASE, "documents": short.total_documents,
-                           "seconds": round(time.perf_counter() - started, 2)}
-    rows = {}
-    all_times: list[float] = []
-    for phrase in PHRASES:
-        times = []
-        for _ in range(max(runs, 3)):
-            start = time.perf_counter()
-            timeline = phrase_timeline(store, PhraseRequest(phrase))
-            times.append((time.perf_counter() - start) * 1000)
-        all_times.extend(times)
-        rows[phrase] = {"documents": timeline.total_documents, "occurrences": timeline.total_occurrences,
-                        "p50_ms": round(statistics.median(times), 1)}
-    rss_growth = _rss_self_mb() - rss_before
-    store.close()
-    out.update({
-        "phrases": rows,
-        "p50_ms": round(statistics.median(all_times), 1),
-        "index_mb": round(index_bytes / 1e6, 1),
-        "store_mb": round(os.path.getsize(path) / 1e6, 1),
-        "documents_text_mb": round(sizes.get("documents", 0) / 1e6, 1),
-        "rss_growth_mb": round(rss_growth, 1),
-    })
-    return out
-
-
 # -- vectors -----------------------------------------------------------------------------------------
 def clustered_unit_vectors(n: int, dim: int, seed: int, n_clusters: int = 2000):
     """Gaussian mixture on the sphere: real embeddings cluster by topic; uniform random vectors do not."""
@@ -426,6 +331,157 @@ def bench_vectors(sizes: list[int], dim: int = 384, n_queries: int = 200) -> dic
     return out
 
 
+# -- changes -----------------------------------------------------------------------------------------
+def _probe_speeches(n: int, seed: int = 12) -> list[tuple[str, str]]:
+    """n new speeches (name, text), each of sentences drawn from several stories far past any bench
+    --limit, so none repeats a stored document or another probe; the first sentence is what to search."""
+    import random
+    import re
+
+    from qa.readers import read_path
+    from qa.types import RawDocument
+
+    sentences: list[str] = []
+    for record in itertools.islice(read_path(XWLB), 70_000, None):
+        if isinstance(record, RawDocument):
+            sentences.extend(s.strip() for s in re.split(r"(?<=[。！？])", record.text) if 20 <= len(s.strip()) <= 120)
+        if len(sentences) >= 12 * n:
+            break
+    rng = random.Random(seed)
+    rng.shuffle(sentences)
+    return [(f"probe-{i:04d}.txt", f"变化测试讲话第{i}号\n" + "".join(sentences[i * 12 : i * 12 + 12])) for i in range(n)]
+
+
+def _search_hits(http, query: str, k: int = 10) -> list[dict]:
+    response = http.get("/api/search", params={"q": query, "k": k})
+    response.raise_for_status()
+    return response.json()["results"]
+
+
+def _latencies(values: list[float]) -> dict:
+    return {"n": len(values), "p50_ms": round(percentile(values, 0.5), 1), "p99_ms": round(percentile(values, 0.99), 1)}
+
+
+def _load(url: str, clients: int, seconds: float, queries: list[str], writer=None) -> dict:
+    """`clients` searchers for `seconds` (and a writer, if given, beside them); latencies and errors."""
+    import httpx
+
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def searcher(offset: int) -> None:
+        with httpx.Client(base_url=url, timeout=60) as http:
+            for i in itertools.count(offset, clients):
+                if stop.is_set():
+                    return
+                start = time.perf_counter()
+                try:
+                    status = http.get("/api/search", params={"q": queries[i % len(queries)], "k": 10}).status_code
+                except httpx.HTTPError as exc:
+                    status = repr(exc)
+                with lock:
+                    latencies.append((time.perf_counter() - start) * 1000)
+                    if status != 200:
+                        errors.append(str(status))
+
+    threads = [threading.Thread(target=searcher, args=(n,)) for n in range(clients)]
+    if writer is not None:
+        threads.append(threading.Thread(target=writer, args=(stop,)))
+    for thread in threads:
+        thread.start()
+    time.sleep(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    return {**_latencies(latencies), "errors": len(errors), "error_samples": errors[:5]}
+
+
+def bench_changes(directory: Path, settings, changes: int, load_seconds: float, ingest_stories: int) -> dict:
+    """Issue 12's measures on a collection of any size: upload -> searchable, upload and delete return
+    times, memory after `changes` uploads + deletions, 8 searchers with and without 1 writer. Works on a
+    copy of `directory` (the collection given is left as it was)."""
+    import shutil
+    from dataclasses import replace
+
+    import httpx
+
+    from qa.cli import run_ingest
+
+    out: dict = {}
+    with tempfile.TemporaryDirectory(prefix="speechqa-bench-changes-") as tmp:
+        data = Path(tmp) / "collection"
+        shutil.copytree(directory, data)
+        probes = _probe_speeches(changes + 40)
+        queries = api_queries(400)
+        server, url = _start_server(data, settings)
+        try:
+            with httpx.Client(base_url=url, timeout=120) as http:
+                health = http.get("/healthz").json()
+                out["collection"] = {"documents": health["documents"], "passages": health["chunks"], "index": health["index"]}
+                for query in queries[:40]:
+                    _search_hits(http, query)
+                rss_before = _rss_mb(server.pid, "VmRSS")
+                upload, searchable, delete = [], [], []
+                violations = 0
+                for name, text in probes[:changes]:
+                    start = time.perf_counter()
+                    response = http.post("/api/documents", files={"files": (name, text.encode("utf-8"), "text/plain")})
+                    upload.append((time.perf_counter() - start) * 1000)
+                    response.raise_for_status()
+                    [doc_id] = response.json()["added"]
+                    returned = time.perf_counter()
+                    probe_query = text.splitlines()[1][:60]
+                    while doc_id not in {hit["doc_id"] for hit in _search_hits(http, probe_query, 5)}:
+                        if time.perf_counter() - returned > 30:
+                            raise RuntimeError(f"{doc_id} was not searchable 30 s after its upload returned")
+                    searchable.append((time.perf_counter() - returned) * 1000)
+                    start = time.perf_counter()
+                    http.delete(f"/api/documents/{doc_id}").raise_for_status()
+                    delete.append((time.perf_counter() - start) * 1000)
+                    violations += doc_id in {hit["doc_id"] for hit in _search_hits(http, probe_query, 100)}
+                rss_after = _rss_mb(server.pid, "VmRSS")
+                out["upload_returns"] = _latencies(upload)
+                out["upload_to_searchable"] = _latencies(searchable)
+                out["delete_returns"] = _latencies(delete)
+                out["deleted_yet_found"] = violations
+                out["memory_mb"] = {"before": round(rss_before, 1), "after": round(rss_after, 1),
+                                    "change_pct": round(100 * (rss_after - rss_before) / rss_before, 1)}
+
+            def writer(stop: threading.Event) -> None:
+                with httpx.Client(base_url=url, timeout=120) as http:
+                    for name, text in itertools.cycle(probes[changes:]):
+                        if stop.is_set():
+                            return
+                        response = http.post("/api/documents", files={"files": (name, text.encode("utf-8"), "text/plain")})
+                        for doc_id in response.json().get("added") or []:
+                            http.delete(f"/api/documents/{doc_id}")
+
+            out["search_8_clients"] = _load(url, 8, load_seconds, queries[40:])
+            out["search_8_clients_1_writer"] = _load(url, 8, load_seconds, queries[40:], writer)
+            with httpx.Client(base_url=url, timeout=60) as http:
+                out["recall_at_10"] = http.get("/healthz").json().get("index_recall_at_10")
+        finally:
+            server.terminate()
+            server.wait(30)
+        if ingest_stories:
+            # The same stories into this collection and into an empty one, through the CLI's code path.
+            stories = Path(tmp) / "stories.jsonl"
+            import gzip
+
+            with gzip.open(XWLB, "rt", encoding="utf-8") as lines, open(stories, "w", encoding="utf-8") as target:
+                target.writelines(itertools.islice(lines, 74_000, 74_000 + ingest_stories))
+            timings = {}
+            for label, target_dir in (("into_empty_s", Path(tmp) / "empty"), ("into_collection_s", data)):
+                start = time.perf_counter()
+                run_ingest(replace(settings, data_dir=target_dir), [stories])
+                timings[label] = round(time.perf_counter() - start, 1)
+            out["cli_ingest"] = {"stories": ingest_stories, **timings,
+                                 "overhead_pct": round(100 * (timings["into_collection_s"] / timings["into_empty_s"] - 1), 1)}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clean", type=int, default=10_000, help="stories for the cleaning benchmark (0 skips)")
@@ -434,9 +490,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-collection", type=Path, help="collection directory to serve for the latency test")
     parser.add_argument("--requests", type=int, default=60, help="requests per client in the latency test (1 client, then 8)")
     parser.add_argument("--vectors", default="100000,1000000", help="comma-separated index sizes ('' skips)")
-    parser.add_argument("--phrase-collection", type=Path,
-                        help="store for the phrase timeline benchmark (built from xwlb, without vectors, if missing)")
-    parser.add_argument("--phrase-stories", type=int, default=None, help="xwlb stories in a new phrase store (default all)")
+    parser.add_argument("--changes-collection", type=Path,
+                        help="collection to measure uploads/deletions on (a copy of it; issue 12's figures)")
+    parser.add_argument("--changes", type=int, default=100, help="uploads and deletions in a row for --changes-collection")
+    parser.add_argument("--changes-load-s", type=float, default=60, help="seconds of 8 searchers, without then with 1 writer")
+    parser.add_argument("--changes-ingest", type=int, default=0,
+                        help="stories ingested through the CLI into the copy and into an empty collection (0 skips)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--out", type=Path, default=ROOT / "bench-output" / "bench.json")
     args = parser.parse_args(argv)
@@ -484,18 +543,6 @@ def main(argv: list[str] | None = None) -> int:
               f"speeches, so the collection costs {a['collection_share_of_server_mb']} MB = "
               f"{a['collection_share_of_server_mb'] / payload:.2f}x its payload); collection {col['passages']} passages = "
               f"vectors {col['vectors_mb']} MB + text {col['text_mb']} MB ({col['index']})", flush=True)
-    if args.phrase_collection:
-        results["phrase"] = bench_phrase(args.phrase_collection, args.phrase_stories, args.runs)
-        p = results["phrase"]
-        print(f"phrase  {p['documents']} documents: p50 {p['p50_ms']} ms over {len(p['phrases'])} phrases "
-              f"(first query {p['first_query_s']} s); trigram index {p['index_mb']} MB on disk "
-              f"(store {p['store_mb']} MB, document texts {p['documents_text_mb']} MB), memory +{p['rss_growth_mb']} MB",
-              flush=True)
-        print(f"          a two-character phrase ({p['short_phrase']['phrase']}, {p['short_phrase']['documents']} documents) "
-              f"scans every document: {p['short_phrase']['seconds']} s", flush=True)
-        for phrase, row in p["phrases"].items():
-            print(f"          {phrase}: {row['documents']} documents, {row['occurrences']} occurrences, p50 {row['p50_ms']} ms",
-                  flush=True)
     if args.vectors:
         sizes = [int(s) for s in args.vectors.split(",") if s]
         results["vectors"] = bench_vectors(sizes)
@@ -504,6 +551,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"vectors {n}: exact (half precision) {row['flat']['ms_per_query_p50']} ms/query, recall@10 "
                   f"{row['flat']['recall_at_10_vs_exact']}; hnsw {h['ms_per_query_p50']} ms/query, "
                   f"recall@10 {h['recall_at_10_vs_exact']}, build {h['build_s']} s", flush=True)
+    if args.changes_collection:
+        results["changes"] = bench_changes(args.changes_collection, settings, args.changes, args.changes_load_s,
+                                           args.changes_ingest)
+        c = results["changes"]
+        print(f"changes {c['collection']['passages']} passages ({c['collection']['index']}): upload returns p50 "
+              f"{c['upload_returns']['p50_ms']} ms, searchable {c['upload_to_searchable']['p50_ms']} ms after (p50); delete "
+              f"returns p50 {c['delete_returns']['p50_ms']} ms, found after deletion {c['deleted_yet_found']} times; "
+              f"memory {c['memory_mb']['before']} -> {c['memory_mb']['after']} MB ({c['memory_mb']['change_pct']}%) after "
+              f"{c['upload_returns']['n']} uploads + deletions", flush=True)
+        quiet, busy = c["search_8_clients"], c["search_8_clients_1_writer"]
+        print(f"changes 8 searchers: p99 {quiet['p99_ms']} ms alone, {busy['p99_ms']} ms beside 1 writer "
+              f"({busy['errors']} errors in {busy['n']} searches); recall@10 {c['recall_at_10']}", flush=True)
+        if "cli_ingest" in c:
+            i = c["cli_ingest"]
+            print(f"changes CLI ingest of {i['stories']} stories: {i['into_collection_s']} s into it, {i['into_empty_s']} s "
+                  f"into an empty collection ({i['overhead_pct']:+}%)", flush=True)
     import resource
 
     results["bench_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
