@@ -13,6 +13,8 @@ Parts (each can be skipped or sized by its flag):
   changes  on a copy of --changes-collection, through a real server: upload -> searchable latency, upload and
            delete return times, memory after --changes uploads + deletions, search p99 of 8 clients without and
            with 1 writer uploading and deleting, recall@10; optionally a CLI ingest into it vs into an empty one
+  phrase   phrase timeline latency p50 over a store of xwlb stories (built once, without vectors: the timeline
+           reads only the store and its trigram index), the index's size on disk and the memory it takes
 
 Example:
     .venv/bin/python scripts/bench.py --clean 10000 --embed 500 --ingest 0 --api-collection ~/sqa-20k --vectors 100000,1000000
@@ -265,6 +267,102 @@ def bench_api(directory: Path, settings, requests_per_client: int) -> dict:
     return out
 
 
+# -- phrase ------------------------------------------------------------------------------------------
+# Formulations of different ages and frequencies; each is timed as the whole GET /api/phrase work
+# (index lookup, exact scan of the candidates, series, the first page of occurrences).
+PHRASES = ["新质生产力", "人类命运共同体", "精准扶贫", "供给侧结构性改革", "一带一路", "绿水青山就是金山银山", "乡村振兴",
+           "全过程人民民主", "高质量发展", "两个维护"]
+SHORT_PHRASE = "两会"
+
+
+def build_phrase_store(directory: Path, n: int | None) -> dict:
+    """A store of the first n xwlb stories (all when None): cleaned and chunked as ingest does, no vectors."""
+    from qa.chunking import chunk_text
+    from qa.ingest import build_document, text_hash
+    from qa.readers import read_path
+    from qa.store import PassageStore, StoredPassage
+    from qa.types import Document, Passage, RawDocument
+
+    directory.mkdir(parents=True, exist_ok=True)
+    store = PassageStore(directory / "speechqa.sqlite")
+    started = time.perf_counter()
+    seen: set[str] = set()
+    batch: list = []
+    documents = 0
+    for record in itertools.islice(read_path(XWLB), n):
+        built = build_document(record) if isinstance(record, RawDocument) else None
+        if not isinstance(built, Document) or built.content_hash in seen:
+            continue
+        seen.add(built.content_hash)
+        passages = [StoredPassage(Passage(f"c-{built.doc_id[2:]}-{i}", built.doc_id, i, c.text, c.char_start, c.char_end,
+                                          c.section), text_hash(c.text), "")
+                    for i, c in enumerate(chunk_text(built.text))]
+        batch.append((built, passages, None))
+        documents += 1
+        if len(batch) >= 2000:
+            store.add_documents(batch, {}, "none")
+            batch = []
+    if batch:
+        store.add_documents(batch, {}, "none")
+    store.close()
+    return {"documents": documents, "build_s": round(time.perf_counter() - started, 1)}
+
+
+def _rss_self_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def bench_phrase(directory: Path, n: int | None, runs: int) -> dict:
+    import sqlite3
+
+    from qa.phrase import PhraseRequest, phrase_timeline
+    from qa.store import PassageStore
+
+    out: dict = {}
+    if not (directory / "speechqa.sqlite").exists():
+        out["built"] = build_phrase_store(directory, n)
+    path = directory / "speechqa.sqlite"
+    with sqlite3.connect(path) as db:
+        sizes = dict(db.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name").fetchall())
+    index_bytes = sum(size for name, size in sizes.items() if name.startswith("phrase_"))
+    rss_before = _rss_self_mb()
+    store = PassageStore(path)
+    out["documents"] = store.count_documents()
+    started = time.perf_counter()
+    phrase_timeline(store, PhraseRequest("预热一下"))  # fills the index in when the store predates it
+    out["first_query_s"] = round(time.perf_counter() - started, 2)
+    # Shorter than a trigram, a phrase cannot be looked up: every document is scanned.
+    started = time.perf_counter()
+    short = phrase_timeline(store, PhraseRequest(SHORT_PHRASE))
+    out["short_phrase"] = {"phrase": SHORT_PHRASE, "documents": short.total_documents,
+                           "seconds": round(time.perf_counter() - started, 2)}
+    rows = {}
+    all_times: list[float] = []
+    for phrase in PHRASES:
+        times = []
+        for _ in range(max(runs, 3)):
+            start = time.perf_counter()
+            timeline = phrase_timeline(store, PhraseRequest(phrase))
+            times.append((time.perf_counter() - start) * 1000)
+        all_times.extend(times)
+        rows[phrase] = {"documents": timeline.total_documents, "occurrences": timeline.total_occurrences,
+                        "p50_ms": round(statistics.median(times), 1)}
+    rss_growth = _rss_self_mb() - rss_before
+    store.close()
+    out.update({
+        "phrases": rows,
+        "p50_ms": round(statistics.median(all_times), 1),
+        "index_mb": round(index_bytes / 1e6, 1),
+        "store_mb": round(os.path.getsize(path) / 1e6, 1),
+        "documents_text_mb": round(sizes.get("documents", 0) / 1e6, 1),
+        "rss_growth_mb": round(rss_growth, 1),
+    })
+    return out
+
+
 # -- vectors -----------------------------------------------------------------------------------------
 def clustered_unit_vectors(n: int, dim: int, seed: int, n_clusters: int = 2000):
     """Gaussian mixture on the sphere: real embeddings cluster by topic; uniform random vectors do not."""
@@ -496,6 +594,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--changes-load-s", type=float, default=60, help="seconds of 8 searchers, without then with 1 writer")
     parser.add_argument("--changes-ingest", type=int, default=0,
                         help="stories ingested through the CLI into the copy and into an empty collection (0 skips)")
+    parser.add_argument("--phrase-collection", type=Path,
+                        help="store for the phrase timeline benchmark (built from xwlb, without vectors, if missing)")
+    parser.add_argument("--phrase-stories", type=int, default=None, help="xwlb stories in a new phrase store (default all)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--out", type=Path, default=ROOT / "bench-output" / "bench.json")
     args = parser.parse_args(argv)
@@ -543,6 +644,18 @@ def main(argv: list[str] | None = None) -> int:
               f"speeches, so the collection costs {a['collection_share_of_server_mb']} MB = "
               f"{a['collection_share_of_server_mb'] / payload:.2f}x its payload); collection {col['passages']} passages = "
               f"vectors {col['vectors_mb']} MB + text {col['text_mb']} MB ({col['index']})", flush=True)
+    if args.phrase_collection:
+        results["phrase"] = bench_phrase(args.phrase_collection, args.phrase_stories, args.runs)
+        p = results["phrase"]
+        print(f"phrase  {p['documents']} documents: p50 {p['p50_ms']} ms over {len(p['phrases'])} phrases "
+              f"(first query {p['first_query_s']} s); trigram index {p['index_mb']} MB on disk "
+              f"(store {p['store_mb']} MB, document texts {p['documents_text_mb']} MB), memory +{p['rss_growth_mb']} MB",
+              flush=True)
+        print(f"          a two-character phrase ({p['short_phrase']['phrase']}, {p['short_phrase']['documents']} documents) "
+              f"scans every document: {p['short_phrase']['seconds']} s", flush=True)
+        for phrase, row in p["phrases"].items():
+            print(f"          {phrase}: {row['documents']} documents, {row['occurrences']} occurrences, p50 {row['p50_ms']} ms",
+                  flush=True)
     if args.vectors:
         sizes = [int(s) for s in args.vectors.split(",") if s]
         results["vectors"] = bench_vectors(sizes)
