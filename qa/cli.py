@@ -77,9 +77,8 @@ def ingest(
     limit: Annotated[int | None, typer.Option(help="stop after this many records (e.g. the first N stories of a .jsonl.gz)")] = None,
     as_json: JsonOpt = False,
     index: IndexOpt = None,
-    ray: Annotated[str | None, typer.Option("--ray", is_flag=False, flag_value="", metavar="ADDRESS",
-                                            help="prepare and embed on a Ray cluster (ADDRESS, else $RAY_ADDRESS, "
-                                                 "else a local one), writing to the Milvus --index")] = None,
+    ray: Annotated[bool, typer.Option("--ray", help="prepare and embed on a Ray cluster, writing to the Milvus --index")] = False,
+    ray_address: Annotated[str | None, typer.Option(help="the Ray cluster for --ray (default: $RAY_ADDRESS, else a local one)")] = None,
 ) -> None:
     """Clean, split, embed and index speech files (.txt .md .html .docx .pdf .jsonl[.gz] .csv).
 
@@ -90,8 +89,8 @@ def ingest(
     missing = [str(p) for p in paths if not p.exists()]
     for path in missing:
         typer.echo(f"rejected {path}: no such file or folder", err=True)
-    if ray is not None:
-        report, total = _ray_ingest(settings, [p for p in paths if p.exists()], ray or None, limit)
+    if ray or ray_address:
+        report, total = _ray_ingest(settings, [p for p in paths if p.exists()], ray_address, limit)
     else:
         report, total = run_ingest(settings, [p for p in paths if p.exists()], limit=limit)
     for rejection in report.rejected:  # type: ignore[attr-defined]

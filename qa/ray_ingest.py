@@ -32,8 +32,8 @@ from qa.settings import Settings
 from qa.types import Rejection
 
 RAY_EXTRA = "pip install 'speechqa[ray]'"
-# Rows written to Milvus per upsert call: large enough that a server's per-call cost disappears,
-# whole documents only.
+# Rows written to Milvus per upsert call at the default 256 passages a commit (SPEECHQA_COMMIT_PASSAGES
+# scales it): large enough that a server's per-call cost disappears; whole documents only.
 WRITE_ROWS = 2048
 # Documents per encoder call: a CPU actor embeds about 50 passages/s, a GPU one thousands.
 CPU_EMBED_DOCUMENTS = 16
@@ -187,14 +187,16 @@ def _run(ray, settings: Settings, passages: MilvusPassages, files: list[str], li
         dataset = dataset.limit(limit)
     dataset = dataset.map_batches(_prepare_batch, fn_kwargs={"chunking": ChunkingSettings(), "complete": ray.put(complete)},
                                   batch_size=64, num_cpus=1)
-    dataset = dataset.map_batches(_Embedder, fn_constructor_args=(settings,), batch_size=plan.documents_per_call,
+    # Fewer passages between commits (SPEECHQA_COMMIT_PASSAGES) also means smaller encoder calls.
+    per_call = plan.documents_per_call if settings.commit_passages >= 256 else max(1, settings.commit_passages // 16)
+    dataset = dataset.map_batches(_Embedder, fn_constructor_args=(settings,), batch_size=per_call,
                                   compute=ray.data.ActorPoolStrategy(size=plan.actors),
                                   num_gpus=plan.gpus_per_actor or None, num_cpus=plan.cpus_per_actor)
-    _write(dataset, passages, report, passages.dim)
+    _write(dataset, passages, report, passages.dim, WRITE_ROWS * settings.commit_passages // 256)
 
 
-def _write(dataset, passages: MilvusPassages, report: IngestReport, dim: int) -> None:
-    """Upsert whole documents, each one's first passage last, in batches of about WRITE_ROWS rows."""
+def _write(dataset, passages: MilvusPassages, report: IngestReport, dim: int, write_rows: int) -> None:
+    """Upsert whole documents, each one's first passage last, in batches of about `write_rows` rows."""
     rows: list[dict] = []
     written: set[str] = set()
     for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
@@ -214,7 +216,7 @@ def _write(dataset, passages: MilvusPassages, report: IngestReport, dim: int) ->
             rows += passage_rows(document, prepared.passages, list(vectors))
             written.add(document.doc_id)
             report.added.append(document.doc_id)
-            if len(rows) >= WRITE_ROWS:
+            if len(rows) >= write_rows:
                 passages.upsert_rows(rows)
                 rows = []
     if rows:
