@@ -224,6 +224,7 @@ MERGE_MIN = 5_000
 MERGE_SHARE = 0.1
 TOMBSTONE_SHARE = 0.1
 RECALL_SAMPLE = 200
+RECALL_REMEASURE = 1_000  # tombstones or recent vectors since the last measurement
 
 
 @dataclass(frozen=True, eq=False)
@@ -470,7 +471,7 @@ class VectorPassageIndex(PassageIndex):
                 "recent": len(state.delta_ids)}
 
     # -- background merging --------------------------------------------------
-    def needs_maintenance(self) -> bool:
+    def _merge_due(self) -> bool:
         state = self._state
         main = len(state.main_ids)
         if len(state.delta_ids) > max(MERGE_MIN, MERGE_SHARE * main) or len(state.dead) > TOMBSTONE_SHARE * max(main, MERGE_MIN):
@@ -478,10 +479,23 @@ class VectorPassageIndex(PassageIndex):
         # Crossing the exact-search limit: the next main index is of the other kind.
         return state.main is not None and choose_kind(state.live_count()) != state.main.kind and bool(len(state.delta_ids) or len(state.dead))
 
+    def _changes_since_measured(self) -> int:
+        state = self._state
+        return abs(len(state.dead) + len(state.delta_ids) - getattr(self, "_measured_at", 0))
+
+    def needs_maintenance(self) -> bool:
+        # An approximate index measures its recall again once enough changed (tombstones count).
+        return self._merge_due() or (self.kind == "hnsw" and self._changes_since_measured() >= RECALL_REMEASURE)
+
     def maintain(self) -> None:
         """Build the next main index from the current state; changes made meanwhile are carried over."""
         start = self._state
-        if not self.needs_maintenance():
+        if not self._merge_due():
+            if self.needs_maintenance():
+                self._measured_at = len(start.dead) + len(start.delta_ids)
+                measured = self._with_recall(start)
+                with self._lock:
+                    self._state = _replace(self._state, recall_at_10=measured.recall_at_10)
             return
         reader = VectorSnapshot(start, None)
         live_delta = ~np.isin(start.delta_ids, start.dead)
@@ -511,6 +525,7 @@ class VectorPassageIndex(PassageIndex):
                                     now.recall_at_10)
             self._buffer = None
             self._state = installed
+        self._measured_at = len(installed.dead) + len(installed.delta_ids)
         measured = self._with_recall(installed)
         with self._lock:
             if self._state is installed:
