@@ -432,7 +432,9 @@ def bench_vectors(sizes: list[int], dim: int = 384, n_queries: int = 200) -> dic
 # -- changes -----------------------------------------------------------------------------------------
 def _probe_speeches(n: int, seed: int = 12) -> list[tuple[str, str]]:
     """n new speeches (name, text), each of sentences drawn from several stories far past any bench
-    --limit, so none repeats a stored document or another probe; the first sentence is what to search."""
+    --limit, so none repeats a stored document or another probe. Its title holds a number no other
+    text has (stories from there may be stored, and a copy of one of their passages would be folded
+    into the stored one's hit): that number and the first sentence are what to search."""
     import random
     import re
 
@@ -447,7 +449,8 @@ def _probe_speeches(n: int, seed: int = 12) -> list[tuple[str, str]]:
             break
     rng = random.Random(seed)
     rng.shuffle(sentences)
-    return [(f"probe-{i:04d}.txt", f"变化测试讲话第{i}号\n" + "".join(sentences[i * 12 : i * 12 + 12])) for i in range(n)]
+    return [(f"probe-{i:04d}.txt", f"变化测试讲话 编号{9_100_000 + i}\n" + "".join(sentences[i * 12 : i * 12 + 12]))
+            for i in range(n)]
 
 
 def _search_hits(http, query: str, k: int = 10) -> list[dict]:
@@ -530,8 +533,9 @@ def bench_changes(directory: Path, settings, changes: int, load_seconds: float, 
                     response.raise_for_status()
                     [doc_id] = response.json()["added"]
                     returned = time.perf_counter()
-                    probe_query = text.splitlines()[1][:60]
-                    while doc_id not in {hit["doc_id"] for hit in _search_hits(http, probe_query, 5)}:
+                    title, body = text.split("\n", 1)
+                    probe_query = title.split()[-1] + " " + body[:40]
+                    while doc_id not in {hit["doc_id"] for hit in _search_hits(http, probe_query, 10)}:
                         if time.perf_counter() - returned > 30:
                             raise RuntimeError(f"{doc_id} was not searchable 30 s after its upload returned")
                     searchable.append((time.perf_counter() - returned) * 1000)
