@@ -1,0 +1,146 @@
+"""The same searches, documents, changes and API over the embedded backend and over Milvus Lite
+(embedded and a loopback `milvus-lite server`): rankings compared by chunk id, never by raw score."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+pytest.importorskip("pymilvus")
+
+from conftest import Server, copy_of  # noqa: E402
+from test_milvus import MODEL, LiteServer  # noqa: E402
+
+from qa.milvus_backend import MilvusCollection, copy_from_store  # noqa: E402
+from qa.search import SearchRequest, SearchService  # noqa: E402
+from qa.store import PassageStore  # noqa: E402
+from qa.types import RawDocument  # noqa: E402
+
+QUESTIONS = ["招商引资进度为什么落后", "縣經商局要協調調度哪些生產要素", "What should companies do about saving energy?",
+             "深入开展平安创建活动", "工业强县战略"]
+NEW_SPEECH = ("在全县秸秆综合利用工作推进会上的讲话\n\n同志们：今天召开全县秸秆综合利用工作推进会，主要任务是部署秸秆禁烧和综合利用工作。"
+              "各乡镇要落实属地责任，建立秸秆收储运体系，推广秸秆还田、秸秆饲料化和秸秆能源化利用，确保今年秸秆综合利用率达到百分之九十以上。")
+
+
+@pytest.fixture(scope="module")
+def lite_server(tmp_path_factory):
+    server = LiteServer(tmp_path_factory.mktemp("service-milvus") / "data")
+    yield server
+    server.stop()
+
+
+def _milvus_copy(seed_collection_dir, index: str) -> MilvusCollection:
+    collection = MilvusCollection.open(index, MODEL, dim=384, create=True)
+    store = PassageStore(seed_collection_dir / "speechqa.sqlite")
+    copy_from_store(store, MODEL, collection.store)
+    store.close()
+    return collection
+
+
+@pytest.fixture(scope="module", params=["lite", "server"])
+def milvus_service(request, seed_collection_dir, encoder, tmp_path_factory):
+    if request.param == "lite":
+        index = str(tmp_path_factory.mktemp("service-lite") / "seeds.db")
+    else:
+        index = request.getfixturevalue("lite_server").index + "/service_seeds"
+    collection = _milvus_copy(seed_collection_dir, index)
+    yield SearchService(collection, encoder)
+    collection.close()
+
+
+def _same_ranking(ours, theirs, tolerance: float = 2e-3) -> bool:
+    """Whether two hit lists rank alike: the embedded side's hits are grouped where their scores lie within
+    `tolerance` (its exact index holds half-precision vectors, Milvus float32 ones, so near-ties may swap),
+    and our hits, cut into groups of the same sizes, must hold the same passages; the last group may be
+    cut by k differently on each side."""
+    groups: list[set[str]] = []
+    last = None
+    for hit in theirs:
+        if groups and last - hit.score <= tolerance:
+            groups[-1].add(hit.passage.chunk_id)
+        else:
+            groups.append({hit.passage.chunk_id})
+        last = hit.score
+    ids = [hit.passage.chunk_id for hit in ours]
+    start = 0
+    for group in groups[:-1]:
+        if set(ids[start:start + len(group)]) != group:
+            return False
+        start += len(group)
+    return True
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+def test_searches_rank_as_the_embedded_backend_does(milvus_service, seed_service, mode):
+    for question in QUESTIONS:
+        request = SearchRequest(question, 8, mode)
+        ours, theirs = milvus_service.search(request).hits, seed_service.search(request).hits
+        assert ours, question
+        assert _same_ranking(ours, theirs), (mode, question, [h.passage.chunk_id for h in ours],
+                                             [(h.passage.chunk_id, h.score) for h in theirs])
+        filtered = SearchRequest(question, 5, mode, date_from="2022-06-01", date_to="2023-12-31")
+        assert [h.passage.chunk_id for h in milvus_service.search(filtered).hits][:3] == \
+            [h.passage.chunk_id for h in seed_service.search(filtered).hits][:3]
+
+
+def test_similar_passages_documents_and_stats(milvus_service, seed_service):
+    source = seed_service.search(SearchRequest(QUESTIONS[0], 1)).hits[0].passage
+    ours = milvus_service.similar(chunk_id=source.chunk_id, k=5)
+    theirs = seed_service.similar(chunk_id=source.chunk_id, k=5)
+    assert [h.passage.chunk_id for h in ours.hits][:3] == [h.passage.chunk_id for h in theirs.hits][:3]
+    assert all(h.passage.doc_id != source.doc_id for h in ours.hits)
+    listed, total = milvus_service.documents(0, 50)
+    assert (listed, total) == seed_service.documents(0, 50)
+    for document, _ in listed:
+        assert milvus_service.document(document.doc_id) == seed_service.document(document.doc_id)
+    assert milvus_service.stats()["index"] == "milvus:HNSW"
+    assert milvus_service.stats()["chunks"] == seed_service.stats()["chunks"]
+
+
+def test_an_upload_is_found_and_a_deletion_is_final(milvus_service):
+    report = milvus_service.add_documents([RawDocument(NEW_SPEECH, "straw.txt")])
+    assert len(report.added) == 1
+    doc_id = report.added[0]
+    hits = milvus_service.search(SearchRequest("秸秆综合利用率要达到多少", 3)).hits
+    assert hits[0].passage.doc_id == doc_id
+    assert milvus_service.document(doc_id)[0].text.startswith("在全县秸秆综合利用工作推进会上的讲话")
+    again = milvus_service.add_documents([RawDocument(NEW_SPEECH, "straw.txt")])
+    assert again.duplicates == ["straw.txt"] and not again.added
+    milvus_service.remove_document(doc_id)
+    assert all(h.passage.doc_id != doc_id for h in milvus_service.search(SearchRequest("秸秆综合利用率要达到多少", 10)).hits)
+    assert milvus_service.documents(0, 50)[1] == 5
+
+
+@pytest.fixture(scope="module")
+def milvus_server(seed_collection_dir, model_cache_dir, tmp_path_factory, lite_server, monkeypatch_module):
+    """A real speechqa server on loopback whose collection is in a milvus-lite server (SPEECHQA_INDEX)."""
+    index = lite_server.index + "/api_seeds"
+    _milvus_copy(seed_collection_dir, index).close()
+    monkeypatch_module.setenv("SPEECHQA_INDEX", index)
+    running = Server(copy_of(seed_collection_dir, tmp_path_factory, "milvus-api"), model_cache_dir)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    patch = pytest.MonkeyPatch()
+    yield patch
+    patch.undo()
+
+
+def test_the_api_answers_alike_over_milvus(milvus_server, server):
+    health = httpx.get(milvus_server.url + "/healthz").json()
+    assert health["index"] == "milvus:HNSW" and health["chunks"] == httpx.get(server.url + "/healthz").json()["chunks"]
+    for question in QUESTIONS[:3]:
+        ours = httpx.get(milvus_server.url + "/api/search", params={"q": question, "k": 5}, timeout=60).json()
+        theirs = httpx.get(server.url + "/api/search", params={"q": question, "k": 5}, timeout=60).json()
+        assert [r["chunk_id"] for r in ours["results"]][:3] == [r["chunk_id"] for r in theirs["results"]][:3]
+        assert ours["results"][0]["citation"] == theirs["results"][0]["citation"]
+    doc_id = ours["results"][0]["doc_id"]
+    ours = httpx.get(f"{milvus_server.url}/api/documents/{doc_id}").json()
+    assert ours == httpx.get(f"{server.url}/api/documents/{doc_id}").json()
+    page = httpx.get(f"{milvus_server.url}/doc/{doc_id}")
+    assert page.status_code == 200 and ours["title"] in page.text
+    missing = httpx.get(f"{milvus_server.url}/api/documents/d-0000000000000000")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
