@@ -24,6 +24,8 @@ from qa.textnorm import drop_surrogates
 from qa.types import Document, Hit, Passage
 
 MAX_PHRASE_CHARS = 100
+# One character is no formulation, and would list a good part of the collection's characters.
+MIN_PHRASE_CHARS = 2
 MAX_LIMIT = 10_000  # occurrences in one page or one export
 GRANULARITIES = ("auto", "month", "year")
 # "auto" draws months while the dated occurrences span at most this many; years beyond.
@@ -204,6 +206,9 @@ def validate(request: PhraseRequest) -> PhraseRequest:
     phrase = drop_surrogates(request.phrase or "").strip()
     if not phrase:
         raise BadInputError("the phrase is empty: give the exact wording to look for (q=...)")
+    if len(phrase) < MIN_PHRASE_CHARS:
+        raise BadInputError(f"the phrase {phrase!r} is one character; give at least {MIN_PHRASE_CHARS} "
+                            "(a word or a formulation such as 工业强县)")
     if len(phrase) > MAX_PHRASE_CHARS:
         raise BadInputError(f"the phrase is {len(phrase)} characters long; a phrase timeline takes at most "
                             f"{MAX_PHRASE_CHARS} — for a longer passage use the similar-passage search")

@@ -160,6 +160,7 @@ def test_periods():
 @pytest.mark.parametrize(("request_", "message"), [
     (PhraseRequest("  "), "the phrase is empty"),
     (PhraseRequest("长" * 101), "at most 100"),
+    (PhraseRequest(" 县 "), "is one character; give at least 2"),
     (PhraseRequest("工业", granularity="week"), "granularity must be one of auto, month, year"),
     (PhraseRequest("工业", date_from="2022-13-01"), "date_from must be an ISO date"),
     (PhraseRequest("工业", limit=0), "limit between 1 and 10000"),
