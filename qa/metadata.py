@@ -104,14 +104,19 @@ def _surnames() -> tuple[frozenset[str], tuple[str, ...]]:
     return frozenset(single), tuple(sorted(compound))
 
 
+_ALL_HAN = re.compile(r"[\u4e00-\u9fff]+")
+_NOT_IN_NAMES = frozenset("总總统統席")
+
+
 def _is_person_name(name: str) -> bool:
     """2-4 ideographs starting with a common surname (simplified or traditional)."""
     single, compound = _surnames()
-    if not all("\u4e00" <= ch <= "\u9fff" for ch in name) or any(ch in "总總统統席" for ch in name):
-        return False  # "蔡總統" is a surname and a title
     if name.startswith(compound):
-        return 3 <= len(name) <= 4
-    return 2 <= len(name) <= 3 and name[0] in single
+        if not 3 <= len(name) <= 4:
+            return False
+    elif not (2 <= len(name) <= 3 and name[0] in single):
+        return False
+    return bool(_ALL_HAN.fullmatch(name)) and _NOT_IN_NAMES.isdisjoint(name)  # "蔡總統": a surname and a title
 
 
 # --- title -------------------------------------------------------------------------------
@@ -249,8 +254,10 @@ _PLACE = re.compile(
     r"(?:出席|主持|会见|會見|会晤|會晤|会谈|會談|发表|發表|参加|參加|视导|視導|视察|視察|考察|调研|調研|参访|參訪|参观|參觀"
     r"|访视|訪視|接见|接見|接受|看望|慰问|慰問|勗勉|慰勉|举行|舉行|召开|召開|参拜|參拜|祈福|探视|探視|致辞|致詞|出访|出訪|同)"
 )
-_NOT_A_PLACE_PART = re.compile(rf"{_ROLE_WORD}|在|於|于|以|方式|会见|會見|会谈|會談|出席|主持|举行|舉行|召开|召開|来华|同|与|與|的|时|時|期间|期間|会上|會上|之际|之際|以来|以來|同志|当地|當地|今天|此|这|這|其|各|該|该")
+_NOT_A_PLACE_PART = re.compile(rf"{_ROLE_WORD}|在|於|于|以|並|并|方式|会见|會見|会谈|會談|出席|主持|举行|舉行|召开|召開|来华|同|与|與|的|时|時|期间|期間|会上|會上|之际|之際|以来|以來|同志|当地|當地|今天|此|这|這|其|各|該|该")
+_GUEST = ("来华", "來臺", "来京", "訪臺")  # "会见来华出席…峰会的…总统": the guest's occasion
 _OCCASION = re.compile(r"(?:出席|主持|參加|参加|發表|发表|舉行|举行|召開|召开)(?:召开|召開)?「(?P<occasion>[^」\n]{2,60})」")
+_OCCASION_VERBS = ("出席", "主持", "参加", "參加")
 _OCCASION_PLAIN = re.compile(
     rf"(?:出席|主持召开|主持召開|主持|参加|參加)(?P<occasion>[{_HAN}\d“”《》]{{4,40}}?"
     r"(?:开幕式|開幕式|闭幕式|閉幕式|仪式|儀式|大会|大會|会议|會議|峰会|峰會|论坛|論壇|典礼|典禮|晚会|晚會|招待会|招待會"
@@ -292,7 +299,10 @@ def office_holder(office: str, date: str | None) -> str | None:
 
 def _name_at(text: str, start: int) -> str | None:
     """The person name that begins at ``start`` and ends where the sentence goes on."""
-    for length in (3, 2):
+    single, compound = _surnames()
+    if text[start : start + 1] not in single and not text.startswith(compound, start):
+        return None
+    for length in (4, 3, 2) if text.startswith(compound, start) else (3, 2):
         name = text[start : start + length]
         if len(name) < length or not _is_person_name(name) or not _AFTER_NAME.match(text, start + length):
             continue
@@ -302,31 +312,29 @@ def _name_at(text: str, start: int) -> str | None:
     return None
 
 
-def _lead(cleaned_head: str) -> tuple[list[str], str, bool]:
-    """(heading lines, opening paragraph, whether headed sections follow it): the first line with a
-    full stop opens the text; a digest of unrelated items has a headline before each item."""
+def _lead(cleaned_head: str) -> tuple[list[str], str, list[str]]:
+    """(heading lines, opening paragraph, the lines after it): the first line with a full stop opens the text."""
     lines = [line.strip() for line in cleaned_head.split("\n") if line.strip()]
     for i, line in enumerate(lines):
         if "。" in line or len(line) > 80:
-            sections = any(_is_headline(later) for later in lines[i + 1 :])
-            return lines[:i], line, sections
-    return lines, "", False
+            return lines[:i], line, lines[i + 1 :]
+    return lines, "", []
 
 
 def _is_headline(line: str) -> bool:
-    return 6 <= len(line) <= 40 and not re.search(r"[。！？：:；;]", line) and len(_HAN_RUN.findall(line)) >= 4
+    return 6 <= len(line) <= 40 and not _SENTENCE_MARK.search(line) and len(_HAN_RUN.findall(line)) >= 4
 
 
 def _sentences(paragraph: str, n: int) -> list[str]:
-    return [s + "。" for s in paragraph.split("。")[:n] if s]
+    return [s + "。" for s in paragraph.split("。", n)[:n] if s]
 
 
 def _office_first(body: str, date: str | None) -> str | None:
     """"賴清德副總統今（7）日…": a name, then the office, opening the sentence (Taiwan usage). With a dated
     document the name must be the office's holder that day, which "韓國總統尹錫悅" never is."""
-    match = re.match(rf"(?P<name>[{_HAN}]{{2,4}}?){_OFFICE}", body)
-    if not match or not _is_person_name(match["name"]):
-        return None
+    match = _NAME_THEN_OFFICE.match(body)
+    if not match or not _is_person_name(match["name"]) or body[match.end() : match.end() + 1] in ("將", "将"):
+        return None  # "賴清德總統將於11月30日…率團訪問": an announcement, made by others
     holder = office_holder(match["office"], date)
     if holder is not None:
         return match["name"] if match["name"] == holder else None
@@ -353,13 +361,26 @@ def _subject_speaker(sentence: str, head: str, date: str | None) -> str | None:
 
 
 _TITLES_AFTER_NAMES = ("总书记", "總書記", "主席")  # "习近平总书记", "习近平主席"
-_CLAUSE_SPEECH = r"讲话|講話|致辞|致詞|贺词|賀詞|主持|指出|强调|強調|表示"
+_CLAUSE_SPEECH = re.compile(r"讲话|講話|致辞|致詞|贺词|賀詞|主持|指出|强调|強調|表示")
 _NOT_TITLES = r"致电|致電|致函|致信|向|给|給|宣读|宣讀|转达|轉達|欢迎|歡迎|会见|會見|陪同|接见|接見|恭贺|恭賀|祝贺|祝賀|感谢|感謝|邀请|邀請|评价|評價|学习|學習"
+_ROLE_RE = re.compile(_ROLE_WORD)
+_NOT_A_TITLE_CHAIN = re.compile(rf"[^{_HAN}、]|{_NOT_TITLES}")
+_NAME_THEN_OFFICE = re.compile(rf"(?P<name>[{_HAN}]{{2,4}}?){_OFFICE}")
+_OFFICE_HEADING = re.compile(rf"(?P<surname>[{_HAN}])?{_OFFICE}(?![府創创將将])")  # "總統將出訪": an announcement
+_SENTENCE_MARK = re.compile(r"[。！？：:；;]")
+_HELD = re.compile(r"举行|舉行|召开|召開|开幕|開幕")
+_FUTURE = re.compile(r"即将|即將|将于|將於")
+_CLAUSE_END = re.compile(r"(?<=[，。])")
+_ACTS = re.compile(r"出席|主持|发表|發表|致")
+_ROLE_BEFORE = re.compile(rf"{_ROLE_WORD}$")
+_PERSON_ACTS = re.compile(r"(?:同志)?(?:表示|指出|强调|強調|主持|会见|會見|出席|致|发表|發表)")
+_SPEAKS_IN_TITLE = re.compile(r"讲话|講話|致辞|致詞|发表|發表|强调|強調|指出|表示|报告|報告")
+_REACTIONS = re.compile(r"评价|評價|反响|反響|热议|熱議|点赞|點讚")
 _TITLE_TAGS = re.compile(r"^\s*(?:\[[^\]]{1,6}\]|【[^】]{1,30}】)\s*")
 _TITLE_SUBJECT = re.compile(
     rf"(?P<name>[{_HAN}]{{2,3}}?)(?:会见|會見|会谈|會談|会晤|會晤|出席|主持|在|同(?!志)|与|與|致|发表|發表|考察|调研"
     r"|調研|看望|接见|接見|回信|复信|签署|簽署|宣布|强调|強調|指出|表示|视察|視察|参加|參加|访问|訪問|出访|出訪"
-    r"|向|对(?=\S{1,20}访问)|對(?=\S{1,20}訪問)|就(?=\S{1,40}(?:致|表示)))"
+    r"|向|作(?=\S{0,12}(?:报告|報告|讲话|講話))|对(?=\S{1,20}访问)|對(?=\S{1,20}訪問)|就(?=\S{1,40}(?:致|表示)))"
 )
 # "新华社播发李希同志在…全体会议上的工作报告": the report is the named person's words.
 _REPORT_OF = re.compile(
@@ -370,25 +391,33 @@ _REPORT_OF = re.compile(
 
 def _introduced(name: str, head: str) -> bool:
     """The text names them as a person: with a title ("国务院总理李强") or doing what people do."""
-    return bool(re.search(rf"{_ROLE_WORD}{name}|{name}(?:同志)?(?:表示|指出|强调|強調|主持|会见|會見|出席|致|发表|發表)", head))
+    at = head.find(name)
+    while at >= 0:
+        if _ROLE_BEFORE.search(head, max(0, at - 4), at) or _PERSON_ACTS.match(head, at + len(name)):
+            return True
+        at = head.find(name, at + 1)
+    return False
 
 
-def _title_speaker(title: str | None, head: str) -> str | None:
-    """"李强在甘肃、青海调研", "习近平致电祝贺…": a title that opens with a name and what they did,
-    when the text introduces them too."""
-    if not title:
-        return None
-    report = _REPORT_OF.search(_TITLE_TAGS.sub("", title))
+def _title_speaker(title: str | None, headings: list[str], head: str) -> str | None:
+    """"李强在甘肃、青海调研", "习近平致电祝贺…": a title or heading line that opens with a name and what
+    they did, when the text introduces them too. Where several do, the one who speaks: under "…庆祝大会
+    隆重举行 习近平出席大会" the heading "王沪宁出席并讲话" names the speech."""
+    title = _TITLE_TAGS.sub("", title) if title else ""
+    report = _REPORT_OF.search(title)
     if report and _is_person_name(report["name"]):
         return report["name"]
-    for segment in _TITLE_TAGS.sub("", title).split():
+    found = []
+    for segment in [*title.split(), *(part for line in headings for part in line.split())]:
         match = _TITLE_SUBJECT.match(segment)
         name = match["name"] if match else ""
         if name and name[-1] in _NAME_TAIL_NOT:
             return None  # "李强将出席…": an announcement
         if _is_person_name(name) and _introduced(name, head):
-            return name
-    return None
+            if _SPEAKS_IN_TITLE.search(segment):
+                return name
+            found.append(name)
+    return found[0] if found else None
 
 
 def attribute(title: str | None, cleaned: str, date: str | None = None) -> Attribution:
@@ -400,10 +429,10 @@ def attribute(title: str | None, cleaned: str, date: str | None = None) -> Attri
         date: the document's ISO date; resolves a release that names only the office ("總統出席…").
     """
     head = cleaned[:LEAD_CHARS]
-    headings, paragraph, sections = _lead(head)
+    headings, paragraph, later = _lead(head)
     sentences = _sentences(paragraph, 3)
     first = sentences[0] if sentences else ""
-    speaker = _title_speaker(title, head) or _lead_speaker(sentences, head, date, sections)
+    speaker = _title_speaker(title, headings, head) or _lead_speaker(sentences, head, date, later, title)
     if speaker is None and not _spokesperson_speaks(first):
         speaker = _office_speaker(title, headings, paragraph, date)
     return Attribution(speaker=speaker, place=_place(first, speaker), occasion=_occasion([*headings, first]))
@@ -416,7 +445,7 @@ def _place(first: str, speaker: str | None) -> str | None:
         start, end = first.index(speaker) + len(speaker), len(first)
     else:
         start, end = 0, first.find("，") if "，" in first else len(first)
-        if not re.search(r"举行|舉行|召开|召開|开幕|開幕", first[start:end]) or re.search(r"即将|即將|将于|將於", first[:end]):
+        if not _HELD.search(first, start, end) or _FUTURE.search(first, 0, end):
             return None
     for match in _PLACE.finditer(first, start, end):
         if not _NOT_A_PLACE_PART.search(match["place"]):
@@ -426,9 +455,13 @@ def _place(first: str, speaker: str | None) -> str | None:
 
 def _occasion(lines: list[str]) -> str | None:
     for line in lines:
-        match = _OCCASION.search(line) or _OCCASION_PLAIN.search(line)
-        if match:
-            return match["occasion"]
+        patterns = [_OCCASION] if "「" in line else []
+        if any(verb in line for verb in _OCCASION_VERBS):  # a substring test is cheaper than the scan
+            patterns.append(_OCCASION_PLAIN)
+        for pattern in patterns:
+            for match in pattern.finditer(line):
+                if line[max(0, match.start() - 2) : match.start()] not in _GUEST:
+                    return match["occasion"]
     return None
 
 
@@ -438,16 +471,18 @@ def _spokesperson_speaks(sentence: str) -> bool:
     return bool(spokesperson and _SPEECH_VERB.search(sentence, spokesperson.end()))
 
 
-def _lead_speaker(sentences: list[str], head: str, date: str | None, sections: bool) -> str | None:
-    if not sentences:
-        return None
+def _lead_speaker(sentences: list[str], head: str, date: str | None, later: list[str], title: str | None) -> str | None:
+    if not sentences or not _ROLE_RE.search("".join(sentences[:2])):
+        return None  # every rule below starts from a title or an office ("国务院总理", "副總統", "發言人")
     first = sentences[0]
     when = _WHEN_CLAUSE.match(first)
     office = _office_first(first[when.end() :] if when else first, date) or _office_first(first, date)
     if office:
         return office
-    if sections:
-        return None  # a digest: its first item's subject is not the document's
+    if any(_is_headline(line) for line in later):
+        return None  # a digest of items, each under its headline: the first item's subject is not the document's
+    if title and _REACTIONS.search(title):
+        return None  # "与会嘉宾积极评价习近平主席…的贺信": the story carries the reactions
     spokesperson = _SPOKESPERSON.search(first)
     if spokesperson:
         name = _name_at(first, spokesperson.end())
@@ -471,11 +506,13 @@ def _clause_speaker(sentences: list[str], head: str) -> str | None:
     """"…大会9日在京举行，中共中央政治局委员、中央统战部部长李干杰出席大会并代表中共中央致贺词。":
     a clause of the opening sentences that starts with an official's titles and name and has them speak."""
     for sentence in sentences:
-        for clause in re.split(r"(?<=[，。])", sentence)[1 if sentence is sentences[0] else 0 :]:
+        if not _CLAUSE_SPEECH.search(sentence) or not _ROLE_RE.search(sentence):
+            continue
+        for clause in _CLAUSE_END.split(sentence)[1 if sentence is sentences[0] else 0 :]:
             name = _name_after_titles(clause)
             # A name must come back in the story, or act at once ("…部长李干杰出席大会并…致贺词").
-            if name and re.search(_CLAUSE_SPEECH, clause) and (
-                head.count(name) >= 2 or re.match(r"(?:出席|主持|发表|發表|致)", clause[clause.index(name) + len(name) :])
+            if name and _CLAUSE_SPEECH.search(clause) and (
+                head.count(name) >= 2 or _ACTS.match(clause, clause.index(name) + len(name))
             ):
                 return name
     return None
@@ -484,9 +521,9 @@ def _clause_speaker(sentences: list[str], head: str) -> str | None:
 def _name_after_titles(text: str) -> str | None:
     """The name after the titles that open ``text`` ("商务部党组书记、部长王文涛表示"); not a word after a
     name and its title ("习近平总书记明确指出")."""
-    for match in re.finditer(_ROLE_WORD, text[:40]):
+    for match in _ROLE_RE.finditer(text, 0, 40):
         prefix = text[: match.start()]
-        if re.search(rf"[^{_HAN}、]|{_NOT_TITLES}", prefix):
+        if _NOT_A_TITLE_CHAIN.search(prefix):
             return None
         if match[0] in _TITLES_AFTER_NAMES and any(_is_person_name(prefix[-n:]) for n in (2, 3) if len(prefix) >= n):
             continue
@@ -500,7 +537,7 @@ def _office_speaker(title: str | None, headings: list[str], paragraph: str, date
     """"總統出席…" as heading or title: who held that office on the document's date, when the release
     names them ("蔡英文總統親臨主祭") or a surname the holder bears ("陳副總統：")."""
     for line in [*headings, *(title.split() if title else [])]:
-        match = re.match(rf"(?P<surname>[{_HAN}])?{_OFFICE}(?![府創创])", line)
+        match = _OFFICE_HEADING.match(line)
         if not match:
             continue
         holder = office_holder(match["office"], date)

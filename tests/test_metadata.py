@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
 
 import pytest
 
 from qa.cleaning import clean_text
-from qa.metadata import content_hash, extract_metadata, normalize_date
+from qa.ingest import build_document
+from qa.metadata import (
+    Attribution,
+    attribute,
+    content_hash,
+    extract_metadata,
+    normalize_date,
+    office_holder,
+    refresh_metadata,
+)
 from qa.readers import read_path
-from qa.types import Metadata, RawDocument
+from qa.types import Document, Metadata, RawDocument
 
 SEEDS = Path(__file__).parents[1] / "qa" / "sample_speeches"  # the five sample speeches
 
@@ -155,6 +166,196 @@ def test_speaker_from_title() -> None:
 def test_place_is_not_an_event() -> None:
     meta = metadata_of("张学锋\n（2023年5月11日在全县经济工作会议上的讲话）\n同志们：")
     assert (meta.speaker, meta.date, meta.place) == ("张学锋", "2023-05-11", None)
+
+
+# --- who speaks, where, at what: real opening lines of the archive -------------------------------
+
+
+def attribution_of(title: str, text: str, date: str | None = None) -> Attribution:
+    raw = RawDocument(text=text, source="test", title=title, date=date)
+    meta = extract_metadata(raw, clean_text(raw.text))
+    return Attribution(meta.speaker, meta.place, attribute(meta.title, clean_text(text), meta.date).occasion)
+
+
+def test_release_opens_with_name_and_office() -> None:
+    text = (
+        "副總統出席「『劍氣詩情』陳吉山作品集新書發表及創作個展」開幕茶會\n"
+        "賴清德副總統今（7）日下午前往臺南出席「『劍氣詩情』陳吉山作品集新書發表及創作個展」開幕茶會，"
+        "以實際行動表達對陳老師畫作及新書的支持。\n副總統致詞時表示，今天是武漢肺炎解封的首日。"
+    )
+    assert attribution_of("副總統：盼更多人了解書畫大師陳吉山的劍氣與詩情", text, "2020-06-07") == Attribution(
+        "賴清德", "臺南", "『劍氣詩情』陳吉山作品集新書發表及創作個展"
+    )
+
+
+def test_name_and_office_after_a_when_clause() -> None:
+    text = (
+        "總統春節視導暨勗勉陸軍機步269旅\n春節將屆，蔡英文總統今（16）日上午前往桃園視導暨勗勉陸軍機步269旅，"
+        "感謝國軍堅守崗位，戮力戰訓本務，讓國人安心過年。"
+    )
+    assert attribution_of("視導暨勗勉陸軍機步269旅 總統肯定國軍堅守崗位", text, "2020-01-16").speaker == "蔡英文"
+
+
+def test_the_name_must_hold_the_office_on_the_date() -> None:
+    # "韩国总统李在明": a country and an office, not a name and an office.
+    text = "当地时间11月1日下午，韩国总统李在明同中国国家主席习近平在庆州博物馆举行会谈。"
+    assert attribution_of("", text, "2025-11-01").speaker is None
+    assert attribution_of("[视频]习近平出席韩国总统举行的欢迎仪式", text, "2025-11-01").speaker == "习近平"
+
+
+def test_office_holders_by_date() -> None:
+    assert office_holder("總統", "2024-05-19") == "蔡英文"
+    assert office_holder("總統", "2024-05-20") == "賴清德"
+    assert office_holder("副总统", "2022-01-09") == "賴清德"
+    assert office_holder("副總統", "2020-05-19") == "陳建仁"
+    assert office_holder("總統", "2015-01-01") is None
+    assert office_holder("總統", None) is None
+
+
+def test_office_in_the_heading_resolved_by_the_name_in_the_text() -> None:
+    text = (
+        "「109年向先祖暨忠烈殉職人員致祭」於今（29）日上午9時在臺北市圓山國民革命忠烈祠隆重舉行，"
+        "蔡英文總統親臨主祭，行政院長蘇貞昌、立法院長游錫堃陪祭。"
+    )
+    assert attribution_of("總統主持「109年向先祖暨忠烈殉職人員致祭」", text, "2020-03-29").speaker == "蔡英文"
+    # The holder that day is 蔡英文, so a release naming someone else with the office gives no speaker.
+    assert attribution_of("總統主持「109年向先祖暨忠烈殉職人員致祭」", text, "2024-06-01").speaker is None
+
+
+def test_meeting_chaired_by_the_office_holder() -> None:
+    text = (
+        "副總統主持「總統府人權諮詢委員會第39次委員會議」\n總統府今（6）日下午召開「總統府人權諮詢委員會第39次委員會議」，"
+        "由召集人陳建仁副總統主持。副總統表示，「總統府人權諮詢委員會」成立10周年。"
+    )
+    assert attribution_of("「總統府人權諮詢委員會」完成階段性任務", text, "2020-05-06").speaker == "陳建仁"
+
+
+def test_spokesperson_speaks_for_the_office() -> None:
+    text = (
+        "關於日本安倍晉三首相今（28）日因健康因素宣布辭去首相職務，總統府發言人張惇涵表示，"
+        "蔡總統誠摯感謝安倍首相長年來對於我國的堅定支持，以及對於推進臺日關係的貢獻。"
+    )
+    title = "針對日本安倍首相因健康因素宣布辭去首相職務 總統誠摯感謝長年對我國堅定支持，並盼望早日恢復健康"
+    assert attribution_of(title, text, "2020-08-28").speaker == "張惇涵"
+    # A spokesperson whose name is not in Han characters: unknown, not the president named in the title.
+    text = (
+        "我國拉丁美洲及加勒比海友邦巴拉圭共和國總統阿布鐸伉儷應我國政府邀請，率團來臺進行為期5天的國是訪問行程，"
+        "總統府發言人Kolas Yotaka今（15）日表示，蔡總統代表我國政府及人民，誠摯歡迎阿布鐸總統率團訪問臺灣。"
+    )
+    assert attribution_of("蔡總統誠摯歡迎我國友邦巴拉圭共和國總統阿布鐸伉儷率團訪問臺灣", text, "2023-02-15").speaker is None
+
+
+def test_leader_after_titles_in_a_story() -> None:
+    text = (
+        "中共中央政治局常委、国务院副总理丁薛祥23日在北京会见伊朗外交部长阿拉格齐。\n"
+        "丁薛祥表示，中伊两国传统友好，各领域合作取得丰硕成果。"
+    )
+    assert attribution_of("", text) == Attribution("丁薛祥", "北京", None)
+    meeting = "国务院总理李强5月9日主持召开国务院常务会议，学习贯彻习近平总书记在部分省区市座谈会上的重要讲话精神。"
+    assert attribution_of("[视频]李强主持召开国务院常务会议", meeting) == Attribution("李强", None, "国务院常务会议")
+
+
+def test_in_jing_is_beijing() -> None:
+    text = "全国政协主席王沪宁2日在京会见来华出席2025年上海合作组织峰会的伊朗总统佩泽希齐扬。\n王沪宁表示，中伊两国传统友谊深厚。"
+    assert attribution_of("[视频]王沪宁会见伊朗总统", text) == Attribution("王沪宁", "北京", None)
+
+
+def test_official_speaks_in_a_later_clause() -> None:
+    text = (
+        "庆祝中国民主促进会成立80周年大会9日在京举行，中共中央政治局委员、中央统战部部长李干杰出席大会并代表中共中央致贺词。"
+        "贺词表示，民进不愧为一支重要力量。"
+    )
+    assert attribution_of("[视频]庆祝中国民主促进会成立80周年大会在京举行", text).speaker == "李干杰"
+
+
+def test_article_by_a_leader() -> None:
+    text = (
+        "2025年1月1日出版的第1期《求是》杂志发表中共中央总书记、国家主席、中央军委主席习近平的重要文章"
+        "《以中国式现代化全面推进强国建设、民族复兴伟业》。\n文章强调，概括提出并深入阐述中国式现代化理论。"
+    )
+    assert attribution_of("[视频]《求是》杂志发表习近平总书记重要文章", text).speaker == "习近平"
+
+
+def test_report_named_in_the_title() -> None:
+    title = "[视频]新华社播发李希同志在中国共产党第二十届中央纪律检查委员会第四次全体会议上的工作报告"
+    text = "新华社今天（2月27日）播发李希同志在中国共产党第二十届中央纪律检查委员会第四次全体会议上的工作报告。"
+    assert attribution_of(title, text).speaker == "李希"
+
+
+@pytest.mark.parametrize(
+    ("title", "text"),
+    [
+        # Others praise the leader's speech: their words, not his.
+        (
+            "[视频]共同书写促进全球妇女合作的崭新篇章——国际人士积极评价习近平主席在全球妇女峰会开幕式的主旨讲话",
+            "国际人士表示，习近平主席在全球妇女峰会开幕式的主旨讲话为全球妇女事业发展提供指引。",
+        ),
+        # Letters to the leader.
+        (
+            "[视频]外国领导人和国际组织负责人祝贺马年新春",
+            "近日，许多国家领导人和国际组织负责人致电或致函中共中央总书记、国家主席习近平，祝贺中国人民喜迎马年新春。",
+        ),
+        # A word after a name and its title is not a name.
+        (
+            "[视频]【新思想引领新征程】长江经济带共绘高质量发展新图景",
+            "今年是“十五五”开局之年。习近平总书记明确指出，要“使长江经济带成为我国生态优先绿色发展主战场”。",
+        ),
+        # An announcement: nobody has spoken yet.
+        (
+            "[视频]李强将出席上海合作组织成员国政府首脑（总理）理事会第二十四次会议",
+            "应俄罗斯联邦总理米舒斯京邀请，国务院总理李强将于11月17日至18日出席在俄罗斯莫斯科举行的上海合作组织成员国"
+            "政府首脑（总理）理事会第二十四次会议。",
+        ),
+        # A digest: the first item's speaker is not the document's.
+        (
+            "[视频]国际联播快讯",
+            "匈牙利总理称欧盟当前战略注定失败\n匈牙利总理欧尔班11日在社交媒体上表示，欧盟当前的战略注定失败。"
+            "欧尔班认为，欧盟不应寻求美国的支持。\n委内瑞拉总统称启动全面防御计划\n委内瑞拉总统马杜罗11日表示，启动全面防御计划。",
+        ),
+        # An obituary names its subject, who says nothing.
+        ("[视频]宋平同志逝世", "中国共产党的优秀党员，原国务委员宋平同志，因病医治无效，于2026年3月4日15时36分在北京逝世。"),
+        # A sentence with a date in brackets is not a byline ("明天" is no name).
+        ("[视频]人民日报社论：满怀信心 砥砺奋进 开创新局——元旦献词", "明天（2026年1月1日）出版的《人民日报》将发表社论。"),
+    ],
+)
+def test_no_speaker_where_nobody_in_the_lead_speaks(title: str, text: str) -> None:
+    assert attribution_of(title, text, "2025-06-01").speaker is None
+
+
+def test_refresh_fills_speaker_and_place_of_a_stored_document_and_keeps_known_fields() -> None:
+    text = "国家副主席韩正21日在北京会见美国俄勒冈州参议长瓦格纳。\n韩正表示，中美两国间拥有广泛共同利益。"
+    built = build_document(RawDocument(text=text, source="x", title="[视频]韩正会见美国俄勒冈州参议长"))
+    assert isinstance(built, Document)
+    assert (built.metadata.speaker, built.metadata.place) == ("韩正", "北京")
+    stale = dataclasses.replace(built, metadata=dataclasses.replace(built.metadata, speaker=None, place=None))
+    assert refresh_metadata(stale) == built.metadata
+    given = dataclasses.replace(built, metadata=dataclasses.replace(built.metadata, speaker="韓正", place="北京市"))
+    assert (refresh_metadata(given).speaker, refresh_metadata(given).place) == ("韓正", "北京市")
+
+
+# --- the hand check: 100 archive documents drawn at random (docs/speaker_check.md) --------------------
+
+CHECKED = [json.loads(line) for line in (Path(__file__).parent / "data" / "speaker_check.jsonl").open(encoding="utf-8")]
+
+
+def test_hand_checked_documents_get_the_checked_metadata() -> None:
+    got, expected = [], []
+    for row in CHECKED:
+        raw = RawDocument(text=row["text"], source=row["doc"], title=row["title"], date=row["date"])
+        cleaned = clean_text(raw.text)
+        meta = extract_metadata(raw, cleaned)
+        got.append((row["n"], meta.speaker, meta.place, attribute(meta.title, cleaned, meta.date).occasion))
+        expected.append((row["n"], row["speaker"], row["place"], row["occasion"]))
+    assert got == expected  # a change here needs the changed documents checked by hand again
+
+
+def test_hand_check_precision() -> None:
+    assert len(CHECKED) == 100
+    for row in CHECKED:  # a verdict says whether the stored speaker is right, so it must match its presence
+        assert (row["speaker"] is not None) == (row["verdict"] in ("correct", "wrong")), row["n"]
+    named = [row for row in CHECKED if row["speaker"]]
+    precision = sum(row["verdict"] == "correct" for row in named) / len(named)
+    assert precision >= 0.95
 
 
 # --- content hash ------------------------------------------------------------------------------
