@@ -104,6 +104,15 @@ def bm25_text(text: str) -> str:
     return _NOT_INDEXED.sub(" ", fold_width(to_simplified(text)).lower())
 
 
+def bm25_source(passage_text: str, title: str | None, tokens: str) -> str:
+    """What Milvus's analyzer reads for a passage so that it finds the passage's stored BM25 tokens:
+    its text, and its document's title too where ingest counted the title's words (qa.ingest)."""
+    own = bm25_text(passage_text)
+    if title and tokens != " ".join(lexical_tokens(passage_text)):
+        return own + "\n" + bm25_text(title)
+    return own
+
+
 def _kept(token: str) -> bool:
     return bool(_WORDLIKE.search(token)) and token not in _STOPWORDS and not token.isspace()
 
@@ -197,7 +206,7 @@ def passage_rows(document: Document, stored: Sequence[StoredPassage], vectors: S
             "doc_id": document.doc_id,
             "ordinal": passage.ordinal,
             "text": passage.text,
-            "bm25_text": bm25_text(passage.text),
+            "bm25_text": bm25_source(passage.text, meta.title, stored[i].tokens),
             "char_start": passage.char_start,
             "char_end": passage.char_end,
             "section": _clip(passage.section),

@@ -7,6 +7,7 @@ answer is compared with the embedded store's and indexes by chunk id, never by r
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -24,6 +25,7 @@ from qa.milvus_backend import (  # noqa: E402
     ANALYZER,
     MilvusPassages,
     MilvusTarget,
+    bm25_source,
     bm25_text,
     chunk_pid,
     copy_from_store,
@@ -116,9 +118,11 @@ def test_milvus_analyzer_reads_our_bm25_tokens_exactly(seed_store):
     from milvus_lite.analyzer import create_analyzer
 
     analyzer = create_analyzer(ANALYZER)
-    texts = [text for _, text, _ in seed_store.iter_passage_texts()]
-    assert texts
-    for text in texts:
+    rows = sqlite3.connect(seed_store.path).execute(
+        "SELECT p.text, d.title, p.tokens FROM passages p JOIN documents d USING (doc_id)").fetchall()
+    assert rows
+    for text, title, tokens in rows:
+        assert analyzer.tokenize(bm25_source(text, title, tokens)) == tokens.split(" ")
         assert analyzer.tokenize(bm25_text(text)) == lexical_tokens(text)
     for query in QUERIES:
         tokens = lexical_tokens(query)
