@@ -228,7 +228,7 @@ _SPEECH_VERB = re.compile(
 )
 # A clause before the subject that only says when: "当地时间11月1日上午，", "春節將屆，", "今（24）日是農曆除夕，".
 _WHEN_CLAUSE = re.compile(
-    r"^[^，。]{0,60}?(?:\d|[〇一二三四五六七八九十]月|日|时|時|晚|将至|將至|将届|將屆|之际|之際|前夕|期间|期間|後|后)"
+    r"^[^，。]{0,60}?(?:\d|[〇一二三四五六七八九十]月|日|时|時|午|晚|将至|將至|将届|將屆|之际|之際|前夕|期间|期間|後|后)"
     r"[^，。]{0,20}，"
 )
 _ROLE_WORD = (
@@ -245,7 +245,10 @@ _AFTER_NAME = re.compile(
 _NAME_TAIL_NOT = set("在于於同与與和对對向以就给給将將也还還并並为為作率的今昨明")
 
 # "由召集人陳建仁副總統主持" — a meeting chaired by an office holder named in the release.
-_CHAIRED_BY = re.compile(rf"由[^，。]{{0,12}}?(?P<name>[{_HAN}]{{3}}){_OFFICE}主持")
+_CHAIRED_BY = re.compile(
+    rf"由[^，。]{{0,12}}?(?:(?P<name>[{_HAN}]{{3}}){_OFFICE}|(?:副總統|總統|副总统|总统)(?P<name_after>[{_HAN}]{{3}}))"
+    r"(?:親自|亲自)?主持"
+)
 _SPOKESPERSON = re.compile(r"(?:發言人|发言人)")
 _ARTICLE_BY = re.compile(rf"发表[^。]{{0,30}}?{_ROLE_WORD}(?P<name>[{_HAN}]{{2,3}})的(?:重要)?(?:文章|讲话|講話)")
 
@@ -316,7 +319,8 @@ def _lead(cleaned_head: str) -> tuple[list[str], str, list[str]]:
     """(heading lines, opening paragraph, the lines after it): the first line with a full stop opens the text."""
     lines = [line.strip() for line in cleaned_head.split("\n") if line.strip()]
     for i, line in enumerate(lines):
-        if "。" in line or len(line) > 80:
+        # A long paragraph may end in "：" (專訪問答內容如下：); a long heading lists without commas.
+        if "。" in line or (len(line) > 80 and "，" in line):
             return lines[:i], line, lines[i + 1 :]
     return lines, "", []
 
@@ -488,10 +492,12 @@ def _lead_speaker(sentences: list[str], head: str, date: str | None, later: list
         name = _name_at(first, spokesperson.end())
         if name and _SPEECH_VERB.search(first, spokesperson.end()):
             return name
-    for rule in (_CHAIRED_BY, _ARTICLE_BY):
-        match = rule.search(first)
-        if match and _is_person_name(match["name"]):
-            return match["name"]
+    chaired = _CHAIRED_BY.search(first)
+    if chaired and _is_person_name(chaired["name"] or chaired["name_after"]):
+        return chaired["name"] or chaired["name_after"]
+    article = _ARTICLE_BY.search(first)
+    if article and _is_person_name(article["name"]):
+        return article["name"]
     subject = _subject_speaker(first, head, date)
     # The subject speaks in the opening sentence, or is quoted in the next two ("丁薛祥表示，…").
     quoted = rf"{subject}[^，。]{{0,12}}?(?:表示|指出|强调|強調|说，|說，)"

@@ -228,6 +228,22 @@ def test_meeting_chaired_by_the_office_holder() -> None:
         "由召集人陳建仁副總統主持。副總統表示，「總統府人權諮詢委員會」成立10周年。"
     )
     assert attribution_of("「總統府人權諮詢委員會」完成階段性任務", text, "2020-05-06").speaker == "陳建仁"
+    text = "總統府今(19)日下午召開李前總統登輝先生治喪大員會議，由副總統賴清德主持。會後，總統府召開記者會說明。"
+    assert attribution_of("總統府召開李前總統登輝先生治喪大員會議", text, "2020-08-19").speaker == "賴清德"
+    text = (
+        "總統府原住民族歷史正義與轉型正義委員會（以下簡稱原轉會）今（27）日召開第12次委員會議，"
+        "由召集人蔡英文總統親自主持，會議歷時約2個半小時。"
+    )
+    assert attribution_of("「原轉會第12次委員會議」會後新聞稿", text, "2021-01-27").speaker == "蔡英文"
+
+
+def test_a_long_heading_without_commas_is_not_the_lead() -> None:
+    text = (
+        "總統接見第19屆「國家卓越成就奬」、第10屆「國家傑出執行長奬」、第4屆「國家非營利組織總經理奬」、"
+        "2025「國家傑出總經理奬」、2025「國家傑出台商總經理奬」暨第43屆「國家傑出經理奬」得獎人\n"
+        "賴清德總統今（9）日上午接見得獎人時表示，感謝各專業經理人的努力。"
+    )
+    assert attribution_of("總統肯定與感謝各專業經理得獎人", text, "2025-12-09").speaker == "賴清德"
 
 
 def test_spokesperson_speaks_for_the_office() -> None:
