@@ -6,6 +6,10 @@ filled in on the first phrase query. The FTS5 table is contentless and keeps no 
 (detail=none): it answers "holds every trigram of the phrase", a small superset of the documents
 that hold the phrase itself, which qa.phrase then scans exactly. Without positions it takes about
 40% less disk than a positional index and finds the same documents all but rarely.
+
+A two-character phrase is no trigram, but every occurrence of it starts one: each indexed text ends
+with END, so even one at the very end does. Its documents are those holding any trigram that
+begins with the phrase, which the index's vocabulary lists in one range scan.
 """
 
 from __future__ import annotations
@@ -21,8 +25,13 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS phrase_docs (rowid INTEGER PRIMARY KEY, doc_id TEXT NOT NULL UNIQUE);
 CREATE VIRTUAL TABLE IF NOT EXISTS phrase_grams
     USING fts5(text, content='', tokenize='trigram', columnsize=0, detail=none);
+CREATE VIRTUAL TABLE IF NOT EXISTS phrase_terms USING fts5vocab(phrase_grams, 'row');
 """
-GRAM = 3  # the trigram tokenizer's token length; shorter phrases are found by scanning every document
+GRAM = 3  # the trigram tokenizer's token length
+END = "\ue000"  # a private-use character after each indexed text: no phrase holds it
+# What the rows of phrase_grams were made from; an index of another format is rebuilt on first use.
+FORMAT = "2"
+FORMAT_KEY = "phrase_index_format"
 
 
 def fold_for_phrase(text: str) -> str:
@@ -64,12 +73,18 @@ def _simplified_line(line: str) -> str:
 
 def create_schema(db: sqlite3.Connection) -> None:
     db.executescript(SCHEMA)
+    if db.execute("SELECT 1 FROM phrase_docs LIMIT 1").fetchone() is None:  # nothing indexed yet: this format
+        db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", (FORMAT_KEY, FORMAT))
+
+
+def _indexed(text: str) -> str:
+    return fold_for_phrase(text) + END
 
 
 def add_document(db: sqlite3.Connection, doc_id: str, text: str) -> None:
     """Index one document; call inside the transaction that inserts it."""
     rowid = db.execute("INSERT INTO phrase_docs(doc_id) VALUES (?)", (doc_id,)).lastrowid
-    db.execute("INSERT INTO phrase_grams(rowid, text) VALUES (?, ?)", (rowid, fold_for_phrase(text)))
+    db.execute("INSERT INTO phrase_grams(rowid, text) VALUES (?, ?)", (rowid, _indexed(text)))
 
 
 def remove_document(db: sqlite3.Connection, doc_id: str) -> None:
@@ -83,11 +98,14 @@ def remove_document(db: sqlite3.Connection, doc_id: str) -> None:
     ).fetchone()
     if row is None:
         return
-    db.execute("INSERT INTO phrase_grams(phrase_grams, rowid, text) VALUES ('delete', ?, ?)", (row[0], fold_for_phrase(row[1])))
+    if _format(db) == FORMAT:  # an index of another format was made from other texts; it is rebuilt on first use
+        db.execute("INSERT INTO phrase_grams(phrase_grams, rowid, text) VALUES ('delete', ?, ?)", (row[0], _indexed(row[1])))
     db.execute("DELETE FROM phrase_docs WHERE rowid = ?", (row[0],))
 
 
 def is_complete(db: sqlite3.Connection) -> bool:
+    if _format(db) != FORMAT:
+        return False
     indexed = db.execute("SELECT COUNT(*) FROM phrase_docs").fetchone()[0]
     return indexed == db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
 
@@ -96,16 +114,18 @@ def catch_up(db: sqlite3.Connection) -> int:
     """Index the documents the index lacks (a collection from before it existed); returns how many.
 
     When it holds documents the store no longer has (removed by code that skipped the hook) their
-    texts are gone, and a contentless table cannot forget them without those: it is rebuilt.
+    texts are gone, and a contentless table cannot forget them without those: it is rebuilt, as is
+    an index of an older format.
     """
     db.execute("BEGIN IMMEDIATE")
     try:
         orphans = db.execute(
             "SELECT COUNT(*) FROM phrase_docs p WHERE NOT EXISTS (SELECT 1 FROM documents d WHERE d.doc_id = p.doc_id)"
         ).fetchone()[0]
-        if orphans:
+        if orphans or _format(db) != FORMAT:
             db.execute("INSERT INTO phrase_grams(phrase_grams) VALUES ('delete-all')")
             db.execute("DELETE FROM phrase_docs")
+            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (FORMAT_KEY, FORMAT))
         missing = db.execute(
             "SELECT d.doc_id, d.text FROM documents d WHERE NOT EXISTS (SELECT 1 FROM phrase_docs p WHERE p.doc_id = d.doc_id)"
         ).fetchall()
@@ -118,22 +138,31 @@ def catch_up(db: sqlite3.Connection) -> int:
     return len(missing)
 
 
-def candidate_doc_ids(db: sqlite3.Connection, folded_phrase: str, clauses: Iterable[str], params: Iterable) -> list[str]:
-    """Ids of the documents passing `clauses` (SQL over `documents d`) that hold every trigram of the phrase.
+def _format(db: sqlite3.Connection) -> str | None:
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (FORMAT_KEY,)).fetchone()
+    return row[0] if row else None
 
-    A phrase shorter than a trigram cannot be looked up: every document passing the filters is a candidate.
-    """
-    where = list(clauses)
-    values = list(params)
-    if len(folded_phrase) < GRAM:
-        sql = "SELECT d.doc_id FROM documents d"
-    else:
+
+def _match_query(db: sqlite3.Connection, folded_phrase: str) -> str | None:
+    """The FTS5 query for a phrase's documents; None when no document can hold it."""
+    if len(folded_phrase) >= GRAM:
         grams = dict.fromkeys(folded_phrase[i : i + GRAM] for i in range(len(folded_phrase) - GRAM + 1))
-        query = " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
-        sql = ("SELECT d.doc_id FROM phrase_grams g JOIN phrase_docs p ON p.rowid = g.rowid "
-               "JOIN documents d ON d.doc_id = p.doc_id")
-        where.insert(0, "phrase_grams MATCH ?")
-        values.insert(0, query)
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    return [row[0] for row in db.execute(sql, values)]
+        return " AND ".join(_quoted(gram) for gram in grams)
+    terms = [row[0] for row in db.execute("SELECT term FROM phrase_terms WHERE term >= ? AND term < ?",
+                                          (folded_phrase, folded_phrase + "\U0010ffff"))]
+    return " OR ".join(_quoted(term) for term in terms) if terms else None
+
+
+def _quoted(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def candidate_doc_ids(db: sqlite3.Connection, folded_phrase: str, clauses: Iterable[str], params: Iterable) -> list[str]:
+    """Ids of the documents passing `clauses` (SQL over `documents d`) that may hold the phrase (two
+    characters or more): every trigram of it, or for two characters a trigram that begins with it."""
+    query = _match_query(db, folded_phrase)
+    if query is None:
+        return []
+    sql = ("SELECT d.doc_id FROM phrase_grams g JOIN phrase_docs p ON p.rowid = g.rowid "
+           "JOIN documents d ON d.doc_id = p.doc_id WHERE " + " AND ".join(["phrase_grams MATCH ?", *clauses]))
+    return [row[0] for row in db.execute(sql, [query, *params])]

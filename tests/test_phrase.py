@@ -143,7 +143,29 @@ def test_the_index_follows_removals_and_catches_up(store_dir, tmp_path, texts):
     assert not phrase_index.is_complete(reopened._db)
     assert phrase_timeline(reopened, PhraseRequest("招商引资")).total_occurrences == after
     assert phrase_index.is_complete(reopened._db)
+    # An index of an older format is rebuilt, not trusted.
+    reopened._db.execute("DELETE FROM meta WHERE key = ?", (phrase_index.FORMAT_KEY,))
+    assert not phrase_index.is_complete(reopened._db)
+    assert phrase_timeline(reopened, PhraseRequest("招商引資")).total_occurrences == after
+    assert phrase_index.is_complete(reopened._db)
     reopened.close()
+
+
+def test_two_characters_are_looked_up_even_at_the_very_end_of_a_text(tmp_path):
+    store = PassageStore(tmp_path / "speechqa.sqlite")
+    texts = {"end": "今天召开全县大会，部署下一步的重点工作，会议要求各乡镇抓好工業", "middle": "全县工业经济运行平稳，工业投资增长较快。",
+             "none": "今天召开全县大会，部署下一步的重点任务和具体措施。"}
+    items = []
+    for source, text in texts.items():
+        document = build_document(RawDocument(text=text, source=f"{source}.txt"))
+        items.append((document, make_passages(document.doc_id, document.text, ChunkingSettings()), None))
+    store.add_documents(items, {}, "none")
+    timeline = phrase_timeline(store, PhraseRequest("工业", limit=100))
+    assert {hit.document.source for hit in timeline.occurrences} == {"end.txt", "middle.txt"}
+    assert timeline.total_occurrences == 3
+    assert any(hit.passage.text.endswith("工業") for hit in timeline.occurrences)
+    assert phrase_timeline(store, PhraseRequest("x工")).total_occurrences == 0
+    store.close()
 
 
 def test_periods():
