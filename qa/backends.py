@@ -21,3 +21,18 @@ def open_collection(settings: Settings, model: str, *, create: bool = False, all
 def where(settings: Settings) -> str:
     """The collection's place, as messages name it."""
     return settings.index or str(settings.data_dir)
+
+
+def open_service(settings: Settings):
+    """The search service the settings describe: their collection, the model, and the reranker if one is set.
+    The CLI and the web app both start from here, so they always search alike."""
+    from embeddings.loader import load_encoder, model_name
+    from qa.search import SearchService
+
+    reranker = None
+    if settings.reranker:
+        from embeddings.cross_encoder import CrossEncoderScorer
+
+        reranker = CrossEncoderScorer(settings.reranker, device=settings.device)
+    return SearchService(open_collection(settings, model_name(settings)), load_encoder(settings),
+                         max_query_chars=settings.max_query_chars, batch_size=settings.batch_size, reranker=reranker)

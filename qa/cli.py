@@ -20,6 +20,10 @@ app.add_typer(docs_app, name="docs")
 DataOpt = Annotated[Path | None, typer.Option("--data", help="collection directory (default: $SPEECHQA_DATA or ~/.local/share/speechqa)")]
 ModelOpt = Annotated[str | None, typer.Option("--model", help="sentence-transformers model name or path (default: the bundled multilingual-e5-small)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object a line")]
+RerankerOpt = Annotated[str | None, typer.Option("--reranker", help="a sentence-transformers CrossEncoder (name or path) "
+                                                 "that rescores the best candidates (default: $SPEECHQA_RERANKER, none)")]
+PreferOpt = Annotated[bool, typer.Option("--prefer/--no-prefer", help="let dates and speakers the query names favour "
+                                         "documents that fit them (a soft preference, never a filter)")]
 IndexOpt = Annotated[str | None, typer.Option("--index", help="a Milvus collection instead of --data: milvus://HOST:19530 (or .../NAME), "
                                               "or a Milvus Lite path ending in .db (default: $SPEECHQA_INDEX)")]
 
@@ -33,13 +37,9 @@ def _emit(obj: dict) -> None:
 
 
 def _service(settings: Settings):
-    from embeddings.loader import load_encoder, model_name
-    from qa.backends import open_collection
-    from qa.search import SearchService
+    from qa.backends import open_service
 
-    collection = open_collection(settings, model_name(settings))
-    return SearchService(collection, load_encoder(settings), max_query_chars=settings.max_query_chars,
-                         batch_size=settings.batch_size)
+    return open_service(settings)
 
 
 def _progress_bar(total: int | None, label: str):
@@ -191,6 +191,10 @@ def _print_result(result, as_json: bool) -> None:
 
     if not result.hits and not as_json:
         typer.echo("no passages found")
+    if result.preferences and not as_json:
+        named = "; ".join(f"{kind}: {', '.join(values)}" for kind, values in result.preferences.items())
+        how = "favouring documents that fit (--no-prefer to turn off)" if result.preferences_applied else "not applied"
+        typer.echo(f"the question names {named} — {how}", err=True)
     for hit in result.hits:
         if as_json:
             _emit(hit_to_dict(hit))
@@ -216,6 +220,8 @@ def search(
     speaker: str | None = None,
     as_json: JsonOpt = False,
     index: IndexOpt = None,
+    reranker: RerankerOpt = None,
+    prefer: PreferOpt = True,
 ) -> None:
     """Ask a question; print the best passages with citations.
 
@@ -223,8 +229,8 @@ def search(
     """
     from qa.search import SearchRequest
 
-    service = _service(_settings(data, model, index=index))
-    result = service.search(SearchRequest(query, k, mode, tuple(doc or ()), date_from, date_to, speaker))
+    service = _service(_settings(data, model, index=index, reranker=reranker))
+    result = service.search(SearchRequest(query, k, mode, tuple(doc or ()), date_from, date_to, speaker, prefer=prefer))
     _print_result(result, as_json)
 
 
@@ -257,6 +263,7 @@ def eval_command(
     script: Annotated[str, typer.Option(help="convert queries first: none, t2s or s2t")] = "none",
     as_json: JsonOpt = False,
     index: IndexOpt = None,
+    reranker: RerankerOpt = None,
 ) -> None:
     """Measure recall@1/5/10 and MRR@10 on a questions file (one JSON object a line: id, type, query, gold).
 
@@ -269,7 +276,7 @@ def eval_command(
     if script not in transforms:
         raise typer.BadParameter("--script must be none, t2s or s2t")
     loaded = load_questions(questions)
-    service = _service(_settings(data, model, index=index))
+    service = _service(_settings(data, model, index=index, reranker=reranker))
     modes = ["dense", "lexical", "hybrid"] if mode == "all" else [mode]
     for one in modes:
         report = evaluate(service, loaded, k=k, mode=one, transform=transforms[script])
@@ -285,21 +292,24 @@ def eval_command(
 
 @app.command()
 def reindex(data: DataOpt = None, model: ModelOpt = None, batch_size: int | None = None) -> None:
-    """Re-embed stored passages (after a model change) and rebuild the indexes.
+    """Bring a collection up to date: re-derive metadata and BM25 words from the stored text, embed
+    passages the model has no vector for (after a model change), and rebuild the indexes.
 
     Example: speechqa reindex --model BAAI/bge-m3
     """
     from embeddings.loader import load_encoder, model_name
     from qa.collection import Collection
-    from qa.ingest import embed_missing
+    from qa.ingest import embed_missing, refresh_derived
 
     settings = _settings(data, model, batch_size=batch_size)
     collection = Collection.open(settings.data_dir, model_name(settings), allow_model_change=True)
     encoder = load_encoder(settings)
+    refreshed = refresh_derived(collection)
     with _progress_bar(None, "embedding") as bar:
         n = embed_missing(collection, encoder, settings.batch_size, bar.update)
     collection.rebuild_indexes(encoder.dim)
-    typer.echo(f"embedded {n} passages; index rebuilt with {encoder.name} ({collection.manifest['index']})")
+    typer.echo(f"refreshed {refreshed} documents, embedded {n} passages; index rebuilt with {encoder.name} "
+               f"({collection.manifest['index']})")
 
 
 @app.command()
@@ -309,12 +319,13 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     index: IndexOpt = None,
+    reranker: RerankerOpt = None,
 ) -> None:
     """Serve the web pages and the JSON API.
 
     Example: speechqa serve --host 127.0.0.1 --port 8000
     """
-    _serve(_settings(data, model, host=host, port=port, index=index))
+    _serve(_settings(data, model, host=host, port=port, index=index, reranker=reranker))
 
 
 def _serve(settings: Settings) -> None:

@@ -1,8 +1,8 @@
 """Facets of a result list: how many of the matching passages fall in each year, speaker and source.
 
-Counted over the candidates retrieval considers before it cuts the list to k (the first FACET_DEPTH
-of the dense side and of the lexical side, under the same filters), so a facet says where more of
-the answers lie, and clicking it narrows the search to them.
+Counted over the candidates retrieval considers before it cuts the list to k (every passage the
+dense and the lexical side found, under the same filters), so a facet says where more of the answers
+lie, and clicking it narrows the search to them.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from urllib.parse import urlsplit
 from qa.types import Document
 
 if TYPE_CHECKING:
-    from qa.search import SearchRequest, SearchService
+    from qa.indexes import CollectionView
 
-FACET_DEPTH = 100
 FACET_VALUES = 20  # values listed per facet, most frequent first
 KINDS = ("year", "speaker", "source")
 
@@ -70,31 +69,9 @@ def count_facets(documents: Iterable[Document]) -> Facets:
     })
 
 
-def search_facets(service: SearchService, request: SearchRequest) -> Facets:
-    """Facets of a validated search: its passages among the first FACET_DEPTH of each side (the fused
-    candidate list before the top-k cut), counted by their documents' year, speaker and source."""
-    store = service.collection.store
-    passages = store.passages_by_pid(_candidates(service, request))
-    documents = store.get_documents({p.doc_id for p in passages.values()})
+def facets_of(view: CollectionView, pids: list[int]) -> Facets:
+    """Facets of a search's candidates (every passage either side found before the top-k cut, under the
+    request's filters), counted by their documents' year, speaker and source, as of the search's view."""
+    passages = view.passages(pids)
+    documents = view.documents(list(dict.fromkeys(p.doc_id for p in passages.values())))
     return count_facets(documents[p.doc_id] for p in passages.values() if p.doc_id in documents)
-
-
-def _candidates(service: SearchService, request: SearchRequest) -> list[int]:
-    """The pids either side of retrieval finds in its first FACET_DEPTH, under the request's filters.
-
-    The query vector comes from the service's cache (the search just embedded it), so this costs
-    one more index lookup each side, not a model run.
-    """
-    from qa.store import PassageFilter
-
-    where = PassageFilter(request.doc_ids, request.date_from, request.date_to, request.speaker, request.source)
-    pids: list[int] = []
-    with service.collection.snapshot() as view:
-        if request.mode in ("hybrid", "dense") and view.vectors.count():
-            ids, _ = view.vectors.search(service.embed_query(request.query), FACET_DEPTH, where, request.exclude_doc)
-            pids.extend(ids.tolist())
-        if request.mode in ("hybrid", "lexical"):
-            tokens = service.lexical_query(request.query, view.lexical)
-            found, _ = view.lexical.search(tokens, FACET_DEPTH, where, request.exclude_doc)
-            pids.extend(found.tolist())
-    return list(dict.fromkeys(pids))

@@ -11,6 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 DENSE_WEIGHT = 0.5
+# An English question meets Chinese passages in BM25 only through dictionary translations, which are
+# guesses; the multilingual model reads the question itself, so it gets the larger share.
+DENSE_WEIGHT_TRANSLATED = 0.6
 
 
 def union_candidates(*lists: np.ndarray) -> np.ndarray:

@@ -35,6 +35,9 @@ MIN_DOCUMENT_CHARS = 20
 PREPARE_WINDOW = 512
 PREPARE_POOL_MIN = 128
 GPU_COMMIT_PASSAGES = 8192
+# Bumped when what ingest derives from a document's text changes (metadata rules, BM25 words), so a
+# collection built before knows that `speechqa reindex` would bring it up to date.
+DERIVED_VERSION = 2
 
 
 @dataclass
@@ -275,6 +278,29 @@ def _read_all(paths: Iterable[Path], max_bytes: int) -> Iterator[RawDocument | R
             yield found
         else:
             yield from read_path(found, max_bytes=max_bytes)
+
+
+def refresh_derived(collection: Collection, batch: int = 500) -> int:
+    """Re-derive, from stored text, what this speechqa derives differently from the one that built the
+    collection: speakers and places (qa.metadata.refresh_metadata) and passages' BM25 words (title
+    context). No text is re-read from files and nothing is re-embedded. Returns the documents changed."""
+    from qa.metadata import refresh_metadata
+
+    store = collection.store
+    doc_ids = store.all_document_ids()
+    changed = 0
+    for start in range(0, len(doc_ids), batch):
+        documents = store.get_documents(doc_ids[start : start + batch], with_text=True)
+        updates = []
+        for doc_id, document in documents.items():
+            meta = refresh_metadata(document)
+            tokens = {pid: passage_tokens(text, meta.title) for pid, text in store.passage_texts_of(doc_id)}
+            updates.append((doc_id, meta, tokens))
+        if updates:
+            store.refresh_derived(updates)
+            changed += len(updates)
+    store.set_meta("derived_version", str(DERIVED_VERSION))
+    return changed
 
 
 def embed_missing(collection: Collection, encoder: Encoder, batch_size: int,

@@ -7,7 +7,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,23 +20,21 @@ from qa.collection import Collection, CollectionView
 from qa.crosslingual import is_english, translate_query
 from qa.dedupe import gram_containment
 from qa.errors import BadInputError, NotFoundError
-from qa.facets import Facets, search_facets
+from qa.facets import Facets, facets_of
+from qa.fusion import DENSE_WEIGHT, DENSE_WEIGHT_TRANSLATED, fuse, ranked, union_candidates
 from qa.highlight import highlight_sentences
 from qa.indexes import LexicalReader
 from qa.ingest import Ingester, IngestReport
 from qa.lexical import lexical_tokens
 from qa.phrase import PhraseRequest, PhraseTimeline, phrase_timeline
+from qa.query import NamedDate, QueryAnalysis, analyse
+from qa.rerank import RERANK_DEPTH, Candidate, CrossEncoderScorer, rerank
 from qa.store import PassageFilter
 from qa.textnorm import drop_surrogates, to_simplified
 from qa.types import Document, Hit, Passage, RawDocument, Rejection
 
 MODES = ("hybrid", "dense", "lexical")
 MAX_K = 100
-# Hybrid score = DENSE_WEIGHT x min-max-scaled cosine + (1 - DENSE_WEIGHT) x BM25 / best BM25,
-# both computed for every candidate either side found. Measured against reciprocal-rank fusion
-# on the dev questions (README): RRF buries a passage that one list is sure of and the other
-# ranks low; scaled scores keep that confidence.
-DENSE_WEIGHT = 0.5
 # Two passages say the same thing (repeated scrapes, a paragraph reused in another speech,
 # boilerplate) when this share of the shorter one's distinct character 4-grams is in the other
 # and the shorter is at least half as long; they are collapsed into one result.
@@ -58,6 +56,7 @@ class SearchRequest:
     speaker: str | None = None
     exclude_doc: str | None = None
     source: str | None = None  # a site or file (qa.facets.source_group)
+    prefer: bool = True  # let the dates and speakers the query names favour documents that fit them
 
 
 @dataclass(frozen=True)
@@ -69,6 +68,19 @@ class SearchResult:
     source: Passage | None = None  # for similar-passage searches started from a stored passage
     source_spans: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # chunk_id -> spans in the source text
     facets: Facets | None = None  # searches only (qa.facets)
+    # What the query names (dates, speakers) and whether it was allowed to favour documents that fit.
+    preferences: dict[str, list[str]] = field(default_factory=dict)
+    preferences_applied: bool = False
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """One pass of the pipeline: the hits, the candidates they were cut from, and how the query was read."""
+
+    hits: list[Hit]
+    candidates: np.ndarray  # every pid either side found, in the order first seen
+    analysis: QueryAnalysis
+    facets: Facets | None = None
 
 
 def _iso_date(value: str | None, name: str) -> str | None:
@@ -82,9 +94,12 @@ def _iso_date(value: str | None, name: str) -> str | None:
 
 class SearchService:
     def __init__(self, collection: Collection, encoder: Encoder | None, *, max_query_chars: int = 2000,
-                 batch_size: int = 32) -> None:
-        """`encoder` None: a service for browsing and removing documents, which never needs the model."""
+                 batch_size: int = 32, reranker: CrossEncoderScorer | None = None) -> None:
+        """`encoder` None: a service for browsing and removing documents, which never needs the model.
+        `reranker`: a cross-encoder for the second stage (embeddings.cross_encoder), when one is configured."""
         self.collection = collection
+        self.reranker = reranker
+        self._speakers: tuple[int, frozenset[str]] = (-1, frozenset())
         self.encoder = encoder
         self.max_query_chars = max_query_chars
         self.batch_size = batch_size
@@ -124,62 +139,83 @@ class SearchService:
         if date_from and date_to and date_from > date_to:
             raise BadInputError(f"date_from ({date_from}) is after date_to ({date_to}); swap them")
         return SearchRequest(query, request.k, request.mode, tuple(request.doc_ids), date_from, date_to,
-                             request.speaker or None, request.exclude_doc, source=request.source or None)
+                             request.speaker or None, request.exclude_doc, source=request.source or None,
+                             prefer=request.prefer)
 
     # -- search -----------------------------------------------------------
     def search(self, request: SearchRequest) -> SearchResult:
         started = time.perf_counter()
         request = self.validate(request)
-        hits = self._retrieve(request)
-        facets = search_facets(self, request)
-        return SearchResult(request.query, request.mode, round((time.perf_counter() - started) * 1000, 2), hits, facets=facets)
+        retrieval = self._retrieve(request)
+        analysis = retrieval.analysis
+        return SearchResult(request.query, request.mode, round((time.perf_counter() - started) * 1000, 2), retrieval.hits,
+                            facets=retrieval.facets, preferences=analysis.preferences,
+                            preferences_applied=request.prefer and request.mode == "hybrid" and bool(analysis.preferences))
 
-    def _retrieve(self, request: SearchRequest, query_vector: np.ndarray | None = None) -> list[Hit]:
+    def analyse(self, query: str, store_version: int) -> QueryAnalysis:
+        """The query read once: language, the dates it names, the collection's speakers it names."""
+        return analyse(query, english=is_english(query), speakers=self._known_speakers(store_version))
+
+    def _known_speakers(self, version: int) -> frozenset[str]:
+        cached_version, speakers = self._speakers
+        if cached_version != version:
+            speakers = self.collection.store.speakers()
+            self._speakers = (version, speakers)
+        return speakers
+
+    def _retrieve(self, request: SearchRequest, query_vector: np.ndarray | None = None) -> Retrieval:
+        """query -> candidates from each index -> fusion -> second stage -> hits, on one view of the collection.
+
+        dense and lexical modes are one index each, unmixed; hybrid (the default) adds what the query
+        names and the second stage.
+        """
         # Concurrency comes from concurrent requests; each one runs on a single core.
         use_single_thread()
         where = PassageFilter(request.doc_ids, request.date_from, request.date_to, request.speaker, request.source)
-        # One view of indexes and store for the whole request, whatever changes land meanwhile.
+        hybrid = request.mode == "hybrid"
         with self.collection.snapshot() as view:
+            analysis = self.analyse(request.query, view.version)
             depth = max(100, 4 * request.k)
-            dense: list[tuple[int, float]] = []
-            lexical_hits: list[tuple[int, float]] = []
-            if request.mode in ("hybrid", "dense") and view.vectors.count():
-                if query_vector is None:
-                    query_vector = self.embed_query(request.query)
-                ids, scores = view.vectors.search(query_vector, depth, where, request.exclude_doc)
-                dense = list(zip(ids.tolist(), scores.tolist(), strict=True))
-            tokens = None
-            if request.mode in ("hybrid", "lexical"):
-                tokens = self.lexical_query(request.query, view.lexical)
-                pids, scores = view.lexical.search(tokens, depth, where, request.exclude_doc)
-                lexical_hits = list(zip(pids.tolist(), scores.tolist(), strict=True))
+            use_dense = request.mode in ("hybrid", "dense") and view.vectors.count() > 0
+            if use_dense and query_vector is None:
+                query_vector = self.embed_query(request.query)
+            words = self.lexical_query(request.query, view.lexical) if request.mode in ("hybrid", "lexical") else None
+            # Each named date also draws candidates from its own period, so the right year's speech
+            # is among them even when other years' look-alikes fill the unfiltered lists.
+            scopes = [where] + ([_within(where, date) for date in analysis.dates if date.year] if hybrid and request.prefer else [])
+            lists: list[np.ndarray] = []
+            for number, scope in enumerate(scopes):
+                if scope is None:
+                    continue
+                scope_depth = depth if number == 0 else RERANK_DEPTH
+                if use_dense:
+                    lists.append(view.vectors.search(query_vector, scope_depth, scope, request.exclude_doc)[0])
+                if words is not None:
+                    lists.append(view.lexical.search(words, scope_depth, scope, request.exclude_doc)[0])
+            candidates = union_candidates(*lists)
+            cosine = view.vectors.score(query_vector, candidates) if use_dense and len(candidates) else None
+            bm25 = view.lexical.score(words, candidates) if words is not None and len(candidates) else None
             if request.mode == "dense":
-                ranked = dense
+                scores = cosine
             elif request.mode == "lexical":
-                ranked = lexical_hits
+                scores = bm25
             else:
-                ranked = self._fuse(view, query_vector, dense, lexical_hits, tokens)
-            return self._hits(view, ranked, request.k, request.query)
+                scores = fuse(cosine, bm25, dense_weight=DENSE_WEIGHT_TRANSLATED if analysis.english else DENSE_WEIGHT)
+            ordered = ranked(candidates, scores) if scores is not None else []
+            if hybrid:
+                ordered = self._second_stage(view, analysis, words or [], ordered, request.prefer)
+            hits = self._hits(view, ordered, request.k, request.query)
+            facets = facets_of(view, candidates.tolist()) if request.exclude_doc is None else None
+        return Retrieval(hits, candidates, analysis, facets)
 
-    def _fuse(self, view: CollectionView, query_vector: np.ndarray | None, dense: list[tuple[int, float]],
-              lexical_hits: list[tuple[int, float]], tokens: list[str] | None) -> list[tuple[int, float]]:
-        """Calibrated score fusion over every candidate either side found, each scored by both sides.
-
-        A passage one side ranks first and the other misses entirely still gets its true score from
-        the other side (its cosine, its BM25), so neither list's cut-off decides for the other.
-        """
-        candidates = np.array(list(dict.fromkeys([pid for pid, _ in dense] + [pid for pid, _ in lexical_hits])), dtype=np.int64)
-        if not len(candidates):
-            return []
-        fused = np.zeros(len(candidates), dtype=np.float32)
-        if query_vector is not None and dense:
-            cosine = view.vectors.score(query_vector, candidates)
-            low, high = float(cosine.min()), float(cosine.max())
-            fused += DENSE_WEIGHT * ((cosine - low) / (high - low) if high > low else np.ones_like(cosine))
-        if tokens is not None and lexical_hits:
-            fused += (1 - DENSE_WEIGHT) * view.lexical.score(tokens, candidates) / lexical_hits[0][1]
-        order = np.argsort(-fused, kind="stable")
-        return [(int(candidates[i]), float(fused[i])) for i in order]
+    def _second_stage(self, view: CollectionView, analysis: QueryAnalysis, words: list[str],
+                      ordered: list[tuple[int, float]], prefer: bool) -> list[tuple[int, float]]:
+        head = ordered[:RERANK_DEPTH]
+        passages = view.passages([pid for pid, _ in head])
+        documents = view.documents(list(dict.fromkeys(p.doc_id for p in passages.values())))
+        candidates = [Candidate(pid, score, passages[pid], documents[passages[pid].doc_id])
+                      for pid, score in head if pid in passages and passages[pid].doc_id in documents]
+        return rerank(analysis, words, candidates, use_preferences=prefer, cross_encoder=self.reranker) + ordered[RERANK_DEPTH:]
 
     def lexical_query(self, text: str, lexical: LexicalReader | None = None) -> list[str]:
         """BM25 tokens of the query; an English query is first put into Chinese words the collection uses."""
@@ -256,7 +292,7 @@ class SearchService:
         if not text or not text.strip():
             raise BadInputError("give the text to compare (text=...) or the chunk_id of a stored passage")
         request = self.validate(SearchRequest(text, k, mode, exclude_doc=exclude_doc))
-        hits = self._retrieve(request)
+        hits = self._retrieve(request).hits
         spans: dict[str, list[tuple[int, int]]] = {}
         marked = []
         for hit in hits:
@@ -329,6 +365,19 @@ class SearchService:
         name = encoder.name if encoder is not None else model
         assert name is not None, "give the encoder or the model name"
         return cls(Collection.open(directory, name, create=create), encoder, **kwargs)
+
+
+def _within(where: PassageFilter, date: NamedDate) -> PassageFilter | None:
+    """`where` narrowed to the period a named date covers; None when the two do not overlap."""
+    assert date.year is not None
+    first = dt.date(date.year, date.month or 1, 1).isoformat()
+    last = (dt.date(date.year, date.month, 1) + dt.timedelta(days=31)).replace(day=1) - dt.timedelta(days=1) \
+        if date.month else dt.date(date.year, 12, 31)
+    date_from = max(first, where.date_from or first)
+    date_to = min(last.isoformat(), where.date_to or last.isoformat())
+    if date_from > date_to:
+        return None
+    return replace(where, date_from=date_from, date_to=date_to)
 
 
 def _near_identical(shared: int, size_a: int, size_b: int) -> bool:

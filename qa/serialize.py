@@ -73,4 +73,7 @@ def result_to_dict(result: SearchResult) -> dict:
         out["source"] = {"chunk_id": result.source.chunk_id, "doc_id": result.source.doc_id, "text": result.source.text}
     if result.facets is not None:
         out["facets"] = result.facets.as_dict()
+    if result.preferences:
+        # What the question names and whether it favoured documents that fit; prefer=false turns it off.
+        out["preferences"] = {**result.preferences, "applied": result.preferences_applied}
     return out

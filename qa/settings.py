@@ -30,6 +30,7 @@ class Settings:
     port: int = 8000
     max_query_chars: int = 2000
     max_upload_bytes: int = 20 * 1024 * 1024
+    reranker: str | None = None  # a sentence-transformers CrossEncoder (name or path) for the second stage
     index: str | None = None  # a Milvus index (milvus://HOST:PORT[/NAME] or a Lite .db path) instead of data_dir
     # Host names the server answers besides IP addresses, loopback names and --host ("*": any);
     # others are refused so that a DNS-rebinding page cannot reach the API.
@@ -50,6 +51,7 @@ class Settings:
             max_file_bytes=int(env.get("SPEECHQA_MAX_FILE_BYTES") or 20 * 1024 * 1024),
             token=env.get("SPEECHQA_TOKEN") or None,
             index=env.get("SPEECHQA_INDEX") or None,
+            reranker=env.get("SPEECHQA_RERANKER") or None,
             allowed_hosts=tuple(h.strip() for h in (env.get("SPEECHQA_ALLOWED_HOSTS") or "").split(",") if h.strip()),
         )
         given = {key: value for key, value in overrides.items() if value is not None}

@@ -277,6 +277,29 @@ class PassageStore:
             raise
         return change
 
+    def refresh_derived(self, updates: Sequence[tuple[str, Metadata, dict[int, str]]]) -> int:
+        """Rewrite what ingest derives from a stored document (its metadata, its passages' BM25 words),
+        for collections built by an older speechqa; one transaction, then the indexes are rebuilt.
+
+        Args:
+            updates: (doc_id, metadata, {pid: space-joined tokens}) per document.
+        Returns:
+            The new store version.
+        """
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for doc_id, meta, tokens in updates:
+                db.execute("UPDATE documents SET title = ?, date = ?, date_kind = ?, speaker = ?, place = ? WHERE doc_id = ?",
+                           (meta.title, meta.date, meta.date_kind, meta.speaker, meta.place, doc_id))
+                db.executemany("UPDATE passages SET tokens = ? WHERE pid = ?", [(t, pid) for pid, t in tokens.items()])
+            version = self._bump_version()
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return version
+
     def changes_since(self, version: int) -> ChangesSince | None:
         """The net change since `version`, or None when the log no longer reaches back that far."""
         with self.snapshot() as view:
@@ -336,6 +359,11 @@ class PassageStore:
     def count_passages(self) -> int:
         return self._reader().execute("SELECT COUNT(*) FROM passages").fetchone()[0]
 
+    def speakers(self) -> frozenset[str]:
+        """Every speaker some document names (what a query naming a person is matched against)."""
+        rows = self._reader().execute("SELECT DISTINCT speaker FROM documents WHERE speaker IS NOT NULL")
+        return frozenset(row[0] for row in rows)
+
     def get_document(self, doc_id: str, with_text: bool = True) -> Document | None:
         docs = self.get_documents([doc_id], with_text=with_text)
         return docs.get(doc_id)
@@ -357,6 +385,13 @@ class PassageStore:
         return _sources_of(self._reader(), doc_ids)
 
     # -- passages ---------------------------------------------------------
+    def passage_texts_of(self, doc_id: str) -> list[tuple[int, str]]:
+        """(pid, text) of a document's passages, in order."""
+        return self._reader().execute("SELECT pid, text FROM passages WHERE doc_id = ? ORDER BY ordinal", (doc_id,)).fetchall()
+
+    def all_document_ids(self) -> list[str]:
+        return [row[0] for row in self._reader().execute("SELECT doc_id FROM documents ORDER BY doc_id")]
+
     def passages_of(self, doc_id: str) -> list[Passage]:
         rows = self._reader().execute(
             "SELECT chunk_id, doc_id, ordinal, text, char_start, char_end, section FROM passages "

