@@ -27,7 +27,7 @@ from starlette.routing import Match
 from qa.errors import BadInputError, ForbiddenError, SpeechQAError, TooLargeError, UnauthorizedError
 from qa.export import check_format, export
 from qa.ingest import IngestReport
-from qa.phrase import GRANULARITIES, MAX_PHRASE_CHARS, PhraseRequest, period_bounds, timeline_to_dict
+from qa.phrase import GRANULARITIES, MAX_PHRASE_CHARS, MIN_PHRASE_CHARS, PhraseRequest, period_bounds, timeline_to_dict
 from qa.phrase import MAX_LIMIT as PHRASE_LIMIT
 from qa.search import MAX_K, MODES, SearchRequest, SearchService
 from qa.serialize import document_detail, document_summary, result_to_dict
@@ -60,7 +60,35 @@ def _bounds(**schema: object) -> dict:
     return {"json_schema_extra": schema}
 
 
-QueryText = Field(..., description="question or pasted text, 1-2,000 characters", **_bounds(minLength=1, maxLength=MAX_QUERY_CHARS))
+# What the services take as "not empty": a character that str.strip() keeps (and, for queries, that
+# is no control character). Spelled out, so that Python and JSON-schema regexes read it alike.
+_WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+HAS_TEXT = f"[^{_WHITESPACE}]"
+HAS_QUERY_TEXT = rf"[^{_WHITESPACE}\x00-\x08\x0e-\x1f\x7f]"
+HAS_TWO_CHARACTERS = rf"{HAS_TEXT}[\s\S]*{HAS_TEXT}"  # what a phrase keeps after strip() is 2+ characters long
+
+
+def _in_query(**schema: object) -> dict:
+    """`_bounds` for an optional query parameter: a URL has no null, it leaves the parameter out, so the
+    schema says only what can be sent."""
+
+    def update(field: dict) -> None:
+        kinds = [kind for kind in field.pop("anyOf", []) if kind.get("type") != "null"]
+        if len(kinds) == 1:
+            field.update(kinds[0])
+        elif kinds:
+            field["anyOf"] = kinds
+        field.update(schema)
+
+    return {"json_schema_extra": update}
+
+
+# An empty date is no filter (the pages' forms send one): the schema says so.
+ISO_DATE = _bounds(anyOf=[{"type": "string", "format": "date"}, {"type": "string", "maxLength": 0}, {"type": "null"}])
+QUERY_DATE = _in_query(anyOf=[{"type": "string", "format": "date"}, {"type": "string", "maxLength": 0}])
+EXPORT_FORMAT = _in_query(enum=["csv", "jsonl", ""])
+QueryText = Field(..., description="question or pasted text, 1-2,000 characters",
+                  **_bounds(minLength=1, maxLength=MAX_QUERY_CHARS, pattern=HAS_QUERY_TEXT))
 PassageCount = Field(10, description=f"passages, 1-{MAX_K}", **_bounds(minimum=1, maximum=MAX_K))
 ModeName = Field("hybrid", description="hybrid, dense or lexical", **_bounds(enum=list(MODES)))
 
@@ -70,8 +98,8 @@ class SearchBody(BaseModel):
     k: int = PassageCount
     mode: str = ModeName
     doc: list[str] | str = Field(default_factory=list, description="restrict to these document ids")
-    date_from: str | None = Field(None, description="ISO date, inclusive, on the speech's date", **_bounds(format="date"))
-    date_to: str | None = Field(None, description="ISO date, inclusive, on the speech's date", **_bounds(format="date"))
+    date_from: str | None = Field(None, description="ISO date, inclusive, on the speech's date", **ISO_DATE)
+    date_to: str | None = Field(None, description="ISO date, inclusive, on the speech's date", **ISO_DATE)
     speaker: str | None = Field(None, description="restrict to speeches by this speaker")
     source: str | None = Field(None, description="only documents from this site or file (a value of facets.source)")
 
@@ -81,7 +109,14 @@ class SearchBody(BaseModel):
 
 
 class SimilarBody(BaseModel):
-    text: str | None = Field(None, description="pasted text to compare; or give chunk_id", **_bounds(maxLength=MAX_QUERY_CHARS))
+    # One of the two, as text: the schema says what the service asks for.
+    model_config = {"json_schema_extra": {"anyOf": [
+        {"required": ["text"], "properties": {"text": {"type": "string"}}},
+        {"required": ["chunk_id"], "properties": {"chunk_id": {"type": "string", "minLength": 1}}},
+    ]}}
+
+    text: str | None = Field(None, description="pasted text to compare; or give chunk_id",
+                             **_bounds(maxLength=MAX_QUERY_CHARS, pattern=HAS_QUERY_TEXT))
     chunk_id: str | None = Field(None, description="start from a stored passage; its own document is left out")
     k: int = PassageCount
     exclude_doc: str | None = Field(None, description="leave out passages of this document")
@@ -389,15 +424,16 @@ def api_search(
     request: Request,
     service: Service,
     q: Annotated[str, Query(description="question or text, any script, 1-2,000 characters",
-                            **_bounds(minLength=1, maxLength=MAX_QUERY_CHARS))],
+                            **_bounds(minLength=1, maxLength=MAX_QUERY_CHARS, pattern=HAS_QUERY_TEXT))],
     k: Annotated[int, Query(description=f"passages, 1-{MAX_K}", **_bounds(minimum=1, maximum=MAX_K))] = 10,
     mode: Annotated[str, Query(description="hybrid, dense or lexical", **_bounds(enum=list(MODES)))] = "hybrid",
-    doc: Annotated[list[str] | None, Query(description="restrict to this document id (repeatable)")] = None,
-    date_from: Annotated[str | None, Query(description="ISO date, inclusive", **_bounds(format="date"))] = None,
-    date_to: Annotated[str | None, Query(description="ISO date, inclusive", **_bounds(format="date"))] = None,
-    speaker: Annotated[str | None, Query(description="restrict to speeches by this speaker")] = None,
-    source: Annotated[str | None, Query(description="only documents from this site or file (a value of facets.source)")] = None,
-    format: Annotated[str | None, Query(description="csv or jsonl: the results as a download", **_bounds(enum=["csv", "jsonl"]))] = None,
+    doc: Annotated[list[str] | None, Query(description="restrict to this document id (repeatable)", **_in_query())] = None,
+    date_from: Annotated[str | None, Query(description="ISO date, inclusive", **QUERY_DATE)] = None,
+    date_to: Annotated[str | None, Query(description="ISO date, inclusive", **QUERY_DATE)] = None,
+    speaker: Annotated[str | None, Query(description="restrict to speeches by this speaker", **_in_query())] = None,
+    source: Annotated[str | None, Query(description="only documents from this site or file (a value of facets.source)",
+                                        **_in_query())] = None,
+    format: Annotated[str | None, Query(description="csv or jsonl: the results as a download", **EXPORT_FORMAT)] = None,
 ):
     fmt = check_format(format)
     result = service.search(SearchRequest(q, k, mode, tuple(doc or ()), date_from, date_to, speaker, source=source))
@@ -432,7 +468,7 @@ def api_document(doc_id: str, service: Service):
 
 @api.post("/api/documents", responses={200: {"model": schemas.UploadReport}, **UPLOAD_ERRORS})
 async def api_upload(_: Writer, settings: AppSettings, service: Service,
-                     files: Annotated[list[UploadFile], File(description="one or more files")]):
+                     files: Annotated[list[UploadFile], File(description="one or more files", **_bounds(minItems=1))]):
     report = await ingest_uploads(service, settings, files)
     return report.as_dict()
 
@@ -612,23 +648,23 @@ def download(request: Request, hits: Sequence[Hit], fmt: str, name: str) -> Resp
 def api_phrase(
     request: Request,
     service: Service,
-    q: Annotated[str, Query(description="the exact phrase, either script, 1-100 characters",
-                            **_bounds(minLength=1, maxLength=MAX_PHRASE_CHARS))] = "",
-    doc: Annotated[list[str] | None, Query(description="restrict to this document id (repeatable)")] = None,
-    date_from: Annotated[str | None, Query(description="ISO date, inclusive", **_bounds(format="date"))] = None,
-    date_to: Annotated[str | None, Query(description="ISO date, inclusive", **_bounds(format="date"))] = None,
-    speaker: Annotated[str | None, Query(description="restrict to speeches by this speaker")] = None,
-    source: Annotated[str | None, Query(description="only documents from this site or file")] = None,
+    q: Annotated[str, Query(description=f"the exact phrase, either script, {MIN_PHRASE_CHARS}-{MAX_PHRASE_CHARS} characters",
+                            **_bounds(minLength=MIN_PHRASE_CHARS, maxLength=MAX_PHRASE_CHARS, pattern=HAS_TWO_CHARACTERS))],
+    doc: Annotated[list[str] | None, Query(description="restrict to this document id (repeatable)", **_in_query())] = None,
+    date_from: Annotated[str | None, Query(description="ISO date, inclusive", **QUERY_DATE)] = None,
+    date_to: Annotated[str | None, Query(description="ISO date, inclusive", **QUERY_DATE)] = None,
+    speaker: Annotated[str | None, Query(description="restrict to speeches by this speaker", **_in_query())] = None,
+    source: Annotated[str | None, Query(description="only documents from this site or file", **_in_query())] = None,
     granularity: Annotated[str, Query(description="auto, month or year", **_bounds(enum=list(GRANULARITIES)))] = "auto",
     offset: Annotated[int, Query(description="occurrences to skip", **_bounds(minimum=0, maximum=MAX_OFFSET))] = 0,
     limit: Annotated[int | None, Query(description=f"occurrences listed, 1-{PHRASE_LIMIT}; default 50, every one for a download",
-                                       **_bounds(minimum=1, maximum=PHRASE_LIMIT))] = None,
-    format: Annotated[str | None, Query(description="csv or jsonl: the occurrences as a download", **_bounds(enum=["csv", "jsonl"]))] = None,
+                                       **_in_query(minimum=1, maximum=PHRASE_LIMIT))] = None,
+    format: Annotated[str | None, Query(description="csv or jsonl: the occurrences as a download", **EXPORT_FORMAT)] = None,
 ):
     fmt = check_format(format)
     checked_offset(offset)
     timeline = service.phrase(PhraseRequest(q, tuple(doc or ()), date_from, date_to, speaker, source, granularity, offset,
-                                            limit or (PHRASE_LIMIT if fmt else 50)))
+                                            (PHRASE_LIMIT if fmt else 50) if limit is None else limit))
     if fmt:
         return download(request, timeline.occurrences, fmt, "speechqa-phrase")
     return JSONResponse(timeline_to_dict(timeline))
