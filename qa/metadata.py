@@ -200,11 +200,16 @@ _TITLE_SPEAKER = re.compile(
 )
 
 
+_SPEECH_WORDS = ("讲话", "講話", "报告", "報告", "致辞", "致辭")
+
+
 def _speaker_from_text(head: str, title: str | None) -> str | None:
     if title:
         match = _TITLE_SPEAKER.match(title)
         if match and _is_person_name(match["name"]):
             return match["name"]
+    if not any(word in head for word in _SPEECH_WORDS):
+        return None  # what _ROLE_SPEAKS ends with; a substring test is much cheaper than its scan
     for match in _ROLE_SPEAKS.finditer(head):
         if _is_person_name(match["name"]):
             return match["name"]
@@ -317,7 +322,7 @@ def _name_at(text: str, start: int) -> str | None:
 
 def _lead(cleaned_head: str) -> tuple[list[str], str, list[str]]:
     """(heading lines, opening paragraph, the lines after it): the first line with a full stop opens the text."""
-    lines = [line.strip() for line in cleaned_head.split("\n") if line.strip()]
+    lines = [line for line in map(str.strip, cleaned_head.split("\n")) if line]
     for i, line in enumerate(lines):
         # A long paragraph may end in "：" (專訪問答內容如下：); a long heading lists without commas.
         if "。" in line or (len(line) > 80 and "，" in line):
@@ -336,6 +341,8 @@ def _sentences(paragraph: str, n: int) -> list[str]:
 def _office_first(body: str, date: str | None) -> str | None:
     """"賴清德副總統今（7）日…": a name, then the office, opening the sentence (Taiwan usage). With a dated
     document the name must be the office's holder that day, which "韓國總統尹錫悅" never is."""
+    if "統" not in body[:9] and "统" not in body[:9]:
+        return None  # the office comes within a name's length of the start
     match = _NAME_THEN_OFFICE.match(body)
     if not match or not _is_person_name(match["name"]) or body[match.end() : match.end() + 1] in ("將", "将"):
         return None  # "賴清德總統將於11月30日…率團訪問": an announcement, made by others
@@ -412,7 +419,10 @@ def _title_speaker(title: str | None, headings: list[str], head: str) -> str | N
     if report and _is_person_name(report["name"]):
         return report["name"]
     found = []
+    single, compound = _surnames()
     for segment in [*title.split(), *(part for line in headings for part in line.split())]:
+        if segment[0] not in single and not segment.startswith(compound):
+            continue  # every rule here opens with a name
         match = _TITLE_SUBJECT.match(segment)
         name = match["name"] if match else ""
         if name and name[-1] in _NAME_TAIL_NOT:
@@ -471,6 +481,8 @@ def _occasion(lines: list[str]) -> str | None:
 
 def _spokesperson_speaks(sentence: str) -> bool:
     """A spokesperson speaks for the office ("總統府發言人Kolas Yotaka今（15）日表示，蔡總統…")."""
+    if "發言人" not in sentence and "发言人" not in sentence:
+        return False
     spokesperson = _SPOKESPERSON.search(sentence)
     return bool(spokesperson and _SPEECH_VERB.search(sentence, spokesperson.end()))
 
@@ -543,6 +555,8 @@ def _office_speaker(title: str | None, headings: list[str], paragraph: str, date
     """"總統出席…" as heading or title: who held that office on the document's date, when the release
     names them ("蔡英文總統親臨主祭") or a surname the holder bears ("陳副總統：")."""
     for line in [*headings, *(title.split() if title else [])]:
+        if "統" not in line[:5] and "统" not in line[:5]:
+            continue
         match = _OFFICE_HEADING.match(line)
         if not match:
             continue
@@ -597,7 +611,7 @@ def extract_metadata(raw: RawDocument, cleaned: str) -> Metadata:
     if speech_date:
         date, date_kind = speech_date, "speech"
     else:
-        date = _published_date(raw.text) or raw.date
+        date = _published_date(head) or raw.date
         date_kind = "published" if date else None
     attribution = attribute(title, cleaned, date)
     return Metadata(
