@@ -61,6 +61,11 @@ def test_offsets_and_limits_are_bounded(api, params):
     page = api.get("/documents", params=params)
     assert page.status_code == 400 and page.headers["content-type"].startswith("text/html")
     assert "offset must be between 0 and 1,000,000,000" in page.text
+    if "offset" in params:  # the phrase timeline pages its occurrences too
+        phrase = {"q": "招商引资", **params}
+        assert "offset must be" in error_of(api.get("/api/phrase", params=phrase), 400, "bad_input")
+        page = api.get("/phrase", params=phrase)
+        assert page.status_code == 400 and "offset must be" in page.text
 
 
 def raw_get(server, target: str) -> tuple[int, dict[str, str], bytes]:
@@ -206,6 +211,7 @@ def test_every_response_carries_the_security_headers(api, method, path, status):
 def test_refusals_carry_the_headers_and_docs_get_only_what_swagger_needs(api):
     refused = api.get("/", headers={"Host": "evil.example"})
     assert refused.status_code == 421 and refused.headers["content-security-policy"] == CSP
+    assert "未知主机名 Unknown host name" in refused.text
     assert refused.headers["x-frame-options"] == "DENY"
     docs = api.get("/docs")
     assert docs.status_code == 200 and docs.headers["x-frame-options"] == "DENY"

@@ -690,7 +690,7 @@ def phrase_page(
         return page(request, "phrase.html", form=form, timeline=None, error=None)
     try:
         timeline = service.phrase(PhraseRequest(q, tuple(doc or ()), date_from, date_to, speaker, source, granularity,
-                                                offset, limit))
+                                                checked_offset(offset), limit))
     except BadInputError as exc:  # shown next to the form, so the user can fix the phrase in place
         return page(request, "phrase.html", status=400, form=form, timeline=None, error=str(exc))
     return page(request, "phrase.html", form=form, timeline=timeline, error=None)
