@@ -271,6 +271,14 @@ def test_leader_after_titles_in_a_story() -> None:
     assert attribution_of("[视频]李强主持召开国务院常务会议", meeting) == Attribution("李强", None, "国务院常务会议")
 
 
+def test_title_subject_introduced_with_title_after_the_name() -> None:
+    title = "[视频]赵乐际主持召开十四届全国人大常委会第六十五次委员长会议 决定十四届全国人大常委会第二十二次会议4月27日至30日在京举行"
+    text = "十四届全国人大常委会第六十五次委员长会议20日下午在北京人民大会堂举行。赵乐际委员长主持会议。"
+    assert attribution_of(title, text) == Attribution("赵乐际", "北京人民大会堂", None)
+    text = "国家主席习近平13日下午在人民大会堂东门外广场举行仪式，欢迎巴西联邦共和国总统卢拉对我国进行国事访问。"
+    assert attribution_of("[视频]习近平举行仪式欢迎巴西总统访华", text) == Attribution("习近平", "人民大会堂东门外广场", None)
+
+
 def test_in_jing_is_beijing() -> None:
     text = "全国政协主席王沪宁2日在京会见来华出席2025年上海合作组织峰会的伊朗总统佩泽希齐扬。\n王沪宁表示，中伊两国传统友谊深厚。"
     assert attribution_of("[视频]王沪宁会见伊朗总统", text) == Attribution("王沪宁", "北京", None)
