@@ -15,6 +15,7 @@ begins with the phrase, which the index's vocabulary lists in one range scan.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterable
 
 import numpy as np
@@ -32,6 +33,8 @@ END = "\ue000"  # a private-use character after each indexed text: no phrase hol
 # What the rows of phrase_grams were made from; an index of another format is rebuilt on first use.
 FORMAT = "2"
 FORMAT_KEY = "phrase_index_format"
+# Requests that find the index behind at once catch it up one at a time, and the later ones find it done.
+_CATCH_UP = threading.Lock()
 
 
 def fold_for_phrase(text: str) -> str:
@@ -117,6 +120,13 @@ def catch_up(db: sqlite3.Connection) -> int:
     texts are gone, and a contentless table cannot forget them without those: it is rebuilt, as is
     an index of an older format.
     """
+    with _CATCH_UP:
+        if is_complete(db):
+            return 0
+        return _catch_up(db)
+
+
+def _catch_up(db: sqlite3.Connection) -> int:
     db.execute("BEGIN IMMEDIATE")
     try:
         orphans = db.execute(
@@ -126,11 +136,13 @@ def catch_up(db: sqlite3.Connection) -> int:
             db.execute("INSERT INTO phrase_grams(phrase_grams) VALUES ('delete-all')")
             db.execute("DELETE FROM phrase_docs")
             db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (FORMAT_KEY, FORMAT))
-        missing = db.execute(
-            "SELECT d.doc_id, d.text FROM documents d WHERE NOT EXISTS (SELECT 1 FROM phrase_docs p WHERE p.doc_id = d.doc_id)"
-        ).fetchall()
-        for doc_id, text in missing:
-            add_document(db, doc_id, text)
+        missing = [row[0] for row in db.execute(
+            "SELECT d.doc_id FROM documents d WHERE NOT EXISTS (SELECT 1 FROM phrase_docs p WHERE p.doc_id = d.doc_id)")]
+        for start in range(0, len(missing), 1000):  # texts a thousand at a time, not the whole collection's at once
+            batch = missing[start : start + 1000]
+            marks = ",".join("?" * len(batch))
+            for doc_id, text in db.execute(f"SELECT doc_id, text FROM documents WHERE doc_id IN ({marks})", batch).fetchall():
+                add_document(db, doc_id, text)
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")

@@ -211,3 +211,19 @@ def test_cli_prints_the_timeline_and_its_json(store_dir):
     body = json.loads(run("招商引資", "--json", "--limit", "1"))
     assert (body["total_occurrences"], len(body["occurrences"])) == (6, 1)
     assert "occurs nowhere" in run("新质生产力")
+
+
+def test_requests_that_find_the_index_behind_catch_it_up_once(store_dir, tmp_path, texts):
+    from concurrent.futures import ThreadPoolExecutor
+
+    shutil.copytree(store_dir, tmp_path / "copy")
+    path = tmp_path / "copy" / "speechqa.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("DELETE FROM meta WHERE key = ?", (phrase_index.FORMAT_KEY,))  # as if built by an older format
+    stale = PassageStore(path)
+    expected = sum(plain_count(text, "工业") for text in texts.values())
+    with ThreadPoolExecutor(4) as pool:
+        totals = list(pool.map(lambda _: phrase_timeline(stale, PhraseRequest("工业")).total_occurrences, range(4)))
+    assert totals == [expected] * 4
+    assert phrase_index.is_complete(stale._db)
+    stale.close()
