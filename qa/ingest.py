@@ -222,13 +222,25 @@ class Ingester:
         built, signature = prepared.document, prepared.signature
         existing = store.find_by_hash(built.content_hash) or self._pending_hashes.get(built.content_hash)
         if existing is None:
-            existing = self._near.find(signature) or self._near_pending.find(signature)
+            for finder in (self._near, self._near_pending):
+                near = finder.find(signature)
+                if near is not None and self._same_date(near, built.metadata.date):
+                    existing = near
+                    break
         if existing is not None:
             self._record_source(existing, built.sources[0])
             return
         self._pending.append((built, prepared.passages, signature.tobytes()))
         self._pending_hashes[built.content_hash] = built.doc_id
         self._near_pending.add(built.doc_id, signature)
+
+    def _same_date(self, doc_id: str, date: str | None) -> bool:
+        """Whether a near-identical document can be the same one: a templated release (a yearly rite, a
+        recurring meeting) dated otherwise is another speech, however alike the words."""
+        pending = next((document for document, _, _ in self._pending if document.doc_id == doc_id), None)
+        known = pending or self.collection.store.get_document(doc_id, with_text=False)
+        other = known.metadata.date if known is not None else None
+        return date is None or other is None or date == other
 
     def _record_source(self, doc_id: str, source: str) -> None:
         for i, (document, passages, signature) in enumerate(self._pending):

@@ -187,3 +187,19 @@ def test_a_document_that_fails_to_process_is_rejected_by_name_and_the_rest_go_in
     [rejected] = report.rejected
     assert rejected.source == "bad.txt"
     assert "could not be processed (ValueError: chunker tripped)" in rejected.reason and "the rest went in" in rejected.reason
+
+
+def test_a_templated_release_of_another_date_is_another_document(seed_collection_copy, encoder):
+    from qa.types import RawDocument
+
+    collection = Collection.open(seed_collection_copy, encoder.name)
+    seed = collection.store.get_document(next(d.doc_id for d, _ in collection.store.list_documents()
+                                              if d.metadata.date == "2022-09-18"))
+    # The same template a year later: a few words changed, another date.
+    later = seed.text.replace("2022", "2023", 1) + "\n今年的工作，要在去年基础上再加力。"
+    report = Ingester(collection, encoder).add_records([
+        RawDocument(text=later, source="next-year.txt", date="2023-09-18"),
+        RawDocument(text=later + "\n（转载）", source="mirror-same-day.txt", date="2023-09-18"),
+    ])
+    assert len(report.added) == 1 and len(report.updated) == 1  # the mirror of the same day is the same document
+    assert collection.store.count_documents() == 6
