@@ -71,7 +71,7 @@ def fuzz(base_url: str, cases: int, *, seed: int | None = 0) -> FuzzReport:
 
             @hypothesis.settings(max_examples=cases, deadline=None, database=None, derandomize=seed is not None,
                                  phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
-                                 suppress_health_check=list(hypothesis.HealthCheck))
+                                 suppress_health_check=list(hypothesis.HealthCheck), verbosity=hypothesis.Verbosity.quiet)
             @hypothesis.given(case=strategy)
             def run(case) -> None:
                 label = f"{case.operation.method.upper()} {case.operation.path}"
