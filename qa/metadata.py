@@ -321,13 +321,17 @@ def _name_at(text: str, start: int) -> str | None:
 
 
 def _lead(cleaned_head: str) -> tuple[list[str], str, list[str]]:
-    """(heading lines, opening paragraph, the lines after it): the first line with a full stop opens the text."""
-    lines = [line for line in map(str.strip, cleaned_head.split("\n")) if line]
+    """(heading lines, opening paragraph, the raw lines after it): the first line with a full stop opens the text."""
+    headings = []
+    lines = cleaned_head.split("\n")
     for i, line in enumerate(lines):
+        line = line.strip()
         # A long paragraph may end in "：" (專訪問答內容如下：); a long heading lists without commas.
         if "。" in line or (len(line) > 80 and "，" in line):
-            return lines[:i], line, lines[i + 1 :]
-    return lines, "", []
+            return headings, line, lines[i + 1 :]
+        if line:
+            headings.append(line)
+    return headings, "", []
 
 
 def _is_headline(line: str) -> bool:
@@ -415,7 +419,7 @@ def _title_speaker(title: str | None, headings: list[str], head: str) -> str | N
     they did, when the text introduces them too. Where several do, the one who speaks: under "…庆祝大会
     隆重举行 习近平出席大会" the heading "王沪宁出席并讲话" names the speech."""
     title = _TITLE_TAGS.sub("", title) if title else ""
-    report = _REPORT_OF.search(title)
+    report = _REPORT_OF.search(title) if "同志在" in title else None
     if report and _is_person_name(report["name"]):
         return report["name"]
     found = []
@@ -495,7 +499,7 @@ def _lead_speaker(sentences: list[str], head: str, date: str | None, later: list
     office = _office_first(first[when.end() :] if when else first, date) or _office_first(first, date)
     if office:
         return office
-    if any(_is_headline(line) for line in later):
+    if any(_is_headline(line.strip()) for line in later):
         return None  # a digest of items, each under its headline: the first item's subject is not the document's
     if title and _REACTIONS.search(title):
         return None  # "与会嘉宾积极评价习近平主席…的贺信": the story carries the reactions
@@ -554,6 +558,8 @@ def _name_after_titles(text: str) -> str | None:
 def _office_speaker(title: str | None, headings: list[str], paragraph: str, date: str | None) -> str | None:
     """"總統出席…" as heading or title: who held that office on the document's date, when the release
     names them ("蔡英文總統親臨主祭") or a surname the holder bears ("陳副總統：")."""
+    if not any("統" in line or "统" in line for line in (title or "", *headings)):
+        return None
     for line in [*headings, *(title.split() if title else [])]:
         if "統" not in line[:5] and "统" not in line[:5]:
             continue
