@@ -61,7 +61,8 @@ def run_ingest(settings: Settings, paths: list[Path], *, limit: int | None = Non
                             batch_size=settings.batch_size)
     with _progress_bar(None, "embedding") as bar:
         report = service.add_documents(read_records(paths, settings.max_file_bytes, limit), prepare_workers=None,
-                                       commit_passages=settings.commit_passages, progress=bar.update)
+                                       commit_passages=settings.commit_passages, progress=bar.update,
+                                       yield_to_searches=False)
     total = service.documents(0, 1)[1]
     service.collection.close()
     return report, total

@@ -69,6 +69,18 @@ def _write_json_atomic(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def lower_thread_priority(by: int = 10) -> None:
+    """Let requests have the CPU before this thread (background merges, uploads being embedded).
+
+    On Linux every thread has its own niceness; elsewhere this does nothing.
+    """
+    if not hasattr(os, "setpriority"):
+        return
+    with contextlib.suppress(OSError):
+        thread = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + by))
+
+
 def rebuild_hint(directory: Path, model: str) -> str:
     return f"run `speechqa reindex --data {directory} --model {model}` to rebuild it with that model"
 
@@ -356,6 +368,7 @@ class Collection:
         from embeddings.vector_index import use_single_thread
 
         use_single_thread()  # a merge must leave the other core to requests
+        lower_thread_priority()
         for _ in range(16):  # each pass merges what was due when it started
             due = [index for index in (self.vectors, self.lexical) if index is not None and index.needs_maintenance()]
             if not due:

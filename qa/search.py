@@ -7,6 +7,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from embeddings.base import Encoder
 from embeddings.vector_index import use_single_thread
 from qa.alignment import shared_spans
 from qa.chunking import split_sentences
-from qa.collection import Collection, CollectionView
+from qa.collection import Collection, CollectionView, lower_thread_priority
 from qa.crosslingual import is_english, translate_query
 from qa.dedupe import gram_containment
 from qa.errors import BadInputError, NotFoundError
@@ -104,6 +105,7 @@ class SearchService:
         self.max_query_chars = max_query_chars
         self.batch_size = batch_size
         self._write_lock = threading.Lock()
+        self._changes: ThreadPoolExecutor | None = None
         self._query_vectors: dict[str, np.ndarray] = {}  # oldest first
         self._query_vectors_lock = threading.Lock()
         if collection.vectors is None and encoder is not None:
@@ -341,16 +343,33 @@ class SearchService:
 
     # -- changes ------------------------------------------------------------
     def add_documents(self, records: Iterable[RawDocument | Rejection], *, prepare_workers: int | None = 0,
-                      commit_passages: int = 256, progress: Callable[[int], None] | None = None) -> IngestReport:
+                      commit_passages: int = 256, progress: Callable[[int], None] | None = None,
+                      yield_to_searches: bool = True) -> IngestReport:
         """Add documents: only their passages are embedded and indexed; searches see them once this returns.
 
         Uploads are small, so by default they are prepared here rather than in worker processes
-        (None: as many as the machine suits, for a large ingest).
+        (None: as many as the machine suits, for a large ingest). `yield_to_searches` runs the work on
+        a thread of lower priority (a server's uploads); a CLI ingest, alone on the machine, does not.
         """
         assert self.encoder is not None, "adding documents needs the model"
-        with self._write_lock:
-            return Ingester(self.collection, self.encoder, batch_size=self.batch_size, commit_passages=commit_passages,
-                            progress=progress, prepare_workers=prepare_workers).add_records(records)
+
+        def add() -> IngestReport:
+            with self._write_lock:
+                return Ingester(self.collection, self.encoder, batch_size=self.batch_size, commit_passages=commit_passages,
+                                progress=progress, prepare_workers=prepare_workers).add_records(records)
+
+        if not yield_to_searches:
+            return add()
+        return self._changes_thread().submit(add).result()
+
+    def _changes_thread(self) -> ThreadPoolExecutor:
+        """One thread of lower CPU priority for uploads: embedding one takes a core, and searches
+        running beside it should not wait for that core."""
+        with self._query_vectors_lock:
+            if self._changes is None:
+                self._changes = ThreadPoolExecutor(1, thread_name_prefix="speechqa-changes",
+                                                   initializer=lower_thread_priority)
+            return self._changes
 
     def remove_document(self, doc_id: str) -> None:
         """Remove a document and its passages; a search that starts after this returns never sees them."""

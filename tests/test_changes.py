@@ -110,3 +110,7 @@ def test_an_upload_embeds_and_indexes_only_its_own_passages(changing_service, mo
     changing_service.remove_document(report.added[0])
     assert (collection.vectors.count(), collection.lexical.count()) == before
     assert not collection.lexical.reader().knows("开发区")  # BM25 statistics forget it with its passages
+    import os
+
+    [writer] = [t for t in threading.enumerate() if t.name.startswith("speechqa-changes")]
+    assert os.getpriority(os.PRIO_PROCESS, writer.native_id) > os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
