@@ -446,6 +446,14 @@ def attribute(title: str | None, cleaned: str, date: str | None = None) -> Attri
         cleaned: the cleaned text (only its first lines are read).
         date: the document's ISO date; resolves a release that names only the office ("總統出席…").
     """
+    speaker, place, headings, first = _speaker_and_place(title, cleaned, date)
+    return Attribution(speaker=speaker, place=place, occasion=_occasion([*headings, first]))
+
+
+def _speaker_and_place(
+    title: str | None, cleaned: str, date: str | None
+) -> tuple[str | None, str | None, list[str], str]:
+    """(speaker, place, heading lines, opening sentence): what ingest stores, and what the occasion is read from."""
     head = cleaned[:LEAD_CHARS]
     headings, paragraph, later = _lead(head)
     sentences = _sentences(paragraph, 3)
@@ -453,7 +461,7 @@ def attribute(title: str | None, cleaned: str, date: str | None = None) -> Attri
     speaker = _title_speaker(title, headings, head) or _lead_speaker(sentences, head, date, later, title)
     if speaker is None and not _spokesperson_speaks(first):
         speaker = _office_speaker(title, headings, paragraph, date)
-    return Attribution(speaker=speaker, place=_place(first, speaker), occasion=_occasion([*headings, first]))
+    return speaker, _place(first, speaker), headings, first
 
 
 def _place(first: str, speaker: str | None) -> str | None:
@@ -619,13 +627,13 @@ def extract_metadata(raw: RawDocument, cleaned: str) -> Metadata:
     else:
         date = _published_date(head) or raw.date
         date_kind = "published" if date else None
-    attribution = attribute(title, cleaned, date)
+    found_speaker, found_place, _, _ = _speaker_and_place(title, cleaned, date)
     return Metadata(
         title=title,
         date=date,
         date_kind=date_kind,
-        speaker=raw.speaker or speaker or attribution.speaker or _speaker_from_text(head, title),
-        place=raw.place or place or attribution.place,
+        speaker=raw.speaker or speaker or found_speaker or _speaker_from_text(head, title),
+        place=raw.place or place or found_place,
     )
 
 
@@ -635,11 +643,11 @@ def refresh_metadata(document: Document) -> Metadata:
     meta = document.metadata
     head = document.text[:HEAD_CHARS]
     _, byline_speaker, _, byline_place = _byline(head)
-    found = attribute(meta.title, document.text, meta.date)
+    found_speaker, found_place, _, _ = _speaker_and_place(meta.title, document.text, meta.date)
     return replace(
         meta,
-        speaker=meta.speaker or byline_speaker or found.speaker or _speaker_from_text(head, meta.title),
-        place=meta.place or byline_place or found.place,
+        speaker=meta.speaker or byline_speaker or found_speaker or _speaker_from_text(head, meta.title),
+        place=meta.place or byline_place or found_place,
     )
 
 
