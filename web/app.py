@@ -93,6 +93,10 @@ PassageCount = Field(10, description=f"passages, 1-{MAX_K}", **_bounds(minimum=1
 ModeName = Field("hybrid", description="hybrid, dense or lexical", **_bounds(enum=list(MODES)))
 
 
+PREFER_HELP = ("let the dates and speakers the question names favour documents that fit them (hybrid mode; a soft "
+               "preference, never a filter; the response's `preferences` says what was read); false turns it off")
+
+
 class SearchBody(BaseModel):
     q: str = QueryText
     k: int = PassageCount
@@ -102,10 +106,12 @@ class SearchBody(BaseModel):
     date_to: str | None = Field(None, description="ISO date, inclusive, on the speech's date", **ISO_DATE)
     speaker: str | None = Field(None, description="restrict to speeches by this speaker")
     source: str | None = Field(None, description="only documents from this site or file (a value of facets.source)")
+    prefer: bool = Field(True, description=PREFER_HELP)
 
     def to_request(self) -> SearchRequest:
         doc_ids = (self.doc,) if isinstance(self.doc, str) else tuple(self.doc)
-        return SearchRequest(self.q, self.k, self.mode, doc_ids, self.date_from, self.date_to, self.speaker, source=self.source)
+        return SearchRequest(self.q, self.k, self.mode, doc_ids, self.date_from, self.date_to, self.speaker, source=self.source,
+                             prefer=self.prefer)
 
 
 class SimilarBody(BaseModel):
@@ -172,13 +178,9 @@ class ServiceHolder:
         return self._service
 
     def _load(self) -> SearchService:
-        from embeddings.loader import load_encoder, model_name
-        from qa.backends import open_collection
+        from qa.backends import open_service
 
-        settings = self.settings
-        collection = open_collection(settings, model_name(settings))
-        return SearchService(collection, load_encoder(settings), max_query_chars=settings.max_query_chars,
-                             batch_size=settings.batch_size)
+        return open_service(self.settings)
 
 
 def get_settings(request: Request) -> Settings:
@@ -434,9 +436,11 @@ def api_search(
     source: Annotated[str | None, Query(description="only documents from this site or file (a value of facets.source)",
                                         **_in_query())] = None,
     format: Annotated[str | None, Query(description="csv or jsonl: the results as a download", **EXPORT_FORMAT)] = None,
+    prefer: Annotated[bool, Query(description=PREFER_HELP)] = True,
 ):
     fmt = check_format(format)
-    result = service.search(SearchRequest(q, k, mode, tuple(doc or ()), date_from, date_to, speaker, source=source))
+    result = service.search(SearchRequest(q, k, mode, tuple(doc or ()), date_from, date_to, speaker, source=source,
+                                          prefer=prefer))
     if fmt:
         return download(request, result.hits, fmt, "speechqa-search")
     # A JSONResponse straight from the plain dict skips FastAPI's generic re-encoding of the payload.
@@ -558,14 +562,15 @@ def search_page(
     date_to: str | None = None,
     speaker: str | None = None,
     source: str | None = None,
+    prefer: bool = True,
 ):
     form = {"q": q, "k": k, "mode": mode, "doc": doc or [], "date_from": date_from or "", "date_to": date_to or "",
-            "speaker": speaker or "", "source": source or ""}
+            "speaker": speaker or "", "source": source or "", "prefer": None if prefer else "false"}
     if not q.strip():
         return page(request, "index.html", stats=service.stats(), not_ready=None, form=form)
     try:
         result = service.search(SearchRequest(q, k, mode, tuple(doc or ()), date_from or None, date_to or None, speaker or None,
-                                              source=source or None))
+                                              source=source or None, prefer=prefer))
     except BadInputError as exc:  # shown next to the form, so the user can fix the query in place
         return page(request, "search.html", status=400, form=form, result=None, error=str(exc))
     return page(request, "search.html", form=form, result=result, error=None)

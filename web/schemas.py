@@ -72,6 +72,9 @@ class SearchResponse(_Open):
     results: list[Hit]
     source: SourcePassage | None = Field(None, description="similar passages started from a stored passage")
     facets: dict[str, list[FacetValue]] | None = Field(None, description="searches: year, speaker and source counts")
+    preferences: dict[str, list[str] | bool] | None = Field(
+        None, description="what the question names (dates, speakers) and whether it favoured documents that fit them "
+                          "(`applied`; turn off with prefer=false)")
 
 
 class Occurrence(_Open):
