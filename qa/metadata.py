@@ -1,7 +1,9 @@
 """Title, date, speaker and place of a speech, from its record fields and its raw text.
 
 Clues that boilerplate removal deletes (the ``时间:2023-04-20`` line of a download page, the
-byline under a title) are read from the raw text; nothing is ever guessed: unknown is None.
+byline under a title) are read from the raw text; who speaks, where and at what occasion are read
+from the title and the opening lines of the cleaned text (``attribute``), so stored documents can be
+read again (``refresh_metadata``). Nothing is ever guessed: unknown is None.
 """
 
 from __future__ import annotations
@@ -272,8 +274,9 @@ _OCCASION_PLAIN = re.compile(
     r"|座谈会|座談會|宴会|宴會|纪念活动|紀念活動|茶会|茶會|年会|年會))"
 )
 
-# Who held an office on a date, for releases that say only "總統" or "副總統" throughout. A fact
-# about the office, keyed on the document's date; None outside the terms listed.
+# Who held an office on a date: a fact about the office, keyed on the document's date, never used
+# without the text. It tells "賴清德副總統今…" (the holder that day) from "韓國總統尹錫悅…", and which
+# holder a heading "總統出席…" means when the release names them or their surname ("陳副總統：").
 OFFICE_HOLDERS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "總統": (("2016-05-20", "2024-05-19", "蔡英文"), ("2024-05-20", "2028-05-19", "賴清德")),
     "副總統": (
