@@ -203,3 +203,23 @@ def test_a_templated_release_of_another_date_is_another_document(seed_collection
     ])
     assert len(report.added) == 1 and len(report.updated) == 1  # the mirror of the same day is the same document
     assert collection.store.count_documents() == 6
+
+
+def test_a_cli_ingest_into_an_existing_collection_appends(seed_collection_copy, model_cache_dir, tmp_path):
+    import json
+
+    before = json.loads((seed_collection_copy / "manifest.json").read_text())
+    new = tmp_path / "new"
+    new.mkdir()
+    (new / "park.txt").write_text("关于推进园区建设的讲话\n" + "我们要加快园区基础设施建设,提升承载能力。" * 8, encoding="utf-8")
+    env = {**os.environ, "SPEECHQA_CACHE": str(model_cache_dir), "SPEECHQA_DATA": str(seed_collection_copy)}
+    done = subprocess.run([sys.executable, "-m", "qa.cli", "ingest", str(new)], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "1 added" in done.stdout and "holds 6 documents" in done.stdout
+    after = json.loads((seed_collection_copy / "manifest.json").read_text())
+    # What was indexed stays as it was: the same main vector index and BM25 segments, plus the new passages.
+    assert after["vectors"]["main"] == before["vectors"]["main"]
+    assert after["lexical"]["segments"][: len(before["lexical"]["segments"])] == before["lexical"]["segments"]
+    assert len(after["lexical"]["segments"]) == len(before["lexical"]["segments"]) + 1
+    assert after["passages"] > before["passages"] and after["store_version"] == before["store_version"] + 1
