@@ -262,9 +262,9 @@ _ARTICLE_BY = re.compile(rf"发表[^。]{{0,30}}?{_ROLE_WORD}(?P<name>[{_HAN}]{{
 _PLACE = re.compile(
     rf"(?:在|於|于|前往|赴)(?P<place>京|[{_HAN}、·]{{2,22}}?)(?:隆重|亲切|親切|共同|分别|分別|一同|先后|先後)?"
     r"(?:出席|主持|会见|會見|会晤|會晤|会谈|會談|发表|發表|参加|參加|视导|視導|视察|視察|考察|调研|調研|参访|參訪|参观|參觀"
-    r"|访视|訪視|接见|接見|接受|看望|慰问|慰問|勗勉|慰勉|举行|舉行|召开|召開|参拜|參拜|祈福|探视|探視|致辞|致詞|出访|出訪|同)"
+    r"|访视|訪視|接见|接見|接受|看望|慰问|慰問|勗勉|慰勉|举行|舉行|召开|召開|参拜|參拜|祈福|探视|探視|致辞|致詞|出访|出訪|(?<![共不一相协協])同)"
 )
-_NOT_A_PLACE_PART = re.compile(rf"{_ROLE_WORD}|在|於|于|以|並|并|方式|会见|會見|会谈|會談|出席|主持|举行|舉行|召开|召開|来华|同|与|與|的|时|時|期间|期間|会上|會上|之际|之際|以来|以來|同志|当地|當地|今天|此|这|這|其|各|該|该")
+_NOT_A_PLACE_PART = re.compile(rf"{_ROLE_WORD}|在|於|于|以|並|并|為|为|方式|上午|下午|中午|晚間|晚间|繼續|继续|[後后]$|会见|會見|会谈|會談|出席|主持|举行|舉行|召开|召開|来华|同|与|與|的|时|時|期间|期間|会上|會上|之际|之際|以来|以來|同志|当地|當地|今天|此|这|這|其|各|該|该")
 _GUEST = ("来华", "來臺", "来京", "訪臺")  # "会见来华出席…峰会的…总统": the guest's occasion
 _OCCASION = re.compile(r"(?:出席|主持|參加|参加|發表|发表|舉行|举行|召開|召开)(?:召开|召開)?「(?P<occasion>[^」\n]{2,60})」")
 _OCCASION_VERBS = ("出席", "主持", "参加", "參加")
@@ -386,6 +386,7 @@ _NOT_A_TITLE_CHAIN = re.compile(rf"[^{_HAN}、]|{_NOT_TITLES}")
 _NAME_THEN_OFFICE = re.compile(rf"(?P<name>[{_HAN}]{{2,4}}?){_OFFICE}")
 _OFFICE_HEADING = re.compile(rf"(?P<surname>[{_HAN}])?{_OFFICE}(?![府創创將将])")  # "總統將出訪": an announcement
 _SENTENCE_MARK = re.compile(r"[。！？：:；;]")
+_SAYS = re.compile(r"表示|指出|强调|強調|說|说")
 _HELD = re.compile(r"举行|舉行|召开|召開|开幕|開幕")
 _FUTURE = re.compile(r"即将|即將|将于|將於")
 _CLAUSE_END = re.compile(r"(?<=[，。])")
@@ -471,7 +472,9 @@ def _place(first: str, speaker: str | None) -> str | None:
     """Where the speaker acts ("李强…在北京会见…", "前往臺南出席…"), or where the opening clause's event
     is held ("…4日上午在北京人民大会堂举行预备会议")."""
     if speaker and speaker in first:
-        start, end = first.index(speaker) + len(speaker), len(first)
+        start = first.index(speaker) + len(speaker)
+        said = _SAYS.search(first, start)  # what follows "表示" is what they said, not where they are
+        end = said.start() if said else len(first)
     else:
         start, end = 0, first.find("，") if "，" in first else len(first)
         if not _HELD.search(first, start, end) or _FUTURE.search(first, 0, end):

@@ -279,6 +279,25 @@ def test_title_subject_introduced_with_title_after_the_name() -> None:
     assert attribution_of("[视频]习近平举行仪式欢迎巴西总统访华", text) == Attribution("习近平", "人民大会堂东门外广场", None)
 
 
+def test_place_is_where_the_speaker_acts_not_what_they_said() -> None:
+    text = (
+        "副總統出席「淨零城市國際峰會」\n賴清德副總統今（28）日下午出席「淨零城市國際峰會」時表示，每個城市都是對抗氣候變遷的第一線，"
+        "有責任集思廣益，站在一起共同對抗。"
+    )
+    assert attribution_of("出席淨零城市國際峰會 副總統盼全球城市一起共同對抗氣候變遷", text, "2022-11-28") == Attribution(
+        "賴清德", None, "淨零城市國際峰會"
+    )
+    text = (
+        "教宗方濟各（Pope Francis）將在9月4日於梵蒂岡，主持先教宗若望保祿一世榮列真福品大典，總統府發言人張惇涵今（2）日晚間表示，"
+        "蔡總統特派前副總統陳建仁擔任特使，偕夫人赴教廷出席大典，彰顯兩國友好緊密邦誼。"
+    )
+    assert attribution_of("總統特派前副總統陳建仁為特使", text, "2022-09-02") == Attribution("張惇涵", None, None)
+    text = (
+        "賴清德總統今（10）日下午根據中華民國憲法賦予的權責，召集五院會商國政，總統府於會後舉行記者會，由潘孟安秘書長宣讀會商結論。"
+    )
+    assert attribution_of("「總統與五院國政會商」會後記者會", text, "2025-03-10").place is None
+
+
 def test_in_jing_is_beijing() -> None:
     text = "全国政协主席王沪宁2日在京会见来华出席2025年上海合作组织峰会的伊朗总统佩泽希齐扬。\n王沪宁表示，中伊两国传统友谊深厚。"
     assert attribution_of("[视频]王沪宁会见伊朗总统", text) == Attribution("王沪宁", "北京", None)
