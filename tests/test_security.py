@@ -315,6 +315,32 @@ def test_a_chunked_upload_over_the_limit_is_told_so_without_a_made_up_size(app_f
     assert "over the limit of 20 MB;" in error_of(upload(default, [("big.txt", b"x" * (21 * 1024 * 1024))]), 413, "too_large")
 
 
+def test_a_chunked_upload_is_read_only_up_to_the_limit(server):
+    """Over a real connection: the server answers 413 once 20 MB (plus framing) have come, without waiting
+    for the rest of a body sent without a length, so an endless upload never fills its disk."""
+    import socket
+
+    body, content_type = multipart("big.txt", b"")
+    head = body.split(b"\r\n--speechqa-test-boundary--")[0]
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(f"POST /api/documents HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Type: {content_type}\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n".encode())
+        sock.sendall(b"%x\r\n%s\r\n" % (len(head), head))
+        chunk = b"x" * 65536
+        for _ in range(21 * 16):  # 21 MB, and then nothing more: the body never ends
+            sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            data = sock.recv(65536)
+            if not data:
+                break
+            answer += data
+    head, _, json_body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413 "), head
+    error = json.loads(json_body.split(b"\r\n")[1] if b"transfer-encoding: chunked" in head.lower() else json_body)["error"]
+    assert error["code"] == "too_large" and error["message"].startswith("the upload is over the limit of 20 MB;")
+
+
 def test_an_oversized_upload_is_checked_for_its_token_first(app_factory):
     client = app_factory(token="secret", max_upload_bytes=1000)
     files = [("big.txt", b"x" * 2000)]

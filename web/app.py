@@ -22,6 +22,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.routing import Match
 
 from qa.errors import BadInputError, ForbiddenError, SpeechQAError, TooLargeError, UnauthorizedError
@@ -48,6 +49,7 @@ MAX_URL_BYTES = 64 * 1024
 # The server reads request heads up to this size (uvicorn refuses larger ones itself, as text/plain),
 # so that a too-long URL below it is answered here, in the API's error shape.
 MAX_REQUEST_HEAD_BYTES = 4 * 1024 * 1024
+UPLOAD_FRAMING_BYTES = 256 * 1024
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))  # autoescape is on for every template
 register_filters(templates.env)
@@ -294,6 +296,8 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(request, 405, "method_not_allowed",
                                   f"{request.method} is not allowed on {request.url.path}, only {allowed}; see /docs for the API",
                                   headers={"Allow": allowed})
+        if exc.status_code == 413:  # the body limit of an upload sent without a length
+            return error_response(request, 413, TooLargeError.code, _too_large_message(request.app.state.settings.max_upload_bytes))
         return error_response(request, exc.status_code, "http_error", str(exc.detail))
 
     @app.exception_handler(Exception)
@@ -338,6 +342,11 @@ class GuardMiddleware:
         if refusal is not None:
             await refusal(scope, receive, secured_send)
             return
+        app = self.app
+        if scope["method"] == "POST" and scope["path"] in UPLOAD_PATHS:
+            # An upload sent without a length (chunked) is read only up to the limit, so it cannot fill the disk
+            # either; the slack covers the multipart framing around the files, which ingest_uploads counts alone.
+            app = RequestBodyLimitMiddleware(app, request.app.state.settings.max_upload_bytes + UPLOAD_FRAMING_BYTES)
         started = False
 
         async def tracking_send(message) -> None:
@@ -346,7 +355,7 @@ class GuardMiddleware:
             await secured_send(message)
 
         try:
-            await self.app(scope, receive, tracking_send)
+            await app(scope, receive, tracking_send)
         except Exception as exc:
             if started:  # too late for an error page; the server closes the connection
                 raise
