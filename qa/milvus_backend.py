@@ -20,6 +20,7 @@ import contextlib
 import itertools
 import json
 import logging
+import os
 import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -47,7 +48,8 @@ BM25_B = 0.75
 WRITE_BATCH = 512  # rows per insert call: a few MB of vectors and text
 READ_BATCH = 1000  # ids per `pid in [...]` read
 MAX_QUERY_ROWS = 16384
-KNOWS_SAMPLE = 50  # passages read to tell whether one holds a token  # Milvus's limit on offset + limit of one query
+KNOWS_SAMPLE = 20  # best BM25 matches of a token read to tell whether one holds it
+LITE_MEMTABLE_BYTES = 512 * 1024 * 1024  # Milvus's limit on offset + limit of one query
 VARCHAR_BYTES = 65535
 
 # Characters our BM25 never counts (no letter, digit or Han): blanked before Milvus's jieba sees the text.
@@ -108,7 +110,8 @@ def bm25_source(passage_text: str, title: str | None, tokens: str) -> str:
     """What Milvus's analyzer reads for a passage so that it finds the passage's stored BM25 tokens:
     its text, and its document's title too where ingest counted the title's words (qa.ingest)."""
     own = bm25_text(passage_text)
-    if title and tokens != " ".join(lexical_tokens(passage_text)):
+    words = lexical_tokens(passage_text)
+    if title and tokens != " ".join(words) and tokens == " ".join(words + lexical_tokens(title)):
         return own + "\n" + bm25_text(title)
     return own
 
@@ -287,8 +290,14 @@ class MilvusPassages:
     def open(cls, index: str, model: str, dim: int | None = None, *, create: bool = False,
              allow_model_change: bool = False) -> MilvusPassages:
         """Connect to the collection `index` names; create it when `create` and it is missing (needs `dim`)."""
-        pymilvus = _pymilvus()
         target = MilvusTarget.parse(index)
+        if target.lite:
+            # Milvus Lite keeps BM25 statistics per segment, and seals one whenever its memtable or log
+            # reaches a budget: budgets this large let an ingest of ~100k passages land in one segment.
+            # (Read once, when milvus_lite is first imported.)
+            os.environ.setdefault("MILVUS_LITE_MEMTABLE_MEMORY_LIMIT_BYTES", str(LITE_MEMTABLE_BYTES))
+            os.environ.setdefault("MILVUS_LITE_WAL_SIZE_LIMIT_BYTES", str(2 * LITE_MEMTABLE_BYTES))
+        pymilvus = _pymilvus()
         if target.lite:
             Path(target.uri).parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -474,16 +483,15 @@ class MilvusPassages:
         return _hits(results[0], k, negated=True)
 
     def knows(self, token: str) -> bool:
-        """Whether a passage has this BM25 token: passages holding it as text, then read as tokens.
+        """Whether a passage has this BM25 token: among the best BM25 matches of the token, one that
+        holds the token itself (jieba also matches a long word's parts, so a match alone does not say).
 
-        A BM25 search cannot answer it, since jieba also matches a long word's parts. Asked for the
-        words of English queries only (qa.crosslingual), and remembered until the next change.
+        Asked for the words of English queries only (qa.crosslingual), and remembered until the next change.
         """
         known = self._known_tokens.get(token)
         if known is None:
-            pattern = token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            rows = self.client.query(self.name, filter=f"bm25_text like {_literal('%' + pattern + '%')}",
-                                     output_fields=["bm25_text"], limit=KNOWS_SAMPLE)
+            pids, _ = self.search_bm25([token], KNOWS_SAMPLE, "")
+            rows = self.client.get(self.name, ids=[int(pid) for pid in pids], output_fields=["bm25_text"]) if len(pids) else []
             known = any(token in lexical_tokens(row["bm25_text"]) for row in rows)
             self._known_tokens[token] = known
         return known

@@ -1,0 +1,36 @@
+"""Copy an embedded collection (its SQLite store: documents, passages, stored vectors) into a Milvus
+collection, without re-embedding anything.
+
+    python scripts/copy_to_milvus.py --data ~/speechqa-archive/data --index milvus://HOST:19530
+    python scripts/copy_to_milvus.py --data ./my-collection --index ./my-collection.db   # Milvus Lite
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from qa.collection import STORE_FILE, read_manifest
+from qa.milvus_backend import MilvusPassages, copy_from_store
+from qa.store import PassageStore
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="the embedded collection directory")
+    parser.add_argument("--index", required=True, help="milvus://HOST:PORT[/NAME] or a Milvus Lite path ending in .db")
+    args = parser.parse_args()
+    manifest = read_manifest(args.data)
+    store = PassageStore(args.data / STORE_FILE)
+    started = time.perf_counter()
+    passages = MilvusPassages.open(args.index, manifest["model"], int(manifest["dim"]), create=True)
+    written = copy_from_store(store, manifest["model"], passages)
+    print(f"{written} passages of {store.count_documents()} documents copied to {args.index} "
+          f"in {time.perf_counter() - started:.1f} s")
+    passages.close()
+    store.close()
+
+
+if __name__ == "__main__":
+    main()
