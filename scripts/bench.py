@@ -575,12 +575,14 @@ def bench_changes(directory: Path, settings, changes: int, load_seconds: float, 
             server.terminate()
             server.wait(30)
         if ingest_stories:
-            # The same stories into this collection and into an empty one, through the CLI's code path.
+            # The same stories into this collection and into an empty one, through the CLI's code path:
+            # stories of 2023, which neither the archive (2025 on) nor a bench collection of the first
+            # stories holds, so both runs embed them all.
             stories = Path(tmp) / "stories.jsonl"
             import gzip
 
             with gzip.open(XWLB, "rt", encoding="utf-8") as lines, open(stories, "w", encoding="utf-8") as target:
-                target.writelines(itertools.islice(lines, 74_000, 74_000 + ingest_stories))
+                target.writelines(itertools.islice(lines, 60_000, 60_000 + ingest_stories))
             timings = {}
             for label, target_dir in (("into_empty_s", Path(tmp) / "empty"), ("into_collection_s", data)):
                 start = time.perf_counter()
