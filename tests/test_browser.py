@@ -275,3 +275,21 @@ def test_the_csv_download_holds_the_passages_of_the_page(demo, page):
     assert [row["chunk_id"] for row in rows] == shown
     texts = page.locator("article.hit blockquote.passage").all_text_contents()
     assert [row["text"] for row in rows] == texts
+
+
+@pytest.mark.parametrize("path", ["/phrase?q=工业", "/search?q=招商引资进度为什么落后&date_from=2022-01-01&date_to=2022-12-31"])
+def test_the_research_pages_fit_a_phone(demo, browser, path):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
+                                  has_touch=True)
+    context.set_default_timeout(60_000)
+    phone = context.new_page()
+    try:
+        phone.goto(demo + path)
+        width = phone.evaluate("document.scrollingElement.scrollWidth")
+        inner = phone.evaluate("window.innerWidth")
+        assert width <= inner + 1, f"{path}: page is {width}px wide on a {inner}px screen"
+        if path.startswith("/phrase"):
+            box = phone.locator("svg.timeline-chart").bounding_box()
+            assert box is not None and box["width"] <= inner and box["height"] > 50  # the chart shrinks to fit
+    finally:
+        context.close()
