@@ -117,3 +117,55 @@ def test_a_token_adds_the_tools_that_change_the_collection(mcp_data, model_cache
     tools, wrong = run_session(mcp_data, model_cache_dir, steps, token="secret")
     assert tools == READ_TOOLS | {"add_document", "remove_document"}
     assert wrong.is_error and "the token is wrong" in wrong.content[0].text
+
+
+def test_streamable_http_on_loopback(mcp_data, model_cache_dir, tmp_path):
+    import subprocess
+    import time
+
+    import anyio
+    import httpx
+    from conftest import free_port
+    from mcp.client.streamable_http import streamable_http_client
+
+    port = free_port()
+    env = {**os.environ, "SPEECHQA_CACHE": str(model_cache_dir), "SPEECHQA_DATA": str(mcp_data)}
+    env.pop("SPEECHQA_TOKEN", None)
+    with open(tmp_path / "mcp.log", "wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "qa.cli", "mcp", "--http", "--port", str(port)],
+                                   env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT))
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, (tmp_path / "mcp.log").read_text()
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/mcp", timeout=2)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "the MCP server did not answer in 60 s"
+                time.sleep(0.3)
+
+        async def main():
+            async with streamable_http_client(f"http://127.0.0.1:{port}/mcp") as streams, \
+                    ClientSession(streams[0], streams[1]) as session:
+                await session.initialize()
+                tools = {tool.name for tool in (await session.list_tools()).tools}
+                return tools, payload(await session.call_tool("phrase_timeline", {"phrase": "招商引資", "limit": 1}))
+
+        tools, timeline = anyio.run(main)
+        assert tools == READ_TOOLS
+        assert timeline["total_occurrences"] == 6
+        check_cited(timeline["occurrences"][0])
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_http_listens_on_loopback_only(mcp_data, model_cache_dir):
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "qa.cli", "mcp", "--http", "--host", "0.0.0.0", "--data", str(mcp_data)],
+                          capture_output=True, text=True, cwd=str(ROOT), timeout=60,
+                          env={**os.environ, "SPEECHQA_CACHE": str(model_cache_dir)})
+    assert done.returncode != 0
+    assert "the MCP server listens on loopback only" in done.stderr
