@@ -10,6 +10,7 @@ may hold the phrase; each of those is scanned exactly here.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -202,10 +203,16 @@ def as_hits(occurrences: Sequence[Occurrence], passages_of: Callable[[str], Sequ
     return hits
 
 
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def validate(request: PhraseRequest) -> PhraseRequest:
     phrase = drop_surrogates(request.phrase or "").strip()
     if not phrase:
         raise BadInputError("the phrase is empty: give the exact wording to look for (q=...)")
+    if _CONTROL_CHARS.search(phrase):
+        raise BadInputError("the phrase holds a control character (such as NUL), which no stored text contains: "
+                            "give the wording as it is written")
     if len(phrase) < MIN_PHRASE_CHARS:
         raise BadInputError(f"the phrase {phrase!r} is one character; give at least {MIN_PHRASE_CHARS} "
                             "(a word or a formulation such as 工业强县)")

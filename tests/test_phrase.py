@@ -186,6 +186,7 @@ def test_periods():
     (PhraseRequest("工业", granularity="week"), "granularity must be one of auto, month, year"),
     (PhraseRequest("工业", date_from="2022-13-01"), "date_from must be an ISO date"),
     (PhraseRequest("工业", limit=0), "limit between 1 and 10000"),
+    (PhraseRequest("工\x00业"), "control character"),
 ])
 def test_bad_requests_say_what_to_change(store, request_, message):
     with pytest.raises(BadInputError, match=message):
