@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from embeddings.errors import BadInputError, MissingDependencyError
+
 
 class CrossEncoderScorer:
     """Scores query-passage pairs with any sentence-transformers CrossEncoder; loaded once, shared by threads."""
@@ -15,14 +17,10 @@ class CrossEncoderScorer:
         try:
             from sentence_transformers import CrossEncoder
         except ImportError as exc:  # pragma: no cover - a hard dependency
-            from qa.errors import MissingDependencyError
-
             raise MissingDependencyError("sentence-transformers is not installed: pip install sentence-transformers") from exc
         try:
             self._model = CrossEncoder(name_or_path, device=device or "cpu")
         except (OSError, ValueError) as exc:
-            from qa.errors import BadInputError
-
             raise BadInputError(f"cannot load the reranker {name_or_path!r} ({exc}); give a sentence-transformers "
                                 "CrossEncoder name from the hub or the path of a local one") from None
         self.name = name_or_path

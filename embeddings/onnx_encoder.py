@@ -18,22 +18,22 @@ scripts/bench_embed.py measures speed and agreement with the fp32 model.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import json
 import os
 import shutil
-import tempfile
 import warnings
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
-from embeddings.base import Encoder, ProgressCallback
+from embeddings.base import Batching, Encoder
+from embeddings.errors import BadInputError, SpeechQAError
+from embeddings.prompts import KINDS, model_prompts
+from embeddings.publish import build_once
 
 BACKEND = "onnx-int8"
 # Bump when the conversion's output changes, so caches from older versions are rebuilt.
@@ -51,8 +51,6 @@ UNFUSED_OPTIMIZERS = ("SkipLayerNormFusion", "BiasGeluFusion")
 # with one caller per core, 512-1024 ran fastest (42-46 passages/s; 256: 41, 2048: 34-38, 4096: 31):
 # small activations stay in cache, and length-sorted batches waste little on padding anyway.
 TOKEN_BUDGET = 768
-# Texts are tokenised this many at a time, so memory stays bounded however many are embedded.
-TOKENIZE_WINDOW = 2048
 # The quantised model must agree with the fp32 one at least this well on the check sentences.
 MIN_CHECK_COSINE = 0.98
 CHECK_TEXTS = (
@@ -74,9 +72,7 @@ class OnnxEncoder(Encoder):
         self.name = name
         self.dim = int(config["dim"])
         self.max_tokens = int(config["max_tokens"])
-        self.prompts: dict[str, str] = dict(config["prompts"])
-        if not self.prompts and "e5" in name.lower():  # as the torch backend: old e5 configs omit their prompts
-            self.prompts = {"query": "query: ", "passage": "passage: "}
+        self.prompts = model_prompts(name, config["prompts"])
         self._pad_id = int(config["pad_id"])
         # Truncation is done by hand in _truncate, so count_tokens can see the full length.
         self._tokenizer = Tokenizer.from_file(str(onnx_dir / TOKENIZER_NAME))
@@ -84,7 +80,9 @@ class OnnxEncoder(Encoder):
         self._tokenizer.no_padding()
         # One session shared by every caller: its run() is thread-safe and keeps one copy of the weights.
         self._session = _open_session(onnx_dir / MODEL_NAME)
-        self.workers = max(1, workers or _available_cores())
+        # Batches run on every core at once, each call on one core: independent calls scale across
+        # cores better than one call split over them (scripts/bench_embed.py measures both).
+        self.batching = Batching(token_budget=TOKEN_BUDGET, workers=max(1, workers or _available_cores()))
 
     @classmethod
     def from_sentence_transformer_dir(cls, model_dir: Path, *, name: str, cache_dir: Path) -> OnnxEncoder:
@@ -97,62 +95,27 @@ class OnnxEncoder(Encoder):
         """
         model_dir, cache_dir = Path(model_dir), Path(cache_dir)
         target = cache_dir / f"{model_dir.name}-{BACKEND}"
-        if not _is_current(target, model_dir):
-            _convert_once(model_dir, target)
+        build_once(target, lambda directory: _is_current(directory, model_dir), lambda staging: _convert(model_dir, staging))
         return cls(target, name=name)
 
     # ------------------------------------------------------------------ Encoder interface
 
-    def count_tokens(self, text: str) -> int:
-        """Tokens of ``query: text`` with special tokens, before truncation (as the torch backend counts)."""
-        return len(self._tokenizer.encode(self.prompts.get("query", "") + text).ids)
+    def token_counts(self, texts: Sequence[str], kind: str) -> list[int]:
+        """Tokens with special tokens, before truncation (as the torch backend counts)."""
+        prompt = self.prompts.get(kind, "")
+        return [len(encoding.ids) for encoding in self._tokenizer.encode_batch([prompt + text for text in texts])]
 
-    def embed_batch(self, texts: Sequence[str], kind: str) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return self._run(self._token_ids(texts, kind))
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self._run(self._token_ids([text], "query"))[0]
-
-    def embed(self, texts: Sequence[str], kind: str, batch_size: int = 32, progress: ProgressCallback | None = None) -> np.ndarray:
-        """Embed in length-sorted batches of at most TOKEN_BUDGET tokens and ``batch_size`` texts.
-
-        Batches run on ``workers`` threads at once, each call on one core: independent calls scale
-        across cores better than one call split over them (about 42 vs 38 passages/s on two cores).
-        """
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        # Sorting by characters groups similar token counts; each window is then sorted exactly.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="embed") as pool:
-            for start in range(0, len(order), TOKENIZE_WINDOW):
-                window = order[start : start + TOKENIZE_WINDOW]
-                ids = self._token_ids([texts[i] for i in window], kind)
-                by_length = sorted(range(len(window)), key=lambda j: len(ids[j]))
-                batches = [[window[by_length[j]] for j in batch]
-                           for batch in _token_batches([len(ids[j]) for j in by_length], TOKEN_BUDGET, max(1, batch_size))]
-                ids_of = {window[j]: ids[j] for j in range(len(window))}
-                running = {pool.submit(self._run, [ids_of[i] for i in rows]): rows for rows in batches}
-                for done in as_completed(running):
-                    rows = running[done]
-                    out[rows] = done.result()
-                    if progress:
-                        progress(len(rows))
-        return out
-
-    # ------------------------------------------------------------------ internals
-
-    def _token_ids(self, texts: Sequence[str], kind: str) -> list[list[int]]:
+    def tokenize(self, texts: Sequence[str], kind: str) -> list[list[int]]:
         prompt = self.prompts.get(kind, "")
         encodings = self._tokenizer.encode_batch([prompt + text for text in texts])
         return [_truncate(encoding.ids, self.max_tokens) for encoding in encodings]
 
-    def _run(self, ids: list[list[int]]) -> np.ndarray:
+    def forward(self, inputs: list[list[int]]) -> np.ndarray:
         """Pad to the longest row, run the model, mean-pool over real tokens and L2-normalise."""
-        width = max(len(row) for row in ids)
-        input_ids = np.full((len(ids), width), self._pad_id, dtype=np.int64)
-        mask = np.zeros((len(ids), width), dtype=np.int64)
-        for i, row in enumerate(ids):
+        width = max(len(row) for row in inputs)
+        input_ids = np.full((len(inputs), width), self._pad_id, dtype=np.int64)
+        mask = np.zeros((len(inputs), width), dtype=np.int64)
+        for i, row in enumerate(inputs):
             input_ids[i, : len(row)] = row
             mask[i, : len(row)] = 1
         (hidden,) = self._session.run(None, {"input_ids": input_ids, "attention_mask": mask})
@@ -165,19 +128,6 @@ class OnnxEncoder(Encoder):
 def _truncate(ids: list[int], limit: int) -> list[int]:
     """Keep the first ``limit`` tokens, ending with the closing special token as HF truncation does."""
     return ids if len(ids) <= limit else ids[: limit - 1] + ids[-1:]
-
-
-def _token_batches(lengths: list[int], budget: int, max_rows: int) -> Iterator[list[int]]:
-    """Split ascending lengths into consecutive batches whose padded size stays within budget."""
-    batch: list[int] = []
-    for i, length in enumerate(lengths):
-        # Lengths ascend, so the newest row sets the padded width of the batch.
-        if batch and ((len(batch) + 1) * length > budget or len(batch) >= max_rows):
-            yield batch
-            batch = []
-        batch.append(i)
-    if batch:
-        yield batch
 
 
 def _available_cores() -> int:
@@ -209,8 +159,6 @@ def _source_fingerprint(model_dir: Path) -> dict[str, int]:
     """Changes when the source weights are rewritten, so a stale conversion is noticed cheaply."""
     weights = next((model_dir / name for name in ("model.safetensors", "pytorch_model.bin") if (model_dir / name).exists()), None)
     if weights is None:
-        from qa.errors import BadInputError
-
         raise BadInputError(f"{model_dir} holds no model.safetensors or pytorch_model.bin to convert")
     stat = weights.stat()
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
@@ -222,56 +170,6 @@ def _is_current(target: Path, model_dir: Path) -> bool:
     except (OSError, ValueError):
         return False
     return config.get("conversion_version") == CONVERSION_VERSION and config.get("source") == _source_fingerprint(model_dir)
-
-
-def _staging_prefix(target: Path) -> str:
-    return f".{target.name}-staging-"
-
-
-def _convert_once(model_dir: Path, target: Path) -> None:
-    """Convert under a lock, so racing processes convert once and the others wait and reuse it."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with _lock(target) as exclusive:
-        if _is_current(target, model_dir):  # another process converted while we waited
-            return
-        if exclusive:  # nobody else is converting: whatever staging dirs exist were left by crashes
-            for stale in target.parent.glob(_staging_prefix(target) + "*"):
-                shutil.rmtree(stale, ignore_errors=True)
-        staging = Path(tempfile.mkdtemp(prefix=_staging_prefix(target), dir=target.parent))
-        try:
-            _convert(model_dir, staging)
-            _publish(staging, target, model_dir)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def _lock(target: Path) -> Iterator[bool]:
-    """An exclusive POSIX lock beside the target; yields False where there is none (Windows)."""
-    try:
-        import fcntl
-    except ImportError:
-        yield False
-        return
-    with open(target.parent / f".{target.name}.lock", "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
-def _publish(staging: Path, target: Path, model_dir: Path) -> None:
-    """Rename the finished conversion into place; a stale one is moved aside first."""
-    if target.exists():
-        aside = Path(tempfile.mkdtemp(prefix=_staging_prefix(target), dir=target.parent))
-        os.replace(target, aside / "old")
-        shutil.rmtree(aside, ignore_errors=True)
-    try:
-        os.rename(staging, target)
-    except OSError:
-        if not _is_current(target, model_dir):  # not a lost race with an unlocked converter
-            raise
 
 
 def _convert(model_dir: Path, out_dir: Path) -> None:
@@ -315,8 +213,6 @@ def _convert(model_dir: Path, out_dir: Path) -> None:
 
 def _sentence_transformer_settings(model_dir: Path) -> dict:
     """Prompts and max length from the sentence-transformers files; refuse pooling we don't mirror."""
-    from qa.errors import BadInputError
-
     def read(name: str) -> dict:
         path = model_dir / name
         return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
@@ -326,7 +222,7 @@ def _sentence_transformer_settings(model_dir: Path) -> dict:
         raise BadInputError(f"{model_dir}: only mean pooling is supported by the ONNX backend; use the torch backend")
     if not (model_dir / TOKENIZER_NAME).exists():
         raise BadInputError(f"{model_dir} has no {TOKENIZER_NAME}; the ONNX backend needs a fast tokenizer file")
-    prompts = {kind: text for kind, text in read("config_sentence_transformers.json").get("prompts", {}).items() if kind in ("query", "passage")}
+    prompts = {kind: text for kind, text in read("config_sentence_transformers.json").get("prompts", {}).items() if kind in KINDS}
     return {"prompts": prompts, "max_tokens": int(read("sentence_bert_config.json").get("max_seq_length") or 512)}
 
 
@@ -426,9 +322,7 @@ def _torch_vectors(model, rows: list[list[int]]) -> np.ndarray:
 
 def _check_agreement(out_dir: Path, rows: list[list[int]], expected: np.ndarray) -> None:
     """Refuse to publish a conversion whose vectors drift from the fp32 model's."""
-    from qa.errors import SpeechQAError
-
-    cosine = float((OnnxEncoder(out_dir, name="check", workers=1)._run(rows) * expected).sum(axis=1).min())
+    cosine = float((OnnxEncoder(out_dir, name="check", workers=1).forward(rows) * expected).sum(axis=1).min())
     if cosine < MIN_CHECK_COSINE:
         raise SpeechQAError(
             f"the int8 ONNX conversion of {out_dir.name} disagrees with the fp32 model (cosine {cosine:.3f}); "

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from embeddings.base import Encoder, ProgressCallback
+from embeddings.base import Batching, Encoder
+from embeddings.errors import BadInputError, MissingDependencyError
+from embeddings.prompts import model_prompts
 
 # On a GPU, small batches leave it idle between kernel launches.
 GPU_MIN_BATCH = 256
-
-E5_PROMPTS = {"query": "query: ", "passage": "passage: "}
 
 
 def pick_device(requested: str | None) -> str:
@@ -49,14 +48,10 @@ def _load_sentence_transformer(model: str, device: str):
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:
-        from qa.errors import MissingDependencyError
-
         raise MissingDependencyError("sentence-transformers is not installed: pip install sentence-transformers") from exc
     try:
         return SentenceTransformer(model, device=device)
     except OSError as exc:
-        from qa.errors import BadInputError
-
         raise BadInputError(
             f"cannot load model {model!r}: {exc}. Give a sentence-transformers model name the hub knows, "
             "or a local directory holding one."
@@ -73,62 +68,29 @@ class SentenceTransformerEncoder(Encoder):
         if self.device.startswith("cuda"):
             # Half precision doubles GPU throughput; cosine agreement with fp32 stays above 0.999.
             self._model.half()
+            self.batching = Batching(min_batch=GPU_MIN_BATCH)
         self.name = name or model
         dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dim = int(dimension())
         self.max_tokens = int(self._model.max_seq_length or 512)
-        self.prompts = prompts or self._model_prompts(self.name)
+        self.prompts = prompts or model_prompts(self.name, self._model.prompts)
         self.tokenizer = self._model.tokenizer
 
-    def _model_prompts(self, name: str) -> dict[str, str]:
-        configured = {key: value for key, value in (self._model.prompts or {}).items() if key in ("query", "passage")}
-        if configured:
-            return configured
-        # e5 models need their prefixes but older hub configs do not declare them.
-        return dict(E5_PROMPTS) if "e5" in name.lower() else {}
+    def token_counts(self, texts: Sequence[str], kind: str) -> list[int]:
+        prompt = self.prompts.get(kind, "")
+        return [len(ids) for ids in self.tokenizer([prompt + text for text in texts], add_special_tokens=True)["input_ids"]]
 
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(self.prompts.get("query", "") + text, add_special_tokens=True)["input_ids"])
-
-    def embed_batch(self, texts: Sequence[str], kind: str) -> np.ndarray:
-        return self._forward(self._tokenize(texts, kind))
-
-    def embed(self, texts: Sequence[str], kind: str, batch_size: int = 32, progress: ProgressCallback | None = None) -> np.ndarray:
-        """Length-sorted batches, the next one tokenised on a thread while the model runs this one.
-
-        The Rust tokenizer releases the GIL, so on a GPU tokenisation hides behind compute.
-        Vectors come back as float32 whatever precision the model ran in, so a collection built
-        on a GPU opens on a CPU machine.
-        """
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        if self.device.startswith("cuda"):
-            batch_size = max(batch_size, GPU_MIN_BATCH)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        with ThreadPoolExecutor(max_workers=1) as tokenizer_thread:
-            pending = tokenizer_thread.submit(self._tokenize, [texts[i] for i in batches[0]], kind)
-            for number, rows in enumerate(batches):
-                features = pending.result()
-                if number + 1 < len(batches):
-                    pending = tokenizer_thread.submit(self._tokenize, [texts[i] for i in batches[number + 1]], kind)
-                out[rows] = self._forward(features)
-                if progress:
-                    progress(len(rows))
-        return out
-
-    def _tokenize(self, texts: Sequence[str], kind: str) -> dict:
+    def tokenize(self, texts: Sequence[str], kind: str) -> dict:
         prompt = self.prompts.get(kind, "")
         # sentence-transformers 6 renamed tokenize to preprocess; 3.x-5.x only have tokenize.
         prepare = getattr(self._model, "preprocess", None) or self._model.tokenize
         return prepare([prompt + text for text in texts])
 
-    def _forward(self, features: dict) -> np.ndarray:
+    def forward(self, inputs: dict) -> np.ndarray:
         import torch
 
         with torch.inference_mode():
-            moved = {key: value.to(self.device) if hasattr(value, "to") else value for key, value in features.items()}
+            moved = {key: value.to(self.device) if hasattr(value, "to") else value for key, value in inputs.items()}
             vectors = self._model(moved)["sentence_embedding"]
             vectors = torch.nn.functional.normalize(vectors.float(), dim=-1)
         return vectors.cpu().numpy()

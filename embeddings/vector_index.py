@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from embeddings.errors import MissingDependencyError
 from qa.indexes import Hits, PassageIndex, StoreView, no_hits, top_hits
 from qa.store import PassageFilter
 
@@ -36,8 +37,6 @@ def _faiss():
     try:
         import faiss
     except ImportError as exc:  # pragma: no cover - faiss-cpu is a hard dependency
-        from qa.errors import MissingDependencyError
-
         raise MissingDependencyError("faiss is not installed: pip install faiss-cpu") from exc
     return faiss
 

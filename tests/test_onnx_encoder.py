@@ -175,10 +175,3 @@ def test_the_default_cpu_encoder_loads_without_torch(onnx_encoder, model_cache_d
         "assert encoder.backend == 'onnx-int8' and encoder.device == 'cpu'"
     ) == "[]"
 
-
-def test_device_is_cuda_only_where_asked_or_found(monkeypatch):
-    import embeddings.st_encoder as st
-
-    assert st.pick_device("cuda") == "cuda" and st.pick_device("cpu") == "cpu"
-    monkeypatch.setattr(st, "cuda_driver_present", lambda: False)
-    assert st.pick_device(None) == "cpu"
