@@ -51,26 +51,40 @@ def _answers_errors(tool: Callable[..., dict]) -> Callable[..., dict]:
 
 
 class _Service:
-    """Loads the collection and the model on the first tool call, once (listing the tools needs neither)."""
+    """The search service, loaded with the model on the first search (listing the tools needs nothing);
+    documents, passages and phrases are read without the model until then."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._service = None
+        self._reader = None
         self._lock = threading.Lock()
 
     def get(self):
         if self._service is None:
             with self._lock:
                 if self._service is None:
-                    from embeddings.loader import load_encoder, model_name
-                    from qa.collection import Collection
-                    from qa.search import SearchService
+                    from qa.backends import open_service
 
-                    collection = Collection.open(self.settings.data_dir, model_name(self.settings))
-                    self._service = SearchService(collection, load_encoder(self.settings),
-                                                  max_query_chars=self.settings.max_query_chars,
-                                                  batch_size=self.settings.batch_size)
+                    self._service = open_service(self.settings)
         return self._service
+
+    def reader(self):
+        """A service for reading that never loads the model (the full one once it is there)."""
+        if self._service is not None:
+            return self._service
+        with self._lock:
+            if self._reader is None:
+                from embeddings.loader import model_name
+                from qa.backends import open_collection
+                from qa.collection import read_manifest
+                from qa.search import SearchService
+
+                settings = self.settings
+                recorded = read_manifest(settings.data_dir).get("model") or model_name(settings)
+                self._reader = SearchService(open_collection(settings, recorded, allow_model_change=bool(settings.index)),
+                                             None)
+        return self._reader
 
 
 def _linked(item: dict, web_url: str) -> dict:
@@ -128,7 +142,7 @@ def build_server(settings: Settings, web_url: str = DEFAULT_WEB_URL):
     @_answers_errors
     def get_document(doc_id: str) -> dict[str, Any]:
         """A whole document: metadata, cleaned text, and its passages' offsets; with its link."""
-        detail = document_detail(*holder.get().document(doc_id))
+        detail = document_detail(*holder.reader().document(doc_id))
         detail["link"] = f"{web_url.rstrip('/')}/doc/{doc_id}"
         return detail
 
@@ -136,7 +150,7 @@ def build_server(settings: Settings, web_url: str = DEFAULT_WEB_URL):
     @_answers_errors
     def get_passage(chunk_id: str) -> dict[str, Any]:
         """One passage by its chunk_id, with its citation and link."""
-        service = holder.get()
+        service = holder.reader()
         passage = service.passage(chunk_id)
         document = service.document(passage.doc_id)[0]
         item = hit_to_dict(Hit(rank=1, score=0.0, passage=passage, document=document))
@@ -151,7 +165,7 @@ def build_server(settings: Settings, web_url: str = DEFAULT_WEB_URL):
         """Every exact occurrence of a phrase (提法) in either script: counts per month or year, the first use,
         who used it most, and the occurrences (phrase marked by highlights) with citations and links."""
         request = PhraseRequest(phrase, tuple(doc_ids or ()), date_from, date_to, speaker, source, granularity, offset, limit)
-        payload = timeline_to_dict(holder.get().phrase(request))
+        payload = timeline_to_dict(holder.reader().phrase(request))
         for item in payload["occurrences"]:
             _linked(item, web_url)
         if payload["first"]:
