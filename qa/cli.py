@@ -409,6 +409,7 @@ def mcp(
     host: Annotated[str, typer.Option(help="--http: loopback address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="--http: port (the endpoint is http://HOST:PORT/mcp)")] = 8765,
     web_url: Annotated[str, typer.Option(help="where the web app runs: the base of every result's link")] = "http://127.0.0.1:8000",
+    index: IndexOpt = None,
 ) -> None:
     """Serve the collection to AI assistants over the Model Context Protocol (read-only unless SPEECHQA_TOKEN is set).
 
@@ -416,7 +417,7 @@ def mcp(
     """
     from qa.mcp_server import serve
 
-    serve(_settings(data, model), http=http, host=host, port=port, web_url=web_url)
+    serve(_settings(data, model, index=index), http=http, host=host, port=port, web_url=web_url)
 
 
 def sample_speeches_dir() -> Path:
