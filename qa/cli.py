@@ -353,18 +353,17 @@ def phrase(
     offset: int = 0,
     limit: Annotated[int, typer.Option(help="occurrences to list")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="print the API's JSON (GET /api/phrase) on one line")] = False,
+    index: IndexOpt = None,
 ) -> None:
     """Every exact occurrence of a phrase: counts per period, first use, who used it most, where.
 
     Example: speechqa phrase "工业强县" --granularity year
     """
-    from qa.collection import Collection
-    from qa.phrase import PhraseRequest, phrase_timeline, timeline_to_dict
+    from qa.phrase import PhraseRequest, timeline_to_dict
 
-    settings = _settings(data)
-    collection = Collection.open(settings.data_dir, model=_recorded_model(settings))
-    timeline = phrase_timeline(collection.store, PhraseRequest(text, tuple(doc or ()), date_from, date_to, speaker, source,
-                                                               granularity, offset, limit))
+    service = _browser(_settings(data, index=index))
+    timeline = service.phrase(PhraseRequest(text, tuple(doc or ()), date_from, date_to, speaker, source, granularity, offset,
+                                            limit))
     if as_json:
         _emit(timeline_to_dict(timeline))
         return
