@@ -53,6 +53,15 @@ def top_hits(pids: np.ndarray, scores: np.ndarray, k: int) -> Hits:
     return pids[order], scores[order]
 
 
+def held_in(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Mask of the `ids` found in `sorted_ids` (ascending), by binary search: no sort per call."""
+    ids = np.asarray(ids, dtype=np.int64)
+    if not len(sorted_ids) or not len(ids):
+        return np.zeros(len(ids), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+    return np.asarray(sorted_ids)[at] == ids
+
+
 class StoreView(Protocol):
     """The store reads an embedded index needs to apply filters, as of the reader's version."""
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.indexes import Hits, PassageIndex, StoreView, no_hits, top_hits
+from qa.indexes import Hits, PassageIndex, StoreView, held_in, no_hits, top_hits
 from qa.store import PassageFilter
 from qa.textnorm import fold_width, to_simplified
 
@@ -290,9 +290,9 @@ class LexicalSnapshot:
         all_pids, all_scores = np.concatenate(pids), np.concatenate(scores)
         keep = np.ones(len(all_pids), dtype=bool)
         if allowed is not None:
-            keep &= np.isin(all_pids, allowed)
+            keep &= held_in(allowed, all_pids)
         if excluded is not None and len(excluded):
-            keep &= ~np.isin(all_pids, excluded)
+            keep &= ~held_in(excluded, all_pids)
         return top_hits(all_pids[keep], all_scores[keep], k)
 
     def score(self, query: Sequence[str], pids: np.ndarray) -> np.ndarray:
