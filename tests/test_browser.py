@@ -223,6 +223,8 @@ def test_the_timeline_chart_links_each_bar_to_its_period(demo, page, tmp_path):
     screenshot(page, tmp_path, "7-phrase-timeline")
 
     busiest = max(drawn, key=lambda p: p["occurrences"])
+    label = f"{busiest['period']}: {busiest['occurrences']} occurrences in {busiest['documents']} documents"
+    assert page.get_by_role("link", name=label).count() == 1  # screen readers reach the bars too
     bars.nth(drawn.index(busiest)).click()
     page.wait_for_url(f"**date_from={busiest['date_from']}**date_to={busiest['date_to']}**")
     occurrences = page.locator("section.occurrences article.occurrence")
