@@ -1,0 +1,85 @@
+"""A large collection for measuring changes at scale without embedding it: N copies of a real one.
+
+Each copy of a document gets its own ids and hash, the same text and BM25 words, and its passages'
+vectors moved by a little noise (renormalised), so the vector index holds N times as many distinct
+points. Retrieval quality over it means nothing; what it is for is the cost of uploads, deletions,
+merges and searches at N times the size (scripts/bench.py --changes-collection).
+
+Example:
+    .venv/bin/python scripts/replicate_collection.py ~/speechqa-archive/data /tmp/sqa-170k --copies 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def replicate(source: Path, target: Path, copies: int, model: str, noise: float = 0.05) -> int:
+    from qa.collection import STORE_FILE, Collection
+    from qa.store import PassageStore, StoredPassage
+    from qa.types import Passage
+
+    source_store = PassageStore(source / STORE_FILE)
+    target.mkdir(parents=True, exist_ok=True)
+    store = PassageStore(target / STORE_FILE)
+    rng = np.random.default_rng(0)
+    doc_ids = [row[0] for row in source_store._db.execute("SELECT doc_id FROM documents ORDER BY doc_id")]
+    written = 0
+    for start in range(0, len(doc_ids), 500):
+        documents = source_store.get_documents(doc_ids[start : start + 500], with_text=True)
+        rows = source_store._db.execute(
+            f"SELECT p.doc_id, p.chunk_id, p.ordinal, p.text, p.char_start, p.char_end, p.section, p.embed_hash, p.tokens, "
+            f"e.vector FROM passages p JOIN embeddings e ON e.model = ? AND e.embed_hash = p.embed_hash "
+            f"WHERE p.doc_id IN ({','.join('?' * len(documents))}) ORDER BY p.doc_id, p.ordinal",
+            [model, *documents]).fetchall()
+        by_doc: dict[str, list] = {}
+        for row in rows:
+            by_doc.setdefault(row[0], []).append(row)
+        for copy in range(copies):
+            items, vectors = [], {}
+            for doc_id, document in documents.items():
+                new_id = f"{doc_id}x{copy}"
+                stored = []
+                for _, chunk_id, ordinal, text, char_start, char_end, section, embed_hash, tokens, blob in by_doc.get(doc_id, []):
+                    vector = np.frombuffer(blob, dtype=np.float32)
+                    if copy:
+                        vector = vector + noise * rng.standard_normal(len(vector)).astype(np.float32) / np.sqrt(len(vector))
+                        vector = vector / np.linalg.norm(vector)
+                    key = f"{embed_hash}~{copy}"
+                    vectors[key] = vector
+                    stored.append(StoredPassage(Passage(f"{chunk_id}x{copy}", new_id, ordinal, text, char_start, char_end, section),
+                                                key, tokens))
+                items.append((replace(document, doc_id=new_id, content_hash=f"{document.content_hash}~{copy}",
+                                      sources=tuple(f"{s}~{copy}" for s in document.sources)), stored, None))
+                written += len(stored)
+            store.add_documents(items, vectors, model)
+        print(f"{min(start + 500, len(doc_ids))}/{len(doc_ids)} documents, {written} passages", flush=True)
+    store.close()
+    source_store.close()
+    collection = Collection.open(target, model)
+    collection.load_indexes()  # built once here, saved for the servers that open it
+    collection.close()
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("source", type=Path)
+    parser.add_argument("target", type=Path)
+    parser.add_argument("--copies", type=int, default=5)
+    parser.add_argument("--model", default="intfloat/multilingual-e5-small")
+    args = parser.parse_args(argv)
+    print(f"{replicate(args.source, args.target, args.copies, args.model)} passages in {args.target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
