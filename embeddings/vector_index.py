@@ -22,8 +22,8 @@ from embeddings.errors import MissingDependencyError
 from qa.indexes import Hits, PassageIndex, StoreView, held_in, no_hits, top_hits
 from qa.store import PassageFilter
 
-# Below this many vectors exact search is fast enough (about 5 ms at 100k on two cores, see
-# scripts/bench.py) and loses nothing; above it HNSW answers in about a millisecond.
+# Below this many vectors exact search is fast enough and loses nothing; above it HNSW is much faster
+# (scripts/bench.py --vectors measures both).
 EXACT_SEARCH_MAX = 100_000
 HNSW_NEIGHBOURS = 32
 HNSW_EF_CONSTRUCTION = 80
@@ -81,8 +81,8 @@ class VectorIndex:
         self.dim = dim
         self.kind = kind
         if kind == "flat":
-            # Exact search over half-precision copies: half the memory and a faster scan (1.5 vs 2.2 ms
-            # at 33k vectors), with the same top 10 as float32 (recall@10 1.0 on the 20k-story bench).
+            # Exact search over half-precision copies: half the memory and a faster scan, with the top 10
+            # of float32 search (scripts/bench.py --vectors measures the scan and the recall).
             inner = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
         elif kind == "hnsw":
             inner = faiss.IndexHNSWFlat(dim, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
