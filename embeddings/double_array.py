@@ -33,7 +33,7 @@ class DoubleArrayBuilder:
     _MAX_UNITS = 1 << 21  # offsets above this would need darts-clone's shifted encoding
 
     def __init__(self, keys: dict[bytes, int]) -> None:
-        self.root: dict[int, Any] = {}
+        self.root: dict[int | None, Any] = {}
         for key, value in keys.items():
             if not key or 0 in key:
                 raise ValueError("trie keys must be non-empty and NUL-free")

@@ -447,7 +447,7 @@ class VectorPassageIndex(PassageIndex):
         new_vectors = np.empty((capacity, dim), dtype=np.float32)
         new_ids[: len(ids)] = ids
         new_vectors[: len(ids)] = vectors
-        self._buffer = (new_ids, new_vectors)
+        self._buffer: tuple[np.ndarray, np.ndarray] | None = (new_ids, new_vectors)
         return new_ids, new_vectors
 
     def remove(self, pids: np.ndarray, version: int) -> None:

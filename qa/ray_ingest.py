@@ -90,7 +90,7 @@ def _prepare_batch(batch: dict, chunking: ChunkingSettings, complete) -> dict:
     out: dict[str, list] = {"payload": [], "texts": []}
     for blob in batch["record"]:
         record = pickle.loads(blob)
-        prepared = record if isinstance(record, Rejection) else prepare(record, chunking)
+        prepared: Rejection | PreparedDocument | _AlreadyThere = record if isinstance(record, Rejection) else prepare(record, chunking)
         texts: list[str] = []
         if isinstance(prepared, PreparedDocument):
             if prepared.document.doc_id in complete:

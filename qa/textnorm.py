@@ -15,7 +15,7 @@ def drop_surrogates(text: str) -> str:
 
 # Full-width ASCII variants (U+FF01..U+FF5E) and the ideographic space fold to ASCII;
 # Chinese sentence punctuation 。、「」 is kept because sentence splitting relies on it.
-_WIDTH_TABLE = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
+_WIDTH_TABLE: dict[int, int | str] = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
 _WIDTH_TABLE[0x3000] = 0x20
 _WIDTH_TABLE.update({ord("“"): '"', ord("”"): '"', ord("‘"): "'", ord("’"): "'"})
 
