@@ -113,11 +113,12 @@ def bench_embed(passages: list[str], cache_dir: Path, runs: int, fp32_subset: in
 
     from embeddings.bundled import BUNDLED_MODEL_NAME, ensure_bundled_model
     from embeddings.onnx_encoder import OnnxEncoder
+    from embeddings.prompts import E5_PROMPTS
     from embeddings.st_encoder import SentenceTransformerEncoder
 
     model_dir = ensure_bundled_model(cache_dir / "models")
     tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-    tokens = [min(512, len(e.ids)) for e in tokenizer.encode_batch(["passage: " + p for p in passages])]
+    tokens = [min(512, len(e.ids)) for e in tokenizer.encode_batch([E5_PROMPTS["passage"] + p for p in passages])]
     subset = passages[:fp32_subset]
     out: dict = {"passages": len(passages), "mean_chars": round(statistics.mean(map(len, passages)), 1),
                  "mean_tokens": round(statistics.mean(tokens), 1), "fp32_subset": len(subset)}
