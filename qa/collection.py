@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -178,16 +179,11 @@ class Collection:
         """Load the saved indexes and bring them up to the store's version (rebuilding what cannot be read)."""
         with self._write_lock:
             manifest = self.manifest
-            vectors = lexical = None
-            if manifest.get("format_version") == FORMAT_VERSION and manifest.get("model") in (None, self.model):
-                vectors = self._load_entry(VectorPassageIndex, manifest.get("vectors"))
-                lexical = self._load_entry(LexicalIndex, manifest.get("lexical"))
-            elif manifest:
+            if manifest and manifest.get("format_version") != FORMAT_VERSION:
                 log.warning("migrating %s from format %s: rebuilding its indexes from the store",
                             self.directory, manifest.get("format_version"))
             with self._publish_lock:
-                self.vectors = vectors
-                self.lexical = lexical
+                self.vectors = self.lexical = None
             self.catch_up()
             if self._dirty:
                 self.save()
@@ -202,42 +198,54 @@ class Collection:
             log.warning("could not read %s index of %s (%s): rebuilding it from the store", cls.__name__, self.directory, exc)
             return None
 
-    def catch_up(self) -> None:
-        """Bring each index to the store's version from the change log; rebuild one the log cannot bring."""
+    def catch_up(self, from_files: bool = True) -> None:
+        """Bring each index to the store's version: from the change log, starting from the index in
+        memory or else the one the manifest names (another process may have saved a newer one);
+        rebuild it from the store when neither can be brought up."""
         with self._write_lock, self.store.snapshot() as view:
-            vectors, lexical = self.vectors, self.lexical
-            version = view.version
-            new_vectors = new_lexical = None
-            vector_changes = lexical_changes = None
-            if vectors is None or vectors.version != version:
-                vector_changes = view.changes_since(vectors.version) if vectors is not None else None
-                if vector_changes is None:
-                    new_vectors = self._build_vectors(view)
-                else:
-                    vector_data = _vectors_of(view, self.model, vector_changes.added, vectors.dim)
-                    if vector_data is None:
-                        new_vectors, vector_changes = self._build_vectors(view), None
-            if lexical is None or lexical.version != version:
-                lexical_changes = view.changes_since(lexical.version) if lexical is not None else None
-                if lexical_changes is None:
-                    new_lexical = LexicalIndex.build(*view.passage_tokens(), version)
-                else:
-                    lexical_data = view.passage_tokens(lexical_changes.added)
+            manifest = self.manifest if from_files else {}
+            if manifest.get("format_version") != FORMAT_VERSION or manifest.get("model") not in (None, self.model):
+                manifest = {}
+            vectors, vector_steps = self._next_index(VectorPassageIndex, self.vectors, view, manifest.get("vectors"))
+            lexical, lexical_steps = self._next_index(LexicalIndex, self.lexical, view, manifest.get("lexical"))
+            changed = vectors is not self.vectors or lexical is not self.lexical or bool(vector_steps or lexical_steps)
             with self._publish_lock:
-                if new_vectors is not None:
-                    self.vectors = new_vectors
-                elif vector_changes is not None:
-                    vectors.remove(vector_changes.removed, version)
-                    vectors.add(*vector_data, version)
-                if new_lexical is not None:
-                    self.lexical = new_lexical
-                elif lexical_changes is not None:
-                    lexical.remove(lexical_changes.removed, version)
-                    lexical.add(*lexical_data, version)
-            if new_vectors is not None or new_lexical is not None or vector_changes is not None or lexical_changes is not None:
+                for step in (*vector_steps, *lexical_steps):
+                    step()
+                self.vectors, self.lexical = vectors, lexical
+            if changed:
                 self._dirty = True
-                self._near = None  # another process wrote: read the signatures again when next needed
+                self._near = None  # another process may have written: read the signatures again when needed
         self._schedule_maintenance()
+
+    def _next_index(self, cls, current, view: StoreSnapshot, entry: dict | None) -> tuple:
+        """(index, changes to apply to it) that bring `current` or the saved index to `view.version`."""
+        version = view.version
+
+        def candidates():
+            if current is not None:
+                yield current
+            loaded = self._load_entry(cls, entry)
+            if loaded is not None and (current is None or loaded.version > current.version):
+                yield loaded
+
+        for index in candidates():
+            if index.version == version:
+                return index, []
+            changes = view.changes_since(index.version)
+            if changes is None:
+                continue
+            if cls is VectorPassageIndex:
+                data = _vectors_of(view, self.model, changes.added, index.dim)
+                if data is None:
+                    continue
+            else:
+                data = view.passage_tokens(changes.added)
+            return index, [functools.partial(index.remove, changes.removed, version),
+                           functools.partial(index.add, *data, version)]
+        if cls is VectorPassageIndex:
+            return self._build_vectors(view), []
+        return LexicalIndex.build(*view.passage_tokens(), version), []
 
     def _build_vectors(self, view: StoreSnapshot) -> VectorPassageIndex:
         n_passages = view.count_passages()
@@ -255,7 +263,7 @@ class Collection:
         with self._write_lock:
             with self._publish_lock:
                 self.vectors = self.lexical = None
-            self.catch_up()
+            self.catch_up(from_files=False)
             self.save()
 
     def _ensure_loaded(self) -> None:

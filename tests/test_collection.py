@@ -245,6 +245,25 @@ def test_a_change_by_another_process_is_seen_by_the_next_view(tmp_path):
         assert view.version == 2 and view.lexical.search(["篇2"], 5)[0].tolist() == [4, 5, 6]
 
 
+def test_when_another_process_saved_and_pruned_the_log_the_saved_indexes_are_loaded_not_rebuilt(tmp_path, monkeypatch):
+    collection = Collection.open(tmp_path, "m", create=True)
+    add(collection, make_document(1, "2022-01-01"))
+    collection.save()
+    other = Collection.open(tmp_path, "m")
+    add(other, make_document(2, "2022-01-02"))
+    other.close()  # saves at version 2 and forgets the log up to it
+    assert collection.store.changes_since(1) is None
+
+    def no_rebuild(*args):
+        raise AssertionError("rebuilt from the store")
+
+    monkeypatch.setattr(collection, "_build_vectors", no_rebuild)
+    monkeypatch.setattr(LexicalIndex, "build", no_rebuild)
+    with collection.snapshot() as view:
+        assert view.version == 2 and view.lexical.search(["篇2"], 5)[0].tolist() == [4, 5, 6]
+        assert view.vectors.count() == 6
+
+
 def test_a_format_1_collection_is_migrated_on_open(tmp_path):
     """What the previous version wrote: whole-collection index files named by version, no change log."""
     collection = Collection.open(tmp_path, "m", create=True)
