@@ -511,3 +511,16 @@ def test_an_unexpected_failure_is_a_500_without_a_stack_trace(settings_factory, 
     assert "secret internals" not in error_of(response, 500, "internal")
     page = client.get("/broken")
     assert page.status_code == 500 and "secret internals" not in page.text and "Traceback" not in page.text
+
+
+def test_what_the_question_names_is_reported_and_can_be_turned_off(server):
+    query = "2023年工业经济工作怎么抓"
+    favoured = httpx.get(server.url + "/api/search", params={"q": query, "k": 5}).json()
+    assert favoured["preferences"] == {"dates": ["2023"], "applied": True}
+    plain = httpx.post(server.url + "/api/search", json={"q": query, "k": 5, "prefer": False}).json()
+    assert plain["preferences"] == {"dates": ["2023"], "applied": False}
+    assert "preferences" not in httpx.get(server.url + "/api/search", params={"q": "工业强县"}).json()
+    page = httpx.get(server.url + "/search", params={"q": query}).text
+    assert 'data-applied="true"' in page and "prefer=false" in page
+    off = httpx.get(server.url + "/search", params={"q": query, "prefer": "false"}).text
+    assert 'data-applied="false"' in off and 'name="prefer" value="false"' in off
