@@ -222,7 +222,7 @@ def passage_rows(document: Document, stored: Sequence[StoredPassage], vectors: S
             "place": _clip(meta.place, 512),
             "script": document.script,
             "content_hash": document.content_hash,
-            "sources": [_clip(source, 1024) for source in document.sources[:64]] if passage.ordinal == 0 else [],
+            "sources": [_clip(source, 1024) for source in document.sources[:64]],
             "source_group": _clip(source_group(document.source), 1024),
             "n_passages": len(stored),
             "vector": np.asarray(vectors[i], dtype=np.float32).tolist(),
@@ -247,6 +247,8 @@ def assemble_text(rows: Sequence[dict]) -> str:
 
 PASSAGE_FIELDS = ["pid", "chunk_id", "doc_id", "ordinal", "text", "char_start", "char_end", "section"]
 DOCUMENT_FIELDS = ["doc_id", "content_hash", "title", "date", "date_kind", "speaker", "place", "script", "sources", "n_passages"]
+PASSAGE_AND_DOCUMENT_FIELDS = list(dict.fromkeys(PASSAGE_FIELDS + DOCUMENT_FIELDS))
+DOCUMENT_CACHE = 100_000
 
 
 def _passage(row: dict) -> Passage:
@@ -283,6 +285,8 @@ class MilvusPassages:
         self.target = target
         self.version = 0  # changes made through this object; readers report it
         self._known_tokens: dict[str, bool] = {}
+        # Every row carries its document's metadata: documents of passages just read need no query.
+        self._documents: dict[str, Document] = {}
         self._lock = threading.Lock()
 
     # -- opening --------------------------------------------------------------
@@ -353,20 +357,23 @@ class MilvusPassages:
 
     def add_source(self, doc_id: str, source: str) -> bool:
         """Record one more source of a document; False when it was already known."""
-        rows = self.client.query(self.name, filter=f"doc_id == {_literal(doc_id)} and ordinal == 0", output_fields=["*"])
+        rows = self.client.query(self.name, filter=f"doc_id == {_literal(doc_id)}", output_fields=["*"], limit=MAX_QUERY_ROWS)
         if not rows or source in (rows[0].get("sources") or []):
             return False
-        row = {key: value for key, value in rows[0].items() if key != "sparse"}
-        row["sources"] = [*row["sources"], _clip(source, 1024)][:64]
-        row["vector"] = np.asarray(row["vector"], dtype=np.float32).tolist()
-        self.client.upsert(self.name, [row])
-        self._changed()
+        updated = []
+        for row in sorted(rows, key=lambda row: row["ordinal"] == 0):  # the first passage last, as ever
+            row = {key: value for key, value in row.items() if key != "sparse"}
+            row["sources"] = [*row["sources"], _clip(source, 1024)][:64]
+            row["vector"] = np.asarray(row["vector"], dtype=np.float32).tolist()
+            updated.append(row)
+        self.upsert_rows(updated)
         return True
 
     def _changed(self) -> None:
         with self._lock:
             self.version += 1
             self._known_tokens = {}
+            self._documents = {}
 
     # -- what the ingester asks ----------------------------------------------
     def find_by_hash(self, content_hash: str) -> str | None:
@@ -399,6 +406,10 @@ class MilvusPassages:
     def get_documents(self, doc_ids: Iterable[str], with_text: bool = False) -> dict[str, Document]:
         ids = list(dict.fromkeys(doc_ids))
         out: dict[str, Document] = {}
+        if not with_text:
+            known = self._documents
+            out = {doc_id: known[doc_id] for doc_id in ids if doc_id in known}
+            ids = [doc_id for doc_id in ids if doc_id not in out]
         for batch in _batches(ids, READ_BATCH):
             for row in self.client.query(self.name, filter=f"doc_id in {_literal(list(batch))} and ordinal == 0",
                                          output_fields=DOCUMENT_FIELDS):
@@ -451,8 +462,12 @@ class MilvusPassages:
     def passages_by_pid(self, pids: Sequence[int]) -> dict[int, Passage]:
         out: dict[int, Passage] = {}
         for batch in _batches([int(pid) for pid in pids], READ_BATCH):
-            for row in self.client.get(self.name, ids=list(batch), output_fields=PASSAGE_FIELDS):
+            for row in self.client.get(self.name, ids=list(batch), output_fields=PASSAGE_AND_DOCUMENT_FIELDS):
                 out[int(row["pid"])] = _passage(row)
+                if row["doc_id"] not in self._documents:
+                    if len(self._documents) >= DOCUMENT_CACHE:
+                        self._documents = {}
+                    self._documents[row["doc_id"]] = _document(row)
         return out
 
     def pid_of_chunk(self, chunk_id: str) -> int | None:
