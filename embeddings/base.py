@@ -101,7 +101,9 @@ class Encoder(ABC):
                 if following is not None:
                     pending = tokenizer.submit(self.tokenize, [texts[i] for i in following], kind)
                 running[runners.submit(self.forward, inputs)] = rows
-                if len(running) >= self.batching.workers:
+                # One batch more than there are workers waits in the queue, so no worker idles while
+                # this thread wakes up to hand it the next.
+                if len(running) > self.batching.workers:
                     collect(wait(running, return_when=FIRST_COMPLETED).done)
                 rows = following
             collect(wait(running).done)
