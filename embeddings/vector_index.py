@@ -334,24 +334,43 @@ class VectorSnapshot:
         return np.where(found, scores, 0.0).astype(np.float32)
 
 
-def recall_at_10(snapshot: VectorSnapshot, sample: np.ndarray, block: int = 50_000) -> float:
+def _exact_top10(state: VectorState, queries: np.ndarray) -> np.ndarray:
+    """Ids of the true top 10 of each query over every live vector (float32 inner product)."""
+    faiss = _faiss()
+    ids_found, scores_found = [], []
+    if state.main is not None and len(state.main_ids):
+        index = state.main._index
+        rows_to_ids = faiss_ids(index)
+        dead_rows = np.flatnonzero(held_in(state.dead, rows_to_ids)).astype(np.int64)
+        # The main index's own float32 storage, scanned exactly (an HNSW graph keeps it beside the graph).
+        inner = faiss.downcast_index(index.index)
+        storage = faiss.downcast_index(inner.storage) if isinstance(inner, faiss.IndexHNSW) else None
+        if storage is not None:
+            params = faiss.SearchParameters(sel=faiss.IDSelectorNot(faiss.IDSelectorBatch(dead_rows))) if len(dead_rows) else None
+            scores, rows = storage.search(queries, 10, params=params)
+            ids = np.where(rows >= 0, rows_to_ids[np.maximum(rows, 0)], -1)
+        else:
+            scores, ids = state.main.search(queries, 10, excluded_ids=state.dead[held_in(state.main_ids, state.dead)])
+        ids_found.append(ids)
+        scores_found.append(np.where(ids >= 0, scores, -np.inf))
+    live_delta = ~held_in(state.dead, state.delta_ids)
+    if live_delta.any():
+        scores = queries @ state.delta_vectors[live_delta].T
+        ids_found.append(np.broadcast_to(state.delta_ids[live_delta], scores.shape))
+        scores_found.append(scores)
+    ids, scores = np.concatenate(ids_found, axis=1), np.concatenate(scores_found, axis=1)
+    best = np.argsort(-scores, axis=1, kind="stable")[:, :10]
+    return np.take_along_axis(ids, best, axis=1)
+
+
+def recall_at_10(snapshot: VectorSnapshot, sample: np.ndarray) -> float:
     """Share of the exact top 10 (float32 inner product over every live vector) that `snapshot.search`
     returns, stored vectors as queries; tombstones count, as in real searches."""
-    state = snapshot._state
     if not len(sample):
         return 1.0
     _, queries = snapshot.vectors(sample)
-    live = state.live_ids()
-    best = np.full((len(queries), 0), -np.inf, dtype=np.float32)
-    best_ids = np.zeros((len(queries), 0), dtype=np.int64)
-    for start in range(0, len(live), block):
-        ids = live[start : start + block]
-        scores = queries @ snapshot.vectors(ids)[1].T
-        best = np.concatenate([best, scores], axis=1)
-        best_ids = np.concatenate([best_ids, np.broadcast_to(ids, scores.shape)], axis=1)
-        keep = np.argsort(-best, axis=1)[:, :10]
-        best, best_ids = np.take_along_axis(best, keep, 1), np.take_along_axis(best_ids, keep, 1)
-    hits = [len(set(snapshot.search(q, 10)[0].tolist()) & set(exact.tolist())) for q, exact in zip(queries, best_ids, strict=True)]
+    exact = _exact_top10(snapshot._state, np.ascontiguousarray(queries, dtype=np.float32))
+    hits = [len(set(snapshot.search(q, 10)[0].tolist()) & set(e[e >= 0].tolist())) for q, e in zip(queries, exact, strict=True)]
     return float(np.mean(hits)) / 10
 
 
