@@ -41,6 +41,7 @@ GPU_EMBED_DOCUMENTS = 256
 # Ray's blocks are cut this small so preparing starts on the first records of a large file
 # while the rest is still being read.
 BLOCK_BYTES = 4 * 1024 * 1024
+PREPARE_CPUS = 0.5
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +187,9 @@ def _run(ray, settings: Settings, passages: MilvusPassages, files: list[str], li
     if limit is not None:
         dataset = dataset.limit(limit)
     dataset = dataset.map_batches(_prepare_batch, fn_kwargs={"chunking": ChunkingSettings(), "complete": ray.put(complete)},
-                                  batch_size=64, num_cpus=1)
+                                  # Resources unlike the encoders': Ray then keeps preparing in tasks of its own instead of
+                                  # fusing it into the encoder actors, where it would wait for the model.
+                                  batch_size=64, num_cpus=PREPARE_CPUS)
     # Fewer passages between commits (SPEECHQA_COMMIT_PASSAGES) also means smaller encoder calls.
     per_call = plan.documents_per_call if settings.commit_passages >= 256 else max(1, settings.commit_passages // 16)
     dataset = dataset.map_batches(_Embedder, fn_constructor_args=(settings,), batch_size=per_call,
