@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from qa.textnorm import fold_width, to_simplified
+from qa.textnorm import fold_width, to_simplified, to_traditional
 
 # ROC (民國) years are Gregorian minus 1911. A bare "113年" is read as ROC only in the range the
 # Republic's recent years take, so "40週年" or "建党100年" are not mistaken for dates.
@@ -122,9 +122,20 @@ def named_dates(text: str) -> tuple[NamedDate, ...]:
     return tuple(found)
 
 
+_SURNAME_AND_OFFICE = re.compile(r"([\u4e00-\u9fff])(副?总统)")
+
+
 def named_speakers(simplified_query: str, speakers: frozenset[str]) -> tuple[str, ...]:
-    """Speakers of the collection whose full name the query contains (names compared in Simplified)."""
-    return tuple(sorted(name for name in speakers if len(name) >= 2 and to_simplified(name) in simplified_query))
+    """Speakers of the collection the query names: by full name, or by surname and office ("蔡總統",
+    "蕭副總統") through the office-holder table ingest reads speakers with (qa.metadata)."""
+    from qa.metadata import OFFICE_HOLDERS
+
+    named = {name for name in speakers if len(name) >= 2 and to_simplified(name) in simplified_query}
+    for match in _SURNAME_AND_OFFICE.finditer(simplified_query):
+        office = to_traditional(match.group(2))
+        named.update(name for _, _, name in OFFICE_HOLDERS.get(office, ())
+                     if name in speakers and to_simplified(name)[0] == match.group(1))
+    return tuple(sorted(named))
 
 
 def analyse(text: str, *, english: bool, speakers: frozenset[str] = frozenset()) -> QueryAnalysis:

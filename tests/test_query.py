@@ -50,3 +50,11 @@ def test_preferences_say_what_the_query_names():
     analysis = analyse("2025年11月賴清德說", english=False, speakers=frozenset({"賴清德"}))
     assert analysis.preferences == {"dates": ["2025-11"], "speakers": ["賴清德"]}
     assert analyse("工业强县", english=False).preferences == {}
+
+
+def test_a_speaker_named_by_surname_and_office():
+    speakers = frozenset({"蔡英文", "賴清德", "蕭美琴", "蔡奇"})
+    assert named_speakers("蔡總統在2023法律扶助國際論壇上說", speakers) == ("蔡英文",)
+    assert named_speakers("蕭副總統出席", speakers) == ("蕭美琴",)
+    assert named_speakers("總統說了什麼", speakers) == ()
+    assert named_speakers("蔡總統", frozenset({"蔡奇"})) == ()  # only office holders the collection knows
