@@ -54,7 +54,10 @@ def test_preferences_say_what_the_query_names():
 
 def test_a_speaker_named_by_surname_and_office():
     speakers = frozenset({"蔡英文", "賴清德", "蕭美琴", "蔡奇"})
-    assert named_speakers("蔡總統在2023法律扶助國際論壇上說", speakers) == ("蔡英文",)
-    assert named_speakers("蕭副總統出席", speakers) == ("蕭美琴",)
-    assert named_speakers("總統說了什麼", speakers) == ()
-    assert named_speakers("蔡總統", frozenset({"蔡奇"})) == ()  # only office holders the collection knows
+    def named(query: str, known: frozenset[str] = speakers) -> tuple[str, ...]:
+        return analyse(query, english=False, speakers=known).speakers
+
+    assert named("蔡總統在2023法律扶助國際論壇上說") == ("蔡英文",)
+    assert named("萧副总统出席") == ("蕭美琴",)
+    assert named("總統說了什麼") == ()
+    assert named("蔡總統", frozenset({"蔡奇"})) == ()  # only office holders the collection knows
