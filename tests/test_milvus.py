@@ -18,7 +18,7 @@ import pytest
 
 pytest.importorskip("pymilvus")
 
-from conftest import free_port  # noqa: E402
+from conftest import SEEDS, free_port  # noqa: E402
 
 from qa.lexical import lexical_tokens  # noqa: E402
 from qa.milvus_backend import (  # noqa: E402
@@ -208,3 +208,30 @@ def test_an_unreachable_or_missing_collection_says_what_to_run(tmp_path):
     with pytest.raises(IndexNotBuiltError, match="speechqa ingest PATH --index"):
         MilvusPassages.open(str(tmp_path / "empty.db"), MODEL)
     shutil.rmtree(tmp_path / "empty.db", ignore_errors=True)
+
+
+def test_a_missing_package_is_named_with_its_extra():
+    code = (
+        "import sys\n"
+        "sys.modules['pymilvus'] = None\n"
+        "sys.modules['ray'] = None\n"
+        "from qa.errors import MissingDependencyError\n"
+        "from qa.milvus_backend import MilvusPassages\n"
+        "from qa.ray_ingest import _ray\n"
+        "for call in (lambda: MilvusPassages.open('x.db', 'm'), _ray):\n"
+        "    try:\n"
+        "        call()\n"
+        "    except MissingDependencyError as exc:\n"
+        "        print(exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out == ["the Milvus backend needs pymilvus: pip install 'speechqa[milvus]'",
+                   "--ray needs Ray Data: pip install 'speechqa[ray]'"]
+
+
+def test_ray_ingest_needs_a_milvus_index(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "qa.cli", "ingest", str(SEEDS), "--data", str(tmp_path / "c"), "--ray"],
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: --ray writes to Milvus: give --index milvus://HOST:19530 (or a Milvus Lite path ending in .db)")
