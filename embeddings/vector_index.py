@@ -372,8 +372,12 @@ def recall_at_10(snapshot: VectorSnapshot, sample: np.ndarray) -> float:
         return 1.0
     _, queries = snapshot.vectors(sample)
     exact = _exact_top10(snapshot._state, np.ascontiguousarray(queries, dtype=np.float32))
-    hits = [len(set(snapshot.search(q, 10)[0].tolist()) & set(e[e >= 0].tolist())) for q, e in zip(queries, exact, strict=True)]
-    return float(np.mean(hits)) / 10
+    found = wanted = 0
+    for query, best in zip(queries, exact, strict=True):
+        best = set(best[best >= 0].tolist())  # fewer than 10 when fewer vectors are live
+        found += len(set(snapshot.search(query, 10)[0].tolist()) & best)
+        wanted += len(best)
+    return found / wanted if wanted else 1.0
 
 
 class VectorPassageIndex(PassageIndex):
@@ -506,18 +510,24 @@ class VectorPassageIndex(PassageIndex):
         return abs(len(state.dead) + len(state.delta_ids) - getattr(self, "_measured_at", 0))
 
     def needs_maintenance(self) -> bool:
-        # An approximate index measures its recall again once enough changed (tombstones count).
-        return self._merge_due() or (self.kind == "hnsw" and self._changes_since_measured() >= RECALL_REMEASURE)
+        return self._merge_due()
+
+    def remeasure_due(self) -> bool:
+        """Whether enough changed (tombstones count) since an approximate index last measured its recall."""
+        return self.kind == "hnsw" and self._changes_since_measured() >= RECALL_REMEASURE
+
+    def measure(self) -> None:
+        """Measure recall@10 of the current state again (a few seconds at 150k vectors; call it in the background)."""
+        start = self._state
+        self._measured_at = len(start.dead) + len(start.delta_ids)
+        measured = self._with_recall(start)
+        with self._lock:
+            self._state = _replace(self._state, recall_at_10=measured.recall_at_10)
 
     def maintain(self) -> None:
         """Build the next main index from the current state; changes made meanwhile are carried over."""
         start = self._state
         if not self._merge_due():
-            if self.needs_maintenance():
-                self._measured_at = len(start.dead) + len(start.delta_ids)
-                measured = self._with_recall(start)
-                with self._lock:
-                    self._state = _replace(self._state, recall_at_10=measured.recall_at_10)
             return
         reader = VectorSnapshot(start, None)
         live_delta = ~np.isin(start.delta_ids, start.dead)

@@ -132,6 +132,7 @@ class Collection:
         self._maintenance_lock = threading.Lock()
         self._dirty = False
         self._near: LiveNearDuplicates | None = None
+        self._measure_wanted = False
 
     @classmethod
     def open(cls, directory: Path, model: str, *, create: bool = False, allow_model_change: bool = False) -> Collection:
@@ -356,15 +357,20 @@ class Collection:
             store_view.__exit__(None, None, None)
 
     def stats(self) -> dict:
+        """What /healthz reports. An approximate index's recall is measured again in the background when
+        enough changed since (only when asked: a CLI ingest has no use for it)."""
         self._ensure_loaded()
+        if self.vectors.remeasure_due():
+            self._schedule_maintenance(measure=True)
         vectors = self.vectors.stats()
         return {"index": vectors["kind"], "recall_at_10": vectors.get("recall_at_10"),
                 "tombstones": vectors.get("tombstones", 0), "lexical_segments": self.lexical.segment_count,
                 "version": self.vectors.version}
 
     # -- background work and files -----------------------------------------------------
-    def _schedule_maintenance(self) -> None:
-        if not any(index is not None and index.needs_maintenance() for index in (self.vectors, self.lexical)):
+    def _schedule_maintenance(self, measure: bool = False) -> None:
+        self._measure_wanted = self._measure_wanted or measure
+        if not (measure or any(index is not None and index.needs_maintenance() for index in (self.vectors, self.lexical))):
             return
         with self._maintenance_lock:
             if self._maintenance is not None and self._maintenance.is_alive():
@@ -384,6 +390,9 @@ class Collection:
             for index in due:
                 index.maintain()
             self.save()
+        if self._measure_wanted and self.vectors is not None and self.vectors.remeasure_due():
+            self._measure_wanted = False
+            self.vectors.measure()
 
     def wait_for_maintenance(self) -> None:
         thread = self._maintenance

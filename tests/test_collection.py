@@ -305,6 +305,12 @@ def test_an_approximate_index_reports_its_recall(tmp_path, monkeypatch):
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["index"] == "hnsw" and manifest["recall_at_10"] == 1.0
     assert collection.stats()["index"] == "hnsw" and collection.stats()["recall_at_10"] == 1.0
+    monkeypatch.setattr(vector_index, "RECALL_REMEASURE", 3)
+    collection.remove_document("d-0000000000000001")
+    assert collection.vectors.remeasure_due()
+    collection.stats()  # asking for it measures it again, in the background
+    collection.wait_for_maintenance()
+    assert not collection.vectors.remeasure_due() and collection.stats()["recall_at_10"] == 1.0
 
 
 def test_reads_from_other_threads_see_each_committed_change(tmp_path):

@@ -140,10 +140,10 @@ def test_hnsw_recall_through_tombstones_is_measured(monkeypatch):
     assert vector_index.recall_at_10(reader, sample) == pytest.approx(np.mean(found) / 10)
     assert 0.9 <= index.stats()["recall_at_10"] <= 1.0  # measured at build time, on its own sample
     monkeypatch.setattr(vector_index, "RECALL_REMEASURE", 50)  # 100 tombstones since: measure again
-    assert index.needs_maintenance()
-    index.maintain()
-    assert not index.needs_maintenance() and index.stats()["tombstones"] == 100
-    sample = np.sort(np.random.default_rng(2).choice(live, size=200, replace=False))
+    assert index.remeasure_due() and not index.needs_maintenance()
+    index.measure()
+    assert not index.remeasure_due() and index.stats()["tombstones"] == 100
+    sample = np.sort(np.random.default_rng(2).choice(live, size=vector_index.RECALL_SAMPLE, replace=False))
     assert index.stats()["recall_at_10"] == round(vector_index.recall_at_10(index.reader(), sample), 4)
 
 
