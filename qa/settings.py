@@ -37,7 +37,7 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None, /, **overrides: object) -> Settings:
         """Build settings from environment variables; keyword overrides (from flags) win when not None."""
         env = os.environ if env is None else env
         settings = cls(
