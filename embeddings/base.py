@@ -85,7 +85,7 @@ class Encoder(ABC):
         running: dict[Future, list[int]] = {}
 
         def collect(done: set[Future]) -> None:
-            for future in done:
+            for future in [future for future in running if future in done]:  # in the order submitted
                 finished = running.pop(future)
                 out[finished] = future.result()
                 if progress:
