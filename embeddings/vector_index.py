@@ -447,6 +447,10 @@ class VectorPassageIndex(PassageIndex):
             if state.dim is not None and vectors.shape[1] != state.dim:
                 raise ValueError(f"vectors of {vectors.shape[1]} dimensions cannot join an index of {state.dim}")
             dim = vectors.shape[1]
+            if (state.main.kind if state.main is not None else choose_kind(state.live_count() + len(pids))) == "flat":
+                # The exact index keeps half-precision copies: so does the delta, so a passage scores
+                # the same before and after a merge, and the same as in a fresh build.
+                vectors = vectors.astype(np.float16).astype(np.float32)
             order = np.argsort(pids, kind="stable")
             pids, vectors = pids[order], vectors[order]
             n = len(state.delta_ids)
