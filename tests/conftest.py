@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -15,6 +16,30 @@ import pytest
 
 ROOT = Path(__file__).parents[1]
 SEEDS = ROOT / "qa" / "sample_speeches"
+
+
+def paragraph_files(folder: Path) -> int:
+    """One small file per long paragraph of the sample speeches: many documents, few passages each."""
+    folder.mkdir()
+    n = 0
+    for seed in sorted(SEEDS.glob("*.txt")):
+        for line in seed.read_text(encoding="utf-8").splitlines():
+            if len(line) >= 120 and "下载" not in line and "導語" not in line:
+                (folder / f"p{n:03d}.txt").write_text(f"段落{n}\n{line}\n", encoding="utf-8")
+                n += 1
+    return n
+
+
+def documents_in(data: Path) -> int:
+    """Documents a collection's store holds as another process sees it; -1 while it has no store or schema yet."""
+    path = data / "speechqa.sqlite"
+    if not path.exists():
+        return -1
+    try:
+        with sqlite3.connect(path, timeout=1) as db:
+            return db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+    except sqlite3.OperationalError:  # the schema is not there yet
+        return -1
 
 
 @pytest.fixture(scope="session")
@@ -77,6 +102,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def stop_process(process: subprocess.Popen, log) -> None:
+    """End a server process started by a test (killed if it does not stop within 10 s) and close its log."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
 class Server:
     def __init__(self, data_dir: Path, cache_dir: Path, token: str | None = None, log_dir: Path | None = None):
         self.port = free_port()
@@ -102,12 +137,7 @@ class Server:
         raise RuntimeError("server did not start in 180 s")
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
+        stop_process(self.process, self.log)
 
 
 def copy_of(collection_dir: Path, tmp_path_factory, name: str) -> Path:

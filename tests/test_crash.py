@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -13,32 +12,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import SEEDS, Server
+from tests.conftest import Server, documents_in, paragraph_files
 
 ROOT = Path(__file__).parents[1]
-
-
-def _paragraph_files(folder: Path) -> int:
-    """One small file per long paragraph of the sample speeches: many documents, few passages each."""
-    folder.mkdir()
-    n = 0
-    for seed in sorted(SEEDS.glob("*.txt")):
-        for line in seed.read_text(encoding="utf-8").splitlines():
-            if len(line) >= 120 and "下载" not in line and "導語" not in line:
-                (folder / f"p{n:03d}.txt").write_text(f"段落{n}\n{line}\n", encoding="utf-8")
-                n += 1
-    return n
-
-
-def _documents_in(data: Path) -> int:
-    path = data / "speechqa.sqlite"
-    if not path.exists():
-        return -1
-    try:
-        with sqlite3.connect(path, timeout=1) as db:
-            return db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
-    except sqlite3.OperationalError:  # the schema is not there yet
-        return -1
 
 
 def _kill_ingest_when(command, env, ready) -> None:
@@ -53,14 +29,14 @@ def _kill_ingest_when(command, env, ready) -> None:
 
 def test_two_kills_with_a_start_in_between_leave_a_collection_that_opens_and_answers(tmp_path, model_cache_dir):
     files = tmp_path / "paragraphs"
-    n_files = _paragraph_files(files)
+    n_files = paragraph_files(files)
     data = tmp_path / "collection"
     env = {**os.environ, "SPEECHQA_CACHE": str(model_cache_dir), "SPEECHQA_DATA": str(data), "SPEECHQA_COMMIT_PASSAGES": "4"}
     ingest = [sys.executable, "-m", "qa.cli", "ingest", str(files)]
 
     # 1. Killed before its first commit: a store with no documents.
-    _kill_ingest_when(ingest, env, lambda: _documents_in(data) == 0)
-    assert _documents_in(data) == 0
+    _kill_ingest_when(ingest, env, lambda: documents_in(data) == 0)
+    assert documents_in(data) == 0
     # 2. A server starts on the empty collection (this wrote "dim": 0 before) and stops.
     server = Server(data, model_cache_dir, log_dir=tmp_path)
     try:
@@ -69,8 +45,8 @@ def test_two_kills_with_a_start_in_between_leave_a_collection_that_opens_and_ans
         server.stop()
     assert json.loads((data / "manifest.json").read_text())["dim"] is None
     # 3. The next ingest is killed just after its first commit.
-    _kill_ingest_when(ingest, env, lambda: _documents_in(data) >= 1)
-    done = _documents_in(data)
+    _kill_ingest_when(ingest, env, lambda: documents_in(data) >= 1)
+    done = documents_in(data)
     assert 1 <= done < n_files
 
     # 4. The server opens and answers from what the store holds; so does the CLI.
@@ -90,6 +66,6 @@ def test_two_kills_with_a_start_in_between_leave_a_collection_that_opens_and_ans
     # 5. Running the same ingest again finishes the job.
     finished = subprocess.run(ingest, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert finished.returncode == 0, finished.stderr
-    assert _documents_in(data) == n_files and f"{n_files - done} added" in finished.stdout
+    assert documents_in(data) == n_files and f"{n_files - done} added" in finished.stdout
     manifest = json.loads((data / "manifest.json").read_text())
     assert manifest["dim"] == 384 and manifest["passages"] > n_files - 1

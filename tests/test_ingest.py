@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from qa.collection import STORE_FILE, Collection
+from qa.collection import Collection
 from qa.ingest import Ingester
 from qa.search import SearchRequest, SearchService
 from qa.textnorm import to_simplified
+from tests.conftest import documents_in, paragraph_files
 
 ROOT = Path(__file__).parents[1]
 SEEDS = ROOT / "qa" / "sample_speeches"
@@ -78,45 +78,22 @@ def test_bad_files_are_named_and_good_ones_still_arrive(seed_collection_copy, en
     assert "糧食安全" in hits[0].passage.text
 
 
-def _paragraph_files(folder: Path) -> int:
-    """One small file per long paragraph of the sample speeches: many documents, few passages each."""
-    folder.mkdir()
-    n = 0
-    for seed in sorted(SEEDS.glob("*.txt")):
-        for line in seed.read_text(encoding="utf-8").splitlines():
-            if len(line) >= 120 and "下载" not in line and "導語" not in line:
-                (folder / f"p{n:03d}.txt").write_text(f"段落{n}\n{line}\n", encoding="utf-8")
-                n += 1
-    return n
-
-
-def _documents_in(directory: Path) -> int:
-    path = directory / STORE_FILE
-    if not path.exists():
-        return 0
-    try:
-        with sqlite3.connect(path, timeout=1) as db:
-            return db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
-
-
 def test_an_ingest_killed_midway_leaves_a_usable_collection_and_resumes(tmp_path, model_cache_dir, encoder):
     files = tmp_path / "paragraphs"
-    n_files = _paragraph_files(files)
+    n_files = paragraph_files(files)
     assert n_files >= 30
     data = tmp_path / "collection"
     env = {**os.environ, "SPEECHQA_CACHE": str(model_cache_dir), "SPEECHQA_DATA": str(data), "SPEECHQA_COMMIT_PASSAGES": "4"}
     command = [sys.executable, "-m", "qa.cli", "ingest", str(files)]
     process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 240
-    while _documents_in(data) < 3 and process.poll() is None and time.monotonic() < deadline:
+    while documents_in(data) < 3 and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert process.poll() is None, "the ingest finished before it could be killed; give it more work"
     process.send_signal(signal.SIGKILL)
     process.wait()
 
-    done = _documents_in(data)
+    done = documents_in(data)
     assert 3 <= done < n_files
     collection = Collection.open(data, encoder.name)
     collection.load_indexes()  # the indexes were never written: they are rebuilt from the store
@@ -129,7 +106,7 @@ def test_an_ingest_killed_midway_leaves_a_usable_collection_and_resumes(tmp_path
 
     finished = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert finished.returncode == 0, finished.stderr
-    assert _documents_in(data) == n_files
+    assert documents_in(data) == n_files
     assert f"{n_files - done} added" in finished.stdout
 
 

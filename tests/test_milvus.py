@@ -18,7 +18,7 @@ import pytest
 
 pytest.importorskip("pymilvus")
 
-from conftest import SEEDS, free_port  # noqa: E402
+from conftest import SEEDS, free_port, stop_process  # noqa: E402
 
 from qa.lexical import lexical_tokens  # noqa: E402
 from qa.milvus_backend import (  # noqa: E402
@@ -65,12 +65,7 @@ class LiteServer:
         raise RuntimeError("milvus-lite server did not start in 60 s")
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
+        stop_process(self.process, self.log)
 
 
 @pytest.fixture(scope="module")
