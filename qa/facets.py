@@ -8,15 +8,11 @@ lie, and clicking it narrows the search to them.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from qa.types import Document
-
-if TYPE_CHECKING:
-    from qa.indexes import CollectionView
+from qa.types import Document, Passage
 
 FACET_VALUES = 20  # values listed per facet, most frequent first
 KINDS = ("year", "speaker", "source")
@@ -69,9 +65,7 @@ def count_facets(documents: Iterable[Document]) -> Facets:
     })
 
 
-def facets_of(view: CollectionView, pids: list[int]) -> Facets:
+def facets_of(passages: Mapping[int, Passage], documents: Mapping[str, Document]) -> Facets:
     """Facets of a search's candidates (every passage either side found before the top-k cut, under the
-    request's filters), counted by their documents' year, speaker and source, as of the search's view."""
-    passages = view.passages(pids)
-    documents = view.documents(list(dict.fromkeys(p.doc_id for p in passages.values())))
+    request's filters), counted by their documents' year, speaker and source."""
     return count_facets(documents[p.doc_id] for p in passages.values() if p.doc_id in documents)

@@ -6,7 +6,7 @@ import datetime as dt
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,7 +17,7 @@ from embeddings.base import Encoder
 from embeddings.vector_index import use_single_thread
 from qa.alignment import shared_spans
 from qa.chunking import split_sentences
-from qa.collection import Collection, CollectionView, lower_thread_priority
+from qa.collection import Collection, lower_thread_priority
 from qa.crosslingual import is_english, translate_query
 from qa.dedupe import gram_containment
 from qa.errors import BadInputError, NotFoundError
@@ -76,10 +76,9 @@ class SearchResult:
 
 @dataclass(frozen=True)
 class Retrieval:
-    """One pass of the pipeline: the hits, the candidates they were cut from, and how the query was read."""
+    """One pass of the pipeline: the hits, the facets of the candidates they were cut from, and how the query was read."""
 
     hits: list[Hit]
-    candidates: np.ndarray  # every pid either side found, in the order first seen
     analysis: QueryAnalysis
     facets: Facets | None = None
 
@@ -204,17 +203,20 @@ class SearchService:
             else:
                 scores = fuse(cosine, bm25, dense_weight=DENSE_WEIGHT_TRANSLATED if analysis.english else DENSE_WEIGHT)
             ordered = ranked(candidates, scores) if scores is not None else []
-            if hybrid:
-                ordered = self._second_stage(view, analysis, words or [], ordered, request.prefer)
-            hits = self._hits(view, ordered, request.k, request.query)
-            facets = facets_of(view, candidates.tolist()) if request.exclude_doc is None else None
-        return Retrieval(hits, candidates, analysis, facets)
+            # One read of the store serves the second stage, the hits and the facets (which count
+            # every candidate; similar-passage searches have none).
+            with_facets = request.exclude_doc is None
+            wanted = candidates.tolist() if with_facets else [pid for pid, _ in ordered[: max(RERANK_DEPTH, _hit_window(request.k))]]
+            passages = view.passages(wanted)
+            documents = view.documents(list(dict.fromkeys(p.doc_id for p in passages.values())))
+        if hybrid:
+            ordered = self._second_stage(analysis, words or [], ordered, passages, documents, request.prefer)
+        hits = self._hits(ordered, request.k, request.query, passages, documents)
+        return Retrieval(hits, analysis, facets_of(passages, documents) if with_facets else None)
 
-    def _second_stage(self, view: CollectionView, analysis: QueryAnalysis, words: list[str],
-                      ordered: list[tuple[int, float]], prefer: bool) -> list[tuple[int, float]]:
+    def _second_stage(self, analysis: QueryAnalysis, words: list[str], ordered: list[tuple[int, float]],
+                      passages: Mapping[int, Passage], documents: Mapping[str, Document], prefer: bool) -> list[tuple[int, float]]:
         head = ordered[:RERANK_DEPTH]
-        passages = view.passages([pid for pid, _ in head])
-        documents = view.documents(list(dict.fromkeys(p.doc_id for p in passages.values())))
         candidates = [Candidate(pid, score, passages[pid], documents[passages[pid].doc_id])
                       for pid, score in head if pid in passages and passages[pid].doc_id in documents]
         return rerank(analysis, words, candidates, use_preferences=prefer, cross_encoder=self.reranker) + ordered[RERANK_DEPTH:]
@@ -255,10 +257,11 @@ class SearchService:
         mean = (vectors * weights[:, None]).sum(axis=0)
         return (mean / np.linalg.norm(mean)).astype(np.float32)
 
-    def _hits(self, view: CollectionView, ranked: Sequence[tuple[int, float]], k: int, query: str) -> list[Hit]:
-        candidates = list(ranked[: 2 * k + 10])
-        passages = view.passages([pid for pid, _ in candidates])
-        candidates = [(passages[pid], score) for pid, score in candidates if pid in passages]  # others were removed
+    def _hits(self, ranked: Sequence[tuple[int, float]], k: int, query: str, passages: Mapping[int, Passage],
+              documents: Mapping[str, Document]) -> list[Hit]:
+        """The top k, near-identical passages collapsed, from passages and documents read for the request."""
+        candidates = [(passages[pid], score) for pid, score in ranked[: _hit_window(k)]
+                      if pid in passages and passages[pid].doc_id in documents]
         shared, sizes = gram_containment([passage.text for passage, _ in candidates])
         kept: list[int] = []
         duplicates: dict[int, int] = {}
@@ -269,7 +272,6 @@ class SearchService:
             elif len(kept) < k:
                 kept.append(i)
                 duplicates[i] = 0
-        documents = view.documents(list(dict.fromkeys(candidates[i][0].doc_id for i in kept)))
         return [
             Hit(
                 rank=rank,
@@ -384,6 +386,11 @@ class SearchService:
         name = encoder.name if encoder is not None else model
         assert name is not None, "give the encoder or the model name"
         return cls(Collection.open(directory, name, create=create), encoder, **kwargs)
+
+
+def _hit_window(k: int) -> int:
+    """How many ranked passages the top k are drawn from: enough that collapsing near-identical ones still leaves k."""
+    return 2 * k + 10
 
 
 def _within(where: PassageFilter, date: NamedDate) -> PassageFilter | None:
