@@ -380,6 +380,13 @@ def recall_at_10(snapshot: VectorSnapshot, sample: np.ndarray) -> float:
     return found / wanted if wanted else 1.0
 
 
+def _as_half_precision(vectors: np.ndarray) -> np.ndarray:
+    """The vectors as the exact index stores them: through FAISS's own fp16 codes, whose rounding
+    differs from numpy's float16 in the last bit for a few values."""
+    quantizer = _faiss().ScalarQuantizer(vectors.shape[1], _faiss().ScalarQuantizer.QT_fp16)
+    return quantizer.decode(quantizer.compute_codes(np.ascontiguousarray(vectors, dtype=np.float32)))
+
+
 class VectorPassageIndex(PassageIndex):
     """The collection's vector index: main FAISS index + exact delta + tombstones (see the module docstring)."""
 
@@ -450,7 +457,7 @@ class VectorPassageIndex(PassageIndex):
             if (state.main.kind if state.main is not None else choose_kind(state.live_count() + len(pids))) == "flat":
                 # The exact index keeps half-precision copies: so does the delta, so a passage scores
                 # the same before and after a merge, and the same as in a fresh build.
-                vectors = vectors.astype(np.float16).astype(np.float32)
+                vectors = _as_half_precision(vectors)
             order = np.argsort(pids, kind="stable")
             pids, vectors = pids[order], vectors[order]
             n = len(state.delta_ids)
