@@ -37,7 +37,7 @@ def _emit(obj: dict) -> None:
 
 
 def _service(settings: Settings):
-    from qa.backends import open_service
+    from qa.index.backends import open_service
 
     return open_service(settings)
 
@@ -51,9 +51,9 @@ def _progress_bar(total: int | None, label: str):
 def run_ingest(settings: Settings, paths: list[Path], *, limit: int | None = None) -> tuple[object, int]:
     """Ingest paths into the collection of `settings`; returns (report, documents in the collection)."""
     from embeddings.loader import load_encoder
-    from qa.backends import open_collection
-    from qa.ingest import read_records
-    from qa.search import SearchService
+    from qa.index.backends import open_collection
+    from qa.ingest.pipeline import read_records
+    from qa.search.service import SearchService
 
     # Into an existing collection this appends: only the new passages are embedded and indexed.
     encoder = load_encoder(settings)
@@ -110,8 +110,8 @@ def ingest(
 
 def _ray_ingest(settings: Settings, paths: list[Path], address: str | None, limit: int | None):
     from qa.errors import BadInputError
-    from qa.milvus_backend import is_milvus_index
-    from qa.ray_ingest import ray_ingest
+    from qa.index.milvus_backend import is_milvus_index
+    from qa.ingest.ray_ingest import ray_ingest
 
     if not is_milvus_index(settings.index):
         raise BadInputError("--ray writes to Milvus: give --index milvus://HOST:19530 (or a Milvus Lite path ending in .db)")
@@ -120,8 +120,8 @@ def _ray_ingest(settings: Settings, paths: list[Path], address: str | None, limi
 
 def _browser(settings: Settings):
     """A service for browsing and removing documents: it never loads the model."""
-    from qa.backends import open_collection
-    from qa.search import SearchService
+    from qa.index.backends import open_collection
+    from qa.search.service import SearchService
 
     # A Milvus collection records its model itself; browsing it needs no --model.
     return SearchService(open_collection(settings, _recorded_model(settings), allow_model_change=bool(settings.index)), None)
@@ -150,7 +150,7 @@ def docs_list(data: DataOpt = None, offset: int = 0, limit: int = 50, as_json: J
 def _recorded_model(settings: Settings) -> str:
     """The model name recorded in the collection, so browsing never needs the model itself."""
     from embeddings.loader import model_name
-    from qa.collection import read_manifest
+    from qa.index.collection import read_manifest
 
     return read_manifest(settings.data_dir).get("model") or model_name(settings)
 
@@ -228,7 +228,7 @@ def search(
 
     Example: speechqa search "招商引资进度为什么落后" --k 5
     """
-    from qa.search import SearchRequest
+    from qa.search.service import SearchRequest
 
     service = _service(_settings(data, model, index=index, reranker=reranker))
     result = service.search(SearchRequest(query, k, mode, tuple(doc or ()), date_from, date_to, speaker, prefer=prefer))
@@ -270,7 +270,7 @@ def eval_command(
 
     Example: speechqa eval ../shared/eval/dev_questions.jsonl --mode all
     """
-    from qa.evaluate import evaluate, load_questions
+    from qa.search.evaluate import evaluate, load_questions
     from qa.textnorm import to_simplified, to_traditional
 
     transforms = {"none": None, "t2s": to_simplified, "s2t": to_traditional}
@@ -299,8 +299,8 @@ def reindex(data: DataOpt = None, model: ModelOpt = None, batch_size: int | None
     Example: speechqa reindex --model BAAI/bge-m3
     """
     from embeddings.loader import load_encoder, model_name
-    from qa.collection import Collection
-    from qa.ingest import embed_missing, refresh_derived
+    from qa.index.collection import Collection
+    from qa.ingest.pipeline import embed_missing, refresh_derived
 
     settings = _settings(data, model, batch_size=batch_size)
     collection = Collection.open(settings.data_dir, model_name(settings), allow_model_change=True)
@@ -359,7 +359,7 @@ def phrase(
 
     Example: speechqa phrase "工业强县" --granularity year
     """
-    from qa.phrase import PhraseRequest, timeline_to_dict
+    from qa.search.phrase import PhraseRequest, timeline_to_dict
 
     service = _browser(_settings(data, index=index))
     timeline = service.phrase(PhraseRequest(text, tuple(doc or ()), date_from, date_to, speaker, source, granularity, offset,
@@ -437,7 +437,7 @@ def demo(
     base = _settings()
     directory = data or base.data_dir / "demo"
     settings = _settings(directory, host=host, port=port)
-    from qa.collection import STORE_FILE
+    from qa.index.collection import STORE_FILE
 
     if not (directory / STORE_FILE).exists() or not (directory / "manifest.json").exists():
         typer.echo(f"building the demo collection in {directory} (first run converts the bundled model; a minute or two)", err=True)

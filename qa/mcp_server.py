@@ -64,7 +64,7 @@ class _Service:
         if self._service is None:
             with self._lock:
                 if self._service is None:
-                    from qa.backends import open_service
+                    from qa.index.backends import open_service
 
                     self._service = open_service(self.settings)
         return self._service
@@ -76,9 +76,9 @@ class _Service:
         with self._lock:
             if self._reader is None:
                 from embeddings.loader import model_name
-                from qa.backends import open_collection
-                from qa.collection import read_manifest
-                from qa.search import SearchService
+                from qa.index.backends import open_collection
+                from qa.index.collection import read_manifest
+                from qa.search.service import SearchService
 
                 settings = self.settings
                 recorded = read_manifest(settings.data_dir).get("model") or model_name(settings)
@@ -108,8 +108,8 @@ def _is_loopback(host: str) -> bool:
 
 def build_server(settings: Settings, web_url: str = DEFAULT_WEB_URL):
     """The MCP server over the collection of `settings`; links point into the web app at `web_url`."""
-    from qa.phrase import PhraseRequest, timeline_to_dict
-    from qa.search import SearchRequest
+    from qa.search.phrase import PhraseRequest, timeline_to_dict
+    from qa.search.service import SearchRequest
     from qa.serialize import document_detail, hit_to_dict, result_to_dict
     from qa.types import Hit
 

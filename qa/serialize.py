@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qa.search import SearchResult
+from qa.search.service import SearchResult
 from qa.types import Document, Hit, Passage
 
 

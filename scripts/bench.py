@@ -66,9 +66,9 @@ def bench_clean(n: int, runs: int) -> dict:
 
 # -- embed -------------------------------------------------------------------------------------------
 def story_passages(n: int) -> list[str]:
-    from qa.chunking import chunk_text
-    from qa.cleaning import clean_text
-    from qa.readers import read_path
+    from qa.ingest.chunking import chunk_text
+    from qa.ingest.cleaning import clean_text
+    from qa.ingest.readers import read_path
     from qa.types import RawDocument
 
     passages = []
@@ -80,7 +80,7 @@ def story_passages(n: int) -> list[str]:
 
 def bench_embed(n_stories: int, runs: int, settings) -> dict:
     from embeddings.loader import load_encoder
-    from qa.ingest import embed_text
+    from qa.ingest.pipeline import embed_text
 
     passages = [embed_text(p) for p in story_passages(n_stories)]
     encoder = load_encoder(settings)
@@ -112,7 +112,7 @@ def bench_ingest(n: int, settings) -> dict:
         start = time.perf_counter()
         report, total = run_ingest(replace(settings, data_dir=Path(tmp)), [XWLB], limit=n)
         seconds = time.perf_counter() - start
-        from qa.collection import read_manifest
+        from qa.index.collection import read_manifest
 
         passages = read_manifest(Path(tmp)).get("passages", 0)
     return {"stories": n, "documents": total, "passages": passages, "seconds": round(seconds, 1),
@@ -137,7 +137,7 @@ def collection_payload_mb(directory: Path) -> dict:
     """What the collection itself weighs: vectors plus passage text (UTF-8)."""
     import sqlite3
 
-    from qa.collection import read_manifest
+    from qa.index.collection import read_manifest
 
     manifest = read_manifest(directory)
     with sqlite3.connect(directory / "speechqa.sqlite") as db:
@@ -277,10 +277,10 @@ SHORT_PHRASE = "两会"
 
 def build_phrase_store(directory: Path, n: int | None) -> dict:
     """A store of the first n xwlb stories (all when None): cleaned and chunked as ingest does, no vectors."""
-    from qa.chunking import chunk_text
-    from qa.ingest import build_document, text_hash
-    from qa.readers import read_path
-    from qa.store import PassageStore, StoredPassage
+    from qa.index.store import PassageStore, StoredPassage
+    from qa.ingest.chunking import chunk_text
+    from qa.ingest.pipeline import build_document, text_hash
+    from qa.ingest.readers import read_path
     from qa.types import Document, Passage, RawDocument
 
     directory.mkdir(parents=True, exist_ok=True)
@@ -318,8 +318,8 @@ def _rss_self_mb() -> float:
 def bench_phrase(directory: Path, n: int | None, runs: int) -> dict:
     import sqlite3
 
-    from qa.phrase import PhraseRequest, phrase_timeline
-    from qa.store import PassageStore
+    from qa.index.store import PassageStore
+    from qa.search.phrase import PhraseRequest, phrase_timeline
 
     out: dict = {}
     if not (directory / "speechqa.sqlite").exists():
@@ -334,7 +334,7 @@ def bench_phrase(directory: Path, n: int | None, runs: int) -> dict:
     started = time.perf_counter()
     phrase_timeline(store, PhraseRequest("预热一下"))  # fills the index in when the store predates it
     out["first_query_s"] = round(time.perf_counter() - started, 2)
-    # Shorter than a trigram: found through the trigrams that begin with it (qa.phrase_index).
+    # Shorter than a trigram: found through the trigrams that begin with it (qa.index.phrase_index).
     started = time.perf_counter()
     short = phrase_timeline(store, PhraseRequest(SHORT_PHRASE))
     out["short_phrase"] = {"phrase": SHORT_PHRASE, "documents": short.total_documents,
@@ -397,7 +397,7 @@ def exact_top10(base, queries):
 def bench_vectors(sizes: list[int], dim: int = 384, n_queries: int = 200) -> dict:
     import numpy as np
 
-    from embeddings.vector_index import VectorIndex
+    from qa.index.vector_index import VectorIndex
 
     out = {}
     for n in sizes:
@@ -438,7 +438,7 @@ def _probe_speeches(n: int, seed: int = 12) -> list[tuple[str, str]]:
     import random
     import re
 
-    from qa.readers import read_path
+    from qa.ingest.readers import read_path
     from qa.types import RawDocument
 
     sentences: list[str] = []
@@ -517,7 +517,7 @@ def bench_changes(directory: Path, settings, changes: int, load_seconds: float, 
         # Opened once here, so a collection of an older format is migrated before the server starts and
         # the server's memory is what serving costs, not what a one-off rebuild left behind.
         from embeddings.loader import model_name
-        from qa.collection import Collection
+        from qa.index.collection import Collection
 
         opened = Collection.open(data, model_name(settings))
         opened.load_indexes()

@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from qa.cleaning import clean_text
-from qa.metadata import content_hash, extract_metadata
-from qa.readers import read_path
+from qa.ingest.cleaning import clean_text
+from qa.ingest.metadata import content_hash, extract_metadata
+from qa.ingest.readers import read_path
 from qa.types import RawDocument
 
 DEFAULT_COLLECTION = Path("/work/shared/corpus/xwlb/stories.jsonl.gz")

@@ -52,9 +52,9 @@ def peak_rss_mb() -> float:
 
 # -- passages ----------------------------------------------------------------------------------------
 def pipeline_passages(path: Path, n_stories: int) -> list[str]:
-    from qa.chunking import chunk_text
-    from qa.cleaning import clean_text
-    from qa.readers import read_path
+    from qa.ingest.chunking import chunk_text
+    from qa.ingest.cleaning import clean_text
+    from qa.ingest.readers import read_path
     from qa.types import RawDocument
 
     records = (record for record in read_path(path) if isinstance(record, RawDocument))
@@ -193,7 +193,7 @@ def bench_vectors(sizes: list[int], hnsw_max: int, n_queries: int = 100, dim: in
     import faiss
     import numpy as np
 
-    from embeddings.vector_index import VectorIndex
+    from qa.index.vector_index import VectorIndex
 
     results: dict = {}
     for n in sizes:

@@ -53,10 +53,10 @@ def bench_ingest(source: Path, limit: int, runs: int) -> dict:
 
 def bench_search(archive: Path, n_passages: int, queries: Path, requests: int) -> dict:
     from embeddings.loader import load_encoder
-    from qa.milvus_backend import MilvusCollection, _stored_passages, chunk_pid, passage_rows
-    from qa.search import SearchRequest, SearchService
+    from qa.index.milvus_backend import MilvusCollection, _stored_passages, chunk_pid, passage_rows
+    from qa.index.store import PassageStore
+    from qa.search.service import SearchRequest, SearchService
     from qa.settings import Settings
-    from qa.store import PassageStore
 
     work = Path(tempfile.mkdtemp(prefix="bench-milvus-search-"))
     copy = work / "store.sqlite"

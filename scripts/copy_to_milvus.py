@@ -11,9 +11,9 @@ import argparse
 import time
 from pathlib import Path
 
-from qa.collection import STORE_FILE, read_manifest
-from qa.milvus_backend import MilvusPassages, copy_from_store
-from qa.store import PassageStore
+from qa.index.collection import STORE_FILE, read_manifest
+from qa.index.milvus_backend import MilvusPassages, copy_from_store
+from qa.index.store import PassageStore
 
 
 def main() -> None:

@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 
 def replicate(source: Path, target: Path, copies: int, model: str, noise: float = 0.05) -> int:
-    from qa.collection import STORE_FILE, Collection
-    from qa.store import PassageStore, StoredPassage
+    from qa.index.collection import STORE_FILE, Collection
+    from qa.index.store import PassageStore, StoredPassage
     from qa.types import Passage
 
     source_store = PassageStore(source / STORE_FILE)

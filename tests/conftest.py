@@ -69,8 +69,8 @@ def encoder(settings_factory, tmp_path_factory):
 @pytest.fixture(scope="session")
 def seed_collection_dir(tmp_path_factory, settings_factory, encoder) -> Path:
     """The five sample speeches ingested once; tests that change a collection work on a copy."""
-    from qa.collection import Collection
-    from qa.ingest import Ingester
+    from qa.index.collection import Collection
+    from qa.ingest.pipeline import Ingester
 
     directory = tmp_path_factory.mktemp("seed-collection")
     collection = Collection.open(directory, encoder.name, create=True)
@@ -90,8 +90,8 @@ def seed_collection_copy(seed_collection_dir, tmp_path) -> Path:
 
 @pytest.fixture(scope="session")
 def seed_service(seed_collection_dir, encoder):
-    from qa.collection import Collection
-    from qa.search import SearchService
+    from qa.index.collection import Collection
+    from qa.search.service import SearchService
 
     return SearchService(Collection.open(seed_collection_dir, encoder.name), encoder)
 
@@ -166,8 +166,8 @@ def token_server(seed_collection_dir, model_cache_dir, tmp_path_factory):
 @pytest.fixture(scope="module")
 def seed_service_copy(seed_collection_dir, encoder, tmp_path_factory):
     """An in-process search service over its own copy of the seed collection, for apps under TestClient."""
-    from qa.collection import Collection
-    from qa.search import SearchService
+    from qa.index.collection import Collection
+    from qa.search.service import SearchService
 
     collection = Collection.open(copy_of(seed_collection_dir, tmp_path_factory, "service-copy"), encoder.name)
     yield SearchService(collection, encoder)

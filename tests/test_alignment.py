@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from qa.alignment import fold_chars, shared_spans
+from qa.ingest.alignment import fold_chars, shared_spans
 from qa.textnorm import to_simplified
 
 # 004, Traditional script.

@@ -8,8 +8,8 @@ import threading
 import numpy as np
 import pytest
 
-from qa.collection import Collection
-from qa.search import SearchRequest, SearchService
+from qa.index.collection import Collection
+from qa.search.service import SearchRequest, SearchService
 from qa.types import RawDocument
 
 PROBE = ("关于推进产业园区提质增效的讲话\n"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.chunking import chunk_text, is_heading, split_sentences
 from qa.errors import BadInputError
+from qa.ingest.chunking import chunk_text, is_heading, split_sentences
 from qa.types import Chunk
 
 

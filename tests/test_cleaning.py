@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.cleaning import (
+from qa.ingest.cleaning import (
     clean_text,
     drop_control_chars,
     normalize_whitespace,

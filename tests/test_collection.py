@@ -7,13 +7,13 @@ import sqlite3
 import numpy as np
 import pytest
 
-import embeddings.vector_index as vector_index
-import qa.lexical as lexical_module
-from embeddings.vector_index import VectorPassageIndex
-from qa.collection import Collection
+import qa.index.lexical as lexical_module
+import qa.index.vector_index as vector_index
 from qa.errors import IndexNotBuiltError, ModelMismatchError
-from qa.lexical import LexicalIndex
-from qa.store import PassageFilter, StoredPassage
+from qa.index.collection import Collection
+from qa.index.lexical import LexicalIndex
+from qa.index.store import PassageFilter, StoredPassage
+from qa.index.vector_index import VectorPassageIndex
 from qa.types import Document, Metadata, Passage
 
 DIM = 8

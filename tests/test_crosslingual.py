@@ -1,4 +1,4 @@
-from qa.crosslingual import is_english, stem, translate_query
+from qa.search.crosslingual import is_english, stem, translate_query
 
 
 def test_english_is_told_from_chinese():
@@ -23,7 +23,7 @@ def test_words_and_phrases_become_chinese_terms_the_collection_knows():
 
 
 def test_names_of_places_people_and_bodies_come_from_capitalised_glosses():
-    from qa.crosslingual import translate_names
+    from qa.search.crosslingual import translate_names
 
     terms = translate_names("the Legislative Yuan met in Kaohsiung; Tsai visited the Kamchatka Peninsula")
     assert {"立法院", "高雄", "蔡英文", "勘察加半岛"} <= set(terms)
@@ -33,7 +33,7 @@ def test_names_of_places_people_and_bodies_come_from_capitalised_glosses():
 
 
 def test_names_are_limited_to_words_the_collection_knows():
-    from qa.crosslingual import translate_names
+    from qa.search.crosslingual import translate_names
 
     assert translate_names("Where is Kaohsiung?", known={"高雄"}.__contains__) == ["高雄"]
     assert "蔡英文" in translate_query("What did Tsai say?", known={"蔡英文"}.__contains__)

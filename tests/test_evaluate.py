@@ -1,4 +1,4 @@
-"""qa/evaluate.py: the judging rule behind every figure the README reports (../shared/eval/README.md)."""
+"""qa/search/evaluate.py: the judging rule behind every figure the README reports (../shared/eval/README.md)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from qa.errors import BadInputError
-from qa.evaluate import JUDGED_PREFIX_CHARS, Question, answers, evaluate, judge_normalise, load_questions
+from qa.search.evaluate import JUDGED_PREFIX_CHARS, Question, answers, evaluate, judge_normalise, load_questions
 
 SAMPLES = Path(__file__).parents[1] / "qa" / "sample_speeches"
 

@@ -1,4 +1,4 @@
-"""CSV and JSON Lines downloads of searches and phrase timelines (qa/export.py), over a real server."""
+"""CSV and JSON Lines downloads of searches and phrase timelines (qa/search/export.py), over a real server."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 import httpx
 import pytest
 
-from qa.export import COLUMNS, MATCH_COLUMNS
+from qa.search.export import COLUMNS, MATCH_COLUMNS
 
 QUESTION = "招商引资进度为什么落后"
 

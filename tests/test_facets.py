@@ -1,11 +1,11 @@
-"""Facets on search results (qa/facets.py): counted over the candidates, in the API, and as filters that narrow a search."""
+"""Facets on search results (qa/search/facets.py): counted over the candidates, in the API, and as filters that narrow a search."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
 
-from qa.facets import count_facets, source_group
+from qa.search.facets import count_facets, source_group
 from qa.types import Document, Metadata
 
 QUESTION = "招商引资进度为什么落后"

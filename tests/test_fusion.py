@@ -1,6 +1,6 @@
 import numpy as np
 
-from qa.fusion import fuse, ranked, union_candidates
+from qa.search.fusion import fuse, ranked, union_candidates
 
 
 def test_union_keeps_first_appearance_order():

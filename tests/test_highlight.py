@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qa.highlight import highlight_sentences
+from qa.search.highlight import highlight_sentences
 from qa.textnorm import to_simplified
 
 # 000, Traditional script: the opening of point 3 under section 一.

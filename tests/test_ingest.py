@@ -9,9 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from qa.collection import Collection
-from qa.ingest import Ingester
-from qa.search import SearchRequest, SearchService
+from qa.index.collection import Collection
+from qa.ingest.pipeline import Ingester
+from qa.search.service import SearchRequest, SearchService
 from qa.textnorm import to_simplified
 from tests.conftest import documents_in, paragraph_files
 
@@ -125,13 +125,13 @@ def test_a_record_with_a_broken_escape_still_goes_in(seed_collection_copy, encod
 
 
 def test_preparing_in_worker_processes_gives_the_same_collection(seed_collection_dir, encoder, tmp_path, monkeypatch):
-    import qa.ingest
+    import qa.ingest.pipeline
     from qa.types import RawDocument, Rejection
 
-    monkeypatch.setattr(qa.ingest, "PREPARE_WINDOW", 2)  # several windows, so their overlap is exercised
-    monkeypatch.setattr(qa.ingest, "PREPARE_POOL_MIN", 1)
+    monkeypatch.setattr(qa.ingest.pipeline, "PREPARE_WINDOW", 2)  # several windows, so their overlap is exercised
+    monkeypatch.setattr(qa.ingest.pipeline, "PREPARE_POOL_MIN", 1)
     collection = Collection.open(tmp_path / "parallel", encoder.name, create=True)
-    records = [*qa.ingest._read_all([SEEDS], 10**7), Rejection("broken.bin", "not a text file"),
+    records = [*qa.ingest.pipeline._read_all([SEEDS], 10**7), Rejection("broken.bin", "not a text file"),
                RawDocument("   ", "blank.txt")]
     report = Ingester(collection, encoder, prepare_workers=2).add_records(records)
     assert len(report.added) == 5
@@ -145,17 +145,17 @@ def test_preparing_in_worker_processes_gives_the_same_collection(seed_collection
 
 
 def test_a_document_that_fails_to_process_is_rejected_by_name_and_the_rest_go_in(encoder, tmp_path, monkeypatch):
-    import qa.ingest
+    import qa.ingest.pipeline
     from qa.types import RawDocument
 
-    real_chunk_text = qa.ingest.chunk_text
+    real_chunk_text = qa.ingest.pipeline.chunk_text
 
     def chunk_text(text, **kwargs):
         if "坏段落" in text:
             raise ValueError("chunker tripped")
         return real_chunk_text(text, **kwargs)
 
-    monkeypatch.setattr(qa.ingest, "chunk_text", chunk_text)
+    monkeypatch.setattr(qa.ingest.pipeline, "chunk_text", chunk_text)
     collection = Collection.open(tmp_path / "c", encoder.name, create=True)
     good = (SEEDS / "000_d509771d086070bc.txt").read_text(encoding="utf-8")
     records = [RawDocument("这是一篇会让切分出错的讲话:坏段落。" * 5, "bad.txt"), RawDocument(good, "good.txt")]

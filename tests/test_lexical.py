@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-import qa.lexical as lexical_module
-from qa.lexical import LexicalIndex, lexical_tokens
-from qa.store import PassageFilter
+import qa.index.lexical as lexical_module
+from qa.index.lexical import LexicalIndex, lexical_tokens
+from qa.index.store import PassageFilter
 
 
 def test_tokens_are_simplified_words_without_punctuation():

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.cleaning import clean_text
-from qa.ingest import build_document
-from qa.metadata import (
+from qa.ingest.cleaning import clean_text
+from qa.ingest.metadata import (
     Attribution,
     attribute,
     content_hash,
@@ -19,7 +18,8 @@ from qa.metadata import (
     office_holder,
     refresh_metadata,
 )
-from qa.readers import read_path
+from qa.ingest.pipeline import build_document
+from qa.ingest.readers import read_path
 from qa.types import Document, Metadata, RawDocument
 
 SEEDS = Path(__file__).parents[1] / "qa" / "sample_speeches"  # the five sample speeches

@@ -20,8 +20,8 @@ pytest.importorskip("pymilvus")
 
 from conftest import SEEDS, free_port, stop_process  # noqa: E402
 
-from qa.lexical import lexical_tokens  # noqa: E402
-from qa.milvus_backend import (  # noqa: E402
+from qa.index.lexical import lexical_tokens  # noqa: E402
+from qa.index.milvus_backend import (  # noqa: E402
     ANALYZER,
     MilvusPassages,
     MilvusTarget,
@@ -32,7 +32,7 @@ from qa.milvus_backend import (  # noqa: E402
     filter_expression,
     query_text,
 )
-from qa.store import PassageFilter, PassageStore  # noqa: E402
+from qa.index.store import PassageFilter, PassageStore  # noqa: E402
 
 MODEL = "intfloat/multilingual-e5-small"
 QUERIES = ["招商引资进度为什么落后", "工业强县战略", "腊口北坑大坑工业区块规划总用地多少", "深入开展平安创建活动",
@@ -211,8 +211,8 @@ def test_a_missing_package_is_named_with_its_extra():
         "sys.modules['pymilvus'] = None\n"
         "sys.modules['ray'] = None\n"
         "from qa.errors import MissingDependencyError\n"
-        "from qa.milvus_backend import MilvusPassages\n"
-        "from qa.ray_ingest import _ray\n"
+        "from qa.index.milvus_backend import MilvusPassages\n"
+        "from qa.ingest.ray_ingest import _ray\n"
         "for call in (lambda: MilvusPassages.open('x.db', 'm'), _ray):\n"
         "    try:\n"
         "        call()\n"

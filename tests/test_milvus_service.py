@@ -11,9 +11,9 @@ pytest.importorskip("pymilvus")
 from conftest import Server, copy_of  # noqa: E402
 from test_milvus import MODEL, LiteServer  # noqa: E402
 
-from qa.milvus_backend import MilvusCollection, copy_from_store  # noqa: E402
-from qa.search import SearchRequest, SearchService  # noqa: E402
-from qa.store import PassageStore  # noqa: E402
+from qa.index.milvus_backend import MilvusCollection, copy_from_store  # noqa: E402
+from qa.index.store import PassageStore  # noqa: E402
+from qa.search.service import SearchRequest, SearchService  # noqa: E402
 from qa.types import RawDocument  # noqa: E402
 
 QUESTIONS = ["招商引资进度为什么落后", "縣經商局要協調調度哪些生產要素", "What should companies do about saving energy?",

@@ -1,4 +1,4 @@
-"""Phrase timelines (qa/phrase.py, qa/phrase_index.py) on a store built from the sample speeches, no model needed."""
+"""Phrase timelines (qa/search/phrase.py, qa/index/phrase_index.py) on a store built from the sample speeches, no model needed."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ import sqlite3
 import pytest
 from conftest import SEEDS
 
-from qa import phrase_index
-from qa.collection import ChunkingSettings
 from qa.errors import BadInputError
-from qa.ingest import build_document, make_passages
-from qa.phrase import PhraseRequest, period_bounds, periods_between, phrase_timeline, resolve_granularity
-from qa.phrase_index import fold_for_phrase
-from qa.readers import read_path
-from qa.store import PassageStore
+from qa.index import phrase_index
+from qa.index.collection import ChunkingSettings
+from qa.index.phrase_index import fold_for_phrase
+from qa.index.store import PassageStore
+from qa.ingest.pipeline import build_document, make_passages
+from qa.ingest.readers import read_path
+from qa.search.phrase import PhraseRequest, period_bounds, periods_between, phrase_timeline, resolve_granularity
 from qa.textnorm import fold_width, to_simplified
 from qa.types import RawDocument
 

@@ -1,4 +1,4 @@
-from qa.query import NamedDate, analyse, named_dates, named_speakers
+from qa.search.query import NamedDate, analyse, named_dates, named_speakers
 
 
 def labels(text: str) -> list[str]:

@@ -17,8 +17,8 @@ pytest.importorskip("pymilvus")
 from conftest import ROOT, SEEDS  # noqa: E402
 from test_milvus import MODEL, LiteServer  # noqa: E402
 
-from qa.milvus_backend import MilvusCollection  # noqa: E402
-from qa.search import SearchRequest, SearchService  # noqa: E402
+from qa.index.milvus_backend import MilvusCollection  # noqa: E402
+from qa.search.service import SearchRequest, SearchService  # noqa: E402
 
 
 @pytest.fixture(scope="module")

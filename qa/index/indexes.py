@@ -28,7 +28,7 @@ from typing import Protocol
 
 import numpy as np
 
-from qa.store import PassageFilter
+from qa.index.store import PassageFilter
 from qa.types import Document, Passage
 
 Hits = tuple[np.ndarray, np.ndarray]  # (pids int64, scores float32), best first

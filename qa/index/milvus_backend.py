@@ -11,7 +11,7 @@ Ranking parity with the embedded backend is by construction, not by tuning:
   punctuation blanked) and the analyzer drops our stop words, so Milvus's jieba yields exactly our tokens;
   k1 and b are bm25s's. Milvus's scores are bm25s's times (k1 + 1), a constant the fusion divides out.
 - hybrid search runs both searches in Milvus, scores every candidate on both sides there, and fuses with
-  the same function as the embedded backend (`qa.fusion`).
+  the same function as the embedded backend (`qa.search.fusion`).
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 
 from qa.errors import BadInputError, IndexNotBuiltError, MissingDependencyError, ModelMismatchError
-from qa.facets import source_group
-from qa.indexes import Hits, no_hits, top_hits
-from qa.lexical import _STOPWORDS, _WORDLIKE, _jieba, lexical_tokens
-from qa.store import PassageFilter, StoredPassage
+from qa.index.indexes import Hits, no_hits, top_hits
+from qa.index.lexical import _STOPWORDS, _WORDLIKE, _jieba, lexical_tokens
+from qa.index.store import PassageFilter, StoredPassage
+from qa.search.facets import source_group
 from qa.textnorm import fold_width, to_simplified
 from qa.types import Document, Metadata, Passage
 
@@ -102,13 +102,13 @@ def chunk_pid(chunk_id: str) -> int:
 
 
 def bm25_text(text: str) -> str:
-    """A passage as Milvus's analyzer should read it to find our BM25 tokens (`qa.lexical.lexical_tokens`)."""
+    """A passage as Milvus's analyzer should read it to find our BM25 tokens (`qa.index.lexical.lexical_tokens`)."""
     return _NOT_INDEXED.sub(" ", fold_width(to_simplified(text)).lower())
 
 
 def bm25_source(passage_text: str, title: str | None, tokens: str) -> str:
     """What Milvus's analyzer reads for a passage so that it finds the passage's stored BM25 tokens:
-    its text, and its document's title too where ingest counted the title's words (qa.ingest)."""
+    its text, and its document's title too where ingest counted the title's words (qa.ingest.pipeline)."""
     own = bm25_text(passage_text)
     words = lexical_tokens(passage_text)
     if title and tokens != " ".join(words) and tokens == " ".join(words + lexical_tokens(title)):
@@ -447,7 +447,7 @@ class MilvusPassages:
             iterator.close()
 
     def phrase_candidates(self, folded_phrase: str, where: PassageFilter) -> dict[str, Document]:
-        """Documents (with text) that `where` allows and that may hold the folded phrase (qa.phrase
+        """Documents (with text) that `where` allows and that may hold the folded phrase (qa.search.phrase
         then finds the exact occurrences): passages whose BM25 text holds its longest unbroken piece."""
         pieces = [piece for piece in _NOT_INDEXED.split(folded_phrase.lower()) if piece.strip()]
         if not pieces:
@@ -501,7 +501,7 @@ class MilvusPassages:
         """Whether a passage has this BM25 token: among the best BM25 matches of the token, one that
         holds the token itself (jieba also matches a long word's parts, so a match alone does not say).
 
-        Asked for the words of English queries only (qa.crosslingual), and remembered until the next change.
+        Asked for the words of English queries only (qa.search.crosslingual), and remembered until the next change.
         """
         known = self._known_tokens.get(token)
         if known is None:
@@ -668,14 +668,14 @@ def _stored_passages(store, doc_id: str) -> list[StoredPassage]:
 
 
 class MilvusCollection:
-    """The collection facade (`qa.collection.Collection`'s surface) over one Milvus collection.
+    """The collection facade (`qa.index.collection.Collection`'s surface) over one Milvus collection.
 
     `store` answers the reads and writes the SQLite store answers for the embedded backend; there
     are no derived indexes to load, save or catch up: Milvus indexes what it is given.
     """
 
     def __init__(self, passages: MilvusPassages, index: str) -> None:
-        from qa.collection import ChunkingSettings
+        from qa.index.collection import ChunkingSettings
 
         self.store = passages
         self.index = index
@@ -722,7 +722,7 @@ class MilvusCollection:
         """Near-duplicates are found within one ingest or upload: a cluster keeps no table of every
         document's signature (exact duplicates are still found, by content hash)."""
         if self._near is None:
-            from qa.dedupe import NearDuplicateFinder
+            from qa.ingest.dedupe import NearDuplicateFinder
 
             self._near = NearDuplicateFinder()
         return self._near

@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.base import Encoder
-from qa.chunking import chunk_text
-from qa.cleaning import clean_text
-from qa.collection import ChunkingSettings, Collection
-from qa.dedupe import NearDuplicateFinder, minhash_signature
-from qa.lexical import lexical_tokens
-from qa.metadata import content_hash, extract_metadata
-from qa.readers import find_inputs, read_path
-from qa.store import StoredPassage
+from qa.index.collection import ChunkingSettings, Collection
+from qa.index.lexical import lexical_tokens
+from qa.index.store import StoredPassage
+from qa.ingest.chunking import chunk_text
+from qa.ingest.cleaning import clean_text
+from qa.ingest.dedupe import NearDuplicateFinder, minhash_signature
+from qa.ingest.metadata import content_hash, extract_metadata
+from qa.ingest.readers import find_inputs, read_path
 from qa.textnorm import detect_script, to_simplified
 from qa.types import Document, Passage, RawDocument, Rejection
 
@@ -294,9 +294,9 @@ def _read_all(paths: Iterable[Path], max_bytes: int) -> Iterator[RawDocument | R
 
 def refresh_derived(collection: Collection, batch: int = 500) -> int:
     """Re-derive, from stored text, what this speechqa derives differently from the one that built the
-    collection: speakers and places (qa.metadata.refresh_metadata) and passages' BM25 words (title
+    collection: speakers and places (qa.ingest.metadata.refresh_metadata) and passages' BM25 words (title
     context). No text is re-read from files and nothing is re-embedded. Returns the documents changed."""
-    from qa.metadata import refresh_metadata
+    from qa.ingest.metadata import refresh_metadata
 
     store = collection.store
     doc_ids = store.all_document_ids()

@@ -2,7 +2,7 @@
 
 Exact means the phrase's characters in order, compared after folding both sides the same way
 (Simplified script, ASCII widths, lower case), so a Traditional phrase finds Simplified documents and
-the reverse. Folding keeps one character for one (qa.phrase_index.fold_for_phrase), so every offset
+the reverse. Folding keeps one character for one (qa.index.phrase_index.fold_for_phrase), so every offset
 found is an offset into the text the reader sees. The store's trigram index names the documents that
 may hold the phrase; each of those is scanned exactly here.
 """
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from qa.errors import BadInputError
-from qa.facets import source_group
-from qa.phrase_index import fold_for_phrase
-from qa.store import PassageFilter, PassageStore
+from qa.index.phrase_index import fold_for_phrase
+from qa.index.store import PassageFilter, PassageStore
+from qa.search.facets import source_group
 from qa.textnorm import drop_surrogates
 from qa.types import Document, Hit, Passage
 
@@ -203,7 +203,7 @@ def as_hits(occurrences: Sequence[Occurrence], passages_of: Callable[[str], Sequ
     return hits
 
 
-# Cleaning drops control characters from every stored text (qa.cleaning), so a phrase holding one
+# Cleaning drops control characters from every stored text (qa.ingest.cleaning), so a phrase holding one
 # occurs nowhere; it is answered so without asking the index, whose query syntax cannot carry a NUL.
 _CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 

@@ -14,7 +14,7 @@ import hashlib
 import re
 from dataclasses import dataclass, replace
 
-from qa.cleaning import normalize_whitespace, remove_pinyin_annotations
+from qa.ingest.cleaning import normalize_whitespace, remove_pinyin_annotations
 from qa.textnorm import fold_width, normalize_for_matching, to_traditional
 from qa.types import Document, Metadata, RawDocument
 

@@ -25,9 +25,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Protocol
 
-from qa.cleaning import count_common_han, count_han
 from qa.errors import BadInputError
-from qa.metadata import normalize_date
+from qa.ingest.cleaning import count_common_han, count_han
+from qa.ingest.metadata import normalize_date
 from qa.types import RawDocument, Rejection
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".docx", ".pdf", ".jsonl", ".jsonl.gz", ".csv")

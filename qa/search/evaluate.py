@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa.errors import BadInputError
-from qa.search import SearchRequest, SearchService
+from qa.search.service import SearchRequest, SearchService
 from qa.textnorm import to_simplified
 
 JUDGED_PREFIX_CHARS = 800

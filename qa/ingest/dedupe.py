@@ -82,7 +82,7 @@ def gram_containment(texts: list[str], n: int = 4) -> tuple[np.ndarray, np.ndarr
     """
     from scipy.sparse import csr_matrix
 
-    from qa.alignment import fold_chars
+    from qa.ingest.alignment import fold_chars
 
     if not texts:
         return np.zeros((0, 0), dtype=np.int64), np.zeros(0, dtype=np.int64)

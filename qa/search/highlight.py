@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 
-from qa.chunking import split_sentences
+from qa.ingest.chunking import split_sentences
 from qa.textnorm import fold_simplified_for_matching, normalize_for_matching, to_simplified
 
 # Runs of Han characters give unigrams and bigrams; runs of Latin letters or digits give words.

@@ -10,10 +10,10 @@ def open_collection(settings: Settings, model: str, *, create: bool = False, all
     """The embedded `Collection` at settings.data_dir, or a `MilvusCollection` when settings.index names
     Milvus (`milvus://HOST:PORT[/NAME]`, or a Milvus Lite path ending in .db); both serve SearchService."""
     if settings.index:
-        from qa.milvus_backend import MilvusCollection
+        from qa.index.milvus_backend import MilvusCollection
 
         return MilvusCollection.open(settings.index, model, dim=dim, create=create, allow_model_change=allow_model_change)
-    from qa.collection import Collection
+    from qa.index.collection import Collection
 
     return Collection.open(settings.data_dir, model, create=create, allow_model_change=allow_model_change)
 
@@ -27,7 +27,7 @@ def open_service(settings: Settings):
     """The search service the settings describe: their collection, the model, and the reranker if one is set.
     The CLI and the web app both start from here, so they always search alike."""
     from embeddings.loader import load_encoder, model_name
-    from qa.search import SearchService
+    from qa.search.service import SearchService
 
     reranker = None
     if settings.reranker:

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.collection import ChunkingSettings
 from qa.errors import IndexNotBuiltError, MissingDependencyError
-from qa.ingest import IngestReport, PreparedDocument, embed_text, prepare
-from qa.milvus_backend import MilvusPassages, passage_rows
+from qa.index.collection import ChunkingSettings
+from qa.index.milvus_backend import MilvusPassages, passage_rows
+from qa.ingest.pipeline import IngestReport, PreparedDocument, embed_text, prepare
 from qa.settings import Settings
 from qa.types import Rejection
 
@@ -76,7 +76,7 @@ def plan_for(resources: dict) -> RayPlan:
 
 
 def _read_file(row: dict) -> Iterator[dict]:
-    from qa.readers import read_path
+    from qa.ingest.readers import read_path
 
     for record in read_path(Path(row["path"]), max_bytes=int(row["max_bytes"])):
         yield {"record": pickle.dumps(record)}
@@ -142,7 +142,7 @@ def ray_ingest(settings: Settings, index: str, paths: Sequence[Path], *, address
     """
     ray = _ray()
     from embeddings.loader import model_name
-    from qa.readers import discover_files
+    from qa.ingest.readers import discover_files
 
     report = IngestReport()
     files = [str(path) for path in discover_files(paths)]

@@ -1,7 +1,7 @@
 """Nearest-neighbour search over normalised vectors behind a small interface (FAISS inner product).
 
 `VectorIndex` wraps one FAISS index with stable ids. `VectorPassageIndex` is the collection's vector
-index (qa.indexes.PassageIndex): an immutable main FAISS index, a small exact "delta" of vectors
+index (qa.index.indexes.PassageIndex): an immutable main FAISS index, a small exact "delta" of vectors
 added since it was built, and tombstones for removed ids (HNSW cannot remove vectors). A background
 merge builds the next main index and swaps it in; searches running meanwhile keep the state they
 started with.
@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.errors import MissingDependencyError
-from qa.indexes import Hits, PassageIndex, StoreView, held_in, no_hits, top_hits
-from qa.store import PassageFilter
+from qa.index.indexes import Hits, PassageIndex, StoreView, held_in, no_hits, top_hits
+from qa.index.store import PassageFilter
 
 # Below this many vectors exact search is fast enough and loses nothing; above it HNSW is much faster
 # (scripts/bench.py --vectors measures both).

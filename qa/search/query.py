@@ -127,8 +127,8 @@ _SURNAME_AND_OFFICE = re.compile(r"([\u4e00-\u9fff])(副?总统)")
 
 def named_speakers(simplified_query: str, speakers: frozenset[str]) -> tuple[str, ...]:
     """Speakers of the collection the query names: by full name, or by surname and office ("蔡總統",
-    "蕭副總統") through the office-holder table ingest reads speakers with (qa.metadata)."""
-    from qa.metadata import OFFICE_HOLDERS
+    "蕭副總統") through the office-holder table ingest reads speakers with (qa.ingest.metadata)."""
+    from qa.ingest.metadata import OFFICE_HOLDERS
 
     named = {name for name in speakers if len(name) >= 2 and to_simplified(name) in simplified_query}
     for match in _SURNAME_AND_OFFICE.finditer(simplified_query):
