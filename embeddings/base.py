@@ -8,6 +8,7 @@ a floor on the batch size, how many batches compute at once.
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -27,6 +28,13 @@ class Batching:
     min_batch: int = 1  # batch_size is raised to at least this
     workers: int = 1  # batches computed at once, each on its own thread
     window: int = 2048  # texts whose tokens are counted at a time, so memory stays bounded
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system has one), at least 1."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
 
 
 class Encoder(ABC):

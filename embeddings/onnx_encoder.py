@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import shutil
 import warnings
 from collections.abc import Sequence
@@ -29,7 +28,7 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
-from embeddings.base import Batching, Encoder
+from embeddings.base import Batching, Encoder, available_cores
 from embeddings.errors import BadInputError, SpeechQAError
 from embeddings.prompts import KINDS, model_prompts
 from embeddings.publish import build_once
@@ -80,7 +79,7 @@ class OnnxEncoder(Encoder):
         self._session = _open_session(onnx_dir / MODEL_NAME)
         # Batches run on every core at once, each call on one core: independent calls scale across
         # cores better than one call split over them (scripts/bench_embed.py measures both).
-        self.batching = Batching(token_budget=TOKEN_BUDGET, workers=max(1, workers or _available_cores()))
+        self.batching = Batching(token_budget=TOKEN_BUDGET, workers=max(1, workers or available_cores()))
 
     @classmethod
     def from_sentence_transformer_dir(cls, model_dir: Path, *, name: str, cache_dir: Path) -> OnnxEncoder:
@@ -126,12 +125,6 @@ class OnnxEncoder(Encoder):
 def _truncate(ids: list[int], limit: int) -> list[int]:
     """Keep the first ``limit`` tokens, ending with the closing special token as HF truncation does."""
     return ids if len(ids) <= limit else ids[: limit - 1] + ids[-1:]
-
-
-def _available_cores() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
 
 
 def _open_session(path: Path) -> ort.InferenceSession:

@@ -14,7 +14,6 @@ from qa.ingest.metadata import (
     attribute,
     content_hash,
     extract_metadata,
-    normalize_date,
     office_holder,
     refresh_metadata,
 )
@@ -28,28 +27,6 @@ SEEDS = Path(__file__).parents[1] / "qa" / "sample_speeches"  # the five sample 
 def metadata_of(text: str, **fields: str) -> Metadata:
     raw = RawDocument(text=text, source="test.txt", **fields)
     return extract_metadata(raw, clean_text(raw.text))
-
-
-@pytest.mark.parametrize(
-    ("value", "iso"),
-    [
-        ("2022-09-18 09:36:00", "2022-09-18"),
-        ("2022/9/18", "2022-09-18"),
-        ("2022.9.18", "2022-09-18"),
-        ("20220918", "2022-09-18"),
-        ("2022年9月18日", "2022-09-18"),
-        ("２０２２年９月１８日", "2022-09-18"),
-        ("二〇二三年五月十一日", "2023-05-11"),
-        ("2016-05-20T10:00:00+08:00", "2016-05-20"),
-        ("2022-02-30", None),
-        ("20221399", None),
-        ("0000-01-01", None),
-        ("8月14日", None),
-        ("", None),
-    ],
-)
-def test_normalize_date(value: str, iso: str | None) -> None:
-    assert normalize_date(value) == iso
 
 
 # --- the five seeds --------------------------------------------------------------------------

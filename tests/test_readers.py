@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.ingest.readers import SUPPORTED_SUFFIXES, decode_text, discover_files, html_to_text, read_path
+from qa.ingest.readers import SUPPORTED_SUFFIXES, citation_source, decode_text, discover_files, html_to_text, read_path
 from qa.types import RawDocument, Rejection
 
 SIMPLIFIED = "在全镇工业经济推进会上的讲话\n同志们：近段时间，我们专门组织有关人员到企业就生产、就业情况进行了调研。"
@@ -149,6 +149,25 @@ def test_html_title_falls_back_to_the_page_title_without_the_site_name(tmp_path:
 def test_html_to_text_keeps_angle_bracket_book_titles() -> None:
     # xwlb bodies write book titles as <政府工作报告>; they are text, not tags.
     assert html_to_text("<p>    审议<政府工作报告></P>\r\n<p>通过<BR>决议</p>") == "审议<政府工作报告>\n通过\n决议"
+
+
+def test_html_fragments_in_records_lose_the_same_chrome_as_pages() -> None:
+    # A record's content_html with the site's navigation and a script: both go, as from a page.
+    fragment = "<nav><a href=/>首页</a></nav><p>今天縣上專門召開工業領導組擴大會議。</p><script>track()</script>"
+    assert html_to_text(fragment) == "今天縣上專門召開工業領導組擴大會議。"
+
+
+@pytest.mark.parametrize(
+    ("source", "cited"),
+    [
+        ("/home/alice/speeches/002_efcfb80e12f1a49d.txt", "002_efcfb80e12f1a49d.txt"),
+        ("C:\\Users\\alice\\講話.docx", "講話.docx"),
+        ("exports/news.jsonl.gz#L12", "news.jsonl.gz#L12"),
+        ("https://tv.cctv.com/2025/01/02/VIDE1.shtml", "https://tv.cctv.com/2025/01/02/VIDE1.shtml"),
+    ],
+)
+def test_citations_name_the_file_never_its_folders(source: str, cited: str) -> None:
+    assert citation_source(source) == cited
 
 
 def test_docx(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.textnorm import detect_script
+from qa.textnorm import count_common_han, count_han, detect_script
 
 SAMPLES = Path(__file__).parents[1] / "qa" / "sample_speeches"
 
@@ -74,3 +74,11 @@ def test_only_the_first_sample_characters_are_read():
     assert detect_script("x" * 3995 + TRADITIONAL) == "other"
     assert detect_script("x" * 3995 + TRADITIONAL, sample=5000) == "zh-Hant"
     assert detect_script(sample_text("001") + sample_text("000")) == "zh-Hans"  # 001 fills the sample
+
+
+def test_counting_ideographs() -> None:
+    # A compatibility ideograph (年 U+F98E, as Taiwan releases write it) and an extension A one (㵢)
+    # are ideographs, but not everyday characters; punctuation and letters are neither.
+    text = "縣工業領導組，2022\uf98e㵢 abc"
+    assert count_han(text) == 8
+    assert count_common_han(text) == 6

@@ -25,10 +25,10 @@ import numpy as np
 
 from qa.index.indexes import Hits, PassageIndex, StoreView, held_in, no_hits, top_hits
 from qa.index.store import PassageFilter
-from qa.textnorm import fold_width, to_simplified
+from qa.textnorm import HAN_UNIFIED, fold_width, to_simplified
 
 # A token must hold a letter, digit or Han character; punctuation and spaces never count.
-_WORDLIKE = re.compile(r"[0-9a-z\u3400-\u4dbf\u4e00-\u9fff]")
+_WORDLIKE = re.compile(f"[0-9a-z{HAN_UNIFIED}]")
 # Function words so common in speeches that they only add noise to BM25.
 _STOPWORDS = frozenset("的 了 和 是 在 与 及 等 对 把 被 将 也 都 而 并 就 要 我们 一个 这 那 其 之 以 为 中 上 下".split())
 

@@ -9,59 +9,21 @@ stored text keeps its original script and typography (matching uses ``qa.textnor
 from __future__ import annotations
 
 import codecs
-import contextlib
 import functools
 import re
 from collections.abc import Callable
 
+from qa.textnorm import HAN, HAN_COMPATIBILITY, HAN_EXTENSION_A, common_han_chars, count_common_han, count_han
+
 # --- character classes -------------------------------------------------------------------
 
-_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # CJK symbols and punctuation, full-width forms, and the curly quotes / ellipsis / dashes that
 # Chinese text shares with Western typography.
 _CJK_PUNCT = "\u3001-\u3003\u3008-\u3011\u3014-\u301f\uff01-\uff65“”‘’…—·"
-_CJK = _HAN + _CJK_PUNCT
-_HAN_CHAR = re.compile(f"[{_HAN}]")
+_CJK = HAN + _CJK_PUNCT
+_HAN_CHAR = re.compile(f"[{HAN}]")
 _SPACE = " \t\u3000\xa0\u2002-\u200a"
 _STOPS = "。！？；：!?;:"  # characters after which a line break is a paragraph break
-
-
-@functools.lru_cache(maxsize=1)
-def common_han_chars() -> frozenset[str]:
-    """The ~7,000 everyday ideographs: GB2312 level 1 plus Big5 'frequently used' (level 1).
-
-    Used to tell real text from the rare characters that wrong-codec decoding produces.
-    """
-    chars: set[str] = set()
-    for lead in range(0xB0, 0xD8):  # GB2312 rows 16-55: level-1 hanzi
-        for trail in range(0xA1, 0xFF):
-            with contextlib.suppress(UnicodeDecodeError):
-                chars.add(bytes((lead, trail)).decode("gb2312"))
-    big5_trails = [*range(0x40, 0x7F), *range(0xA1, 0xFF)]
-    for lead in range(0xA4, 0xC7):  # Big5 A440-C67E: frequently used characters
-        for trail in big5_trails:
-            if lead == 0xC6 and trail > 0x7E:
-                break
-            with contextlib.suppress(UnicodeDecodeError):
-                chars.add(bytes((lead, trail)).decode("big5"))
-    return frozenset(ch for ch in chars if "\u4e00" <= ch <= "\u9fff")
-
-
-@functools.lru_cache(maxsize=1)
-def _drop_common_table() -> dict[int, None]:
-    return dict.fromkeys(map(ord, common_han_chars()))
-
-
-_NOT_HAN = re.compile(f"[^{_HAN}]+")
-
-
-def count_common_han(text: str) -> int:
-    """How many characters of ``text`` are everyday ideographs (see ``common_han_chars``)."""
-    return len(text) - len(text.translate(_drop_common_table()))
-
-
-def count_han(text: str) -> int:
-    return len(_NOT_HAN.sub("", text))
 
 
 def _uncommon_han(text: str) -> int:
@@ -74,7 +36,7 @@ def _suspect_char() -> re.Pattern[str]:
     private-use character, the euro sign or U+FFFD."""
     common = common_han_chars()
     ranges: list[tuple[int, int]] = []
-    for cp in range(0x4E00, 0xA000):
+    for cp in range(0x4E00, 0xA000):  # HAN_BASIC
         if chr(cp) in common:
             continue
         if ranges and ranges[-1][1] == cp - 1:
@@ -82,7 +44,7 @@ def _suspect_char() -> re.Pattern[str]:
         else:
             ranges.append((cp, cp))
     rare = "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in ranges)
-    return re.compile(f"[{rare}\u3400-\u4dbf\uf900-\ufaff\ue000-\uf8ff€\ufffd]")
+    return re.compile(f"[{rare}{HAN_EXTENSION_A}{HAN_COMPATIBILITY}\ue000-\uf8ff€\ufffd]")
 
 
 # --- control characters and odd spaces ------------------------------------------------------
@@ -203,7 +165,7 @@ def repair_wrong_codec_runs(text: str) -> str:
 # A GBK byte stream that lost a byte: the lost byte shows as '?' (or U+FFFD), and every
 # character after it is glued from the wrong pair of bytes until a one-byte character (ASCII,
 # or 0x80 shown as '€') re-aligns the stream. '!' inside the marks is a folded '！' (A3 A1).
-_LOST_BYTE = re.compile(f"(?P<marks>[?\ufffd][?!\ufffd]*)(?P<tail>[{_HAN}]*)(?P<end>[A-Za-z€](?![A-Za-z]))?")
+_LOST_BYTE = re.compile(f"(?P<marks>[?\ufffd][?!\ufffd]*)(?P<tail>[{HAN}]*)(?P<end>[A-Za-z€](?![A-Za-z]))?")
 _CJK_CHAR = re.compile(f"[{_CJK}]")
 _GBK_INCREMENTAL = codecs.getincrementaldecoder("gbk")
 _CLAUSE_PUNCT = frozenset("、，。；：")
@@ -264,7 +226,7 @@ def repair_lost_byte_runs(text: str) -> str:
 
 _TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ"
 _SYLLABLE = f"(?:[a-zü]{{0,5}}[{_TONED}][a-zü]{{0,5}}|[a-zü]{{1,6}}[1-5])"
-_PINYIN = re.compile(f"(?P<han>[{_HAN}])[ ]?[(（][ ]?(?P<py>{_SYLLABLE}(?:[ ]{_SYLLABLE}){{0,3}})[ ]?[)）]")
+_PINYIN = re.compile(f"(?P<han>[{HAN}])[ ]?[(（][ ]?(?P<py>{_SYLLABLE}(?:[ ]{_SYLLABLE}){{0,3}})[ ]?[)）]")
 _TONE_MARK = re.compile(f"[{_TONED}1-5]")
 
 
@@ -279,7 +241,7 @@ def _drop_pinyin(match: re.Match[str]) -> str:
 
 # A gloss whose character and opening parenthesis were lost together ("?gòu)"), sometimes
 # followed by the lost character's one-byte GBK trail ("?jī)H" for 僅 = 83 48).
-_ORPHAN_PINYIN = re.compile(f"[?\ufffd](?P<py>{_SYLLABLE})[)）](?:[A-Za-z](?=[{_HAN}]))?")
+_ORPHAN_PINYIN = re.compile(f"[?\ufffd](?P<py>{_SYLLABLE})[)）](?:[A-Za-z](?=[{HAN}]))?")
 
 
 def _drop_orphan_pinyin(match: re.Match[str]) -> str:
@@ -429,10 +391,10 @@ def remove_page_footers(text: str) -> str:
     return _PAGE_FOOTER.sub("", text)
 
 
-_GLUED_PAGE_NUMBER = re.compile(f"(?<=[{_CJK}])(?<!第)[ ]+(\\d{{1,3}})(?=[{_HAN}])")
+_GLUED_PAGE_NUMBER = re.compile(f"(?<=[{_CJK}])(?<!第)[ ]+(\\d{{1,3}})(?=[{HAN}])")
 # Numbers typeset with a space on both sides ("連續 8 個月") mean the spaces are the author's.
 _SPACE_DIGIT = re.compile(r" \d")
-_SPACED_NUMBER = re.compile(f"[{_HAN}][ ]\\d+[ ][{_HAN}]")
+_SPACED_NUMBER = re.compile(f"[{HAN}][ ]\\d+[ ][{HAN}]")
 _MIN_PAGE_CHARS = 200  # consecutive page numbers are at least a page apart
 
 
@@ -481,9 +443,9 @@ def remove_glued_page_numbers(text: str) -> str:
 _CJK_GAP = re.compile(f"([{_CJK}])[{_SPACE}]+(?=[{_CJK}])")
 # In a document flattened into one line (a .docx saved as text), a space after a full stop,
 # a colon or a closing bracket was a paragraph break.
-_FLAT_BREAK = re.compile(f"(?P<stop>[。！？；：]|(?<=[{_HAN}])[:;!?)])[{_SPACE}]+(?=[{_CJK}(])")
+_FLAT_BREAK = re.compile(f"(?P<stop>[。！？；：]|(?<=[{HAN}])[:;!?)])[{_SPACE}]+(?=[{_CJK}(])")
 _SENTENCE_END = re.compile("[。！？]")
-_HAN_GAP = re.compile(f"([{_HAN}])[ ]+(?=[{_HAN}])")
+_HAN_GAP = re.compile(f"([{HAN}])[ ]+(?=[{HAN}])")
 _HEADING_START = re.compile(
     r"(?:[一二三四五六七八九十]{1,3}、|[（(][一二三四五六七八九十]{1,3}[）)]|第[一二三四五六七八九十]{1,3}[，,、：:])"
 )

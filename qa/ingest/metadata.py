@@ -8,68 +8,17 @@ read again (``refresh_metadata``). Nothing is ever guessed: unknown is None.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import hashlib
 import re
 from dataclasses import dataclass, replace
 
 from qa.ingest.cleaning import normalize_whitespace, remove_pinyin_annotations
-from qa.textnorm import fold_width, normalize_for_matching, to_traditional
+from qa.ingest.dates import TEXT_DATE, iso_date, normalize_date
+from qa.textnorm import HAN_BASIC, normalize_for_matching, to_traditional
 from qa.types import Document, Metadata, RawDocument
 
 HEAD_CHARS = 1500  # bylines and speech dates sit under the title, near the top
-
-# --- dates -------------------------------------------------------------------------------
-
-_CN_DIGITS = {ch: i for i, ch in enumerate("〇一二三四五六七八九")} | {"○": 0, "零": 0, "O": 0, "Ｏ": 0}
-_NUMBER = r"(?:\d{1,4}|[〇○零OＯ一二三四五六七八九十]{1,4})"
-_FIELD_DATE = re.compile(
-    r"(?P<y>\d{4})\s*(?:[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?|(?P<m2>\d{2})(?P<d2>\d{2}))(?!\d)"
-)
-_TEXT_DATE = f"(?P<y>{_NUMBER})\\s*年\\s*(?P<m>{_NUMBER})\\s*月\\s*(?P<d>{_NUMBER})\\s*[日号號]"
-
-
-def _cn_number(value: str) -> int | None:
-    """'2023' -> 2023, '二〇二三' -> 2023, '十一' -> 11, '二十' -> 20; None when it is not a number."""
-    if value.isdigit():
-        return int(value)
-    if "十" in value:
-        tens, _, ones = value.partition("十")
-        tens_digit = _CN_DIGITS.get(tens) if tens else 1
-        ones_digit = _CN_DIGITS.get(ones) if ones else 0
-        if tens_digit is None or ones_digit is None:
-            return None
-        return tens_digit * 10 + ones_digit
-    digits = [_CN_DIGITS.get(ch) for ch in value]
-    if any(d is None for d in digits):
-        return None
-    return int("".join(str(d) for d in digits))
-
-
-def _iso(year: str, month: str, day: str) -> str | None:
-    y, m, d = _cn_number(year), _cn_number(month), _cn_number(day)
-    if y is None or m is None or d is None or not 1900 <= y <= 2100:
-        return None
-    try:
-        return dt.date(y, m, d).isoformat()
-    except ValueError:
-        return None
-
-
-def normalize_date(value: str) -> str | None:
-    """A date field as ISO ``yyyy-mm-dd``, or None when it is not a valid date.
-
-    Accepts ``2022-09-18 09:36:00``, ``2022/9/18``, ``2022.9.18``, ``20220918``, ``2022年9月18日``
-    and ``二〇二二年九月十八日``, in ASCII or full-width digits.
-    """
-    value = fold_width(str(value)).strip()
-    match = _FIELD_DATE.match(value)
-    if match:
-        return _iso(match["y"], match["m"] or match["m2"], match["d"] or match["d2"])
-    match = re.match(_TEXT_DATE, value)
-    return _iso(match["y"], match["m"], match["d"]) if match else None
-
 
 # --- names -------------------------------------------------------------------------------
 
@@ -106,7 +55,7 @@ def _surnames() -> tuple[frozenset[str], tuple[str, ...]]:
     return frozenset(single), tuple(sorted(compound))
 
 
-_ALL_HAN = re.compile(r"[\u4e00-\u9fff]+")
+_ALL_HAN = re.compile(f"[{HAN_BASIC}]+")
 _NOT_IN_NAMES = frozenset("总總统統席")
 
 
@@ -128,7 +77,7 @@ _NOT_A_TITLE_END = tuple("。！？：:；;，,、")
 _HEADING_MARK = re.compile(r"^(?:[一二三四五六七八九十]{1,3}、|[（(][一二三四五六七八九十\d]{1,3}[）)]|\d{1,2}[、.．])")
 _SALUTATION = re.compile(r"^(?:各位|尊敬的|同志们|同志們|女士们|女士們|朋友们|朋友們)")
 _FILE_NAME_LINE = re.compile(r"^[ \t]*([^\n/\\]{4,100}?)\.(?:docx?|pdf|wps)[ \t]*$", re.M | re.I)
-_HAN_RUN = re.compile(r"[\u4e00-\u9fff]")
+_HAN_CHAR = re.compile(f"[{HAN_BASIC}]")
 
 
 def _tidy_title(title: str) -> str | None:
@@ -141,7 +90,7 @@ def _tidy_title(title: str) -> str | None:
 def _looks_like_title(line: str) -> bool:
     return (
         4 <= len(line) <= 60
-        and len(_HAN_RUN.findall(line)) >= 4
+        and len(_HAN_CHAR.findall(line)) >= 4
         and not line.endswith(_NOT_A_TITLE_END)
         and "。" not in line
         and not _HEADING_MARK.match(line)
@@ -159,11 +108,11 @@ def _first_line_title(cleaned: str) -> str | None:
 # --- byline: "在…上的讲话 陈章平 (2023年5月11日在腊口镇四楼会议室)" ---------------------------
 
 _PAREN_DATE = re.compile(
-    rf"[（(]\s*{_TEXT_DATE}\s*(?:[，,、]?\s*(?:在|于|於)?\s*(?P<place>[^（）()\n，,。；;]{{2,30}}?))?\s*[）)]"
+    rf"[（(]\s*{TEXT_DATE}\s*(?:[，,、]?\s*(?:在|于|於)?\s*(?P<place>[^（）()\n，,。；;]{{2,30}}?))?\s*[）)]"
 )
-_NAME_BEFORE = re.compile(r"(?:^|(?<=\s))(?P<name>[\u4e00-\u9fff](?:[ \u3000]?[\u4e00-\u9fff]){1,3})(?:同志)?\s*$")
+_NAME_BEFORE = re.compile(rf"(?:^|(?<=\s))(?P<name>[{HAN_BASIC}](?:[ \u3000]?[{HAN_BASIC}]){{1,3}})(?:同志)?\s*$")
 _NOT_A_PLACE = re.compile(r"(?:上|时|時)?的?(?:讲话|講話|致辞|致辭|发言|發言|报告|報告)$|会议上|會議上")
-_DATE_LINE = re.compile(rf"^\s*{_TEXT_DATE}\s*$", re.M)
+_DATE_LINE = re.compile(rf"^\s*{TEXT_DATE}\s*$", re.M)
 
 
 def _byline(head: str) -> tuple[str | None, str | None, str | None, str | None]:
@@ -171,9 +120,9 @@ def _byline(head: str) -> tuple[str | None, str | None, str | None, str | None]:
     match = _PAREN_DATE.search(head)
     if not match or (match.end() < len(head) and not head[match.end()].isspace()):
         return None, None, None, None  # "明天（2026年1月1日）出版的…" is a sentence, not a byline
-    date = _iso(match["y"], match["m"], match["d"])
+    date = iso_date(match["y"], match["m"], match["d"])
     place = match["place"].strip() if match["place"] else None
-    if place and (_NOT_A_PLACE.search(place) or not _HAN_RUN.search(place)):
+    if place and (_NOT_A_PLACE.search(place) or not _HAN_CHAR.search(place)):
         place = None
     before = head[: match.start()]
     speaker = title = None
@@ -194,11 +143,11 @@ _ROLE = (
     r"|总统|總統|校长|校長|院长|院長|董事长|董事長|总经理|總經理)"
 )
 _ROLE_SPEAKS = re.compile(
-    _ROLE + r"(?P<name>[\u4e00-\u9fff]{2,4}?)(?:同志)?(?:作|做|发表|發表|致)了?"
+    _ROLE + rf"(?P<name>[{HAN_BASIC}]{{2,4}}?)(?:同志)?(?:作|做|发表|發表|致)了?"
     r"(?:动员|動員|重要|主题|主題|工作|总结|總結)?(?:讲话|講話|报告|報告|致辞|致辭)"
 )
 _TITLE_SPEAKER = re.compile(
-    r"^(?P<name>[\u4e00-\u9fff]{2,4}?)(?:同志)?[：:]?\s*在.{2,60}?(?:讲话|講話|致辞|致辭|发言|發言)"
+    rf"^(?P<name>[{HAN_BASIC}]{{2,4}}?)(?:同志)?[：:]?\s*在.{{2,60}}?(?:讲话|講話|致辞|致辭|发言|發言)"
 )
 
 
@@ -226,7 +175,6 @@ def _speaker_from_text(head: str, title: str | None) -> str | None:
 
 LEAD_CHARS = 800  # title lines and the opening paragraph
 
-_HAN = "\u4e00-\u9fff"
 _OFFICE = r"(?P<office>副總統|總統|副总统|总统)"
 # The people's speech verbs that make the lead's subject the document's speaker.
 _SPEECH_VERB = re.compile(
@@ -253,14 +201,14 @@ _NAME_TAIL_NOT = set("在于於同与與和对對向以就给給将將也还還�
 
 # "由召集人陳建仁副總統主持" — a meeting chaired by an office holder named in the release.
 _CHAIRED_BY = re.compile(
-    rf"由[^，。]{{0,12}}?(?:(?P<name>[{_HAN}]{{3}}){_OFFICE}|(?:副總統|總統|副总统|总统)(?P<name_after>[{_HAN}]{{3}}))"
+    rf"由[^，。]{{0,12}}?(?:(?P<name>[{HAN_BASIC}]{{3}}){_OFFICE}|(?:副總統|總統|副总统|总统)(?P<name_after>[{HAN_BASIC}]{{3}}))"
     r"(?:親自|亲自)?主持"
 )
 _SPOKESPERSON = re.compile(r"(?:發言人|发言人)")
-_ARTICLE_BY = re.compile(rf"发表[^。]{{0,30}}?{_ROLE_WORD}(?P<name>[{_HAN}]{{2,3}})的(?:重要)?(?:文章|讲话|講話)")
+_ARTICLE_BY = re.compile(rf"发表[^。]{{0,30}}?{_ROLE_WORD}(?P<name>[{HAN_BASIC}]{{2,3}})的(?:重要)?(?:文章|讲话|講話)")
 
 _PLACE = re.compile(
-    rf"(?:在|於|于|前往|赴)(?P<place>京|[{_HAN}、·]{{2,22}}?)(?:隆重|亲切|親切|共同|分别|分別|一同|先后|先後)?"
+    rf"(?:在|於|于|前往|赴)(?P<place>京|[{HAN_BASIC}、·]{{2,22}}?)(?:隆重|亲切|親切|共同|分别|分別|一同|先后|先後)?"
     r"(?:出席|主持|会见|會見|会晤|會晤|会谈|會談|发表|發表|参加|參加|视导|視導|视察|視察|考察|调研|調研|参访|參訪|参观|參觀"
     r"|访视|訪視|接见|接見|接受|看望|慰问|慰問|勗勉|慰勉|举行|舉行|召开|召開|参拜|參拜|祈福|探视|探視|致辞|致詞|出访|出訪|(?<![共不一相协協])同)"
 )
@@ -269,7 +217,7 @@ _GUEST = ("来华", "來臺", "来京", "訪臺")  # "会见来华出席…峰�
 _OCCASION = re.compile(r"(?:出席|主持|參加|参加|發表|发表|舉行|举行|召開|召开)(?:召开|召開)?「(?P<occasion>[^」\n]{2,60})」")
 _OCCASION_VERBS = ("出席", "主持", "参加", "參加")
 _OCCASION_PLAIN = re.compile(
-    rf"(?:出席|主持召开|主持召開|主持|参加|參加)(?P<occasion>[{_HAN}\d“”《》]{{4,40}}?"
+    rf"(?:出席|主持召开|主持召開|主持|参加|參加)(?P<occasion>[{HAN_BASIC}\d“”《》]{{4,40}}?"
     r"(?:开幕式|開幕式|闭幕式|閉幕式|仪式|儀式|大会|大會|会议|會議|峰会|峰會|论坛|論壇|典礼|典禮|晚会|晚會|招待会|招待會"
     r"|座谈会|座談會|宴会|宴會|纪念活动|紀念活動|茶会|茶會|年会|年會))"
 )
@@ -338,7 +286,7 @@ def _lead(cleaned_head: str) -> tuple[list[str], str, list[str]]:
 
 
 def _is_headline(line: str) -> bool:
-    return 6 <= len(line) <= 40 and not _SENTENCE_MARK.search(line) and len(_HAN_RUN.findall(line)) >= 4
+    return 6 <= len(line) <= 40 and not _SENTENCE_MARK.search(line) and len(_HAN_CHAR.findall(line)) >= 4
 
 
 def _sentences(paragraph: str, n: int) -> list[str]:
@@ -382,9 +330,9 @@ _TITLES_AFTER_NAMES = ("总书记", "總書記", "主席")  # "习近平总书�
 _CLAUSE_SPEECH = re.compile(r"讲话|講話|致辞|致詞|贺词|賀詞|主持|指出|强调|強調|表示")
 _NOT_TITLES = r"致电|致電|致函|致信|向|给|給|宣读|宣讀|转达|轉達|欢迎|歡迎|会见|會見|陪同|接见|接見|恭贺|恭賀|祝贺|祝賀|感谢|感謝|邀请|邀請|评价|評價|学习|學習"
 _ROLE_RE = re.compile(_ROLE_WORD)
-_NOT_A_TITLE_CHAIN = re.compile(rf"[^{_HAN}、]|{_NOT_TITLES}")
-_NAME_THEN_OFFICE = re.compile(rf"(?P<name>[{_HAN}]{{2,4}}?){_OFFICE}")
-_OFFICE_HEADING = re.compile(rf"(?P<surname>[{_HAN}])?{_OFFICE}(?![府創创將将])")  # "總統將出訪": an announcement
+_NOT_A_TITLE_CHAIN = re.compile(rf"[^{HAN_BASIC}、]|{_NOT_TITLES}")
+_NAME_THEN_OFFICE = re.compile(rf"(?P<name>[{HAN_BASIC}]{{2,4}}?){_OFFICE}")
+_OFFICE_HEADING = re.compile(rf"(?P<surname>[{HAN_BASIC}])?{_OFFICE}(?![府創创將将])")  # "總統將出訪": an announcement
 _SENTENCE_MARK = re.compile(r"[。！？：:；;]")
 _SAYS = re.compile(r"表示|指出|强调|強調|說|说")
 _HELD = re.compile(r"举行|舉行|召开|召開|开幕|開幕")
@@ -397,13 +345,13 @@ _SPEAKS_IN_TITLE = re.compile(r"讲话|講話|致辞|致詞|发表|發表|强调
 _REACTIONS = re.compile(r"评价|評價|反响|反響|热议|熱議|点赞|點讚")
 _TITLE_TAGS = re.compile(r"^\s*(?:\[[^\]]{1,6}\]|【[^】]{1,30}】)\s*")
 _TITLE_SUBJECT = re.compile(
-    rf"(?P<name>[{_HAN}]{{2,3}}?)(?:会见|會見|会谈|會談|会晤|會晤|举行|舉行|出席|主持|在|同(?!志)|与|與|致|发表|發表|考察|调研"
+    rf"(?P<name>[{HAN_BASIC}]{{2,3}}?)(?:会见|會見|会谈|會談|会晤|會晤|举行|舉行|出席|主持|在|同(?!志)|与|與|致|发表|發表|考察|调研"
     r"|調研|看望|接见|接見|回信|复信|签署|簽署|宣布|强调|強調|指出|表示|视察|視察|参加|參加|访问|訪問|出访|出訪"
     r"|向|作(?=\S{0,12}(?:报告|報告|讲话|講話))|对(?=\S{1,20}访问)|對(?=\S{1,20}訪問)|就(?=\S{1,40}(?:致|表示)))"
 )
 # "新华社播发李希同志在…全体会议上的工作报告": the report is the named person's words.
 _REPORT_OF = re.compile(
-    rf"(?:^|播发|播發|发表|發表|刊发|刊發)(?P<name>[{_HAN}]{{2,3}}?)同志在\S{{2,60}}?上的"
+    rf"(?:^|播发|播發|发表|發表|刊发|刊發)(?P<name>[{HAN_BASIC}]{{2,3}}?)同志在\S{{2,60}}?上的"
     r"(?:讲话|講話|工作报告|工作報告|报告|報告|致辞|致詞|发言|發言)"
 )
 
@@ -619,7 +567,7 @@ def extract_metadata(raw: RawDocument, cleaned: str) -> Metadata:
     if speech_date is None:
         first_lines = "\n".join(head.split("\n")[:6])
         line_match = _DATE_LINE.search(first_lines)
-        speech_date = _iso(line_match["y"], line_match["m"], line_match["d"]) if line_match else None
+        speech_date = iso_date(line_match["y"], line_match["m"], line_match["d"]) if line_match else None
     title = (
         (_tidy_title(raw.title) if raw.title else None)
         or byline_title

@@ -5,14 +5,13 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
-import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from embeddings.base import Encoder
+from embeddings.base import Encoder, available_cores
 from qa.index.collection import ChunkingSettings, Collection
 from qa.index.lexical import lexical_tokens
 from qa.index.store import StoredPassage
@@ -20,7 +19,7 @@ from qa.ingest.chunking import chunk_text
 from qa.ingest.cleaning import clean_text
 from qa.ingest.dedupe import NearDuplicateFinder, minhash_signature
 from qa.ingest.metadata import content_hash, extract_metadata
-from qa.ingest.readers import find_inputs, read_path
+from qa.ingest.readers import citation_source, find_inputs, read_path
 from qa.textnorm import detect_script, to_simplified
 from qa.types import Document, Passage, RawDocument, Rejection
 
@@ -97,13 +96,6 @@ def make_passages(document_id: str, text: str, settings: ChunkingSettings, conte
     return out
 
 
-def citation_source(source: str) -> str:
-    """What a citation shows: a URL as it is, a file by its name (folders are private to the ingesting machine)."""
-    if "://" in source:
-        return source
-    return Path(source).name or source
-
-
 def build_document(raw: RawDocument) -> Document | Rejection:
     cleaned = clean_text(raw.text)
     if len(cleaned.strip()) < MIN_DOCUMENT_CHARS:
@@ -146,7 +138,7 @@ def default_prepare_workers() -> int:
     """Processes that prepare documents beside the embedder. Even on two cores they fill the gaps the
     embedder leaves (2,000 stories: 47-53 passages/s against 42-45 without); on a GPU machine,
     preparing text rather than the model limits throughput, so most of the cores go to it."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = available_cores()
     return 0 if cores < 2 else min(cores, 12)
 
 

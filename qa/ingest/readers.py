@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Protocol
 
 from qa.errors import BadInputError
-from qa.ingest.cleaning import count_common_han, count_han
-from qa.ingest.metadata import normalize_date
+from qa.ingest.dates import normalize_date
+from qa.textnorm import count_common_han, count_han
 from qa.types import RawDocument, Rejection
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".docx", ".pdf", ".jsonl", ".jsonl.gz", ".csv")
@@ -46,6 +46,14 @@ def display_name(path: Path | str) -> str:
     """``path`` as text that can be stored and printed: bytes of a file name that are not UTF-8
     (kept by Python as lone surrogates) become U+FFFD."""
     return os.fsencode(path).decode("utf-8", "replace")
+
+
+def citation_source(source: str) -> str:
+    """What a citation shows of a source: a URL as it is, a file by its name alone, after either
+    separator (folders are private to the machine that read the file)."""
+    if "://" in source:
+        return source
+    return source.replace("\\", "/").rsplit("/", 1)[-1] or source
 
 
 def find_inputs(paths: Iterable[Path]) -> Iterator[Path | Rejection]:
@@ -274,10 +282,9 @@ def decode_text(data: bytes) -> str:
 
 # --- HTML ----------------------------------------------------------------------------------
 
-_DROPPED_ELEMENTS = re.compile(
-    r"<(script|style|noscript|template|nav|header|footer|aside|form|iframe|svg)\b[^>]*>.*?</\1\s*>",
-    re.S | re.I,
-)
+# Page chrome: elements whose content is never the document's text.
+_CHROME_ELEMENTS = ("script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form", "iframe", "svg")
+_DROPPED_ELEMENTS = re.compile(rf"<({'|'.join(_CHROME_ELEMENTS)})\b[^>]*>.*?</\1\s*>", re.S | re.I)
 _BLOCK_TAG = re.compile(
     r"<\s*/?\s*(?:p|br|div|li|ul|ol|h[1-6]|tr|table|section|article|blockquote|pre|dd|dt|hr)\b[^>]*>",
     re.I,
@@ -311,19 +318,6 @@ def _decode_html(data: bytes) -> str:
     return decode_text(data)
 
 
-_CHROME_ELEMENTS = [
-    "script",
-    "style",
-    "noscript",
-    "template",
-    "nav",
-    "header",
-    "footer",
-    "aside",
-    "form",
-    "iframe",
-    "svg",
-]
 _SITE_NAME_SEPARATOR = re.compile(r"\s*(?:_|\||｜|\s[-–—]\s)\s*")
 
 
@@ -335,7 +329,7 @@ def _html_document(data: bytes) -> tuple[str, str | None]:
 
     tree = LexborHTMLParser(_decode_html(data))
     page_title = tree.css_first("title")
-    tree.strip_tags(_CHROME_ELEMENTS)
+    tree.strip_tags(list(_CHROME_ELEMENTS))
     heading = tree.css_first("h1")
     title = " ".join(heading.text().split()) if heading is not None else ""
     if not title and page_title is not None:
@@ -586,6 +580,7 @@ def _read_csv(path: Path, max_bytes: int) -> Iterator[RawDocument | Rejection]:
 
 __all__ = [
     "SUPPORTED_SUFFIXES",
+    "citation_source",
     "decode_text",
     "detect_encoding",
     "discover_files",

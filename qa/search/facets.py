@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from qa.ingest.readers import citation_source
 from qa.types import Document, Passage
 
 FACET_VALUES = 20  # values listed per facet, most frequent first
@@ -27,7 +28,7 @@ def source_group(source: str | None) -> str | None:
         return None
     if "://" in source:
         return urlsplit(source).netloc or source
-    return source.replace("\\", "/").rsplit("/", 1)[-1].split("#", 1)[0] or None
+    return citation_source(source).split("#", 1)[0] or None
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ import math
 import re
 
 from qa.ingest.chunking import split_sentences
-from qa.textnorm import fold_simplified_for_matching, normalize_for_matching, to_simplified
+from qa.textnorm import HAN, fold_simplified_for_matching, normalize_for_matching, to_simplified
 
 # Runs of Han characters give unigrams and bigrams; runs of Latin letters or digits give words.
-_HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_HAN_RUN = re.compile(f"[{HAN}]+")
 _WORD = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
 
 # Function characters that appear in nearly every sentence; matching one says nothing about
