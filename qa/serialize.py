@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from qa.search.service import SearchResult
-from qa.types import Document, Hit, Passage
+from qa.types import Document, DocumentSummary, Hit, Passage
 
 
-def document_summary(document: Document, n_chunks: int | None = None) -> dict:
+def document_summary(document: DocumentSummary, n_chunks: int | None = None) -> dict:
     meta = document.metadata
     out: dict = {
         "doc_id": document.doc_id,

@@ -49,9 +49,10 @@ class Chunk:
 
 
 @dataclass(frozen=True)
-class Document:
+class DocumentSummary:
+    """A document without its text: what hits, listings and facets read (the text is the costly part)."""
+
     doc_id: str
-    text: str  # cleaned, original script
     content_hash: str
     metadata: Metadata
     script: str  # "zh-Hans", "zh-Hant", "mixed" or "other"
@@ -60,6 +61,21 @@ class Document:
     @property
     def source(self) -> str | None:
         return self.sources[0] if self.sources else None
+
+    def with_text(self, text: str) -> Document:
+        return Document(self.doc_id, text, self.content_hash, self.metadata, self.script, self.sources)
+
+
+@dataclass(frozen=True, init=False)
+class Document(DocumentSummary):
+    """A document with its cleaned text, in its original script."""
+
+    text: str = field(kw_only=True)  # set by __init__, written out to keep the text second as records are built
+
+    def __init__(self, doc_id: str, text: str, content_hash: str, metadata: Metadata, script: str,
+                 sources: tuple[str, ...] = ()) -> None:
+        super().__init__(doc_id, content_hash, metadata, script, sources)
+        object.__setattr__(self, "text", text)
 
 
 @dataclass(frozen=True)
@@ -78,7 +94,7 @@ class Hit:
     rank: int
     score: float
     passage: Passage
-    document: Document
+    document: DocumentSummary  # without its text: SearchService.document reads that
     highlights: tuple[tuple[int, int], ...] = ()
     duplicates: int = 0  # near-identical passages collapsed into this one
     extra: dict[str, object] = field(default_factory=dict, compare=False)

@@ -159,7 +159,7 @@ def test_removing_a_document_removes_only_its_passages_and_sources(tmp_path):
     assert collection.remove_document("d-0000000000000001")
     assert not collection.remove_document("d-0000000000000001")
     assert collection.store.count_passages() == 3 and collection.vectors.count() == 3 and collection.lexical.count() == 3
-    assert collection.store.has_source("file1.txt") is None
+    assert collection.store._db.execute("SELECT source FROM sources").fetchall() == [("file2.txt",)]
     assert collection.store.changes_since(0).added.tolist() == [4, 5, 6]
 
 

@@ -32,7 +32,7 @@ from qa.index.lexical import LexicalIndex, LexicalSnapshot
 from qa.index.store import PassageStore, StoreChange, StoredPassage, StoreSnapshot
 from qa.index.vector_index import VectorPassageIndex, VectorSnapshot
 from qa.ingest.dedupe import NearDuplicateFinder, band_keys
-from qa.types import Document, Passage
+from qa.types import Document, DocumentSummary, Passage
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class CollectionView:
     def passages(self, pids: Sequence[int]) -> dict[int, Passage]:
         return self.store.passages(pids)
 
-    def documents(self, doc_ids: Sequence[str]) -> dict[str, Document]:
+    def documents(self, doc_ids: Sequence[str]) -> dict[str, DocumentSummary]:
         return self.store.documents(doc_ids)
 
 

@@ -23,9 +23,10 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, overload
 
 import numpy as np
 
@@ -35,7 +36,7 @@ from qa.index.lexical import _STOPWORDS, _WORDLIKE, _jieba, lexical_tokens
 from qa.index.store import PassageFilter, StoredPassage
 from qa.search.facets import source_group
 from qa.textnorm import fold_width, to_simplified
-from qa.types import Document, Metadata, Passage
+from qa.types import Document, DocumentSummary, Metadata, Passage
 
 MILVUS_EXTRA = "pip install 'speechqa[milvus]'"
 DEFAULT_NAME = "speechqa_passages"
@@ -256,10 +257,9 @@ def _passage(row: dict) -> Passage:
                    int(row["char_end"]), _text_or_none(row["section"]))
 
 
-def _document(row: dict, text: str = "") -> Document:
-    return Document(
+def _document(row: dict) -> DocumentSummary:
+    return DocumentSummary(
         doc_id=row["doc_id"],
-        text=text,
         content_hash=row["content_hash"],
         metadata=Metadata(title=_text_or_none(row["title"]), date=_text_or_none(row["date"]),
                           date_kind=_text_or_none(row["date_kind"]), speaker=_text_or_none(row["speaker"]),
@@ -286,7 +286,7 @@ class MilvusPassages:
         self.version = 0  # changes made through this object; readers report it
         self._known_tokens: dict[str, bool] = {}
         # Every row carries its document's metadata: documents of passages just read need no query.
-        self._documents: dict[str, Document] = {}
+        self._documents: dict[str, DocumentSummary] = {}
         self._lock = threading.Lock()
 
     # -- opening --------------------------------------------------------------
@@ -403,9 +403,15 @@ class MilvusPassages:
         rows = self.client.query(self.name, filter=expression, output_fields=["count(*)"])
         return int(rows[0]["count(*)"]) if rows else 0
 
-    def get_documents(self, doc_ids: Iterable[str], with_text: bool = False) -> dict[str, Document]:
+    @overload
+    def get_documents(self, doc_ids: Iterable[str], with_text: Literal[True]) -> dict[str, Document]: ...
+
+    @overload
+    def get_documents(self, doc_ids: Iterable[str], with_text: Literal[False] = False) -> dict[str, DocumentSummary]: ...
+
+    def get_documents(self, doc_ids: Iterable[str], with_text: bool = False) -> Mapping[str, DocumentSummary]:
         ids = list(dict.fromkeys(doc_ids))
-        out: dict[str, Document] = {}
+        out: dict[str, DocumentSummary] = {}
         if not with_text:
             known = self._documents
             out = {doc_id: known[doc_id] for doc_id in ids if doc_id in known}
@@ -418,8 +424,8 @@ class MilvusPassages:
             out = {doc_id: _document_with_text(document, self._rows_of(doc_id)) for doc_id, document in out.items()}
         return out
 
-    def get_document(self, doc_id: str, with_text: bool = True) -> Document | None:
-        return self.get_documents([doc_id], with_text=with_text).get(doc_id)
+    def get_document(self, doc_id: str) -> Document | None:
+        return self.get_documents([doc_id], with_text=True).get(doc_id)
 
     def _rows_of(self, doc_id: str) -> list[dict]:
         return self.client.query(self.name, filter=f"doc_id == {_literal(doc_id)}", limit=MAX_QUERY_ROWS,
@@ -428,7 +434,7 @@ class MilvusPassages:
     def passages_of(self, doc_id: str) -> list[Passage]:
         return sorted((_passage(row) for row in self._rows_of(doc_id)), key=lambda p: p.ordinal)
 
-    def list_documents(self, offset: int = 0, limit: int = 50) -> list[tuple[Document, int]]:
+    def list_documents(self, offset: int = 0, limit: int = 50) -> list[tuple[DocumentSummary, int]]:
         """Documents newest first (undated last), then by title, as the embedded store lists them."""
         documents = [_document(row) for row in self._iterate("ordinal == 0", DOCUMENT_FIELDS)]
         counts = {row["doc_id"]: int(row["n_passages"]) for row in self._iterate("ordinal == 0", ["doc_id", "n_passages"])}
@@ -537,10 +543,8 @@ def _descending(text: str) -> str:
     return "".join(chr(0x10FFFF - ord(c)) for c in text)
 
 
-def _document_with_text(document: Document, rows: Sequence[dict]) -> Document:
-    from dataclasses import replace
-
-    return replace(document, text=assemble_text(rows))
+def _document_with_text(document: DocumentSummary, rows: Sequence[dict]) -> Document:
+    return document.with_text(assemble_text(rows))
 
 
 def _create_collection(client, name: str, model: str, dim: int) -> None:
@@ -638,7 +642,7 @@ class MilvusView:
     def passages(self, pids: Sequence[int]) -> dict[int, Passage]:
         return self._passages.passages_by_pid(pids)
 
-    def documents(self, doc_ids: Sequence[str]) -> dict[str, Document]:
+    def documents(self, doc_ids: Sequence[str]) -> dict[str, DocumentSummary]:
         return self._passages.get_documents(doc_ids)
 
 

@@ -4,8 +4,9 @@ Derived from the store and written inside its add/remove transactions (one call 
 always as current as the documents themselves. A collection built before the index existed is
 filled in on the first phrase query. The FTS5 table is contentless and keeps no positions
 (detail=none): it answers "holds every trigram of the phrase", a small superset of the documents
-that hold the phrase itself, which qa.search.phrase then scans exactly. Without positions it takes about
-40% less disk than a positional index and finds the same documents all but rarely.
+that hold the phrase itself, which qa.search.phrase then scans exactly. Without positions it takes much
+less disk than a positional index (scripts/bench.py --phrase-collection reports its size) and finds the
+same documents all but rarely.
 
 A two-character phrase is no trigram, but every occurrence of it starts one: each indexed text ends
 with END, so even one at the very end does. Its documents are those holding any trigram that
@@ -20,6 +21,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from qa.index.transaction import write_transaction
 from qa.textnorm import to_simplified
 
 SCHEMA = """
@@ -127,8 +129,7 @@ def catch_up(db: sqlite3.Connection) -> int:
 
 
 def _catch_up(db: sqlite3.Connection) -> int:
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(db):
         orphans = db.execute(
             "SELECT COUNT(*) FROM phrase_docs p WHERE NOT EXISTS (SELECT 1 FROM documents d WHERE d.doc_id = p.doc_id)"
         ).fetchone()[0]
@@ -143,10 +144,6 @@ def _catch_up(db: sqlite3.Connection) -> int:
             marks = ",".join("?" * len(batch))
             for doc_id, text in db.execute(f"SELECT doc_id, text FROM documents WHERE doc_id IN ({marks})", batch).fetchall():
                 add_document(db, doc_id, text)
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
     return len(missing)
 
 

@@ -11,14 +11,16 @@ import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, overload
 
 import numpy as np
 
 from qa.index import phrase_index
-from qa.types import Document, Metadata, Passage
+from qa.index.transaction import write_transaction
+from qa.types import Document, DocumentSummary, Metadata, Passage
 
 # 2: a change log (which pids each version added or removed) and pids that are never reused.
 SCHEMA_VERSION = 2
@@ -124,7 +126,7 @@ class PassageStore:
         phrase_index.create_schema(self._db)
         self._migrate()
         # Searches read through one connection per thread: on the shared connection SQLite's mutex
-        # made concurrent requests queue for each other (a sixth of the server's time at 8 clients).
+        # made concurrent requests queue for each other (scripts/bench.py --api-collection measures 8 clients).
         # WAL lets these readers run beside the writer and see each committed transaction.
         self._readers = threading.local()
         self._reader_connections: list[sqlite3.Connection] = []
@@ -204,9 +206,7 @@ class PassageStore:
 
         Returns the change: the new version and the pids given to the passages, in the order of `items`.
         """
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(self._db) as db:
             next_pid = int(self.get_meta("next_pid") or 1)
             added: list[int] = []
             for document, stored, shingles in items:
@@ -242,10 +242,6 @@ class PassageStore:
             self._put_vectors(model, vectors)
             version = self._bump_version()
             db.executemany("INSERT INTO changes(version, pid, added) VALUES (?,?,1)", [(version, pid) for pid in added])
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return StoreChange(version, np.array(added, dtype=np.int64), np.empty(0, dtype=np.int64))
 
     def add_source(self, doc_id: str, source: str) -> bool:
@@ -258,9 +254,7 @@ class PassageStore:
 
     def remove_document(self, doc_id: str) -> StoreChange | None:
         """Delete a document with its passages and sources; None when there is no such document."""
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(self._db) as db:
             phrase_index.remove_document(db, doc_id)
             removed = np.fromiter((row[0] for row in db.execute("SELECT pid FROM passages WHERE doc_id = ? ORDER BY pid",
                                                                 (doc_id,))), dtype=np.int64)
@@ -271,10 +265,6 @@ class PassageStore:
                 db.executemany("INSERT INTO changes(version, pid, added) VALUES (?,?,0)",
                                [(version, int(pid)) for pid in removed])
                 change = StoreChange(version, np.empty(0, dtype=np.int64), removed)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return change
 
     def refresh_derived(self, updates: Sequence[tuple[str, Metadata, dict[int, str]]]) -> int:
@@ -286,18 +276,12 @@ class PassageStore:
         Returns:
             The new store version.
         """
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(self._db) as db:
             for doc_id, meta, tokens in updates:
                 db.execute("UPDATE documents SET title = ?, date = ?, date_kind = ?, speaker = ?, place = ? WHERE doc_id = ?",
                            (meta.title, meta.date, meta.date_kind, meta.speaker, meta.place, doc_id))
                 db.executemany("UPDATE passages SET tokens = ? WHERE pid = ?", [(t, pid) for pid, t in tokens.items()])
             version = self._bump_version()
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return version
 
     def changes_since(self, version: int) -> ChangesSince | None:
@@ -309,24 +293,14 @@ class PassageStore:
         """Drop the log up to version `upto` (every index has saved a state at least that recent)."""
         if upto <= int(self.get_meta("log_from") or 0):
             return
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            self._db.execute("DELETE FROM changes WHERE version <= ?", (upto,))
+        with write_transaction(self._db) as db:
+            db.execute("DELETE FROM changes WHERE version <= ?", (upto,))
             self.set_meta("log_from", str(upto))
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
 
     def put_vectors(self, model: str, vectors: dict[str, np.ndarray]) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(self._db):
             self._put_vectors(model, vectors)
             self._bump_version()
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
 
     def _put_vectors(self, model: str, vectors: dict[str, np.ndarray]) -> None:
         self._db.executemany(
@@ -346,10 +320,6 @@ class PassageStore:
         row = self._db.execute("SELECT doc_id FROM documents WHERE content_hash = ?", (content_hash,)).fetchone()
         return row[0] if row else None
 
-    def has_source(self, source: str) -> str | None:
-        row = self._db.execute("SELECT doc_id FROM sources WHERE source = ?", (source,)).fetchone()
-        return row[0] if row else None
-
     def iter_shingles(self) -> Iterator[tuple[str, bytes]]:
         yield from self._db.execute("SELECT doc_id, shingles FROM documents WHERE shingles IS NOT NULL")
 
@@ -364,22 +334,28 @@ class PassageStore:
         rows = self._reader().execute("SELECT DISTINCT speaker FROM documents WHERE speaker IS NOT NULL")
         return frozenset(row[0] for row in rows)
 
-    def get_document(self, doc_id: str, with_text: bool = True) -> Document | None:
-        docs = self.get_documents([doc_id], with_text=with_text)
-        return docs.get(doc_id)
+    def get_document(self, doc_id: str) -> Document | None:
+        """One document with its text; None when there is no such document."""
+        return self.get_documents([doc_id], with_text=True).get(doc_id)
 
-    def get_documents(self, doc_ids: Iterable[str], with_text: bool = False) -> dict[str, Document]:
+    @overload
+    def get_documents(self, doc_ids: Iterable[str], with_text: Literal[True]) -> dict[str, Document]: ...
+
+    @overload
+    def get_documents(self, doc_ids: Iterable[str], with_text: Literal[False] = False) -> dict[str, DocumentSummary]: ...
+
+    def get_documents(self, doc_ids: Iterable[str], with_text: bool = False) -> Mapping[str, DocumentSummary]:
+        """These documents by id (unknown ids left out): summaries, or with `with_text` whole documents."""
         return _get_documents(self._reader(), doc_ids, with_text)
 
-    def list_documents(self, offset: int = 0, limit: int = 50) -> list[tuple[Document, int]]:
+    def list_documents(self, offset: int = 0, limit: int = 50) -> list[tuple[DocumentSummary, int]]:
         rows = self._reader().execute(
-            "SELECT d.doc_id, d.content_hash, d.title, d.date, d.date_kind, d.speaker, d.place, d.script, '', "
-            "(SELECT COUNT(*) FROM passages p WHERE p.doc_id = d.doc_id) "
+            f"SELECT {_SUMMARY_COLUMNS}, (SELECT COUNT(*) FROM passages p WHERE p.doc_id = d.doc_id) "
             "FROM documents d ORDER BY d.date IS NULL, d.date DESC, d.title, d.doc_id LIMIT ? OFFSET ?",
             (limit, offset),
         ).fetchall()
         sources = self._sources_of([row[0] for row in rows])
-        return [(_document_from_row(row[:9], sources.get(row[0], ())), row[9]) for row in rows]
+        return [(_summary_from_row(row[:-1], sources.get(row[0], ())), row[-1]) for row in rows]
 
     def _sources_of(self, doc_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
         return _sources_of(self._reader(), doc_ids)
@@ -412,9 +388,6 @@ class PassageStore:
 
     def iter_passage_tokens(self) -> Iterator[tuple[int, str]]:
         yield from self._db.execute("SELECT pid, tokens FROM passages ORDER BY pid")
-
-    def iter_passage_texts(self) -> Iterator[tuple[int, str, str]]:
-        yield from self._db.execute("SELECT pid, text, embed_hash FROM passages ORDER BY pid")
 
     def filtered_pids(self, where: PassageFilter) -> np.ndarray:
         return _filtered_pids(self._reader(), where)
@@ -476,8 +449,8 @@ class StoreSnapshot:
     def passages(self, pids: Sequence[int]) -> dict[int, Passage]:
         return _passages_by_pid(self._db, pids)
 
-    def documents(self, doc_ids: Iterable[str], with_text: bool = False) -> dict[str, Document]:
-        return _get_documents(self._db, doc_ids, with_text)
+    def documents(self, doc_ids: Iterable[str]) -> dict[str, DocumentSummary]:
+        return _get_documents(self._db, doc_ids, with_text=False)
 
     def count_passages(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
@@ -556,22 +529,20 @@ def _passages_by_pid(db: sqlite3.Connection, pids: Sequence[int]) -> dict[int, P
     return out
 
 
-def _get_documents(db: sqlite3.Connection, doc_ids: Iterable[str], with_text: bool) -> dict[str, Document]:
-    ids = list(dict.fromkeys(doc_ids))
-    if not ids:
-        return {}
-    text_col = "text" if with_text else "''"
-    out: dict[str, Document] = {}
-    for chunk in _batches(ids, 500):
+_SUMMARY_COLUMNS = "d.doc_id, d.content_hash, d.title, d.date, d.date_kind, d.speaker, d.place, d.script"
+
+
+def _get_documents(db: sqlite3.Connection, doc_ids: Iterable[str], with_text: bool) -> dict[str, DocumentSummary]:
+    """Summaries of these documents, or with `with_text` the documents (their text read in the same query)."""
+    columns = _SUMMARY_COLUMNS + (", d.text" if with_text else "")
+    out: dict[str, DocumentSummary] = {}
+    for chunk in _batches(list(dict.fromkeys(doc_ids)), 500):
         marks = ",".join("?" * len(chunk))
-        rows = db.execute(
-            f"SELECT doc_id, content_hash, title, date, date_kind, speaker, place, script, {text_col} "
-            f"FROM documents WHERE doc_id IN ({marks})",
-            chunk,
-        ).fetchall()
+        rows = db.execute(f"SELECT {columns} FROM documents d WHERE d.doc_id IN ({marks})", chunk).fetchall()
         sources = _sources_of(db, chunk)
         for row in rows:
-            out[row[0]] = _document_from_row(row, sources.get(row[0], ()))
+            summary = _summary_from_row(row[:8], sources.get(row[0], ()))
+            out[row[0]] = summary.with_text(row[8]) if with_text else summary
     return out
 
 
@@ -587,11 +558,10 @@ def _sources_of(db: sqlite3.Connection, doc_ids: Sequence[str]) -> dict[str, tup
     return {key: tuple(value) for key, value in grouped.items()}
 
 
-def _document_from_row(row: Sequence, sources: tuple[str, ...]) -> Document:
-    doc_id, content_hash, title, date, date_kind, speaker, place, script, text = row
-    return Document(
+def _summary_from_row(row: Sequence, sources: tuple[str, ...]) -> DocumentSummary:
+    doc_id, content_hash, title, date, date_kind, speaker, place, script = row
+    return DocumentSummary(
         doc_id=doc_id,
-        text=text,
         content_hash=content_hash,
         metadata=Metadata(title=title, date=date, date_kind=date_kind, speaker=speaker, place=place),
         script=script,

@@ -7,6 +7,7 @@ import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from multiprocessing.pool import ApplyResult
 from pathlib import Path
 
 import numpy as np
@@ -136,7 +137,7 @@ def prepare(raw: RawDocument, chunking: ChunkingSettings) -> PreparedDocument | 
 
 def default_prepare_workers() -> int:
     """Processes that prepare documents beside the embedder. Even on two cores they fill the gaps the
-    embedder leaves (2,000 stories: 47-53 passages/s against 42-45 without); on a GPU machine,
+    embedder leaves (scripts/bench.py --ingest measures the throughput); on a GPU machine,
     preparing text rather than the model limits throughput, so most of the cores go to it."""
     cores = available_cores()
     return 0 if cores < 2 else min(cores, 12)
@@ -151,8 +152,8 @@ class Ingester:
         self.prepare_workers = default_prepare_workers() if prepare_workers is None else prepare_workers
         self.encoder = encoder
         self.batch_size = batch_size
-        # A GPU embeds 256 passages in a few milliseconds: commits that small would leave it waiting on
-        # SQLite and on Python between them, so it gets larger ones (still under two seconds of work).
+        # A GPU embeds a CPU-sized commit almost at once: commits that small would leave it waiting on
+        # SQLite and on Python between them, so it gets larger ones (scripts/bench.py --embed for its speed).
         self.commit_passages = commit_passages if encoder.device == "cpu" else max(commit_passages, GPU_COMMIT_PASSAGES)
         self.progress = progress
         self.report = IngestReport()
@@ -202,12 +203,13 @@ class Ingester:
         context = multiprocessing.get_context("spawn")
         with context.Pool(self.prepare_workers) as pool:
             # One window is prepared while the previous one is embedded and written.
-            running = pool.starmap_async(_prepare_record, [(record, chunking) for record in window])
-            while window:
+            running: ApplyResult[list[PreparedDocument | Rejection]] | None = pool.starmap_async(
+                _prepare_record, [(record, chunking) for record in window])
+            while running is not None:
                 following = list(itertools.islice(iterator, PREPARE_WINDOW))
                 upcoming = pool.starmap_async(_prepare_record, [(record, chunking) for record in following]) if following else None
                 yield from running.get()
-                window, running = following, upcoming
+                running = upcoming
 
     def _add_one(self, prepared: PreparedDocument) -> None:
         store = self.collection.store
@@ -230,7 +232,7 @@ class Ingester:
         """Whether a near-identical document can be the same one: a templated release (a yearly rite, a
         recurring meeting) dated otherwise is another speech, however alike the words."""
         pending = next((document for document, _, _ in self._pending if document.doc_id == doc_id), None)
-        known = pending or self.collection.store.get_document(doc_id, with_text=False)
+        known = pending or self.collection.store.get_documents([doc_id]).get(doc_id)
         other = known.metadata.date if known is not None else None
         return date is None or other is None or date == other
 

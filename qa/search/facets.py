@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from qa.ingest.readers import citation_source
-from qa.types import Document, Passage
+from qa.types import DocumentSummary, Passage
 
 FACET_VALUES = 20  # values listed per facet, most frequent first
 KINDS = ("year", "speaker", "source")
@@ -47,12 +47,12 @@ class Facets:
         return {kind: [{"value": v.value, "count": v.count} for v in getattr(self, kind)] for kind in KINDS}
 
 
-def facet_values(document: Document) -> dict[str, str | None]:
+def facet_values(document: DocumentSummary) -> dict[str, str | None]:
     meta = document.metadata
     return {"year": meta.date[:4] if meta.date else None, "speaker": meta.speaker, "source": source_group(document.source)}
 
 
-def count_facets(documents: Iterable[Document]) -> Facets:
+def count_facets(documents: Iterable[DocumentSummary]) -> Facets:
     """One count per passage, by its document's year, speaker and source; unknown values are not counted."""
     counters: dict[str, Counter[str]] = {kind: Counter() for kind in KINDS}
     for document in documents:
@@ -66,7 +66,7 @@ def count_facets(documents: Iterable[Document]) -> Facets:
     })
 
 
-def facets_of(passages: Mapping[int, Passage], documents: Mapping[str, Document]) -> Facets:
+def facets_of(passages: Mapping[int, Passage], documents: Mapping[str, DocumentSummary]) -> Facets:
     """Facets of a search's candidates (every passage either side found before the top-k cut, under the
     request's filters), counted by their documents' year, speaker and source."""
     return count_facets(documents[p.doc_id] for p in passages.values() if p.doc_id in documents)

@@ -20,7 +20,7 @@ import numpy as np
 from qa.ingest.chunking import split_sentences
 from qa.search.query import QueryAnalysis
 from qa.textnorm import fold_width, to_simplified
-from qa.types import Document, Passage
+from qa.types import DocumentSummary, Passage
 
 RERANK_DEPTH = 50
 SENTENCE_WEIGHT = 0.1
@@ -37,7 +37,7 @@ class Candidate:
     pid: int
     score: float
     passage: Passage
-    document: Document
+    document: DocumentSummary
 
 
 def best_sentence_coverage(words: Sequence[str], passage_text: str) -> float:
@@ -53,7 +53,7 @@ def best_sentence_coverage(words: Sequence[str], passage_text: str) -> float:
     return max(sum(1 for word in distinct if word in sentence) for sentence in sentences) / len(distinct)
 
 
-def preference_bonus(analysis: QueryAnalysis, document: Document) -> float:
+def preference_bonus(analysis: QueryAnalysis, document: DocumentSummary) -> float:
     """The soft bonus a document earns for fitting the dates and speakers the query names."""
     bonus = 0.0
     meta = document.metadata

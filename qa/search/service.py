@@ -32,7 +32,7 @@ from qa.search.phrase import PhraseRequest, PhraseTimeline, phrase_timeline
 from qa.search.query import NamedDate, QueryAnalysis, analyse
 from qa.search.rerank import RERANK_DEPTH, Candidate, CrossEncoderScorer, rerank
 from qa.textnorm import drop_surrogates, to_simplified
-from qa.types import Document, Hit, Passage, RawDocument, Rejection
+from qa.types import Document, DocumentSummary, Hit, Passage, RawDocument, Rejection
 
 MODES = ("hybrid", "dense", "lexical")
 MAX_K = 100
@@ -215,7 +215,7 @@ class SearchService:
         return Retrieval(hits, analysis, facets_of(passages, documents) if with_facets else None)
 
     def _second_stage(self, analysis: QueryAnalysis, words: list[str], ordered: list[tuple[int, float]],
-                      passages: Mapping[int, Passage], documents: Mapping[str, Document], prefer: bool) -> list[tuple[int, float]]:
+                      passages: Mapping[int, Passage], documents: Mapping[str, DocumentSummary], prefer: bool) -> list[tuple[int, float]]:
         head = ordered[:RERANK_DEPTH]
         candidates = [Candidate(pid, score, passages[pid], documents[passages[pid].doc_id])
                       for pid, score in head if pid in passages and passages[pid].doc_id in documents]
@@ -258,7 +258,7 @@ class SearchService:
         return (mean / np.linalg.norm(mean)).astype(np.float32)
 
     def _hits(self, ranked: Sequence[tuple[int, float]], k: int, query: str, passages: Mapping[int, Passage],
-              documents: Mapping[str, Document]) -> list[Hit]:
+              documents: Mapping[str, DocumentSummary]) -> list[Hit]:
         """The top k, near-identical passages collapsed, from passages and documents read for the request."""
         candidates = [(passages[pid], score) for pid, score in ranked[: _hit_window(k)]
                       if pid in passages and passages[pid].doc_id in documents]
@@ -326,7 +326,7 @@ class SearchService:
         """Every exact occurrence of a phrase (qa.search.phrase): needs the store only, never the model."""
         return phrase_timeline(self.collection.store, request)
 
-    def documents(self, offset: int = 0, limit: int = 50) -> tuple[list[tuple[Document, int]], int]:
+    def documents(self, offset: int = 0, limit: int = 50) -> tuple[list[tuple[DocumentSummary, int]], int]:
         if offset < 0 or not 1 <= limit <= 500:
             raise BadInputError("offset must be ≥ 0 and limit between 1 and 500")
         store = self.collection.store
