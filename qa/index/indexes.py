@@ -21,15 +21,16 @@ with its own metadata (Milvus) turns them into its filter expressions; the embed
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 
 from qa.index.store import PassageFilter
-from qa.types import Document, Passage
+from qa.types import DocumentSummary, Passage
 
 Hits = tuple[np.ndarray, np.ndarray]  # (pids int64, scores float32), best first
 
@@ -129,8 +130,15 @@ class PassageIndex(ABC):
     """The write side of an index. Not thread-safe for writers: the collection serialises changes;
     `reader()` may be called from any thread at any time."""
 
-    kind: str
-    version: int  # the store version the index reflects: every change since is in the store's change log
+    @property
+    @abstractmethod
+    def kind(self) -> str:
+        """What the manifest and /healthz call it, e.g. "flat", "hnsw", "bm25"."""
+
+    @property
+    @abstractmethod
+    def version(self) -> int:
+        """The store version the index reflects: every change since is in the store's change log."""
 
     @classmethod
     @abstractmethod
@@ -180,6 +188,27 @@ class PassageIndex(ABC):
         return {"kind": self.kind}
 
 
+class _Versioned(Protocol):
+    @property
+    def version(self) -> int: ...
+
+
+StateT = TypeVar("StateT", bound=_Versioned)
+
+
+class ImmutableStateIndex(PassageIndex, Generic[StateT]):
+    """An index whose whole content is one immutable state: a reader keeps the state it was handed, and
+    each change (or a background merge) builds the next state and swaps it in under the lock."""
+
+    def __init__(self, state: StateT) -> None:
+        self._state = state
+        self._lock = threading.Lock()  # orders changes against a merge being installed
+
+    @property
+    def version(self) -> int:
+        return self._state.version
+
+
 class CollectionView(Protocol):
     """Everything one request reads, as of one store version (`with collection.snapshot() as view:`).
 
@@ -195,6 +224,6 @@ class CollectionView(Protocol):
         """The passages of these pids that exist at this version."""
         ...
 
-    def documents(self, doc_ids: Sequence[str]) -> dict[str, Document]:
-        """These documents (metadata and sources, text empty) that exist at this version."""
+    def documents(self, doc_ids: Sequence[str]) -> Mapping[str, DocumentSummary]:
+        """Summaries (metadata and sources, no text) of these documents that exist at this version."""
         ...

@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import re
-import threading
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.index.indexes import Hits, PassageIndex, StoreView, held_in, no_hits, top_hits
+from qa.index.indexes import Hits, ImmutableStateIndex, StoreView, held_in, no_hits, top_hits
 from qa.index.store import PassageFilter
 from qa.textnorm import HAN_UNIFIED, fold_width, to_simplified
 
@@ -239,7 +238,7 @@ class LexicalSnapshot:
             average = state.total_length / state.live
             for token, repeats in Counter(key).items():
                 found = [segment.postings(token) for segment in state.segments]
-                live_rows = []
+                live_rows: list[tuple[np.ndarray, np.ndarray] | None] = []
                 frequency = 0
                 for i, hit in enumerate(found):
                     if hit is None:
@@ -305,18 +304,10 @@ class LexicalSnapshot:
         return out
 
 
-class LexicalIndex(PassageIndex):
+class LexicalIndex(ImmutableStateIndex[LexicalState]):
     """BM25 (Lucene's formula) over segments; `reader()` hands out the current immutable state."""
 
     kind = "bm25"
-
-    def __init__(self, state: LexicalState) -> None:
-        self._state = state
-        self._lock = threading.Lock()  # orders changes against a merge being installed
-
-    @property
-    def version(self) -> int:  # type: ignore[override]
-        return self._state.version
 
     @classmethod
     def build(cls, pids: np.ndarray, items: Sequence[Sequence[str]], version: int = 0, **options) -> LexicalIndex:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.errors import MissingDependencyError
-from qa.index.indexes import Hits, PassageIndex, StoreView, held_in, no_hits, top_hits
+from qa.index.indexes import Hits, ImmutableStateIndex, StoreView, held_in, no_hits, top_hits
 from qa.index.store import PassageFilter
 
 # Below this many vectors exact search is fast enough and loses nothing; above it HNSW is much faster
@@ -82,6 +82,7 @@ class VectorIndex:
         faiss = _faiss()
         self.dim = dim
         self.kind = kind
+        self.saved_as: str | None = None  # the file under the collection directory holding this index, once saved
         if kind == "flat":
             # Exact search over half-precision copies: half the memory and a faster scan, with the top 10
             # of float32 search (scripts/bench.py --vectors measures the scan and the recall).
@@ -173,7 +174,7 @@ class VectorIndex:
     def clone(self) -> VectorIndex:
         faiss = _faiss()
         copy = VectorIndex.__new__(VectorIndex)
-        copy.dim, copy.kind = self.dim, self.kind
+        copy.dim, copy.kind, copy.saved_as = self.dim, self.kind, None  # a copy is changed, then saved anew
         copy._index = faiss.clone_index(self._index)
         if self.kind == "hnsw":
             faiss.downcast_index(copy._index.index).hnsw.efSearch = HNSW_EF_SEARCH
@@ -213,6 +214,7 @@ class VectorIndex:
         self = cls.__new__(cls)
         self.dim = loaded.d
         self.kind = "hnsw" if isinstance(inner, faiss.IndexHNSW) else "flat"
+        self.saved_as = None
         if self.kind == "hnsw":
             inner.hnsw.efSearch = HNSW_EF_SEARCH
         self._index = loaded
@@ -387,20 +389,12 @@ def _as_half_precision(vectors: np.ndarray) -> np.ndarray:
     return quantizer.decode(quantizer.compute_codes(np.ascontiguousarray(vectors, dtype=np.float32)))
 
 
-class VectorPassageIndex(PassageIndex):
+class VectorPassageIndex(ImmutableStateIndex[VectorState]):
     """The collection's vector index: main FAISS index + exact delta + tombstones (see the module docstring)."""
 
-    def __init__(self, state: VectorState) -> None:
-        self._state = state
-        self._lock = threading.Lock()  # orders changes against a merge being installed
-
     @property
-    def kind(self) -> str:  # type: ignore[override]
+    def kind(self) -> str:
         return self._state.kind
-
-    @property
-    def version(self) -> int:  # type: ignore[override]
-        return self._state.version
 
     @property
     def dim(self) -> int | None:
@@ -528,7 +522,7 @@ class VectorPassageIndex(PassageIndex):
         return self.kind == "hnsw" and self._changes_since_measured() >= RECALL_REMEASURE
 
     def measure(self) -> None:
-        """Measure recall@10 of the current state again (a few seconds at 150k vectors; call it in the background)."""
+        """Measure recall@10 of the current state again (seconds on a large index: call it in the background)."""
         start = self._state
         self._measured_at = len(start.dead) + len(start.delta_ids)
         measured = self._with_recall(start)
@@ -584,11 +578,11 @@ class VectorPassageIndex(PassageIndex):
                        "recall_at_10": state.recall_at_10}
         files = []
         if state.main is not None:
-            name = getattr(state.main, "saved_as", None)
+            name = state.main.saved_as
             if name is None or not (directory / name).exists():
                 name = f"vectors-{uuid.uuid4().hex[:12]}.faiss"
                 state.main.save(directory / name)
-                state.main.saved_as = name  # type: ignore[attr-defined]
+                state.main.saved_as = name
             entry["main"] = name
             files.append(name)
         tail = f"vectors-tail-{uuid.uuid4().hex[:12]}.npz"
@@ -605,7 +599,7 @@ class VectorPassageIndex(PassageIndex):
         main = None
         if entry.get("main"):
             main = VectorIndex.load(directory / entry["main"])
-            main.saved_as = entry["main"]  # type: ignore[attr-defined]
+            main.saved_as = entry["main"]
         with np.load(directory / entry["tail"]) as tail:
             delta_ids, delta_vectors, dead = tail["delta_ids"], tail["delta_vectors"], tail["dead"]
         dim = entry.get("dim") or (main.dim if main is not None else None)

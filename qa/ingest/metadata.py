@@ -273,7 +273,7 @@ def _name_at(text: str, start: int) -> str | None:
 
 def _lead(cleaned_head: str) -> tuple[list[str], str, list[str]]:
     """(heading lines, opening paragraph, the raw lines after it): the first line with a full stop opens the text."""
-    headings = []
+    headings: list[str] = []
     lines = cleaned_head.split("\n")
     for i, line in enumerate(lines):
         line = line.strip()
