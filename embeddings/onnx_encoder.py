@@ -11,7 +11,7 @@ The first use converts the model directory once per cache directory:
    unsigned weights agree as well but run slower.
 
 Later loads open the cached model and import neither torch nor transformers. Tokenising, mean pooling and
-normalising happen here with ``tokenizers`` and numpy, mirroring sentence-transformers. scripts/bench_embed.py
+normalising happen here with ``tokenizers`` and numpy, mirroring sentence-transformers. ``scripts/bench.py --embed``
 measures speed and agreement with the fp32 model; tests/test_onnx_encoder.py holds the agreement.
 """
 
@@ -42,10 +42,10 @@ TOKENIZER_NAME = "tokenizer.json"
 # ONNX Runtime's fused SkipLayerNormalization and BiasGelu CPU kernels are slower than the Add +
 # LayerNormalization and Add + Gelu they replace, and SkipLayerNormalization takes a large share of the
 # whole model's time. Both are left unfused, offline and when a session loads, with identical vectors
-# (scripts/bench_embed.py measures the throughput).
+# (scripts/bench.py --embed measures the throughput).
 UNFUSED_OPTIMIZERS = ("SkipLayerNormFusion", "BiasGeluFusion")
 # Tokens per inference call. Each call runs on one core (see _open_session); with one caller per core a
-# budget of this order runs fastest (scripts/bench_embed.py): small activations stay in cache, and
+# budget of this order runs fastest (scripts/bench.py --embed): small activations stay in cache, and
 # length-sorted batches waste little on padding anyway.
 TOKEN_BUDGET = 768
 # The quantised model must agree with the fp32 one at least this well on the check sentences.
@@ -78,7 +78,7 @@ class OnnxEncoder(Encoder):
         # One session shared by every caller: its run() is thread-safe and keeps one copy of the weights.
         self._session = _open_session(onnx_dir / MODEL_NAME)
         # Batches run on every core at once, each call on one core: independent calls scale across
-        # cores better than one call split over them (scripts/bench_embed.py measures both).
+        # cores better than one call split over them (scripts/bench.py --embed measures the throughput).
         self.batching = Batching(token_budget=TOKEN_BUDGET, workers=max(1, workers or available_cores()))
 
     @classmethod

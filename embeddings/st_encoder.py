@@ -66,7 +66,7 @@ class SentenceTransformerEncoder(Encoder):
         self.device = pick_device(device)
         self._model = _load_sentence_transformer(model, self.device)
         if self.device.startswith("cuda"):
-            # Half precision runs much faster on a GPU and agrees closely with fp32 (scripts/bench_embed.py).
+            # Half precision runs much faster on a GPU and agrees closely with fp32 (scripts/bench.py --embed --fp32-subset).
             self._model.half()
             self.batching = Batching(min_batch=GPU_MIN_BATCH)
         self.name = name or model

@@ -77,8 +77,8 @@ def gram_containment(texts: list[str], n: int = 4) -> tuple[np.ndarray, np.ndarr
     Returns ``(shared, sizes)``: ``shared[i, j]`` is how many distinct n-grams texts i and j have in
     common and ``sizes[i]`` how many text i has, over the length-preserving fold of each text with
     whitespace removed; a text shorter than n counts as one gram. The n-grams of all texts are hashed
-    in one pass and every pair's set intersection is one sparse product: about 1.5 ms for 30
-    passages, against 4.5 ms for Python sets compared pair by pair.
+    in one pass and every pair's set intersection is one sparse product, much faster than Python sets
+    compared pair by pair.
     """
     from scipy.sparse import csr_matrix
 

@@ -35,7 +35,7 @@ RAY_EXTRA = "pip install 'speechqa[ray]'"
 # Rows written to Milvus per upsert call at the default 256 passages a commit (SPEECHQA_COMMIT_PASSAGES
 # scales it): large enough that a server's per-call cost disappears; whole documents only.
 WRITE_ROWS = 2048
-# Documents per encoder call: a CPU actor embeds about 50 passages/s, a GPU one thousands.
+# Documents per encoder call: a GPU actor embeds far faster than a CPU one (scripts/bench.py --embed).
 CPU_EMBED_DOCUMENTS = 16
 GPU_EMBED_DOCUMENTS = 256
 # Ray's blocks are cut this small so preparing starts on the first records of a large file
