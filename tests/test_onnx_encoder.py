@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import itertools
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 pytest.importorskip("onnxruntime")
+
+from fresh_interpreter import modules_imported  # noqa: E402
 
 from embeddings.bundled import BUNDLED_MODEL_NAME, ensure_bundled_model  # noqa: E402
 from embeddings.onnx_encoder import OnnxEncoder  # noqa: E402
@@ -21,6 +21,7 @@ ROOT = Path(__file__).parents[1]
 SAMPLES = ROOT / "qa" / "sample_speeches"
 N_PASSAGES = 42
 PASSAGE_CHARS = 300
+HEAVY = ("torch", "transformers", "sentence_transformers")  # what a cached ONNX model loads without
 
 
 def speech_texts() -> list[str]:
@@ -116,26 +117,13 @@ def test_empty_list_gives_no_rows(onnx_encoder):
         assert vectors.shape == (0, 384) and vectors.dtype == np.float32
 
 
-def heavy_modules_after(load_encoder_code: str) -> str:
-    """Run code that binds `encoder` in a fresh interpreter; which of torch & co. did it import?"""
-    script = (
-        "import sys\n"
-        "from pathlib import Path\n"
-        f"{load_encoder_code}\n"
-        "assert encoder.embed_query('乡村振兴').shape == (384,)\n"
-        "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
-
-
 def test_cached_model_loads_without_torch(onnx_encoder, model_dir, model_cache_dir):
-    assert heavy_modules_after(
+    assert modules_imported(
         "from embeddings.onnx_encoder import OnnxEncoder\n"
         f"encoder = OnnxEncoder.from_sentence_transformer_dir(Path({str(model_dir)!r}), name='m', "
-        f"cache_dir=Path({str(model_cache_dir / 'models')!r}))"
-    ) == "[]"
+        f"cache_dir=Path({str(model_cache_dir / 'models')!r}))",
+        HEAVY,
+    ) == []
 
 
 def converted_dir(model_dir: Path, model_cache_dir: Path) -> Path:
@@ -160,18 +148,3 @@ def test_the_slow_fused_cpu_kernels_are_left_out(onnx_encoder, model_dir, model_
     ops = {node.op_type for node in graph.node}
     assert {"QAttention", "LayerNormalization"} <= ops
     assert not ops & {"SkipLayerNormalization", "BiasGelu"}
-
-
-def test_the_default_cpu_encoder_loads_without_torch(onnx_encoder, model_cache_dir):
-    """On a machine without NVIDIA's driver, torch is never imported just to hear there is no GPU."""
-    from embeddings.st_encoder import cuda_driver_present
-
-    if cuda_driver_present():
-        pytest.skip("this machine has a CUDA driver: torch is asked which device to use")
-    assert heavy_modules_after(
-        "from qa.settings import Settings\n"
-        "from embeddings.loader import load_encoder\n"
-        f"encoder = load_encoder(Settings.from_env({{}}, cache_dir=Path({str(model_cache_dir)!r}), data_dir=Path('unused')))\n"
-        "assert encoder.backend == 'onnx-int8' and encoder.device == 'cpu'"
-    ) == "[]"
-
