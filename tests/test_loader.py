@@ -13,7 +13,6 @@ from embeddings.loader import DEFAULT_MODEL, is_bundled, model_name
 from qa.settings import Settings
 
 
-
 def test_the_default_model_is_recorded_as_the_bundled_model():
     assert Settings.from_env({}, data_dir=Path("d")).model == DEFAULT_MODEL == "default"
     assert is_bundled(DEFAULT_MODEL) and is_bundled(BUNDLED_MODEL_NAME) and not is_bundled("BAAI/bge-m3")

@@ -157,17 +157,11 @@ def test_html_fragments_in_records_lose_the_same_chrome_as_pages() -> None:
     assert html_to_text(fragment) == "今天縣上專門召開工業領導組擴大會議。"
 
 
-@pytest.mark.parametrize(
-    ("source", "cited"),
-    [
-        ("/home/alice/speeches/002_efcfb80e12f1a49d.txt", "002_efcfb80e12f1a49d.txt"),
-        ("C:\\Users\\alice\\講話.docx", "講話.docx"),
-        ("exports/news.jsonl.gz#L12", "news.jsonl.gz#L12"),
-        ("https://tv.cctv.com/2025/01/02/VIDE1.shtml", "https://tv.cctv.com/2025/01/02/VIDE1.shtml"),
-    ],
-)
-def test_citations_name_the_file_never_its_folders(source: str, cited: str) -> None:
-    assert citation_source(source) == cited
+def test_citations_name_the_file_never_its_folders() -> None:
+    assert citation_source("/home/alice/speeches/002_efcfb80e12f1a49d.txt") == "002_efcfb80e12f1a49d.txt"
+    assert citation_source("C:\\Users\\alice\\講話.docx") == "講話.docx"  # a Windows path, any machine
+    assert citation_source("exports/news.jsonl.gz#L12") == "news.jsonl.gz#L12"
+    assert citation_source("https://tv.cctv.com/2025/01/02/VIDE1.shtml") == "https://tv.cctv.com/2025/01/02/VIDE1.shtml"
 
 
 def test_docx(tmp_path: Path) -> None:
