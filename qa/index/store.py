@@ -383,9 +383,6 @@ class PassageStore:
         row = self._reader().execute("SELECT pid FROM passages WHERE chunk_id = ?", (chunk_id,)).fetchone()
         return row[0] if row else None
 
-    def passage_ids(self) -> np.ndarray:
-        return np.fromiter((row[0] for row in self._db.execute("SELECT pid FROM passages")), dtype=np.int64)
-
     def iter_passage_tokens(self) -> Iterator[tuple[int, str]]:
         yield from self._db.execute("SELECT pid, tokens FROM passages ORDER BY pid")
 
@@ -470,9 +467,6 @@ class StoreSnapshot:
                 removed.add(pid)
         return ChangesSince(version, self.version, np.array(sorted(added), dtype=np.int64),
                             np.array(sorted(removed), dtype=np.int64))
-
-    def passage_ids(self) -> np.ndarray:
-        return np.fromiter((row[0] for row in self._db.execute("SELECT pid FROM passages ORDER BY pid")), dtype=np.int64)
 
     def passage_tokens(self, pids: np.ndarray | None = None) -> tuple[np.ndarray, list[list[str]]]:
         """(pids, token lists) of these passages (every passage when None), in pid order."""
