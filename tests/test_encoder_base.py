@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import numpy as np
 
-from embeddings.base import Batching, Encoder
+from embeddings.base import Batching, Encoder, available_cores
 
 
 class LengthEncoder(Encoder):
@@ -73,3 +74,7 @@ def test_a_query_is_a_batch_of_one():
     encoder = LengthEncoder()
     assert encoder.embed_query("abc").tolist() == [3, 1]
     assert encoder.count_tokens("abcd") == 4
+
+
+def test_available_cores_are_those_this_process_may_use():
+    assert available_cores() == len(os.sched_getaffinity(0)) >= 1

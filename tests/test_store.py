@@ -1,0 +1,55 @@
+"""qa/index/store.py: whole-document writes in one transaction, and reads with or without the text."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pytest
+
+from qa.index.store import PassageStore, StoredPassage
+from qa.types import Document, DocumentSummary, Metadata, Passage
+
+# Seed 003's opening lines, as ingest cleaned them.
+TEXT = "在全縣重點項目推進會上的講話\n項目是經濟工作的核心,大項目是經濟社會發展的火車頭。"
+
+
+def document(n: int, content_hash: str) -> tuple[Document, list[StoredPassage], None]:
+    doc_id = f"d-{n:016x}"
+    doc = Document(doc_id, TEXT, content_hash, Metadata(title="在全縣重點項目推進會上的講話", date="2022-01-27"),
+                   "zh-Hant", (f"00{n}_speech.txt",))
+    passage = Passage(f"c-{n}", doc_id, 0, TEXT, 0, len(TEXT))
+    return doc, [StoredPassage(passage, f"e{n}", "项目 经济 工作")], None
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = PassageStore(tmp_path / "store.sqlite")
+    yield store
+    store.close()
+
+
+def test_a_failed_write_leaves_nothing_behind(store):
+    store.add_documents([document(1, "h1")], {"e1": np.ones(4, np.float32)}, "m")
+    version = store.version
+    # The second document repeats the first's content hash: the write fails whole, its vector too.
+    with pytest.raises(sqlite3.IntegrityError):
+        store.add_documents([document(2, "h2"), document(3, "h1")], {"e2": np.ones(4, np.float32)}, "m")
+    assert store.version == version
+    assert store.count_documents() == 1 and store.count_passages() == 1
+    assert store.known_vectors("m", ["e1", "e2"]).keys() == {"e1"}
+    store.add_documents([document(2, "h2")], {}, "m")  # the connection is usable again
+    assert store.count_documents() == 2
+
+
+def test_documents_are_read_with_their_text_only_when_asked(store):
+    written, _, _ = document(1, "h1")
+    store.add_documents([document(1, "h1")], {}, "m")
+    summary = store.get_documents([written.doc_id])[written.doc_id]
+    assert type(summary) is DocumentSummary and not hasattr(summary, "text")
+    assert summary.metadata == written.metadata and summary.source == "001_speech.txt"
+    assert store.get_documents([written.doc_id, "d-missing"], with_text=True) == {written.doc_id: written}
+    assert store.get_document(written.doc_id) == written and store.get_document("d-missing") is None
+    assert store.list_documents() == [(summary, 1)]
+    with store.snapshot() as view:
+        assert view.documents([written.doc_id]) == {written.doc_id: summary}
