@@ -1,22 +1,34 @@
 """The second stage as pure logic: fake passages and documents, no model."""
 
 import numpy as np
+import pytest
 
 from qa.search.query import analyse
-from qa.search.rerank import DATE_WEIGHT, RERANK_DEPTH, SPEAKER_WEIGHT, Candidate, best_sentence_coverage, rerank
+from qa.search.rerank import (
+    DATE_WEIGHT,
+    RERANK_DEPTH,
+    SPEAKER_WEIGHT,
+    Candidate,
+    best_sentence_coverage,
+    rerank,
+    word_rarity,
+)
 from qa.types import Document, Metadata, Passage
 
 
-def candidate(pid: int, text: str, score: float, date: str | None = None, speaker: str | None = None) -> Candidate:
+def candidate(pid: int, text: str, score: float, date: str | None = None, speaker: str | None = None,
+              title: str = "t") -> Candidate:
     passage = Passage(f"c-{pid}", f"d-{pid}", 0, text, 0, len(text))
-    document = Document(f"d-{pid}", text, "hash", Metadata(title="t", date=date, speaker=speaker), "zh-Hans")
+    document = Document(f"d-{pid}", text, "hash", Metadata(title=title, date=date, speaker=speaker), "zh-Hans")
     return Candidate(pid, score, passage, document)
 
 
 def test_coverage_counts_the_best_single_sentence():
     words = ["招商", "引资", "落后"]
     assert best_sentence_coverage(words, "招商引資進度落后。其他內容。") == 1.0  # Traditional passage, Simplified words
-    assert best_sentence_coverage(words, "招商很重要。引资也重要。进度落后。") == 1 / 3
+    rarity = [word_rarity(word) for word in words]
+    # One word a sentence: the best sentence holds the rarest word, weighted by its rarity.
+    assert best_sentence_coverage(words, "招商很重要。引资也重要。进度落后。") == pytest.approx(max(rarity) / sum(rarity))
     assert best_sentence_coverage([], "任何文字") == 0.0
 
 
@@ -54,3 +66,25 @@ def test_a_cross_encoder_reorders_the_head_and_the_tail_stays_below():
     assert seen == [("问题", RERANK_DEPTH)]
     assert ranked[0][0] == 7 and ranked[-1][0] == RERANK_DEPTH + 1
     assert ranked[-1][1] <= min(score for _, score in ranked[:-1])
+
+
+def test_coverage_weighs_rare_words_and_leaves_the_title_out():
+    # Common and rare word in different sentences: the sentence with the rare one is the best.
+    assert best_sentence_coverage(["建议", "金正恩"], "他提出建议。金正恩到场。") > 0.5
+    # The title's words say which document, not which passage: only the other words count.
+    title = "习近平参访朝鲜劳动党中央干部学校"
+    words = ["习近平", "参访", "金正恩", "种下"]
+    lead = "习近平参访干部学校，金正恩陪同。"
+    answer = "两人一起种下一株枞树，金正恩致辞。"
+    assert best_sentence_coverage(words, answer, title) > best_sentence_coverage(words, lead, title)
+    assert best_sentence_coverage(words, answer) < best_sentence_coverage(words, lead)  # without the title it would not
+    assert best_sentence_coverage(["习近平"], lead, title) == 1.0  # a query of title words only still counts them
+
+
+def test_the_answering_passage_of_a_document_moves_above_its_lead():
+    analysis = analyse("习近平参访干部学校时和金正恩种下了什么树", english=False)
+    title = "习近平参访朝鲜劳动党中央干部学校"
+    lead_text, answer_text = "习近平参访干部学校，金正恩陪同参观。", "习近平和金正恩一起种下一株枞树。"
+    lead, answer = candidate(1, lead_text, 0.60, title=title), candidate(2, answer_text, 0.55, title=title)
+    words = ["习近平", "参访", "干部", "学校", "金正恩", "种下", "树"]
+    assert [pid for pid, _ in rerank(analysis, words, [lead, answer])] == [2, 1]

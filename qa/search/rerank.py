@@ -1,7 +1,9 @@
 """The second stage: the first few dozen fused candidates rescored with finer evidence.
 
 - The best sentence: an answer is usually one sentence of a passage, so a passage whose single best
-  sentence holds most of the query's words beats one that spreads them thinly.
+  sentence holds most of the query's words beats one that spreads them thinly. Rare words count
+  for more than common ones, and words of the document's title are left out: they say which
+  document (already in every one of its passages' BM25 words), not which of its passages answers.
 - What the query names (a year or month, a speaker): documents that fit get a soft bonus, never a
   filter, and the user sees the preference and can turn it off.
 - A cross-encoder, when one is configured, reads query and passage together.
@@ -12,6 +14,7 @@ candidate by a fraction of the fused score's range, so first-stage evidence stil
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -23,7 +26,7 @@ from qa.textnorm import fold_width, to_simplified
 from qa.types import DocumentSummary, Passage
 
 RERANK_DEPTH = 50
-SENTENCE_WEIGHT = 0.1
+SENTENCE_WEIGHT = 0.4
 DATE_WEIGHT = 0.1
 SPEAKER_WEIGHT = 0.1
 CROSS_ENCODER_WEIGHT = 1.0
@@ -40,17 +43,42 @@ class Candidate:
     document: DocumentSummary
 
 
-def best_sentence_coverage(words: Sequence[str], passage_text: str) -> float:
-    """Share of the query's distinct words found in the passage's best single sentence (0..1).
+def _matching_form(text: str) -> str:
+    """Simplified, lower case, full-width folded: the form BM25 words take."""
+    return fold_width(to_simplified(text)).lower()
 
-    Words are compared in Simplified, lower case, full-width folded, the form BM25 words take.
+
+@functools.lru_cache(maxsize=1)
+def _word_rarity_table() -> tuple[dict[str, float], float]:
+    # jieba's inverse document frequencies over general Chinese text: a property of the language, so
+    # the same weights serve every collection and backend; a word it does not list is as rare as its median.
+    from jieba import analyse
+
+    table = analyse.default_tfidf
+    return table.idf_freq, table.median_idf
+
+
+def word_rarity(word: str) -> float:
+    idf, unknown = _word_rarity_table()
+    return idf.get(word, unknown)
+
+
+def best_sentence_coverage(words: Sequence[str], passage_text: str, title: str | None = None) -> float:
+    """Rarity-weighted share of the query's distinct words found in the passage's best single sentence (0..1).
+
+    Words found in `title` (the passage's document's) are not counted unless the title holds them all.
     """
     distinct = list(dict.fromkeys(words))
+    if title:
+        folded_title = _matching_form(title)
+        distinct = [word for word in distinct if word not in folded_title] or distinct
     if not distinct:
         return 0.0
-    text = fold_width(to_simplified(passage_text)).lower()
+    weights = {word: word_rarity(word) for word in distinct}
+    text = _matching_form(passage_text)
     sentences = [text[start:end] for start, end in split_sentences(text)] or [text]
-    return max(sum(1 for word in distinct if word in sentence) for sentence in sentences) / len(distinct)
+    best = max(sum(weight for word, weight in weights.items() if word in sentence) for sentence in sentences)
+    return best / sum(weights.values())
 
 
 def preference_bonus(analysis: QueryAnalysis, document: DocumentSummary) -> float:
@@ -80,7 +108,8 @@ def rerank(analysis: QueryAnalysis, words: Sequence[str], candidates: Sequence[C
         return []
     scores = np.array([c.score for c in head], dtype=np.float32)
     if not analysis.english:  # an English query's Chinese words are dictionary guesses, not the user's words
-        scores += SENTENCE_WEIGHT * np.array([best_sentence_coverage(words, c.passage.text) for c in head], dtype=np.float32)
+        coverage = [best_sentence_coverage(words, c.passage.text, c.document.metadata.title) for c in head]
+        scores += SENTENCE_WEIGHT * np.array(coverage, dtype=np.float32)
     if use_preferences:
         scores += np.array([preference_bonus(analysis, c.document) for c in head], dtype=np.float32)
     if cross_encoder is not None:

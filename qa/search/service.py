@@ -30,7 +30,7 @@ from qa.search.fusion import DENSE_WEIGHT, DENSE_WEIGHT_TRANSLATED, fuse, ranked
 from qa.search.highlight import highlight_sentences
 from qa.search.phrase import PhraseRequest, PhraseTimeline, phrase_timeline
 from qa.search.query import NamedDate, QueryAnalysis, analyse
-from qa.search.rerank import RERANK_DEPTH, Candidate, CrossEncoderScorer, rerank
+from qa.search.rerank import RERANK_DEPTH, Candidate, CrossEncoderScorer, rerank, word_rarity
 from qa.textnorm import drop_surrogates, to_simplified
 from qa.types import Document, DocumentSummary, Hit, Passage, RawDocument, Rejection
 
@@ -116,6 +116,7 @@ class SearchService:
 
         lexical_tokens("预热")
         translate_query("warm up")
+        word_rarity("预热")
         self.encoder.embed_query("预热")
 
     # -- validation -------------------------------------------------------
