@@ -37,3 +37,9 @@ def test_names_are_limited_to_words_the_collection_knows():
 
     assert translate_names("Where is Kaohsiung?", known={"高雄"}.__contains__) == ["高雄"]
     assert "蔡英文" in translate_query("What did Tsai say?", known={"蔡英文"}.__contains__)
+
+
+def test_numbers_carry_over_as_they_are_written():
+    terms = translate_query("How many 350 km/h trains ran in 2025, 64.6% of them new?")
+    assert {"350", "2025", "64.6"} <= set(terms)
+    assert "350" not in translate_query("How many 350 km/h trains?", known=lambda word: word != "350")

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from importlib import resources
 
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
+_NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _PARENTHESES = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _ENTRY = re.compile(r"^(\S+) (\S+) \[[^\]]*\] /(.*)/\s*$")
@@ -157,6 +158,8 @@ def translate_query(text: str, known: Callable[[str], bool] | None = None) -> li
     """
     index = _gloss_index()
     terms: list[str] = translate_names(text, known)
+    # Numbers are written the same in both languages (a year, a speed, a sum): they carry over as they are.
+    terms += [number for number in dict.fromkeys(_NUMBER.findall(text)) if known is None or known(number)]
     stems = _content_stems(text)
     keys = [frozenset(pair) for pair in zip(stems, stems[1:], strict=False) if pair[0] != pair[1]]
     keys += [frozenset([s]) for s in stems]
