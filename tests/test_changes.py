@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from qa.index.collection import Collection
+from qa.ingest.pipeline import embed_sentences
 from qa.search.service import SearchRequest, SearchService
 from qa.types import RawDocument
 
@@ -102,8 +103,9 @@ def test_an_upload_embeds_and_indexes_only_its_own_passages(changing_service, mo
     collection = changing_service.collection
     before = collection.vectors.count(), collection.lexical.count()
     report = changing_service.add_documents([RawDocument(PROBE.replace("园区", "开发区"), "probe-own.txt")])
-    n_passages = len(collection.store.passages_of(report.added[0]))
-    assert sum(embedded) == n_passages
+    passages = collection.store.passages_of(report.added[0])
+    n_passages = len(passages)
+    assert sum(embedded) == sum(len(embed_sentences(p.text)) for p in passages)  # each of its sentences, once
     assert (collection.vectors.count(), collection.lexical.count()) == (before[0] + n_passages, before[1] + n_passages)
     assert collection.stats()["version"] == collection.store.version
     assert collection.lexical.reader().knows("开发区")  # a word no sample speech has

@@ -200,3 +200,14 @@ def test_a_cli_ingest_into_an_existing_collection_appends(seed_collection_copy, 
     assert after["lexical"]["segments"][: len(before["lexical"]["segments"])] == before["lexical"]["segments"]
     assert len(after["lexical"]["segments"]) == len(before["lexical"]["segments"]) + 1
     assert after["passages"] > before["passages"] and after["store_version"] == before["store_version"] + 1
+
+
+def test_sentences_the_model_reads_for_a_passage():
+    from qa.ingest.pipeline import SENTENCE_MIN_CHARS, embed_sentences
+
+    long_one = "政府將持續推動產業升級與數位轉型，讓青年有更多的發展機會。"
+    assert len(long_one) >= SENTENCE_MIN_CHARS
+    # Simplified, one sentence at a time; a short one ("他說：") is read with the next.
+    assert embed_sentences("他說：" + long_one + long_one) == [to_simplified("他說：" + long_one), to_simplified(long_one)]
+    assert embed_sentences("短句。") == ["短句。"]  # a passage shorter than a sentence is read whole
+    assert embed_sentences(long_one + "謝謝。") == [to_simplified(long_one), "谢谢。"]

@@ -225,3 +225,53 @@ def test_a_configured_cross_encoder_rescores_the_first_candidates(seed_collectio
     assert any(abs(h.score - before.get(h.passage.chunk_id, -1)) > 1e-3 for h in after)
     scores = scorer(query, ["工业发展", "天气"])
     assert scores.shape == (2,) and np.array_equal(scores, scorer(query, ["工业发展", "天气"]))
+
+
+def test_passages_are_embedded_by_sentence_and_scored_by_their_best_one(seed_collection_dir, encoder):
+    from qa.ingest.pipeline import embed_sentences
+
+    collection = Collection.open(seed_collection_dir, encoder.name)
+    with collection.snapshot() as view:
+        pids = np.array(sorted(int(p) for (p,) in collection.store._db.execute("SELECT pid FROM passages")), dtype=np.int64)
+        passages = view.passages(pids.tolist())
+        sentences = view.store.sentence_vectors(encoder.name, pids.tolist(), encoder.dim)
+        assert set(sentences) == set(pids.tolist())  # every passage of a fresh collection has them
+        pid = int(pids[3])
+        sentence_texts = embed_sentences(passages[pid].text)
+        assert len(sentences[pid]) == len(sentence_texts) > 1
+        # The passage's own vector (which finds it in the index) is the mean of its sentences'.
+        _, (passage_vector,) = view.vectors.vectors(np.array([pid]))
+        mean = sentences[pid].mean(axis=0)
+        np.testing.assert_allclose(passage_vector, mean / np.linalg.norm(mean), atol=2e-3)
+        # A query that is one of its sentences meets that sentence, not the passage's blend of them.
+        query = encoder.embed([sentence_texts[-1]], "passage")[0]
+        best, whole = view.dense_scores(query, np.array([pid]))[0], float(passage_vector @ query)
+        assert best == pytest.approx(1.0, abs=5e-3) and whole < best - 0.02  # fp16 copies, batch padding
+
+
+def test_a_collection_without_sentence_vectors_keeps_working_and_reindex_adds_them(seed_collection_copy, encoder):
+    import sqlite3
+
+    from qa.ingest.pipeline import embed_missing
+
+    # What an older speechqa stored: one vector a passage, no sentence vectors.
+    db = sqlite3.connect(seed_collection_copy / "speechqa.sqlite")
+    db.execute("DELETE FROM sentence_vectors")
+    db.commit()
+    db.close()
+    collection = Collection.open(seed_collection_copy, encoder.name)
+    service = SearchService(collection, encoder)
+    query = "招商引资进度为什么落后"
+    with collection.snapshot() as view:
+        pids = np.array([int(p) for (p,) in collection.store._db.execute("SELECT pid FROM passages LIMIT 5")])
+        vector = service.embed_query(query)
+        np.testing.assert_array_equal(view.dense_scores(vector, pids), view.vectors.score(vector, pids))
+    assert any("招商引資進度全市排名最后" in h.passage.text for h in search(service, query, k=5).hits)
+
+    before = dict(collection.store._db.execute("SELECT embed_hash, vector FROM embeddings"))
+    assert embed_missing(collection, encoder, batch_size=16) == len(before)
+    assert dict(collection.store._db.execute("SELECT embed_hash, vector FROM embeddings")) == before  # passage vectors stay
+    with collection.snapshot() as view:
+        assert len(view.store.sentence_vectors(encoder.name, pids.tolist(), encoder.dim)) == len(pids)
+    assert embed_missing(collection, encoder, batch_size=16) == 0
+    assert any("招商引資進度全市排名最后" in h.passage.text for h in search(service, query, k=5).hits)

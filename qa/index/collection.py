@@ -104,11 +104,24 @@ class LiveNearDuplicates(NearDuplicateFinder):
 class CollectionView:
     """What one request reads (qa.index.indexes.CollectionView): indexes and store as of one version."""
 
-    def __init__(self, store: StoreSnapshot, vectors: VectorSnapshot, lexical: LexicalSnapshot) -> None:
+    def __init__(self, store: StoreSnapshot, vectors: VectorSnapshot, lexical: LexicalSnapshot, model: str) -> None:
         self.store = store
         self.vectors = vectors
         self.lexical = lexical
         self.version = store.version
+        self._model = model
+
+    def dense_scores(self, query: np.ndarray, pids: np.ndarray) -> np.ndarray:
+        """Each passage's cosine with the query: that of its best sentence, or of the passage vector for
+        passages stored without sentence vectors."""
+        scores = self.vectors.score(query, pids)
+        query = np.asarray(query, dtype=np.float32).reshape(-1)
+        by_pid = self.store.sentence_vectors(self._model, pids.tolist(), len(query))
+        for i, pid in enumerate(pids.tolist()):
+            sentences = by_pid.get(pid)
+            if sentences is not None and len(sentences):
+                scores[i] = float((sentences @ query).max())
+        return scores
 
     def passages(self, pids: Sequence[int]) -> dict[int, Passage]:
         return self.store.passages(pids)
@@ -118,6 +131,9 @@ class CollectionView:
 
 
 class Collection:
+    # Passages are embedded a sentence at a time and scored by their best sentence (CollectionView.dense_scores).
+    scores_sentences = True
+
     def __init__(self, directory: Path, model: str, chunking: ChunkingSettings | None = None) -> None:
         self.directory = directory
         self.model = model
@@ -273,11 +289,12 @@ class Collection:
 
     # -- changes -------------------------------------------------------------------
     def add_documents(self, items: Sequence[tuple[Document, Sequence[StoredPassage], bytes | None]],
-                      vectors: dict[str, np.ndarray], fresh: Sequence[str] | None = None) -> StoreChange:
+                      vectors: dict[str, np.ndarray], fresh: Sequence[str] | None = None,
+                      sentence_vectors: dict[str, np.ndarray] | None = None) -> StoreChange:
         """Write whole documents to the store and index their passages (and only theirs).
 
         `vectors` holds the vector of every passage by embed hash; `fresh` names those the store does
-        not hold yet (all of them when None).
+        not hold yet (all of them when None); `sentence_vectors` the sentence vectors of fresh ones.
         """
         with self._write_lock:
             self._ensure_loaded()
@@ -286,7 +303,7 @@ class Collection:
             tokens = [s.tokens.split(" ") if s.tokens else [] for s in passages]
             new = vectors if fresh is None else {key: vectors[key] for key in fresh}
             with self._publish_lock:
-                change = self.store.add_documents(items, new, self.model)
+                change = self.store.add_documents(items, new, self.model, sentence_vectors)
                 in_step = self._in_step(change)
                 if in_step and matrix is not None:
                     self.vectors.add(change.added, matrix, change.version)
@@ -352,7 +369,7 @@ class Collection:
                 continue
             break
         try:
-            yield CollectionView(store, vectors.reader(store), lexical.reader(store))
+            yield CollectionView(store, vectors.reader(store), lexical.reader(store), self.model)
         finally:
             store_view.__exit__(None, None, None)
 

@@ -227,3 +227,8 @@ class CollectionView(Protocol):
     def documents(self, doc_ids: Sequence[str]) -> Mapping[str, DocumentSummary]:
         """Summaries (metadata and sources, no text) of these documents that exist at this version."""
         ...
+
+    def dense_scores(self, query: np.ndarray, pids: np.ndarray) -> np.ndarray:
+        """float32 cosine of each of `pids` with the query, in their order: the candidates' dense evidence
+        (a backend may score a passage by its best sentence rather than by its one vector)."""
+        ...

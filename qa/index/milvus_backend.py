@@ -642,6 +642,10 @@ class MilvusView:
     def passages(self, pids: Sequence[int]) -> dict[int, Passage]:
         return self._passages.passages_by_pid(pids)
 
+    def dense_scores(self, query: np.ndarray, pids: np.ndarray) -> np.ndarray:
+        # One vector a passage (the whole passage's, embedded as such): Milvus holds no sentence vectors.
+        return self.vectors.score(query, pids)
+
     def documents(self, doc_ids: Sequence[str]) -> dict[str, DocumentSummary]:
         return self._passages.get_documents(doc_ids)
 
@@ -677,6 +681,9 @@ class MilvusCollection:
     `store` answers the reads and writes the SQLite store answers for the embedded backend; there
     are no derived indexes to load, save or catch up: Milvus indexes what it is given.
     """
+
+    # Passages are embedded whole: one vector a row, no sentence vectors to score them by.
+    scores_sentences = False
 
     def __init__(self, passages: MilvusPassages, index: str) -> None:
         from qa.index.collection import ChunkingSettings
@@ -739,7 +746,8 @@ class MilvusCollection:
         return {"index": "milvus:HNSW", "recall_at_10": None}
 
     def add_documents(self, items: Sequence[tuple[Document, Sequence[StoredPassage], bytes | None]],
-                      vectors: dict[str, np.ndarray], fresh: Sequence[str] | None = None) -> None:
+                      vectors: dict[str, np.ndarray], fresh: Sequence[str] | None = None,
+                      sentence_vectors: dict[str, np.ndarray] | None = None) -> None:
         self.store.add_documents(items, vectors, self.model)
         self._unsealed = True
 

@@ -64,6 +64,14 @@ CREATE TABLE IF NOT EXISTS embeddings (
     vector BLOB NOT NULL,
     PRIMARY KEY (model, embed_hash)
 ) WITHOUT ROWID;
+-- The vectors of a passage's sentences (float16, one row a sentence), which score its candidacy;
+-- passages stored before them have none and are scored by their passage vector.
+CREATE TABLE IF NOT EXISTS sentence_vectors (
+    model TEXT NOT NULL,
+    embed_hash TEXT NOT NULL,
+    vectors BLOB NOT NULL,
+    PRIMARY KEY (model, embed_hash)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS changes (
     version INTEGER NOT NULL,
     pid INTEGER NOT NULL,
@@ -201,8 +209,9 @@ class PassageStore:
         items: Sequence[tuple[Document, Sequence[StoredPassage], bytes | None]],
         vectors: dict[str, np.ndarray],
         model: str,
+        sentence_vectors: dict[str, np.ndarray] | None = None,
     ) -> StoreChange:
-        """Write whole documents with their passages and new vectors in one transaction.
+        """Write whole documents with their passages and new vectors (and sentence vectors) in one transaction.
 
         Returns the change: the new version and the pids given to the passages, in the order of `items`.
         """
@@ -240,6 +249,7 @@ class PassageStore:
                 )
             self.set_meta("next_pid", str(next_pid))
             self._put_vectors(model, vectors)
+            self._put_sentence_vectors(model, sentence_vectors or {})
             version = self._bump_version()
             db.executemany("INSERT INTO changes(version, pid, added) VALUES (?,?,1)", [(version, pid) for pid in added])
         return StoreChange(version, np.array(added, dtype=np.int64), np.empty(0, dtype=np.int64))
@@ -306,6 +316,16 @@ class PassageStore:
         self._db.executemany(
             "INSERT OR IGNORE INTO embeddings(model, embed_hash, vector) VALUES (?,?,?)",
             [(model, key, np.asarray(vec, dtype=np.float32).tobytes()) for key, vec in vectors.items()],
+        )
+
+    def put_sentence_vectors(self, model: str, sentence_vectors: dict[str, np.ndarray]) -> None:
+        with write_transaction(self._db):
+            self._put_sentence_vectors(model, sentence_vectors)
+
+    def _put_sentence_vectors(self, model: str, sentence_vectors: dict[str, np.ndarray]) -> None:
+        self._db.executemany(
+            "INSERT OR IGNORE INTO sentence_vectors(model, embed_hash, vectors) VALUES (?,?,?)",
+            [(model, key, np.asarray(rows, dtype=np.float16).tobytes()) for key, rows in sentence_vectors.items()],
         )
 
     def _bump_version(self) -> int:
@@ -421,6 +441,15 @@ class PassageStore:
             vectors = np.vstack([np.frombuffer(row[1], dtype=np.float32) for row in rows])
             yield pids, vectors
 
+    def passages_missing_sentence_vectors(self, model: str) -> list[tuple[str, str]]:
+        """(embed_hash, text) of passages with a vector but no sentence vectors (stored before them)."""
+        return self._db.execute(
+            "SELECT p.embed_hash, p.text FROM passages p JOIN embeddings e ON e.model = ? AND e.embed_hash = p.embed_hash "
+            "LEFT JOIN sentence_vectors s ON s.model = e.model AND s.embed_hash = p.embed_hash "
+            "WHERE s.embed_hash IS NULL GROUP BY p.embed_hash",
+            (model,),
+        ).fetchall()
+
     def passages_missing_vectors(self, model: str) -> list[tuple[str, str]]:
         """(embed_hash, text) of passages the model has no vector for yet."""
         return self._db.execute(
@@ -442,6 +471,16 @@ class StoreSnapshot:
 
     def pids_of_document(self, doc_id: str) -> np.ndarray:
         return _filtered_pids(self._db, PassageFilter(doc_ids=(doc_id,)))
+
+    def sentence_vectors(self, model: str, pids: Sequence[int], dim: int) -> dict[int, np.ndarray]:
+        """float32 (sentences, dim) vectors of those of `pids` that have sentence vectors for `model`."""
+        out: dict[int, np.ndarray] = {}
+        for chunk in _batches([int(p) for p in pids], 500):
+            for pid, blob in self._db.execute(
+                "SELECT p.pid, s.vectors FROM passages p JOIN sentence_vectors s ON s.model = ? AND s.embed_hash = p.embed_hash "
+                f"WHERE p.pid IN ({','.join('?' * len(chunk))})", [model, *chunk]):
+                out[pid] = np.frombuffer(blob, dtype=np.float16).reshape(-1, dim).astype(np.float32)
+        return out
 
     def passages(self, pids: Sequence[int]) -> dict[int, Passage]:
         return _passages_by_pid(self._db, pids)

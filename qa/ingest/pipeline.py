@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from multiprocessing.pool import ApplyResult
 from pathlib import Path
@@ -16,7 +16,7 @@ from embeddings.base import Encoder, available_cores
 from qa.index.collection import ChunkingSettings, Collection
 from qa.index.lexical import lexical_tokens
 from qa.index.store import StoredPassage
-from qa.ingest.chunking import chunk_text
+from qa.ingest.chunking import chunk_text, split_sentences
 from qa.ingest.cleaning import clean_text
 from qa.ingest.dedupe import NearDuplicateFinder, minhash_signature
 from qa.ingest.metadata import content_hash, extract_metadata
@@ -65,6 +65,48 @@ class IngestReport:
 def embed_text(passage_text: str) -> str:
     """What the model reads for a passage: script-normalised, so Traditional passages meet Simplified queries."""
     return to_simplified(passage_text)
+
+
+# A sentence shorter than this ("他說：", a heading) is read together with the next one.
+SENTENCE_MIN_CHARS = 20
+
+
+def embed_sentences(passage_text: str) -> list[str]:
+    """What the model reads for a passage, one sentence at a time (short ones joined to the next).
+
+    An answer is usually one sentence of a passage: a question's vector meets that sentence's far
+    better than the vector of the whole passage, where the other sentences dilute it.
+    """
+    text = embed_text(passage_text)
+    sentences, pending = [], ""
+    for start, end in split_sentences(text) or [(0, len(text))]:
+        pending += text[start:end]
+        if len(pending.strip()) >= SENTENCE_MIN_CHARS:
+            sentences.append(pending.strip())
+            pending = ""
+    if pending.strip() or not sentences:
+        sentences.append(pending.strip())
+    return sentences
+
+
+def embed_passages(encoder: Encoder, texts: Sequence[str], batch_size: int,
+                   progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
+    """(passage vectors, each passage's sentence vectors) for passage texts.
+
+    The model reads each sentence once, which costs about what reading the whole passage does; a
+    passage's own vector, which finds candidates in the vector index, is the normalised mean of its
+    sentences'. The sentence vectors score those candidates (qa.index.collection.CollectionView.dense_scores).
+    """
+    sentences = [embed_sentences(text) for text in texts]
+    flat = [sentence for group in sentences for sentence in group]
+    vectors = encoder.embed(flat, "passage", batch_size, progress) if flat else np.zeros((0, 0), np.float32)
+    groups, start = [], 0
+    for group in sentences:
+        groups.append(vectors[start : start + len(group)])
+        start += len(group)
+    means = np.array([group.mean(axis=0) for group in groups], dtype=np.float32).reshape(len(groups), -1)
+    means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+    return means, groups
 
 
 def text_hash(text: str) -> str:
@@ -254,15 +296,21 @@ class Ingester:
         if not self._pending:
             return
         store = self.collection.store
-        wanted = {s.embed_hash: embed_text(s.passage.text) for _, passages, _ in self._pending for s in passages}
+        wanted = {s.embed_hash: s.passage.text for _, passages, _ in self._pending for s in passages}
         known = store.known_vectors(self.collection.model, wanted)
         missing = [key for key in wanted if key not in known]
         fresh: dict[str, np.ndarray] = {}
-        if missing:
-            vectors = self.encoder.embed([wanted[key] for key in missing], "passage", self.batch_size, self.progress)
+        sentences: dict[str, np.ndarray] = {}
+        if missing and self.collection.scores_sentences:
+            vectors, groups = embed_passages(self.encoder, [wanted[key] for key in missing], self.batch_size, self.progress)
+            fresh = dict(zip(missing, vectors, strict=True))
+            sentences = dict(zip(missing, groups, strict=True))
+        elif missing:
+            vectors = self.encoder.embed([embed_text(wanted[key]) for key in missing], "passage", self.batch_size,
+                                         self.progress)
             fresh = dict(zip(missing, vectors, strict=True))
         # The collection writes the store and indexes just these passages.
-        self.collection.add_documents(self._pending, {**known, **fresh}, fresh=list(fresh))
+        self.collection.add_documents(self._pending, {**known, **fresh}, fresh=list(fresh), sentence_vectors=sentences)
         self.report.added.extend(document.doc_id for document, _, _ in self._pending)
         self._pending = []
         self._pending_hashes = {}
@@ -311,10 +359,23 @@ def refresh_derived(collection: Collection, batch: int = 500) -> int:
 
 def embed_missing(collection: Collection, encoder: Encoder, batch_size: int,
                   progress: Callable[[int], None] | None = None) -> int:
-    """Embed every stored passage the collection's model has no vector for (after a model change)."""
-    missing = collection.store.passages_missing_vectors(collection.model)
+    """Embed every stored passage the collection's model has no vector for (after a model change), and
+    the sentences of passages stored before sentence vectors. Returns the passages embedded."""
+    store = collection.store
+    missing = store.passages_missing_vectors(collection.model)
     for start in range(0, len(missing), 2048):
         block = missing[start : start + 2048]
-        vectors = encoder.embed([embed_text(text) for _, text in block], "passage", batch_size, progress)
-        collection.store.put_vectors(collection.model, dict(zip([key for key, _ in block], vectors, strict=True)))
-    return len(missing)
+        keys = [key for key, _ in block]
+        if collection.scores_sentences:
+            vectors, groups = embed_passages(encoder, [text for _, text in block], batch_size, progress)
+            store.put_sentence_vectors(collection.model, dict(zip(keys, groups, strict=True)))
+        else:
+            vectors = encoder.embed([embed_text(text) for _, text in block], "passage", batch_size, progress)
+        store.put_vectors(collection.model, dict(zip(keys, vectors, strict=True)))
+    unscored = store.passages_missing_sentence_vectors(collection.model) if collection.scores_sentences else []
+    for start in range(0, len(unscored), 2048):
+        block = unscored[start : start + 2048]
+        # Their passage vectors stay: they are the whole passage's, as good for finding candidates.
+        _, groups = embed_passages(encoder, [text for _, text in block], batch_size, progress)
+        store.put_sentence_vectors(collection.model, dict(zip([key for key, _ in block], groups, strict=True)))
+    return len(missing) + len(unscored)

@@ -195,7 +195,7 @@ class SearchService:
                 if words is not None:
                     lists.append(view.lexical.search(words, scope_depth, scope, request.exclude_doc)[0])
             candidates = union_candidates(*lists)
-            cosine = view.vectors.score(query_vector, candidates) if use_dense and len(candidates) else None
+            cosine = view.dense_scores(query_vector, candidates) if use_dense and len(candidates) else None
             bm25 = view.lexical.score(words, candidates) if words is not None and len(candidates) else None
             if request.mode == "dense":
                 scores = cosine
