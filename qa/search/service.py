@@ -26,7 +26,7 @@ from qa.ingest.dedupe import gram_containment
 from qa.ingest.pipeline import Ingester, IngestReport
 from qa.search.crosslingual import is_english, translate_query
 from qa.search.facets import Facets, facets_of
-from qa.search.fusion import DENSE_WEIGHT, DENSE_WEIGHT_TRANSLATED, fuse, ranked, union_candidates
+from qa.search.fusion import fuse, ranked, union_candidates
 from qa.search.highlight import highlight_sentences
 from qa.search.phrase import PhraseRequest, PhraseTimeline, phrase_timeline
 from qa.search.query import NamedDate, QueryAnalysis, analyse
@@ -202,7 +202,7 @@ class SearchService:
             elif request.mode == "lexical":
                 scores = bm25
             else:
-                scores = fuse(cosine, bm25, dense_weight=DENSE_WEIGHT_TRANSLATED if analysis.english else DENSE_WEIGHT)
+                scores = fuse(cosine, bm25)
             ordered = ranked(candidates, scores) if scores is not None else []
             # One read of the store serves the second stage, the hits and the facets (which count
             # every candidate; similar-passage searches have none).
