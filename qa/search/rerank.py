@@ -15,8 +15,10 @@ candidate by a fraction of the fused score's range, so first-stage evidence stil
 from __future__ import annotations
 
 import functools
+from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from importlib import resources
 
 import numpy as np
 
@@ -49,18 +51,31 @@ def _matching_form(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _word_rarity_table() -> tuple[dict[str, float], float]:
-    # jieba's inverse document frequencies over general Chinese text: a property of the language, so
-    # the same weights serve every collection and backend; a word it does not list is as rare as its median.
-    from jieba import analyse
+def _word_rarity_table() -> tuple[np.ndarray, np.ndarray, float]:
+    """jieba's inverse document frequencies over general Chinese text, as sorted word hashes and values.
 
-    table = analyse.default_tfidf
-    return table.idf_freq, table.median_idf
+    A property of the language, so the same weights serve every collection and backend. Kept as two
+    arrays: a dict of its words would take more memory than a collection's vectors.
+    """
+    hashes, values = array("q"), array("f")
+    with (resources.files("jieba") / "analyse" / "idf.txt").open(encoding="utf-8") as lines:
+        for line in lines:
+            word, _, value = line.rstrip("\n").rpartition(" ")
+            if word:
+                hashes.append(hash(word))
+                values.append(float(value))
+    keys = np.frombuffer(hashes, dtype=np.int64)
+    order = np.argsort(keys, kind="stable")
+    sorted_values = np.frombuffer(values, dtype=np.float32)[order]
+    return keys[order], sorted_values, float(np.median(sorted_values))
 
 
 def word_rarity(word: str) -> float:
-    idf, unknown = _word_rarity_table()
-    return idf.get(word, unknown)
+    """The word's inverse document frequency; a word jieba does not list is as rare as its median word."""
+    hashes, values, unknown = _word_rarity_table()
+    key = hash(word)
+    at = int(np.searchsorted(hashes, key))
+    return float(values[at]) if at < len(hashes) and hashes[at] == key else unknown
 
 
 def best_sentence_coverage(words: Sequence[str], passage_text: str, title: str | None = None) -> float:
