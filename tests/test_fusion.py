@@ -26,3 +26,14 @@ def test_one_side_missing():
 
 def test_ties_keep_candidate_order():
     assert ranked(np.array([5, 4, 6]), np.array([1.0, 1.0, 2.0])) == [(6, 2.0), (5, 1.0), (4, 1.0)]
+
+
+def test_the_dense_scale_is_the_dense_lists_own():
+    # Two candidates the dense side asked for, two more only BM25 brought, far below.
+    cosine = np.array([0.90, 0.80, 0.30, 0.10], dtype=np.float32)
+    bm25 = np.zeros(4, dtype=np.float32)
+    # Scaled from the cosine just below the dense list's depth (0.30) to the best; lower ones held at 0.
+    np.testing.assert_allclose(fuse(cosine, bm25, dense_weight=1.0, dense_depth=2), [1.0, 5 / 6, 0.0, 0.0], rtol=1e-6)
+    np.testing.assert_allclose(fuse(cosine, bm25, dense_weight=1.0), [1.0, 0.875, 0.25, 0.0], rtol=1e-6)
+    # A depth at or beyond the candidates is plain min-max.
+    np.testing.assert_allclose(fuse(cosine, bm25, dense_weight=1.0, dense_depth=4), fuse(cosine, bm25, dense_weight=1.0))

@@ -24,12 +24,16 @@ def union_candidates(*lists: np.ndarray) -> np.ndarray:
     return np.fromiter(seen, dtype=np.int64, count=len(seen))
 
 
-def fuse(cosine: np.ndarray | None, bm25: np.ndarray | None, *, dense_weight: float = DENSE_WEIGHT) -> np.ndarray:
-    """Fused score of each candidate: dense_weight x min-max-scaled cosine + the rest x BM25 / best BM25.
+def fuse(cosine: np.ndarray | None, bm25: np.ndarray | None, *, dense_weight: float = DENSE_WEIGHT,
+         dense_depth: int | None = None) -> np.ndarray:
+    """Fused score of each candidate: dense_weight x scaled cosine + the rest x BM25 / best BM25.
 
     Args:
         cosine: each candidate's cosine with the query, or None when the dense side did not run.
         bm25: each candidate's BM25 score, or None when the lexical side did not run or matched nothing.
+        dense_depth: how many candidates the dense side was asked for. Cosines are scaled from the one
+            ranked just below that many (0) to the best (1), lower ones held at 0: the scale is the dense
+            side's own list, not stretched by the BM25-only candidates far below it. None: min to max.
     Returns:
         float32 scores in [0, 1], one per candidate.
     """
@@ -37,7 +41,10 @@ def fuse(cosine: np.ndarray | None, bm25: np.ndarray | None, *, dense_weight: fl
     fused = np.zeros(size, dtype=np.float32)
     if cosine is not None and size:
         low, high = float(cosine.min()), float(cosine.max())
-        fused += dense_weight * ((cosine - low) / (high - low) if high > low else np.ones(size, dtype=np.float32))
+        if dense_depth is not None and size > dense_depth:
+            low = float(np.partition(cosine, size - 1 - dense_depth)[size - 1 - dense_depth])
+        scaled = np.clip((cosine - low) / (high - low), 0, None) if high > low else np.ones(size, dtype=np.float32)
+        fused += dense_weight * scaled
     if bm25 is not None and size:
         best = float(bm25.max())
         if best > 0:

@@ -202,7 +202,7 @@ class SearchService:
             elif request.mode == "lexical":
                 scores = bm25
             else:
-                scores = fuse(cosine, bm25)
+                scores = fuse(cosine, bm25, dense_depth=depth)
             ordered = ranked(candidates, scores) if scores is not None else []
             # One read of the store serves the second stage, the hits and the facets (which count
             # every candidate; similar-passage searches have none).
