@@ -116,11 +116,12 @@ class CollectionView:
         passages stored without sentence vectors."""
         scores = self.vectors.score(query, pids)
         query = np.asarray(query, dtype=np.float32).reshape(-1)
-        by_pid = self.store.sentence_vectors(self._model, pids.tolist(), len(query))
-        for i, pid in enumerate(pids.tolist()):
-            sentences = by_pid.get(pid)
-            if sentences is not None and len(sentences):
-                scores[i] = float((sentences @ query).max())
+        owners, rows = self.store.sentence_vectors(self._model, pids.tolist(), len(query))
+        if len(owners):
+            starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+            best = np.maximum.reduceat(rows @ query, starts)
+            position = {pid: i for i, pid in enumerate(pids.tolist())}
+            scores[[position[int(pid)] for pid in owners[starts]]] = best
         return scores
 
     def passages(self, pids: Sequence[int]) -> dict[int, Passage]:

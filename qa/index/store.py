@@ -66,12 +66,13 @@ CREATE TABLE IF NOT EXISTS embeddings (
 ) WITHOUT ROWID;
 -- The vectors of a passage's sentences (float16, one row a sentence), which score its candidacy;
 -- passages stored before them have none and are scored by their passage vector.
+-- A rowid table: its rows are too large for a WITHOUT ROWID b-tree, where every lookup would walk them.
 CREATE TABLE IF NOT EXISTS sentence_vectors (
     model TEXT NOT NULL,
     embed_hash TEXT NOT NULL,
     vectors BLOB NOT NULL,
-    PRIMARY KEY (model, embed_hash)
-) WITHOUT ROWID;
+    UNIQUE (model, embed_hash)
+);
 CREATE TABLE IF NOT EXISTS changes (
     version INTEGER NOT NULL,
     pid INTEGER NOT NULL,
@@ -472,15 +473,19 @@ class StoreSnapshot:
     def pids_of_document(self, doc_id: str) -> np.ndarray:
         return _filtered_pids(self._db, PassageFilter(doc_ids=(doc_id,)))
 
-    def sentence_vectors(self, model: str, pids: Sequence[int], dim: int) -> dict[int, np.ndarray]:
-        """float32 (sentences, dim) vectors of those of `pids` that have sentence vectors for `model`."""
-        out: dict[int, np.ndarray] = {}
+    def sentence_vectors(self, model: str, pids: Sequence[int], dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """(pid of each row, float32 (rows, dim) vectors): the sentence vectors of those of `pids` that have
+        them for `model`, each passage's rows together."""
+        owners: list[int] = []
+        blobs: list[bytes] = []
         for chunk in _batches([int(p) for p in pids], 500):
             for pid, blob in self._db.execute(
                 "SELECT p.pid, s.vectors FROM passages p JOIN sentence_vectors s ON s.model = ? AND s.embed_hash = p.embed_hash "
                 f"WHERE p.pid IN ({','.join('?' * len(chunk))})", [model, *chunk]):
-                out[pid] = np.frombuffer(blob, dtype=np.float16).reshape(-1, dim).astype(np.float32)
-        return out
+                owners.extend([pid] * (len(blob) // (2 * dim)))
+                blobs.append(blob)
+        rows = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(-1, dim).astype(np.float32)
+        return np.array(owners, dtype=np.int64), rows
 
     def passages(self, pids: Sequence[int]) -> dict[int, Passage]:
         return _passages_by_pid(self._db, pids)
