@@ -45,8 +45,10 @@ class Candidate:
     document: DocumentSummary
 
 
+@functools.lru_cache(maxsize=4096)
 def _matching_form(text: str) -> str:
-    """Simplified, lower case, full-width folded: the form BM25 words take."""
+    """Simplified, lower case, full-width folded: the form BM25 words take. Remembered, since the same
+    titles and passages come back query after query and script conversion is the costly part."""
     return fold_width(to_simplified(text)).lower()
 
 
@@ -70,6 +72,7 @@ def _word_rarity_table() -> tuple[np.ndarray, np.ndarray, float]:
     return keys[order], sorted_values, float(np.median(sorted_values))
 
 
+@functools.lru_cache(maxsize=65536)
 def word_rarity(word: str) -> float:
     """The word's inverse document frequency; a word jieba does not list is as rare as its median word."""
     hashes, values, unknown = _word_rarity_table()
