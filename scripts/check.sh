@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install speechqa with its test extra into .venv, then lint and run the whole test suite.
+# Install speechqa with its test extra into .venv, then lint, type-check and run the whole test suite.
 # This is the README's test command; .ci/run calls it word for word.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,4 +19,5 @@ if [ ! -d /usr/share/fonts/opentype/noto ]; then
 fi
 
 .venv/bin/ruff check qa embeddings web scripts tests
+.venv/bin/mypy qa embeddings web scripts
 .venv/bin/python -m pytest -q "$@"
