@@ -21,13 +21,15 @@ import logging
 import os
 import shutil
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from qa.errors import IndexNotBuiltError, ModelMismatchError
+from qa.index.indexes import PassageIndex
 from qa.index.lexical import LexicalIndex, LexicalSnapshot
 from qa.index.store import PassageStore, StoreChange, StoredPassage, StoreSnapshot
 from qa.index.vector_index import VectorPassageIndex, VectorSnapshot
@@ -41,6 +43,9 @@ FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 STORE_FILE = "speechqa.sqlite"
 LOCK_FILE = "speechqa.lock"
+
+IndexT = TypeVar("IndexT", VectorPassageIndex, LexicalIndex)
+Step = Callable[[], None]  # one change to an index, applied when the collection publishes it
 
 
 @dataclass(frozen=True)
@@ -189,8 +194,8 @@ class Collection:
 
     def is_current(self) -> bool:
         """Whether the loaded indexes reflect the store's latest version."""
-        version = self.store.version
-        return self.vectors is not None and self.vectors.version == version and self.lexical.version == version
+        vectors, lexical = self.vectors, self.lexical
+        return vectors is not None and lexical is not None and vectors.version == lexical.version == self.store.version
 
     # -- opening -----------------------------------------------------------------
     def load_indexes(self) -> None:
@@ -200,13 +205,11 @@ class Collection:
             if manifest and manifest.get("format_version") != FORMAT_VERSION:
                 log.warning("migrating %s from format %s: rebuilding its indexes from the store",
                             self.directory, manifest.get("format_version"))
-            with self._publish_lock:
-                self.vectors = self.lexical = None
-            self.catch_up()
+            self.catch_up(from_memory=False)
             if self._dirty:
                 self.save()
 
-    def _load_entry(self, cls, entry: dict | None):
+    def _load_entry(self, cls: type[IndexT], entry: dict | None) -> IndexT | None:
         if not entry:
             return None
         try:
@@ -216,16 +219,22 @@ class Collection:
             log.warning("could not read %s index of %s (%s): rebuilding it from the store", cls.__name__, self.directory, exc)
             return None
 
-    def catch_up(self, from_files: bool = True) -> None:
+    def catch_up(self, from_files: bool = True, from_memory: bool = True) -> None:
         """Bring each index to the store's version: from the change log, starting from the index in
         memory or else the one the manifest names (another process may have saved a newer one);
-        rebuild it from the store when neither can be brought up."""
+        rebuild it from the store when neither can be brought up. Until the new indexes are published,
+        readers keep the ones in memory (once loaded, the indexes are replaced, never unset)."""
         with self._write_lock, self.store.snapshot() as view:
             manifest = self.manifest if from_files else {}
             if manifest.get("format_version") != FORMAT_VERSION or manifest.get("model") not in (None, self.model):
                 manifest = {}
-            vectors, vector_steps = self._next_index(VectorPassageIndex, self.vectors, view, manifest.get("vectors"))
-            lexical, lexical_steps = self._next_index(LexicalIndex, self.lexical, view, manifest.get("lexical"))
+            vectors, vector_steps = self._next_index(
+                VectorPassageIndex, self.vectors if from_memory else None, view, manifest.get("vectors"),
+                lambda index, pids: _adding_vectors(view, self.model, index, pids), lambda: self._build_vectors(view))
+            lexical, lexical_steps = self._next_index(
+                LexicalIndex, self.lexical if from_memory else None, view, manifest.get("lexical"),
+                lambda index, pids: functools.partial(index.add, *view.passage_tokens(pids), view.version),
+                lambda: LexicalIndex.build(*view.passage_tokens(), view.version))
             changed = vectors is not self.vectors or lexical is not self.lexical or bool(vector_steps or lexical_steps)
             with self._publish_lock:
                 for step in (*vector_steps, *lexical_steps):
@@ -236,11 +245,17 @@ class Collection:
                 self._near = None  # another process may have written: read the signatures again when needed
         self._schedule_maintenance()
 
-    def _next_index(self, cls, current, view: StoreSnapshot, entry: dict | None) -> tuple:
-        """(index, changes to apply to it) that bring `current` or the saved index to `view.version`."""
+    def _next_index(self, cls: type[IndexT], current: IndexT | None, view: StoreSnapshot, entry: dict | None,
+                    adding: Callable[[IndexT, np.ndarray], Step | None],
+                    built: Callable[[], IndexT]) -> tuple[IndexT, list[Step]]:
+        """(index, changes to apply to it) that bring `current` or the saved index to `view.version`.
+
+        `adding(index, pids)` is the step that adds those passages to the index (None when it cannot:
+        the index is rebuilt then); `built()` builds the index from the store.
+        """
         version = view.version
 
-        def candidates():
+        def candidates() -> Iterator[IndexT]:
             if current is not None:
                 yield current
             loaded = self._load_entry(cls, entry)
@@ -251,19 +266,10 @@ class Collection:
             if index.version == version:
                 return index, []
             changes = view.changes_since(index.version)
-            if changes is None:
-                continue
-            if cls is VectorPassageIndex:
-                data = _vectors_of(view, self.model, changes.added, index.dim)
-                if data is None:
-                    continue
-            else:
-                data = view.passage_tokens(changes.added)
-            return index, [functools.partial(index.remove, changes.removed, version),
-                           functools.partial(index.add, *data, version)]
-        if cls is VectorPassageIndex:
-            return self._build_vectors(view), []
-        return LexicalIndex.build(*view.passage_tokens(), version), []
+            add = None if changes is None else adding(index, changes.added)
+            if changes is not None and add is not None:
+                return index, [functools.partial(index.remove, changes.removed, version), add]
+        return built(), []
 
     def _build_vectors(self, view: StoreSnapshot) -> VectorPassageIndex:
         n_passages = view.count_passages()
@@ -279,14 +285,16 @@ class Collection:
     def rebuild_indexes(self, dim: int | None = None) -> None:
         """Rebuild both indexes from the store (after a model change) and save them."""
         with self._write_lock:
-            with self._publish_lock:
-                self.vectors = self.lexical = None
-            self.catch_up(from_files=False)
+            self.catch_up(from_files=False, from_memory=False)
             self.save()
 
-    def _ensure_loaded(self) -> None:
+    def _indexes(self) -> tuple[VectorPassageIndex, LexicalIndex]:
+        """Both indexes, loaded on first use (from then on they are replaced, never unset)."""
         if self.vectors is None or self.lexical is None:
             self.load_indexes()
+        vectors, lexical = self.vectors, self.lexical
+        assert vectors is not None and lexical is not None, "catch_up sets both indexes or raises"
+        return vectors, lexical
 
     # -- changes -------------------------------------------------------------------
     def add_documents(self, items: Sequence[tuple[Document, Sequence[StoredPassage], bytes | None]],
@@ -298,17 +306,17 @@ class Collection:
         not hold yet (all of them when None); `sentence_vectors` the sentence vectors of fresh ones.
         """
         with self._write_lock:
-            self._ensure_loaded()
+            vector_index, lexical_index = self._indexes()
             passages = [stored for _, batch, _ in items for stored in batch]
             matrix = np.vstack([vectors[s.embed_hash] for s in passages]).astype(np.float32) if passages else None
             tokens = [s.tokens.split(" ") if s.tokens else [] for s in passages]
             new = vectors if fresh is None else {key: vectors[key] for key in fresh}
             with self._publish_lock:
                 change = self.store.add_documents(items, new, self.model, sentence_vectors)
-                in_step = self._in_step(change)
+                in_step = _in_step(change, vector_index, lexical_index)
                 if in_step and matrix is not None:
-                    self.vectors.add(change.added, matrix, change.version)
-                    self.lexical.add(change.added, tokens, change.version)
+                    vector_index.add(change.added, matrix, change.version)
+                    lexical_index.add(change.added, tokens, change.version)
             if self._near is not None:
                 for document, _, shingles in items:
                     if shingles is not None:
@@ -322,15 +330,15 @@ class Collection:
     def remove_document(self, doc_id: str) -> bool:
         """Remove a document from the store and its passages from the indexes; False when there is none."""
         with self._write_lock:
-            self._ensure_loaded()
+            vectors, lexical = self._indexes()
             with self._publish_lock:
                 change = self.store.remove_document(doc_id)
-                in_step = change is not None and self._in_step(change)
+                if change is None:
+                    return False
+                in_step = _in_step(change, vectors, lexical)
                 if in_step:
-                    self.vectors.remove(change.removed, change.version)
-                    self.lexical.remove(change.removed, change.version)
-            if change is None:
-                return False
+                    vectors.remove(change.removed, change.version)
+                    lexical.remove(change.removed, change.version)
             if self._near is not None:
                 self._near.remove(doc_id)
             self._dirty = True
@@ -349,18 +357,14 @@ class Collection:
                 self._near = near
             return self._near
 
-    def _in_step(self, change: StoreChange) -> bool:
-        """Whether the indexes were at the version just before this change (another process may have written)."""
-        return self.vectors.version == change.version - 1 and self.lexical.version == change.version - 1
-
     # -- reading -------------------------------------------------------------------
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[CollectionView]:
         """Indexes and store as of one version, for one request: `with collection.snapshot() as view:`."""
-        self._ensure_loaded()
+        self._indexes()  # loads them on first use, outside the lock that publishing takes
         for attempt in range(2):
             with self._publish_lock:
-                vectors, lexical = self.vectors, self.lexical
+                vectors, lexical = self._indexes()
                 store_view = self.store.snapshot()
                 store = store_view.__enter__()
             if attempt == 0 and not (vectors.version == lexical.version == store.version):
@@ -377,13 +381,13 @@ class Collection:
     def stats(self) -> dict:
         """What /healthz reports. An approximate index's recall is measured again in the background when
         enough changed since (only when asked: a CLI ingest has no use for it)."""
-        self._ensure_loaded()
-        if self.vectors.remeasure_due():
+        vectors, lexical = self._indexes()
+        if vectors.remeasure_due():
             self._schedule_maintenance(measure=True)
-        vectors = self.vectors.stats()
-        return {"index": vectors["kind"], "recall_at_10": vectors.get("recall_at_10"),
-                "tombstones": vectors.get("tombstones", 0), "lexical_segments": self.lexical.segment_count,
-                "version": self.vectors.version}
+        vector_stats = vectors.stats()
+        return {"index": vector_stats["kind"], "recall_at_10": vector_stats.get("recall_at_10"),
+                "tombstones": vector_stats.get("tombstones", 0), "lexical_segments": lexical.segment_count,
+                "version": vectors.version}
 
     # -- background work and files -----------------------------------------------------
     def _schedule_maintenance(self, measure: bool = False) -> None:
@@ -466,8 +470,15 @@ class Collection:
                     remove(entry)
 
 
-def _vectors_of(view: StoreSnapshot, model: str, pids: np.ndarray, dim: int | None) -> tuple[np.ndarray, np.ndarray] | None:
-    """(pids, vectors) of these passages, or None when some have no vector or another dimension (rebuild then)."""
+def _in_step(change: StoreChange, *indexes: PassageIndex) -> bool:
+    """Whether the indexes were at the version just before this change (another process may have written)."""
+    return all(index.version == change.version - 1 for index in indexes)
+
+
+def _adding_vectors(view: StoreSnapshot, model: str, index: VectorPassageIndex, pids: np.ndarray) -> Step | None:
+    """The step that adds these passages' stored vectors to the index, or None when some have no vector
+    or another dimension (rebuild then)."""
+    dim = index.dim
     blocks = list(view.passage_vectors(model, pids))
     found = np.concatenate([ids for ids, _ in blocks]) if blocks else np.empty(0, np.int64)
     if len(found) < len(pids):
@@ -475,4 +486,4 @@ def _vectors_of(view: StoreSnapshot, model: str, pids: np.ndarray, dim: int | No
     vectors = np.vstack([v for _, v in blocks]) if blocks else np.empty((0, dim or 1), np.float32)
     if blocks and dim is not None and vectors.shape[1] != dim:
         return None
-    return found, vectors
+    return functools.partial(index.add, found, vectors, view.version)
