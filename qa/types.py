@@ -5,7 +5,7 @@ files -> RawDocument -> Document -> Passage -> vectors -> index -> Hit
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -97,4 +97,4 @@ class Hit:
     document: DocumentSummary  # without its text: SearchService.document reads that
     highlights: tuple[tuple[int, int], ...] = ()
     duplicates: int = 0  # near-identical passages collapsed into this one
-    extra: dict[str, object] = field(default_factory=dict, compare=False)
+    match: tuple[int, int] | None = None  # a phrase occurrence (qa.search.phrase): its span in the document's text

@@ -69,7 +69,7 @@ def test_counts_equal_a_plain_scan_of_the_stored_texts(store, texts, phrase):
     found: dict[str, int] = {}
     for hit in timeline.occurrences:
         found[hit.document.doc_id] = found.get(hit.document.doc_id, 0) + 1
-        start, end = hit.extra["match"]
+        start, end = hit.match
         assert fold_for_phrase(texts[hit.document.doc_id][start:end]) == fold_for_phrase(phrase)
         (a, b), = hit.highlights
         assert hit.passage.text[a:b] == texts[hit.document.doc_id][start:end]  # marked where the reader sees it
@@ -112,7 +112,7 @@ def test_first_use_is_the_earliest_dated_occurrence(store):
 def test_paging_and_filters(store):
     whole = phrase_timeline(store, PhraseRequest("工业", limit=10_000))
     page = phrase_timeline(store, PhraseRequest("工业", offset=5, limit=5))
-    assert [h.extra["match"] for h in page.occurrences] == [h.extra["match"] for h in whole.occurrences[5:10]]
+    assert [h.match for h in page.occurrences] == [h.match for h in whole.occurrences[5:10]]
     assert [h.rank for h in page.occurrences] == [6, 7, 8, 9, 10]
     assert page.total_occurrences == whole.total_occurrences
     one_doc = whole.occurrences[0].document.doc_id

@@ -71,7 +71,7 @@ def _pymilvus():
 
 
 def is_milvus_index(index: str | None) -> bool:
-    return bool(index) and (index.startswith("milvus://") or index.endswith(".db"))
+    return index is not None and (index.startswith("milvus://") or index.endswith(".db"))
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ def _search_parts(word: str) -> list[str]:
     return [part for part in parts if _kept(part)]
 
 
-def filter_expression(where: PassageFilter | None, exclude_doc: str | None = None, pids: Sequence[int] | None = None) -> str:
+def filter_expression(where: PassageFilter | None, exclude_doc: str | None = None, pids: Iterable[int] | None = None) -> str:
     """A PassageFilter (and an excluded document, and a pid list) as a Milvus boolean expression."""
     parts = []
     if where is not None and where.doc_ids:
@@ -166,7 +166,7 @@ def filter_expression(where: PassageFilter | None, exclude_doc: str | None = Non
         parts.append(f'date <= {_literal(where.date_to)} and date != ""')  # "" is an unknown date
     if where is not None and where.speaker:
         parts.append(f"speaker == {_literal(where.speaker)}")
-    if where is not None and getattr(where, "source", None):
+    if where is not None and where.source:
         parts.append(f"source_group == {_literal(where.source)}")
     if exclude_doc:
         parts.append(f"doc_id != {_literal(exclude_doc)}")
@@ -480,7 +480,7 @@ class MilvusPassages:
         rows = self.client.query(self.name, filter=f"chunk_id == {_literal(chunk_id)}", output_fields=["pid"], limit=1)
         return int(rows[0]["pid"]) if rows else None
 
-    def vectors_of(self, pids: Sequence[int]) -> dict[int, np.ndarray]:
+    def vectors_of(self, pids: Iterable[int]) -> dict[int, np.ndarray]:
         out: dict[int, np.ndarray] = {}
         for batch in _batches([int(pid) for pid in pids], READ_BATCH):
             for row in self.client.get(self.name, ids=list(batch), output_fields=["pid", "vector"]):
@@ -588,14 +588,21 @@ def _create_collection(client, name: str, model: str, dim: int) -> None:
                                          "speechqa.format": str(FORMAT_VERSION)})
 
 
-class MilvusVectorReader:
+class MilvusReader:
+    """One side of the collection as an index reader (qa.index.indexes.IndexReader); every read sees the latest rows."""
+
+    kind: str
+
     def __init__(self, passages: MilvusPassages) -> None:
         self._passages = passages
-        self.kind = "milvus:HNSW"
         self.version = passages.version
 
     def count(self) -> int:
         return self._passages.count_passages()
+
+
+class MilvusVectorReader(MilvusReader):
+    kind = "milvus:HNSW"
 
     def search(self, query: np.ndarray, k: int, where: PassageFilter | None = None, exclude_doc: str | None = None) -> Hits:
         return self._passages.search_vectors(query, k, filter_expression(where, exclude_doc))
@@ -606,14 +613,8 @@ class MilvusVectorReader:
         return np.array([float(vectors[int(pid)] @ query) if int(pid) in vectors else 0.0 for pid in pids], dtype=np.float32)
 
 
-class MilvusLexicalReader:
-    def __init__(self, passages: MilvusPassages) -> None:
-        self._passages = passages
-        self.kind = "milvus:BM25"
-        self.version = passages.version
-
-    def count(self) -> int:
-        return self._passages.count_passages()
+class MilvusLexicalReader(MilvusReader):
+    kind = "milvus:BM25"
 
     def search(self, query: Sequence[str], k: int, where: PassageFilter | None = None, exclude_doc: str | None = None) -> Hits:
         return self._passages.search_bm25(query, k, filter_expression(where, exclude_doc))

@@ -54,8 +54,8 @@ def export_row(hit: Hit, base_url: str) -> dict:
         "char_end": passage.char_end,
         "text": passage.text,
     }
-    if "match" in hit.extra:
-        row["match_start"], row["match_end"] = hit.extra["match"]  # type: ignore[misc]
+    if hit.match is not None:
+        row["match_start"], row["match_end"] = hit.match
     return row
 
 

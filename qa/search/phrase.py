@@ -199,7 +199,7 @@ def as_hits(occurrences: Sequence[Occurrence], passages_of: Callable[[str], Sequ
             continue
         passage, span = located
         hits.append(Hit(rank=rank, score=0.0, passage=passage, document=occurrence.document, highlights=(span,),
-                        extra={"match": (occurrence.start, occurrence.end)}))
+                        match=(occurrence.start, occurrence.end)))
     return hits
 
 
@@ -273,7 +273,8 @@ def occurrence_to_dict(hit: Hit) -> dict:
 
     out = hit_to_dict(hit)
     del out["score"], out["duplicates"]
-    out["match"] = list(hit.extra["match"])  # type: ignore[call-overload]
+    assert hit.match is not None, "an occurrence is a hit with its match"
+    out["match"] = list(hit.match)
     return out
 
 

@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 
@@ -117,7 +116,12 @@ class SearchService:
         lexical_tokens("预热")
         translate_query("warm up")
         word_rarity("预热")
-        self.encoder.embed_query("预热")
+        self._model().embed_query("预热")
+
+    def _model(self) -> Encoder:
+        """The encoder, for what embeds text: a service built without one only browses and removes documents."""
+        assert self.encoder is not None, "embedding text needs the model: build the service with an encoder"
+        return self.encoder
 
     # -- validation -------------------------------------------------------
     def validate(self, request: SearchRequest) -> SearchRequest:
@@ -165,7 +169,7 @@ class SearchService:
             self._speakers = (version, speakers)
         return speakers
 
-    def _retrieve(self, request: SearchRequest, query_vector: np.ndarray | None = None) -> Retrieval:
+    def _retrieve(self, request: SearchRequest) -> Retrieval:
         """query -> candidates from each index -> fusion -> second stage -> hits, on one view of the collection.
 
         dense and lexical modes are one index each, unmixed; hybrid (the default) adds what the query
@@ -179,8 +183,7 @@ class SearchService:
             analysis = self.analyse(request.query, view.version)
             depth = max(100, 4 * request.k)
             use_dense = request.mode in ("hybrid", "dense") and view.vectors.count() > 0
-            if use_dense and query_vector is None:
-                query_vector = self.embed_query(request.query)
+            query_vector = self.embed_query(request.query) if use_dense else None
             words = self.lexical_query(request.query, view.lexical) if request.mode in ("hybrid", "lexical") else None
             # Each named date also draws candidates from its own period, so the right year's speech
             # is among them even when other years' look-alikes fill the unfiltered lists.
@@ -190,12 +193,12 @@ class SearchService:
                 if scope is None:
                     continue
                 scope_depth = depth if number == 0 else RERANK_DEPTH
-                if use_dense:
+                if query_vector is not None:
                     lists.append(view.vectors.search(query_vector, scope_depth, scope, request.exclude_doc)[0])
                 if words is not None:
                     lists.append(view.lexical.search(words, scope_depth, scope, request.exclude_doc)[0])
             candidates = union_candidates(*lists)
-            cosine = view.dense_scores(query_vector, candidates) if use_dense and len(candidates) else None
+            cosine = view.dense_scores(query_vector, candidates) if query_vector is not None and len(candidates) else None
             bm25 = view.lexical.score(words, candidates) if words is not None and len(candidates) else None
             if request.mode == "dense":
                 scores = cosine
@@ -249,11 +252,12 @@ class SearchService:
         return vector
 
     def _embed_query(self, text: str) -> np.ndarray:
+        encoder = self._model()
         normalised = to_simplified(text)
-        if self.encoder.count_tokens(normalised) <= self.encoder.max_tokens:
-            return self.encoder.embed_query(normalised)
+        if encoder.count_tokens(normalised) <= encoder.max_tokens:
+            return encoder.embed_query(normalised)
         windows = _sentence_windows(normalised, QUERY_WINDOW_CHARS)
-        vectors = self.encoder.embed(windows, "query", self.batch_size)
+        vectors = encoder.embed(windows, "query", self.batch_size)
         weights = np.array([len(w) for w in windows], dtype=np.float32)
         mean = (vectors * weights[:, None]).sum(axis=0)
         return (mean / np.linalg.norm(mean)).astype(np.float32)
@@ -354,11 +358,11 @@ class SearchService:
         (None: as many as the machine suits, for a large ingest). `yield_to_searches` runs the work on
         a thread of lower priority (a server's uploads); a CLI ingest, alone on the machine, does not.
         """
-        assert self.encoder is not None, "adding documents needs the model"
+        encoder = self._model()
 
         def add() -> IngestReport:
             with self._write_lock:
-                return Ingester(self.collection, self.encoder, batch_size=self.batch_size, commit_passages=commit_passages,
+                return Ingester(self.collection, encoder, batch_size=self.batch_size, commit_passages=commit_passages,
                                 progress=progress, prepare_workers=prepare_workers).add_records(records)
 
         if not yield_to_searches:
@@ -379,14 +383,6 @@ class SearchService:
         with self._write_lock:
             if not self.collection.remove_document(doc_id):
                 raise NotFoundError(f"no document with id {doc_id!r}; nothing was removed")
-
-    @classmethod
-    def for_directory(cls, directory: Path, encoder: Encoder | None, *, model: str | None = None, create: bool = False,
-                      **kwargs) -> SearchService:
-        """The service over the collection at `directory`; without an encoder, `model` names the collection's."""
-        name = encoder.name if encoder is not None else model
-        assert name is not None, "give the encoder or the model name"
-        return cls(Collection.open(directory, name, create=create), encoder, **kwargs)
 
 
 def _hit_window(k: int) -> int:
