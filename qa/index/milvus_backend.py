@@ -686,16 +686,14 @@ class MilvusCollection:
     # Passages are embedded whole: one vector a row, no sentence vectors to score them by.
     scores_sentences = False
 
-    def __init__(self, passages: MilvusPassages, index: str) -> None:
+    def __init__(self, passages: MilvusPassages) -> None:
         from qa.index.collection import ChunkingSettings
 
         self.store = passages
-        self.index = index
         self.model = passages.model
         self.chunking = ChunkingSettings()
         self.vectors = MilvusVectorReader(passages)  # never None: SearchService loads nothing
         self.lexical = MilvusLexicalReader(passages)
-        self.directory = None
         self._unsealed = False
         self._seal_lock = threading.Lock()
         self._near = None
@@ -703,7 +701,7 @@ class MilvusCollection:
     @classmethod
     def open(cls, index: str, model: str, *, dim: int | None = None, create: bool = False,
              allow_model_change: bool = False) -> MilvusCollection:
-        return cls(MilvusPassages.open(index, model, dim, create=create, allow_model_change=allow_model_change), index)
+        return cls(MilvusPassages.open(index, model, dim, create=create, allow_model_change=allow_model_change))
 
     def close(self) -> None:
         self._seal()
@@ -720,9 +718,6 @@ class MilvusCollection:
     @property
     def manifest(self) -> dict:
         return {"model": self.model, "dim": self.store.dim, "index": "milvus:HNSW", "format_version": FORMAT_VERSION}
-
-    def is_current(self) -> bool:
-        return True
 
     def load_indexes(self) -> None:
         return None

@@ -239,7 +239,8 @@ class SearchService:
         """One vector for a query of any length: long pasted text is embedded in windows and averaged.
 
         The same query comes back often (the next page, another filter, the web form and the API
-        asking alike), so recent vectors are kept: a repeat skips the model, 3-6 ms of CPU.
+        asking alike), so recent vectors are kept: a repeat skips the model (scripts/bench.py
+        measures what embedding a query costs).
         """
         vector = self._query_vectors.get(text)
         if vector is None:
