@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from qa.settings import Settings
+
+if TYPE_CHECKING:
+    from qa.search.service import SearchService
 
 
 def open_collection(settings: Settings, model: str, *, create: bool = False, allow_model_change: bool = False,
@@ -23,7 +28,7 @@ def where(settings: Settings) -> str:
     return settings.index or str(settings.data_dir)
 
 
-def open_service(settings: Settings):
+def open_service(settings: Settings) -> SearchService:
     """The search service the settings describe: their collection, the model, and the reranker if one is set.
     The CLI and the web app both start from here, so they always search alike."""
     from embeddings.loader import load_encoder, model_name
