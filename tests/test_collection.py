@@ -235,6 +235,39 @@ def test_a_view_keeps_its_version_while_a_document_is_removed(tmp_path):
         assert after.documents(["d-0000000000000001"]) == {}
 
 
+def test_a_request_during_a_rebuild_reads_the_indexes_being_replaced(tmp_path, monkeypatch):
+    import threading
+
+    collection = Collection.open(tmp_path, "m", create=True)
+    add(collection, make_document(1, "2022-01-01"), make_document(2, "2022-01-02"))
+    building, answered = threading.Event(), threading.Event()
+    build = collection._build_vectors
+
+    def build_slowly(view):
+        building.set()
+        answered.wait(10)
+        return build(view)
+
+    monkeypatch.setattr(collection, "_build_vectors", build_slowly)
+    rebuild = threading.Thread(target=collection.rebuild_indexes)
+    rebuild.start()
+    assert building.wait(10)
+    counts: list[int] = []
+
+    def request() -> None:
+        with collection.snapshot() as view:
+            counts.append(view.vectors.count())
+
+    reader = threading.Thread(target=request)
+    reader.start()
+    reader.join(10)
+    while_building = list(counts)  # answered without waiting for the rebuild, from the old indexes
+    answered.set()
+    rebuild.join()
+    reader.join()
+    assert while_building == [6] and collection.is_current() and collection.vectors.count() == 6
+
+
 def test_a_change_by_another_process_is_seen_by_the_next_view(tmp_path):
     collection = Collection.open(tmp_path, "m", create=True)
     add(collection, make_document(1, "2022-01-01"))
