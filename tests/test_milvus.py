@@ -30,6 +30,7 @@ from qa.index.milvus_backend import (  # noqa: E402
     chunk_pid,
     copy_from_store,
     filter_expression,
+    is_milvus_index,
     query_text,
 )
 from qa.index.store import PassageFilter, PassageStore  # noqa: E402
@@ -107,6 +108,8 @@ def test_targets_are_parsed_from_the_index_setting():
     lite = MilvusTarget.parse("/tmp/x/seeds.db")
     assert (lite.uri, lite.lite) == ("/tmp/x/seeds.db", True)
     assert chunk_pid("c-ffffffffffffffff") == -1 and chunk_pid("c-0000000000000010") == 16
+    named = [None, "", "/data/speechqa", "milvus://db.example", "/tmp/x/seeds.db"]
+    assert [is_milvus_index(index) for index in named] == [False, False, False, True, True]
 
 
 def test_milvus_analyzer_reads_our_bm25_tokens_exactly(seed_store):
