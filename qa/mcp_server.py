@@ -14,10 +14,13 @@ import functools
 import hmac
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qa.errors import BadInputError, ForbiddenError, MissingDependencyError, SpeechQAError
 from qa.settings import Settings
+
+if TYPE_CHECKING:
+    from qa.search.service import SearchService
 
 DEFAULT_WEB_URL = "http://127.0.0.1:8000"
 INSTRUCTIONS = (
@@ -56,11 +59,11 @@ class _Service:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._service = None
-        self._reader = None
+        self._service: SearchService | None = None
+        self._reader: SearchService | None = None
         self._lock = threading.Lock()
 
-    def get(self):
+    def get(self) -> SearchService:
         if self._service is None:
             with self._lock:
                 if self._service is None:
@@ -69,7 +72,7 @@ class _Service:
                     self._service = open_service(self.settings)
         return self._service
 
-    def reader(self):
+    def reader(self) -> SearchService:
         """A service for reading that never loads the model (the full one once it is there)."""
         if self._service is not None:
             return self._service

@@ -26,7 +26,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, overload
+from typing import TYPE_CHECKING, Literal, overload
 
 import numpy as np
 
@@ -37,6 +37,9 @@ from qa.index.store import PassageFilter, StoredPassage
 from qa.search.facets import source_group
 from qa.textnorm import fold_width, to_simplified
 from qa.types import Document, DocumentSummary, Metadata, Passage
+
+if TYPE_CHECKING:
+    from qa.ingest.dedupe import NearDuplicateFinder
 
 MILVUS_EXTRA = "pip install 'speechqa[milvus]'"
 DEFAULT_NAME = "speechqa_passages"
@@ -696,7 +699,7 @@ class MilvusCollection:
         self.lexical = MilvusLexicalReader(passages)
         self._unsealed = False
         self._seal_lock = threading.Lock()
-        self._near = None
+        self._near: NearDuplicateFinder | None = None
 
     @classmethod
     def open(cls, index: str, model: str, *, dim: int | None = None, create: bool = False,
@@ -725,7 +728,7 @@ class MilvusCollection:
     def rebuild_indexes(self, dim: int | None = None) -> None:
         return None
 
-    def near_duplicates(self):
+    def near_duplicates(self) -> NearDuplicateFinder:
         """Near-duplicates are found within one ingest or upload: a cluster keeps no table of every
         document's signature (exact duplicates are still found, by content hash)."""
         if self._near is None:
