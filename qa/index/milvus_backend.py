@@ -33,7 +33,7 @@ import numpy as np
 from qa.errors import BadInputError, IndexNotBuiltError, MissingDependencyError, ModelMismatchError
 from qa.index.indexes import Hits, no_hits, top_hits
 from qa.index.lexical import _STOPWORDS, _WORDLIKE, _jieba, lexical_tokens
-from qa.index.store import PassageFilter, StoredPassage
+from qa.index.store import PassageFilter, PassageStore, StoredPassage
 from qa.search.facets import source_group
 from qa.textnorm import fold_width, to_simplified
 from qa.types import Document, DocumentSummary, Metadata, Passage
@@ -654,7 +654,7 @@ class MilvusView:
         return self._passages.get_documents(doc_ids)
 
 
-def copy_from_store(store, model: str, passages: MilvusPassages, batch_documents: int = 200) -> int:
+def copy_from_store(store: PassageStore, model: str, passages: MilvusPassages, batch_documents: int = 200) -> int:
     """Write every document of an embedded collection's store, with its stored vectors, into Milvus
     (no re-embedding); returns the passages written."""
     written = 0
@@ -663,7 +663,7 @@ def copy_from_store(store, model: str, passages: MilvusPassages, batch_documents
         documents = store.get_documents(batch, with_text=True)
         rows: list[dict] = []
         for doc_id in batch:
-            stored = store.stored_passages_of(doc_id) if hasattr(store, "stored_passages_of") else _stored_passages(store, doc_id)
+            stored = _stored_passages(store, doc_id)
             vectors = store.known_vectors(model, [s.embed_hash for s in stored])
             rows += passage_rows(documents[doc_id], stored, [vectors[s.embed_hash] for s in stored])
         passages.upsert_rows(rows)
@@ -672,7 +672,7 @@ def copy_from_store(store, model: str, passages: MilvusPassages, batch_documents
     return written
 
 
-def _stored_passages(store, doc_id: str) -> list[StoredPassage]:
+def _stored_passages(store: PassageStore, doc_id: str) -> list[StoredPassage]:
     rows = store._db.execute(
         "SELECT chunk_id, doc_id, ordinal, text, char_start, char_end, section, embed_hash, tokens FROM passages "
         "WHERE doc_id = ? ORDER BY ordinal", (doc_id,)).fetchall()
