@@ -5,7 +5,7 @@ files -> RawDocument -> Document -> Passage -> vectors -> index -> Hit
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
