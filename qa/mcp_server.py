@@ -20,6 +20,8 @@ from qa.errors import BadInputError, ForbiddenError, MissingDependencyError, Spe
 from qa.settings import Settings
 
 if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
+
     from qa.search.service import SearchService
 
 DEFAULT_WEB_URL = "http://127.0.0.1:8000"
@@ -30,7 +32,7 @@ INSTRUCTIONS = (
 )
 
 
-def _mcp_server_class():
+def _mcp_server_class() -> type[MCPServer]:
     try:
         from mcp.server.mcpserver import MCPServer
     except ImportError:
@@ -109,7 +111,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def build_server(settings: Settings, web_url: str = DEFAULT_WEB_URL):
+def build_server(settings: Settings, web_url: str = DEFAULT_WEB_URL) -> MCPServer:
     """The MCP server over the collection of `settings`; links point into the web app at `web_url`."""
     from qa.search.phrase import PhraseRequest, timeline_to_dict
     from qa.search.service import SearchRequest

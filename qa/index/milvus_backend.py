@@ -26,6 +26,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Literal, overload
 
 import numpy as np
@@ -39,6 +40,8 @@ from qa.textnorm import fold_width, to_simplified
 from qa.types import Document, DocumentSummary, Metadata, Passage
 
 if TYPE_CHECKING:
+    from pymilvus import MilvusClient
+
     from qa.ingest.dedupe import NearDuplicateFinder
 
 MILVUS_EXTRA = "pip install 'speechqa[milvus]'"
@@ -65,7 +68,7 @@ STOP_WORDS = sorted(_STOPWORDS | {"".join(p) for n in (1, 2, 3) for p in itertoo
 ANALYZER = {"tokenizer": "jieba", "filter": [{"type": "stop", "stop_words": STOP_WORDS}]}
 
 
-def _pymilvus():
+def _pymilvus() -> ModuleType:
     try:
         import pymilvus
     except ImportError as exc:
@@ -178,7 +181,7 @@ def filter_expression(where: PassageFilter | None, exclude_doc: str | None = Non
     return " and ".join(parts)
 
 
-def _literal(value) -> str:
+def _literal(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -280,7 +283,7 @@ def _batches(items: Sequence, size: int) -> Iterator[Sequence]:
 class MilvusPassages:
     """Every read and write speechqa needs, over one Milvus collection."""
 
-    def __init__(self, client, name: str, model: str, dim: int, target: MilvusTarget) -> None:
+    def __init__(self, client: MilvusClient, name: str, model: str, dim: int, target: MilvusTarget) -> None:
         self.client = client
         self.name = name
         self.model = model
@@ -550,7 +553,7 @@ def _document_with_text(document: DocumentSummary, rows: Sequence[dict]) -> Docu
     return document.with_text(assemble_text(rows))
 
 
-def _create_collection(client, name: str, model: str, dim: int) -> None:
+def _create_collection(client: MilvusClient, name: str, model: str, dim: int) -> None:
     from pymilvus import DataType, Function, FunctionType
 
     schema = client.create_schema(auto_id=False, description="speechqa passages")
@@ -737,7 +740,7 @@ class MilvusCollection:
             self._near = NearDuplicateFinder()
         return self._near
 
-    def snapshot(self):
+    def snapshot(self) -> contextlib.AbstractContextManager[MilvusView]:
         self._seal()
         return self.store.snapshot()
 
