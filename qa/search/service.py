@@ -144,9 +144,8 @@ class SearchService:
         date_to = _iso_date(request.date_to, "date_to")
         if date_from and date_to and date_from > date_to:
             raise BadInputError(f"date_from ({date_from}) is after date_to ({date_to}); swap them")
-        return SearchRequest(query, request.k, request.mode, tuple(request.doc_ids), date_from, date_to,
-                             request.speaker or None, request.exclude_doc, source=request.source or None,
-                             prefer=request.prefer)
+        return replace(request, query=query, doc_ids=tuple(request.doc_ids), date_from=date_from, date_to=date_to,
+                       speaker=request.speaker or None, source=request.source or None)
 
     # -- search -----------------------------------------------------------
     def search(self, request: SearchRequest) -> SearchResult:
@@ -301,14 +300,14 @@ class SearchService:
             exclude_doc = exclude_doc or source.doc_id
         if not text or not text.strip():
             raise BadInputError("give the text to compare (text=...) or the chunk_id of a stored passage")
-        request = self.validate(SearchRequest(text, k, mode, exclude_doc=exclude_doc))
+        request = self.validate(SearchRequest(text, k=k, mode=mode, exclude_doc=exclude_doc))
         hits = self._retrieve(request).hits
         spans: dict[str, list[tuple[int, int]]] = {}
         marked = []
         for hit in hits:
             in_source, in_hit = shared_spans(request.query, hit.passage.text)
             spans[hit.passage.chunk_id] = in_source
-            marked.append(Hit(hit.rank, hit.score, hit.passage, hit.document, tuple(in_hit), hit.duplicates))
+            marked.append(replace(hit, highlights=tuple(in_hit)))
         took = round((time.perf_counter() - started) * 1000, 2)
         return SearchResult(request.query, request.mode, took, marked, source, spans)
 
