@@ -133,7 +133,8 @@ def build_server(settings: Settings, web_url: str = DEFAULT_WEB_URL) -> MCPServe
                source: str | None = None) -> dict[str, Any]:
         """Passages that answer a question (any script or English), best first, each with its citation and link,
         and facets (counts by year, speaker, source). Dates are ISO (2022-06-10), inclusive."""
-        request = SearchRequest(query, k, mode, tuple(doc_ids or ()), date_from, date_to, speaker, source=source)
+        request = SearchRequest(query=query, k=k, mode=mode, doc_ids=tuple(doc_ids or ()), date_from=date_from,
+                                date_to=date_to, speaker=speaker, source=source)
         return results(result_to_dict(holder.get().search(request)))
 
     @server.tool()
@@ -169,7 +170,8 @@ def build_server(settings: Settings, web_url: str = DEFAULT_WEB_URL) -> MCPServe
                         granularity: str = "auto", offset: int = 0, limit: int = 20) -> dict[str, Any]:
         """Every exact occurrence of a phrase (提法) in either script: counts per month or year, the first use,
         who used it most, and the occurrences (phrase marked by highlights) with citations and links."""
-        request = PhraseRequest(phrase, tuple(doc_ids or ()), date_from, date_to, speaker, source, granularity, offset, limit)
+        request = PhraseRequest(phrase=phrase, doc_ids=tuple(doc_ids or ()), date_from=date_from, date_to=date_to,
+                                speaker=speaker, source=source, granularity=granularity, offset=offset, limit=limit)
         payload = timeline_to_dict(holder.reader().phrase(request))
         for item in payload["occurrences"]:
             _linked(item, web_url)

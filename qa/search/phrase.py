@@ -14,7 +14,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
 from qa.errors import BadInputError
@@ -47,7 +47,8 @@ class PhraseRequest:
 
     @property
     def where(self) -> PassageFilter:
-        return PassageFilter(self.doc_ids, self.date_from, self.date_to, self.speaker, self.source)
+        return PassageFilter(doc_ids=self.doc_ids, date_from=self.date_from, date_to=self.date_to, speaker=self.speaker,
+                             source=self.source)
 
 
 @dataclass(frozen=True)
@@ -225,8 +226,8 @@ def validate(request: PhraseRequest) -> PhraseRequest:
     date_from, date_to = _iso_date(request.date_from, "date_from"), _iso_date(request.date_to, "date_to")
     if date_from and date_to and date_from > date_to:
         raise BadInputError(f"date_from ({date_from}) is after date_to ({date_to}); swap them")
-    return PhraseRequest(phrase, tuple(request.doc_ids), date_from, date_to, request.speaker or None,
-                         request.source or None, request.granularity, request.offset, request.limit)
+    return replace(request, phrase=phrase, doc_ids=tuple(request.doc_ids), date_from=date_from, date_to=date_to,
+                   speaker=request.speaker or None, source=request.source or None)
 
 
 def _iso_date(value: str | None, name: str) -> str | None:

@@ -176,7 +176,8 @@ class SearchService:
         """
         # Concurrency comes from concurrent requests; each one runs on a single core.
         use_single_thread()
-        where = PassageFilter(request.doc_ids, request.date_from, request.date_to, request.speaker, request.source)
+        where = PassageFilter(doc_ids=request.doc_ids, date_from=request.date_from, date_to=request.date_to,
+                              speaker=request.speaker, source=request.source)
         hybrid = request.mode == "hybrid"
         with self.collection.snapshot() as view:
             analysis = self.analyse(request.query, view.version)
