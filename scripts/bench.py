@@ -58,31 +58,43 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--fresh-from", type=int, default=FRESH_FROM,
                         help="queries and probe speeches come from the stories after this many (bench collections hold the first)")
     parser.add_argument("--runs", type=int, default=3, help="timed runs where a part repeats; the median is reported")
-    parser.add_argument("--clean", type=int, default=10_000, help="stories for the cleaning benchmark (0 skips)")
-    parser.add_argument("--embed", type=int, default=500, help="stories whose passages are embedded (0 skips)")
-    parser.add_argument("--fp32-subset", type=int, default=0,
-                        help="passages torch fp32 embeds too, for its speed and the others' agreement with it (0 skips)")
-    parser.add_argument("--ingest", type=int, default=500, help="stories for the end-to-end ingest (0 skips)")
-    parser.add_argument("--api-collection", type=Path, help="collection directory to serve for the latency test")
-    parser.add_argument("--requests", type=int, default=60, help="requests per client in the latency test (1 client, then 8)")
-    parser.add_argument("--warm", type=int, default=40, help="distinct queries a server answers before it is timed")
-    parser.add_argument("--vectors", default="100000,1000000", help="comma-separated index sizes ('' skips)")
-    parser.add_argument("--hnsw-max", type=int, default=10_000_000, help="skip HNSW above this many vectors (its build is slow)")
-    parser.add_argument("--phrase-collection", type=Path,
-                        help="store for the phrase timeline benchmark (built from the stories, without vectors, if missing)")
-    parser.add_argument("--phrase-stories", type=int, default=None, help="stories in a new phrase store (default all)")
-    parser.add_argument("--changes-collection", type=Path, help="collection to measure uploads and deletions on (a copy of it)")
-    parser.add_argument("--changes", type=int, default=100, help="uploads and deletions in a row for --changes-collection")
-    parser.add_argument("--changes-load-s", type=float, default=60, help="seconds of 8 searchers, without then with 1 writer")
-    parser.add_argument("--changes-ingest", type=int, default=0,
-                        help="stories ingested through the CLI into the copy and into an empty collection (0 skips)")
-    parser.add_argument("--milvus-ingest", type=int, default=0, help="stories for the embedded vs Ray ingest (0 skips)")
-    parser.add_argument("--milvus-archive", type=Path, help="embedded collection whose passages fill Milvus Lite for the search test")
-    parser.add_argument("--milvus-passages", type=int, default=100_000, help="passages Milvus Lite holds for the search test")
-    parser.add_argument("--milvus-queries", type=Path, default=ROOT.parent / "shared" / "eval" / "archive_dev_questions.jsonl",
-                        help="questions file (a JSON object with 'query' a line) for the Milvus search test")
-    parser.add_argument("--milvus-requests", type=int, default=60, help="searches per mode in the Milvus search test")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-output" / "bench.json")
+
+    text = parser.add_argument_group("cleaning, embedding, ingest")
+    text.add_argument("--clean", type=int, default=10_000, help="stories for the cleaning benchmark (0 skips)")
+    text.add_argument("--embed", type=int, default=500, help="stories whose passages are embedded (0 skips)")
+    text.add_argument("--fp32-subset", type=int, default=0,
+                      help="passages torch fp32 embeds too, for its speed and the others' agreement with it (0 skips)")
+    text.add_argument("--ingest", type=int, default=500, help="stories for the end-to-end ingest (0 skips)")
+
+    served = parser.add_argument_group("search through a server")
+    served.add_argument("--api-collection", type=Path, help="collection directory to serve for the latency test")
+    served.add_argument("--requests", type=int, default=60, help="requests per client in the latency test (1 client, then 8)")
+    served.add_argument("--warm", type=int, default=40, help="distinct queries a server answers before it is timed")
+
+    vectors = parser.add_argument_group("vector search alone")
+    vectors.add_argument("--vectors", default="100000,1000000", help="comma-separated index sizes ('' skips)")
+    vectors.add_argument("--hnsw-max", type=int, default=10_000_000, help="skip HNSW above this many vectors (its build is slow)")
+
+    phrase = parser.add_argument_group("phrase timelines")
+    phrase.add_argument("--phrase-collection", type=Path,
+                        help="store for the phrase timeline benchmark (built from the stories, without vectors, if missing)")
+    phrase.add_argument("--phrase-stories", type=int, default=None, help="stories in a new phrase store (default all)")
+
+    changes = parser.add_argument_group("uploads and deletions")
+    changes.add_argument("--changes-collection", type=Path, help="collection to measure uploads and deletions on (a copy of it)")
+    changes.add_argument("--changes", type=int, default=100, help="uploads and deletions in a row for --changes-collection")
+    changes.add_argument("--changes-load-s", type=float, default=60, help="seconds of 8 searchers, without then with 1 writer")
+    changes.add_argument("--changes-ingest", type=int, default=0,
+                         help="stories ingested through the CLI into the copy and into an empty collection (0 skips)")
+
+    milvus = parser.add_argument_group("Milvus Lite and Ray")
+    milvus.add_argument("--milvus-ingest", type=int, default=0, help="stories for the embedded vs Ray ingest (0 skips)")
+    milvus.add_argument("--milvus-archive", type=Path, help="embedded collection whose passages fill Milvus Lite for the search test")
+    milvus.add_argument("--milvus-passages", type=int, default=100_000, help="passages Milvus Lite holds for the search test")
+    milvus.add_argument("--milvus-queries", type=Path, default=ROOT.parent / "shared" / "eval" / "archive_dev_questions.jsonl",
+                        help="questions file (a JSON object with 'query' a line) for the Milvus search test")
+    milvus.add_argument("--milvus-requests", type=int, default=60, help="searches per mode in the Milvus search test")
     return parser.parse_args(argv)
 
 
