@@ -31,7 +31,7 @@ def replicate(source: Path, target: Path, copies: int, model: str, noise: float 
     target.mkdir(parents=True, exist_ok=True)
     store = PassageStore(target / STORE_FILE)
     rng = np.random.default_rng(0)
-    doc_ids = [row[0] for row in source_store._db.execute("SELECT doc_id FROM documents ORDER BY doc_id")]
+    doc_ids = source_store.all_document_ids()
     written = 0
     for start in range(0, len(doc_ids), 500):
         documents = source_store.get_documents(doc_ids[start : start + 500], with_text=True)
