@@ -23,9 +23,11 @@ Parts, each run when its flag asks for it (scripts/benchmarks/ holds one module 
   --milvus-archive DIR  search latency per mode over Milvus Lite holding --milvus-passages passages: DIR's
                         passages and documents repeated under new ids, with random vectors
 
-Recall, in every part: recall@k of an index is the mean share of each query's exact top k that the index
-returns in its own top k, "exact" being float32 inner-product search over the same vectors by FAISS's
-IndexFlatIP (scripts/benchmarks/vectors.py). The exact index's half-precision copies are measured against it too.
+Recall: recall@k of an index is the mean share of each query's exact top k that the index returns in its own
+top k, "exact" being float32 inner-product search over the same vectors by FAISS's IndexFlatIP
+(scripts/benchmarks/vectors.py); the exact index's half-precision copies are measured against it too. The
+changes part reports the server's own figure (/healthz), which measures HNSW the same way on a sample of stored
+vectors and does not measure the exact index (1.0).
 
 The stories are ../shared/corpus/xwlb/stories.jsonl.gz next to the checkout; --corpus DIR (or SPEECHQA_CORPUS)
 names another corpus folder. Queries and probe speeches come from stories after --fresh-from.

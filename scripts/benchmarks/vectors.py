@@ -1,9 +1,9 @@
 """Vector search at scale: the collection's own index kinds (qa.index.vector_index.VectorIndex) on synthetic vectors.
 
-Recall, here and in every part of scripts/bench.py: recall@k of the index under test is the mean share of
-each query's exact top k that the index returns in its own top k, where "exact" is float32 inner-product
-search over the same vectors by FAISS's IndexFlatIP. The collection's exact index keeps half-precision
-copies, so it is measured against float32 like HNSW, not taken as the reference.
+Recall, the benchmark's one definition: recall@k of the index under test is the mean share of each query's
+exact top k that the index returns in its own top k, where "exact" is float32 inner-product search over the
+same vectors by FAISS's IndexFlatIP. The collection's exact index keeps half-precision copies, so it is
+measured against float32 like HNSW, not taken as the reference.
 """
 
 from __future__ import annotations
