@@ -22,14 +22,14 @@ if TYPE_CHECKING:
     from qa.settings import Settings
 
 
-def _passages_written(target: list[str], settings: Settings, dim: int) -> int:
+def _passages_written(target: list[str], settings: Settings) -> int:
     from embeddings.loader import model_name
     from qa.index.backends import open_collection
     from qa.index.collection import read_manifest
 
     if target[0] == "--data":
         return int(read_manifest(Path(target[1])).get("passages", 0))
-    collection = open_collection(replace(settings, index=target[1]), model_name(settings), dim=dim)
+    collection = open_collection(replace(settings, index=target[1]), model_name(settings))
     try:
         return collection.store.count_passages()
     finally:
@@ -38,9 +38,6 @@ def _passages_written(target: list[str], settings: Settings, dim: int) -> int:
 
 def bench_milvus_ingest(stories: Path, n: int, runs: int, settings: Settings) -> dict:
     """The whole `speechqa ingest --limit n` command, into an embedded collection and through Ray into Milvus Lite."""
-    from embeddings.loader import load_encoder
-
-    dim = load_encoder(settings).dim
     env = {**os.environ, "SPEECHQA_CACHE": str(settings.cache_dir), "TOKENIZERS_PARALLELISM": "false"}
     env.pop("RAY_ADDRESS", None)  # a local Ray cluster on this machine's cores
     rates: dict[str, list[float]] = {"embedded": [], "ray": []}
@@ -53,7 +50,7 @@ def bench_milvus_ingest(stories: Path, n: int, runs: int, settings: Settings) ->
                 subprocess.run([sys.executable, "-m", "qa.cli", "ingest", str(stories), "--limit", str(n), *target],
                                check=True, cwd=ROOT, env=env, capture_output=True)
                 seconds = time.perf_counter() - started
-                passages = _passages_written(target[:2], settings, dim)
+                passages = _passages_written(target[:2], settings)
             rates[kind].append(passages / seconds)
     return {"records": n, "passages": passages} | {
         kind: {"passages_per_s_runs": [round(v, 1) for v in values], "passages_per_s": round(statistics.median(values), 1)}
