@@ -25,7 +25,8 @@ def test_every_passage_arrives_with_its_stored_vector(seed_collection_dir, tmp_p
     store = PassageStore(seed_collection_dir / STORE_FILE)
     passages, documents = store.count_passages(), store.count_documents()
     with store.snapshot() as view:
-        pids, vectors = next(iter(view.passage_vectors(manifest["model"], view.passage_ids()[:1])))
+        first_pid = view.pids_of_document(store.all_document_ids()[0])[:1]
+        pids, vectors = next(iter(view.passage_vectors(manifest["model"], first_pid)))
         chunk_id = view.passages(pids.tolist())[int(pids[0])].chunk_id
     store.close()
     target = str(tmp_path / "copy.db")
