@@ -3,7 +3,8 @@
 Parts, each run when its flag asks for it (scripts/benchmarks/ holds one module per kind):
   --clean N             cleaning docs/s over the first N stories (read -> clean -> metadata -> hash), time per stage
   --embed N             passages/s of the configured encoder (ONNX int8 on a CPU by default) over the passages of
-                        the first N stories, and one query's ms; on the GPU too when there is one.
+                        the first N stories, embedded as ingest embeds them (a sentence at a time), and one
+                        query's ms; on the GPU too when there is one.
                         --fp32-subset M adds torch fp32 on the first M passages: its speed, and the agreement
                         (cosine) of the other encoders with it
   --ingest N            end-to-end ingest of N stories into a fresh collection (cleaning to index)
@@ -122,9 +123,7 @@ def run_text_parts(args: argparse.Namespace, settings, results: dict) -> None:
         stages = ", ".join(f"{stage} {s} s" for stage, s in c["median_run_seconds_by_stage"].items())
         print(f"clean   {c['docs_per_s']} docs/s (median of {args.runs}: {c['docs_per_s_runs']}; {stages})", flush=True)
     if args.embed:
-        from qa.ingest.pipeline import embed_text
-
-        passages = [embed_text(p) for p in story_passages(stories, args.embed)]
+        passages = story_passages(stories, args.embed)
         reference = None
         if args.fp32_subset:
             reference = fp32_reference(passages[: args.fp32_subset], settings)
@@ -138,8 +137,8 @@ def run_text_parts(args: argparse.Namespace, settings, results: dict) -> None:
             agreement = (f"; cosine with fp32 {e['cosine_vs_fp32_passage']['mean']} (min {e['cosine_vs_fp32_passage']['min']}), "
                          f"queries {e['cosine_vs_fp32_query']['mean']}" if reference else "")
             print(f"embed   {e['passages_per_s']} passages/s on {e['device']} ({e['backend']}, {e['passages']} passages of "
-                  f"{e['mean_chars']} chars / {e['mean_tokens']} tokens, runs {e['passages_per_s_runs']}); one query "
-                  f"{e['query_embed_ms']} ms{agreement}", flush=True)
+                  f"{e['mean_chars']} chars read as {e['sentences']} sentences of {e['mean_sentence_tokens']} tokens, "
+                  f"runs {e['passages_per_s_runs']}); one query {e['query_embed_ms']} ms{agreement}", flush=True)
     if args.ingest:
         i = results["ingest"] = bench_ingest(stories, args.ingest, settings)
         print(f"ingest  {i['stories']} stories -> {i['documents']} documents, {i['passages']} passages in {i['seconds']} s "
