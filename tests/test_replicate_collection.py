@@ -17,9 +17,13 @@ replicate_collection = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(replicate_collection)
 
 
-def _vectors_of(store: PassageStore, model: str, doc_id: str) -> np.ndarray:
+def _vectors_of(store: PassageStore, model: str, doc_id: str) -> tuple[np.ndarray, np.ndarray]:
+    """A document's passage vectors, and its passages' sentence vectors (all rows, in passage order)."""
     with store.snapshot() as view:
-        return np.concatenate([vectors for _, vectors in view.passage_vectors(model, view.pids_of_document(doc_id))])
+        pids = view.pids_of_document(doc_id)
+        passages = np.concatenate([vectors for _, vectors in view.passage_vectors(model, pids)])
+        by_pid = view.sentence_vectors(model, pids.tolist(), passages.shape[1])
+    return passages, np.concatenate([by_pid[pid] for pid in sorted(by_pid)])
 
 
 def test_three_copies_hold_every_passage_three_times_with_near_vectors(seed_collection_dir, tmp_path):
@@ -38,7 +42,9 @@ def test_three_copies_hold_every_passage_three_times_with_near_vectors(seed_coll
     assert store.all_document_ids() == sorted(f"{doc_id}x{copy}" for doc_id in doc_ids for copy in range(3))
     copies = [_vectors_of(store, model, f"{doc_ids[0]}x{copy}") for copy in range(3)]
     store.close()
-    assert np.array_equal(copies[0], original)
-    for moved in copies[1:]:
-        cosines = (moved * original).sum(axis=1)
-        assert moved.shape == original.shape and (cosines > 0.99).all() and (cosines < 0.9999).all()
+    for kind in (0, 1):  # passage vectors, then sentence vectors
+        assert np.array_equal(copies[0][kind], original[kind])
+        for moved in copies[1:]:
+            cosines = (moved[kind] * original[kind]).sum(axis=1)
+            assert moved[kind].shape == original[kind].shape and (cosines > 0.99).all() and (cosines < 0.9999).all()
+    assert len(original[1]) > len(original[0])  # several sentences a passage
