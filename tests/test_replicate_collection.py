@@ -22,8 +22,8 @@ def _vectors_of(store: PassageStore, model: str, doc_id: str) -> tuple[np.ndarra
     with store.snapshot() as view:
         pids = view.pids_of_document(doc_id)
         passages = np.concatenate([vectors for _, vectors in view.passage_vectors(model, pids)])
-        by_pid = view.sentence_vectors(model, pids.tolist(), passages.shape[1])
-    return passages, np.concatenate([by_pid[pid] for pid in sorted(by_pid)])
+        owners, sentences = view.sentence_vectors(model, pids.tolist(), passages.shape[1])
+    return passages, sentences[np.argsort(owners, kind="stable")]
 
 
 def test_three_copies_hold_every_passage_three_times_with_near_vectors(seed_collection_dir, tmp_path):
