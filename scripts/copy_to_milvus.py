@@ -16,11 +16,11 @@ from qa.index.milvus_backend import MilvusPassages, copy_from_store
 from qa.index.store import PassageStore
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True, help="the embedded collection directory")
     parser.add_argument("--index", required=True, help="milvus://HOST:PORT[/NAME] or a Milvus Lite path ending in .db")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     manifest = read_manifest(args.data)
     store = PassageStore(args.data / STORE_FILE)
     started = time.perf_counter()

@@ -53,6 +53,7 @@ def fuzz(base_url: str, cases: int, *, seed: int | None = 0) -> FuzzReport:
     import schemathesis
     from schemathesis import GenerationMode
     from schemathesis.core.failures import Failure, FailureGroup
+    from schemathesis.core.result import Err
 
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
     # An upload's parts are files whatever they hold: what schemathesis sends as "schema-breaking" parts
@@ -61,6 +62,8 @@ def fuzz(base_url: str, cases: int, *, seed: int | None = 0) -> FuzzReport:
     report = FuzzReport()
     session = requests.Session()
     for result in schema.get_all_operations():
+        if isinstance(result, Err):  # an operation the schema describes wrongly: nothing to fuzz it with
+            raise result.err()
         operation = result.ok()
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             strategy = operation.as_strategy(generation_mode=mode)

@@ -1,8 +1,8 @@
 """A large collection for measuring changes at scale without embedding it: N copies of a real one.
 
 Each copy of a document gets its own ids and hash, the same text and BM25 words, and its passages'
-vectors moved by a little noise (renormalised), so the vector index holds N times as many distinct
-points. Retrieval quality over it means nothing; what it is for is the cost of uploads, deletions,
+vectors (and sentence vectors) moved by a little noise (renormalised), so the vector index holds N times
+as many distinct points. Retrieval quality over it means nothing; what it is for is the cost of uploads, deletions,
 merges and searches at N times the size (scripts/bench.py --changes-collection).
 
 Example:
@@ -22,6 +22,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+def _moved(vectors: np.ndarray, rng: np.random.Generator, noise: float) -> np.ndarray:
+    """Unit vectors (rows, or one vector) moved by Gaussian noise of about `noise` in length, renormalised."""
+    dim = vectors.shape[-1]
+    moved = vectors + noise * rng.standard_normal(vectors.shape).astype(np.float32) / np.sqrt(dim)
+    return moved / np.linalg.norm(moved, axis=-1, keepdims=True)
+
+
 def replicate(source: Path, target: Path, copies: int, model: str, noise: float = 0.05) -> int:
     from qa.index.collection import STORE_FILE, Collection
     from qa.index.store import PassageStore, StoredPassage
@@ -31,36 +38,37 @@ def replicate(source: Path, target: Path, copies: int, model: str, noise: float 
     target.mkdir(parents=True, exist_ok=True)
     store = PassageStore(target / STORE_FILE)
     rng = np.random.default_rng(0)
-    doc_ids = [row[0] for row in source_store._db.execute("SELECT doc_id FROM documents ORDER BY doc_id")]
+    doc_ids = source_store.all_document_ids()
     written = 0
     for start in range(0, len(doc_ids), 500):
         documents = source_store.get_documents(doc_ids[start : start + 500], with_text=True)
         rows = source_store._db.execute(
             f"SELECT p.doc_id, p.chunk_id, p.ordinal, p.text, p.char_start, p.char_end, p.section, p.embed_hash, p.tokens, "
-            f"e.vector FROM passages p JOIN embeddings e ON e.model = ? AND e.embed_hash = p.embed_hash "
-            f"WHERE p.doc_id IN ({','.join('?' * len(documents))}) ORDER BY p.doc_id, p.ordinal",
+            f"e.vector, s.vectors FROM passages p JOIN embeddings e ON e.model = ? AND e.embed_hash = p.embed_hash "
+            f"LEFT JOIN sentence_vectors s ON s.model = e.model AND s.embed_hash = p.embed_hash WHERE p.doc_id IN ({','.join('?' * len(documents))}) ORDER BY p.doc_id, p.ordinal",
             [model, *documents]).fetchall()
         by_doc: dict[str, list] = {}
         for row in rows:
             by_doc.setdefault(row[0], []).append(row)
         for copy in range(copies):
-            items, vectors = [], {}
+            items, vectors, sentences = [], {}, {}
             for doc_id, document in documents.items():
                 new_id = f"{doc_id}x{copy}"
                 stored = []
-                for _, chunk_id, ordinal, text, char_start, char_end, section, embed_hash, tokens, blob in by_doc.get(doc_id, []):
+                for (_, chunk_id, ordinal, text, char_start, char_end, section, embed_hash, tokens, blob,
+                     sentence_blob) in by_doc.get(doc_id, []):
                     vector = np.frombuffer(blob, dtype=np.float32)
-                    if copy:
-                        vector = vector + noise * rng.standard_normal(len(vector)).astype(np.float32) / np.sqrt(len(vector))
-                        vector = vector / np.linalg.norm(vector)
                     key = f"{embed_hash}~{copy}"
-                    vectors[key] = vector
+                    vectors[key] = _moved(vector, rng, noise) if copy else vector
+                    if sentence_blob is not None:  # stored as float16 rows, one a sentence
+                        of_sentences = np.frombuffer(sentence_blob, dtype=np.float16).astype(np.float32).reshape(-1, len(vector))
+                        sentences[key] = _moved(of_sentences, rng, noise) if copy else of_sentences
                     stored.append(StoredPassage(Passage(f"{chunk_id}x{copy}", new_id, ordinal, text, char_start, char_end, section),
                                                 key, tokens))
                 items.append((replace(document, doc_id=new_id, content_hash=f"{document.content_hash}~{copy}",
                                       sources=tuple(f"{s}~{copy}" for s in document.sources)), stored, None))
                 written += len(stored)
-            store.add_documents(items, vectors, model)
+            store.add_documents(items, vectors, model, sentence_vectors=sentences)
         print(f"{min(start + 500, len(doc_ids))}/{len(doc_ids)} documents, {written} passages", flush=True)
     store.close()
     source_store.close()
