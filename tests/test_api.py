@@ -1,12 +1,14 @@
 """The JSON API of shared/API.md, called over HTTP on a real server (`python -m qa.cli serve`) on loopback.
 
-Uploads and deletions run last in this file: they change the server's collection (its own copy of the seeds).
-Settings a server cannot be started with cheaply (a public host, a tiny upload limit, no collection) are
-tested on `create_app(settings)` under FastAPI's TestClient.
+That server's collection never changes: a test that uploads or deletes runs its own server over its own copy of
+the seeds (`own_server`), so every test holds in any order. Settings a server cannot be started with cheaply
+(a public host, a tiny upload limit, no collection) are tested on `create_app(settings)` under FastAPI's TestClient.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -75,6 +77,34 @@ def file_name(source: str) -> str:
 def api(server):
     with httpx.Client(base_url=server.url, timeout=120) as client:
         yield client
+
+
+@pytest.fixture
+def own_server(seed_collection_copy, encoder, settings_factory):
+    """A real server on loopback over its own copy of the seeds, for a test that changes the collection: uvicorn
+    in this process, serving the already loaded model, so it starts in well under a second."""
+    import uvicorn
+
+    from qa.index.collection import Collection
+    from qa.search.service import SearchService
+    from web.app import MAX_REQUEST_HEAD_BYTES, create_app
+
+    collection = Collection.open(seed_collection_copy, encoder.name)
+    app = create_app(settings_factory(seed_collection_copy), service=SearchService(collection, encoder))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
+                                           h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+        yield client
+    server.should_exit = True
+    thread.join(30)
+    collection.close()
 
 
 @pytest.fixture(scope="module")
@@ -259,8 +289,15 @@ def test_pages_answer_errors_with_html(api):
     assert "找不到 Not found" in response.text
     response = api.get("/doc/d-0000000000000000")
     assert response.status_code == 404 and "d-0000000000000000" in response.text
+    # bad input on a page with a form is shown next to that form, filled in as sent, so it can be fixed in place
     response = api.get("/search", params={"q": QUESTION, "k": 0})
     assert response.status_code == 400 and "between 1 and 100" in response.text and 'value="招商引资进度为什么落后"' in response.text
+    similar = api.get("/similar", params={"text": "工业强县", "k": 0})
+    assert similar.status_code == 400 and "between 1 and 100" in similar.text and ">工业强县</textarea>" in similar.text
+    phrase = api.get("/phrase", params={"q": "招商引资", "granularity": "week"})
+    assert phrase.status_code == 400 and "granularity must be one of auto, month, year, not &#39;week&#39;" in phrase.text
+    assert 'name="q" type="search" value="招商引资"' in phrase.text
+    assert api.get("/search").status_code == 200 and 'id="q"' in api.get("/search").text  # no question yet: the form
 
 
 # -- similar passages ---------------------------------------------------------------------
@@ -356,7 +393,7 @@ def test_pages_render_results_documents_and_similar(api, seed_ids):
     assert "sample_speeches/" not in documents.text  # files are shown by name, never by the server's folders
 
 
-# -- uploads and deletions (these change the server's collection: keep them last) ---------------
+# -- uploads and deletions (each on a server of its own) ----------------------------------------
 SPEECH_UTF8 = (
     "在全县蓝莓产业发展推进会上的讲话\n"
     "同志们：蓝莓产业园建设是今年农业农村工作的重中之重。一要抓好基地建设，新增连片种植面积三千亩，"
@@ -374,7 +411,8 @@ def upload(client: httpx.Client, files: list[tuple[str, bytes]], **kwargs) -> ht
     return client.post("/api/documents", files=[("files", (name, data, "text/plain")) for name, data in files], **kwargs)
 
 
-def test_upload_search_and_delete(api, tmp_path):
+def test_upload_search_and_delete(own_server, tmp_path):
+    api = own_server  # a server of its own: this test adds and removes documents
     escape_target = tmp_path / "escaped" / "pwned.txt"
     traversal = f"../../../../../../..{escape_target}"
     assert not Path("/etc/passwd.txt").exists()
