@@ -285,18 +285,26 @@ def can_write(settings: Settings) -> bool:
     return settings.token is not None or _is_loopback(settings.host)
 
 
-def check_writer(settings: Settings, authorization: str | None) -> None:
-    """Raise unless this request may add or remove documents."""
+def writer_refusal(settings: Settings, authorization: str | None) -> SpeechQAError | None:
+    """Why this request may not add or remove documents, or None when it may."""
     token = settings.token
     if token is None:
         if not _is_loopback(settings.host):
-            raise ForbiddenError("uploads and deletions are disabled on a public address without a token: "
-                                 "restart the server with SPEECHQA_TOKEN set")
-        return
+            return ForbiddenError("uploads and deletions are disabled on a public address without a token: "
+                                  "restart the server with SPEECHQA_TOKEN set")
+        return None
     if not authorization:
-        raise UnauthorizedError("this server needs a token for changes: send 'Authorization: Bearer <token>'")
+        return UnauthorizedError("this server needs a token for changes: send 'Authorization: Bearer <token>'")
     if not security.bearer_matches(authorization, token):
-        raise ForbiddenError("the token is wrong: send the value of SPEECHQA_TOKEN as 'Authorization: Bearer <token>'")
+        return ForbiddenError("the token is wrong: send the value of SPEECHQA_TOKEN as 'Authorization: Bearer <token>'")
+    return None
+
+
+def check_writer(settings: Settings, authorization: str | None) -> None:
+    """Raise unless this request may add or remove documents."""
+    refusal = writer_refusal(settings, authorization)
+    if refusal is not None:
+        raise refusal
 
 
 def require_writer(settings: AppSettings, authorization: Annotated[str | None, Header()] = None) -> None:
@@ -481,11 +489,9 @@ class GuardMiddleware:
             if int(length) > limit:
                 # The API's token comes in a header and is checked before the size; the page's comes in
                 # the form, unread here, so there only a server that takes no changes at all refuses first.
-                if request.url.path.startswith("/api/") or settings.token is None:
-                    try:
-                        check_writer(settings, authorization)
-                    except SpeechQAError as exc:
-                        return error_response(request, exc.status, exc.code, str(exc))
+                refusal = writer_refusal(settings, authorization)
+                if refusal is not None and (request.url.path.startswith("/api/") or settings.token is None):
+                    return error_response(request, refusal.status, refusal.code, str(refusal))
                 return error_response(request, 413, TooLargeError.code, _too_large_message(limit, int(length)))
         return None
 
