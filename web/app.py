@@ -445,7 +445,7 @@ class GuardMiddleware:
         app = self.app
         if scope["method"] == "POST" and scope["path"] in UPLOAD_PATHS:
             # An upload sent without a length (chunked) is read only up to the limit, so it cannot fill the disk
-            # either; the slack covers the multipart framing around the files, which ingest_uploads counts alone.
+            # either; the slack covers the multipart framing around the files, which `uploaded` counts alone.
             app = RequestBodyLimitMiddleware(app, request.app.state.settings.max_upload_bytes + UPLOAD_FRAMING_BYTES)
         started = False
 

@@ -371,7 +371,8 @@ class SearchService:
         read, or is over `max_file_bytes`, is rejected with the reason."""
         from qa.ingest.readers import read_named
 
-        return self.add_documents(record for name, data in files for record in read_named(name, data, max_bytes=max_file_bytes))
+        return self.add_documents(record for name, data in files
+                                  for record in read_named(name, data, max_bytes=max_file_bytes))
 
     def _changes_thread(self) -> ThreadPoolExecutor:
         """One thread of lower CPU priority for uploads: embedding one takes a core, and searches
