@@ -250,7 +250,7 @@ class ServiceHolder:
                     self._service = open_service(self.settings)
         return self._service
 
-    def stats(self) -> tuple[dict | None, SpeechQAError | None]:
+    def readiness(self) -> tuple[dict | None, SpeechQAError | None]:
         """The collection's figures, or why there is none to serve yet: the health check and the home page
         report that rather than fail."""
         try:
@@ -519,7 +519,7 @@ UPLOAD_ERRORS = schemas.error_responses(401, 403, 413)
 @api.get("/healthz", responses={200: {"model": schemas.Health}, 503: {"model": schemas.Health,
                                                                        "description": "no collection to serve yet"}})
 def healthz(request: Request):
-    stats, problem = request.app.state.holder.stats()
+    stats, problem = request.app.state.holder.readiness()
     if problem is not None:
         return JSONResponse({"status": "not_ready", "documents": 0, "chunks": 0, "model": None, "index": None,
                              "error": {"code": problem.code,
@@ -608,7 +608,7 @@ def page(request: Request, name: str, status: int = 200, **context) -> Response:
 
 @pages.get("/")
 def home(request: Request):
-    stats, problem = request.app.state.holder.stats()
+    stats, problem = request.app.state.holder.readiness()
     if problem is not None:
         return page(request, "index.html", status=503, stats=None,
                     not_ready=public_message(str(problem), request.app.state.settings), form={})
