@@ -7,8 +7,6 @@ the seeds (`own_server`), so every test holds in any order. Settings a server ca
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 from pathlib import Path
 
@@ -80,31 +78,16 @@ def api(server):
 
 
 @pytest.fixture
-def own_server(seed_collection_copy, encoder, settings_factory):
-    """A real server on loopback over its own copy of the seeds, for a test that changes the collection: uvicorn
-    in this process, serving the already loaded model, so it starts in well under a second."""
-    import uvicorn
+def own_server(seed_collection_copy, model_cache_dir):
+    """A real server on loopback over its own copy of the seeds, for a test that changes the collection."""
+    from tests.conftest import Server
 
-    from qa.index.collection import Collection
-    from qa.search.service import SearchService
-    from web.app import MAX_REQUEST_HEAD_BYTES, create_app
-
-    collection = Collection.open(seed_collection_copy, encoder.name)
-    app = create_app(settings_factory(seed_collection_copy), service=SearchService(collection, encoder))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                           h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-        yield client
-    server.should_exit = True
-    thread.join(30)
-    collection.close()
+    running = Server(seed_collection_copy, model_cache_dir)
+    try:
+        with httpx.Client(base_url=running.url, timeout=120) as client:
+            yield client
+    finally:
+        running.stop()
 
 
 @pytest.fixture(scope="module")
