@@ -1,8 +1,9 @@
 """The JSON API of shared/API.md, called over HTTP on a real server (`python -m qa.cli serve`) on loopback.
 
-That server's collection never changes: a test that uploads or deletes runs its own server over its own copy of
-the seeds (`own_server`), so every test holds in any order. Settings a server cannot be started with cheaply
-(a public host, a tiny upload limit, no collection) are tested on `create_app(settings)` under FastAPI's TestClient.
+The server holds its own copy of the seeds, and every test leaves it so: a test that adds documents has them
+removed when it ends, passed or failed (`forget_added`), so every test holds in any order. (tests/test_milvus_api.py
+runs these same tests against a server over Milvus.) Settings a server cannot be started with cheaply (a public host,
+a tiny upload limit, no collection) are tested on `create_app(settings)` under FastAPI's TestClient.
 """
 
 from __future__ import annotations
@@ -75,19 +76,6 @@ def file_name(source: str) -> str:
 def api(server):
     with httpx.Client(base_url=server.url, timeout=120) as client:
         yield client
-
-
-@pytest.fixture
-def own_server(seed_collection_copy, model_cache_dir):
-    """A real server on loopback over its own copy of the seeds, for a test that changes the collection."""
-    from tests.conftest import Server
-
-    running = Server(seed_collection_copy, model_cache_dir)
-    try:
-        with httpx.Client(base_url=running.url, timeout=120) as client:
-            yield client
-    finally:
-        running.stop()
 
 
 @pytest.fixture(scope="module")
@@ -376,7 +364,7 @@ def test_pages_render_results_documents_and_similar(api, seed_ids):
     assert "sample_speeches/" not in documents.text  # files are shown by name, never by the server's folders
 
 
-# -- uploads and deletions (each on a server of its own) ----------------------------------------
+# -- uploads and deletions (each leaves the collection as it found it) --------------------------
 SPEECH_UTF8 = (
     "在全县蓝莓产业发展推进会上的讲话\n"
     "同志们：蓝莓产业园建设是今年农业农村工作的重中之重。一要抓好基地建设，新增连片种植面积三千亩，"
@@ -394,8 +382,20 @@ def upload(client: httpx.Client, files: list[tuple[str, bytes]], **kwargs) -> ht
     return client.post("/api/documents", files=[("files", (name, data, "text/plain")) for name, data in files], **kwargs)
 
 
-def test_upload_search_and_delete(own_server, tmp_path):
-    api = own_server  # a server of its own: this test adds and removes documents
+def forget_added(api: httpx.Client, request: pytest.FixtureRequest) -> None:
+    """Remove what the calling test adds to the server's collection once it ends, passed or failed."""
+    before = {d["doc_id"] for d in api.get("/api/documents", params={"limit": 500}).json()["documents"]}
+
+    def remove_added() -> None:
+        for document in api.get("/api/documents", params={"limit": 500}).json()["documents"]:
+            if document["doc_id"] not in before:
+                api.delete(f"/api/documents/{document['doc_id']}")
+
+    request.addfinalizer(remove_added)
+
+
+def test_upload_search_and_delete(api, request, tmp_path):
+    forget_added(api, request)
     escape_target = tmp_path / "escaped" / "pwned.txt"
     traversal = f"../../../../../../..{escape_target}"
     assert not Path("/etc/passwd.txt").exists()
