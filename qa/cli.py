@@ -6,12 +6,16 @@ import json
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from qa.errors import SpeechQAError
+from qa.index.backends import open_service
 from qa.settings import Settings
+
+if TYPE_CHECKING:
+    from qa.ingest.pipeline import IngestReport
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="Semantic search over speeches and policy texts.")
 docs_app = typer.Typer(no_args_is_help=True, help="List, show and remove documents of a collection.")
@@ -24,6 +28,12 @@ RerankerOpt = Annotated[str | None, typer.Option("--reranker", help="a sentence-
                                                  "that rescores the best candidates (default: $SPEECHQA_RERANKER, none)")]
 PreferOpt = Annotated[bool, typer.Option("--prefer/--no-prefer", help="let dates and speakers the query names favour "
                                          "documents that fit them (a soft preference, never a filter)")]
+KOpt = Annotated[int, typer.Option(help="passages per query, 1-100")]
+DocOpt = Annotated[list[str] | None, typer.Option(help="restrict to this document id (repeatable)")]
+DateFromOpt = Annotated[str | None, typer.Option(help="only speeches on or after this ISO date, e.g. 2022-01-01")]
+DateToOpt = Annotated[str | None, typer.Option(help="only speeches on or before this ISO date")]
+SpeakerOpt = Annotated[str | None, typer.Option(help="only speeches by this speaker")]
+SourceOpt = Annotated[str | None, typer.Option(help="only documents from this site or file (a web site such as www.gov.cn, or a file name)")]
 IndexOpt = Annotated[str | None, typer.Option("--index", help="a Milvus collection instead of --data: milvus://HOST:19530 (or .../NAME), "
                                               "or a Milvus Lite path ending in .db (default: $SPEECHQA_INDEX)")]
 
@@ -36,19 +46,13 @@ def _emit(obj: dict) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
 
-def _service(settings: Settings):
-    from qa.index.backends import open_service
-
-    return open_service(settings)
-
-
 def _progress_bar(total: int | None, label: str):
     from tqdm import tqdm
 
     return tqdm(total=total, desc=label, unit="passage", disable=not sys.stderr.isatty(), file=sys.stderr)
 
 
-def run_ingest(settings: Settings, paths: list[Path], *, limit: int | None = None) -> tuple[object, int]:
+def run_ingest(settings: Settings, paths: list[Path], *, limit: int | None = None) -> tuple[IngestReport, int]:
     """Ingest paths into the collection of `settings`; returns (report, documents in the collection)."""
     from embeddings.loader import load_encoder
     from qa.index.backends import open_collection
@@ -94,28 +98,29 @@ def ingest(
         report, total = _ray_ingest(settings, [p for p in paths if p.exists()], ray_address, limit)
     else:
         report, total = run_ingest(settings, [p for p in paths if p.exists()], limit=limit)
-    for rejection in report.rejected:  # type: ignore[attr-defined]
+    for rejection in report.rejected:
         if as_json:
             _emit({"rejected": rejection.source, "reason": rejection.reason})
         else:
             typer.echo(f"rejected {rejection.source}: {rejection.reason}", err=True)
-    summary = report.summary()  # type: ignore[attr-defined]
+    summary = report.summary()
     if as_json:
-        _emit({"summary": {k: len(v) for k, v in report.as_dict().items()}, "documents": total})  # type: ignore[attr-defined]
+        _emit({"summary": {k: len(v) for k, v in report.as_dict().items()}, "documents": total})
     else:
         typer.echo(f"{summary}; the collection at {settings.index or settings.data_dir} holds {total} documents")
-    if not (report.added or report.updated or report.duplicates):  # type: ignore[attr-defined]
+    if not (report.added or report.updated or report.duplicates):
         raise typer.Exit(1)
 
 
-def _ray_ingest(settings: Settings, paths: list[Path], address: str | None, limit: int | None):
+def _ray_ingest(settings: Settings, paths: list[Path], address: str | None, limit: int | None) -> tuple[IngestReport, int]:
     from qa.errors import BadInputError
     from qa.index.milvus_backend import is_milvus_index
     from qa.ingest.ray_ingest import ray_ingest
 
-    if not is_milvus_index(settings.index):
+    index = settings.index
+    if index is None or not is_milvus_index(index):
         raise BadInputError("--ray writes to Milvus: give --index milvus://HOST:19530 (or a Milvus Lite path ending in .db)")
-    return ray_ingest(settings, settings.index, paths, address=address, limit=limit)
+    return ray_ingest(settings, index, paths, address=address, limit=limit)
 
 
 def _browser(settings: Settings):
@@ -213,12 +218,13 @@ def search(
     query: str,
     data: DataOpt = None,
     model: ModelOpt = None,
-    k: int = 10,
+    k: KOpt = 10,
     mode: Annotated[str, typer.Option(help="hybrid, dense or lexical")] = "hybrid",
-    doc: Annotated[list[str] | None, typer.Option(help="restrict to this document id (repeatable)")] = None,
-    date_from: str | None = None,
-    date_to: str | None = None,
-    speaker: str | None = None,
+    doc: DocOpt = None,
+    date_from: DateFromOpt = None,
+    date_to: DateToOpt = None,
+    speaker: SpeakerOpt = None,
+    source: SourceOpt = None,
     as_json: JsonOpt = False,
     index: IndexOpt = None,
     reranker: RerankerOpt = None,
@@ -230,8 +236,9 @@ def search(
     """
     from qa.search.service import SearchRequest
 
-    service = _service(_settings(data, model, index=index, reranker=reranker))
-    result = service.search(SearchRequest(query, k, mode, tuple(doc or ()), date_from, date_to, speaker, prefer=prefer))
+    service = open_service(_settings(data, model, index=index, reranker=reranker))
+    result = service.search(SearchRequest(query=query, k=k, mode=mode, doc_ids=tuple(doc or ()), date_from=date_from,
+                                          date_to=date_to, speaker=speaker, source=source, prefer=prefer))
     _print_result(result, as_json)
 
 
@@ -241,7 +248,7 @@ def similar(
     chunk: Annotated[str | None, typer.Option(help="start from a stored passage id")] = None,
     data: DataOpt = None,
     model: ModelOpt = None,
-    k: int = 10,
+    k: KOpt = 10,
     exclude_doc: str | None = None,
     as_json: JsonOpt = False,
     index: IndexOpt = None,
@@ -250,7 +257,7 @@ def similar(
 
     Example: speechqa similar "坚持工业立县、工业兴县、工业强县战略" --k 5
     """
-    service = _service(_settings(data, model, index=index))
+    service = open_service(_settings(data, model, index=index))
     _print_result(service.similar(text=text, chunk_id=chunk, k=k, exclude_doc=exclude_doc), as_json)
 
 
@@ -259,7 +266,7 @@ def eval_command(
     questions: Path,
     data: DataOpt = None,
     model: ModelOpt = None,
-    k: int = 10,
+    k: KOpt = 10,
     mode: Annotated[str, typer.Option(help="hybrid, dense, lexical, or all")] = "hybrid",
     script: Annotated[str, typer.Option(help="convert queries first: none, t2s or s2t")] = "none",
     as_json: JsonOpt = False,
@@ -277,7 +284,7 @@ def eval_command(
     if script not in transforms:
         raise typer.BadParameter("--script must be none, t2s or s2t")
     loaded = load_questions(questions)
-    service = _service(_settings(data, model, index=index, reranker=reranker))
+    service = open_service(_settings(data, model, index=index, reranker=reranker))
     modes = ["dense", "lexical", "hybrid"] if mode == "all" else [mode]
     for one in modes:
         report = evaluate(service, loaded, k=k, mode=one, transform=transforms[script])
@@ -344,11 +351,11 @@ def _serve(settings: Settings) -> None:
 def phrase(
     text: Annotated[str, typer.Argument(help="the exact phrase, either script")],
     data: DataOpt = None,
-    doc: Annotated[list[str] | None, typer.Option(help="restrict to this document id (repeatable)")] = None,
-    date_from: str | None = None,
-    date_to: str | None = None,
-    speaker: str | None = None,
-    source: Annotated[str | None, typer.Option(help="only documents from this site or file")] = None,
+    doc: DocOpt = None,
+    date_from: DateFromOpt = None,
+    date_to: DateToOpt = None,
+    speaker: SpeakerOpt = None,
+    source: SourceOpt = None,
     granularity: Annotated[str, typer.Option(help="auto, month or year")] = "auto",
     offset: int = 0,
     limit: Annotated[int, typer.Option(help="occurrences to list")] = 20,
@@ -362,8 +369,9 @@ def phrase(
     from qa.search.phrase import PhraseRequest, timeline_to_dict
 
     service = _browser(_settings(data, index=index))
-    timeline = service.phrase(PhraseRequest(text, tuple(doc or ()), date_from, date_to, speaker, source, granularity, offset,
-                                            limit))
+    timeline = service.phrase(PhraseRequest(phrase=text, doc_ids=tuple(doc or ()), date_from=date_from, date_to=date_to,
+                                            speaker=speaker, source=source, granularity=granularity, offset=offset,
+                                            limit=limit))
     if as_json:
         _emit(timeline_to_dict(timeline))
         return
@@ -442,7 +450,7 @@ def demo(
     if not (directory / STORE_FILE).exists() or not (directory / "manifest.json").exists():
         typer.echo(f"building the demo collection in {directory} (first run converts the bundled model; a minute or two)", err=True)
         report, total = run_ingest(settings, [sample_speeches_dir()])
-        typer.echo(f"{report.summary()}; {total} documents", err=True)  # type: ignore[attr-defined]
+        typer.echo(f"{report.summary()}; {total} documents", err=True)
     if no_serve:
         return
     typer.echo(f"open http://{host}:{port}/ in a browser", err=True)

@@ -1,8 +1,9 @@
 """The JSON API of shared/API.md, called over HTTP on a real server (`python -m qa.cli serve`) on loopback.
 
-Uploads and deletions run last in this file: they change the server's collection (its own copy of the seeds).
-Settings a server cannot be started with cheaply (a public host, a tiny upload limit, no collection) are
-tested on `create_app(settings)` under FastAPI's TestClient.
+The server holds its own copy of the seeds, and every test leaves it so: a test that adds documents has them
+removed when it ends, passed or failed (`forget_added`), so every test holds in any order. (tests/test_milvus_api.py
+runs these same tests against a server over Milvus.) Settings a server cannot be started with cheaply (a public host,
+a tiny upload limit, no collection) are tested on `create_app(settings)` under FastAPI's TestClient.
 """
 
 from __future__ import annotations
@@ -259,8 +260,15 @@ def test_pages_answer_errors_with_html(api):
     assert "找不到 Not found" in response.text
     response = api.get("/doc/d-0000000000000000")
     assert response.status_code == 404 and "d-0000000000000000" in response.text
+    # bad input on a page with a form is shown next to that form, filled in as sent, so it can be fixed in place
     response = api.get("/search", params={"q": QUESTION, "k": 0})
     assert response.status_code == 400 and "between 1 and 100" in response.text and 'value="招商引资进度为什么落后"' in response.text
+    similar = api.get("/similar", params={"text": "工业强县", "k": 0})
+    assert similar.status_code == 400 and "between 1 and 100" in similar.text and ">工业强县</textarea>" in similar.text
+    phrase = api.get("/phrase", params={"q": "招商引资", "granularity": "week"})
+    assert phrase.status_code == 400 and "granularity must be one of auto, month, year, not &#39;week&#39;" in phrase.text
+    assert 'name="q" type="search" value="招商引资"' in phrase.text
+    assert api.get("/search").status_code == 200 and 'id="q"' in api.get("/search").text  # no question yet: the form
 
 
 # -- similar passages ---------------------------------------------------------------------
@@ -356,7 +364,7 @@ def test_pages_render_results_documents_and_similar(api, seed_ids):
     assert "sample_speeches/" not in documents.text  # files are shown by name, never by the server's folders
 
 
-# -- uploads and deletions (these change the server's collection: keep them last) ---------------
+# -- uploads and deletions (each leaves the collection as it found it) --------------------------
 SPEECH_UTF8 = (
     "在全县蓝莓产业发展推进会上的讲话\n"
     "同志们：蓝莓产业园建设是今年农业农村工作的重中之重。一要抓好基地建设，新增连片种植面积三千亩，"
@@ -374,7 +382,20 @@ def upload(client: httpx.Client, files: list[tuple[str, bytes]], **kwargs) -> ht
     return client.post("/api/documents", files=[("files", (name, data, "text/plain")) for name, data in files], **kwargs)
 
 
-def test_upload_search_and_delete(api, tmp_path):
+def forget_added(api: httpx.Client, request: pytest.FixtureRequest) -> None:
+    """Remove what the calling test adds to the server's collection once it ends, passed or failed."""
+    before = {d["doc_id"] for d in api.get("/api/documents", params={"limit": 500}).json()["documents"]}
+
+    def remove_added() -> None:
+        for document in api.get("/api/documents", params={"limit": 500}).json()["documents"]:
+            if document["doc_id"] not in before:
+                api.delete(f"/api/documents/{document['doc_id']}")
+
+    request.addfinalizer(remove_added)
+
+
+def test_upload_search_and_delete(api, request, tmp_path):
+    forget_added(api, request)
     escape_target = tmp_path / "escaped" / "pwned.txt"
     traversal = f"../../../../../../..{escape_target}"
     assert not Path("/etc/passwd.txt").exists()

@@ -40,6 +40,15 @@ def test_search_prints_one_json_object_per_result(seed_collection_dir, model_cac
     assert lines[0]["citation"]["url"] == f"/doc/{lines[0]['doc_id']}#{lines[0]['chunk_id']}"
 
 
+def test_search_keeps_to_one_source(seed_collection_dir, model_cache_dir):
+    seed = "001_eacabc2e24b6d2f8.txt"
+    result = run("search", "招商引资进度为什么落后", "--k", "20", "--source", seed, "--json", data=seed_collection_dir,
+                 cache=model_cache_dir)
+    assert result.returncode == 0, result.stderr
+    sources = [Path(json.loads(line)["citation"]["source"]).name for line in result.stdout.splitlines()]
+    assert len(sources) > 1 and set(sources) == {seed}  # unfiltered, the best passage is in 002
+
+
 def test_docs_list_and_show(seed_collection_dir, model_cache_dir):
     listed = run("docs", "list", "--json", data=seed_collection_dir, cache=model_cache_dir)
     documents = [json.loads(line) for line in listed.stdout.splitlines()]

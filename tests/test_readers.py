@@ -453,3 +453,35 @@ def test_the_ingest_command_takes_the_good_files_and_names_each_bad_one(tmp_path
     listed = subprocess.run([sys.executable, "-m", "qa.cli", "docs", "list", "--json"], env=env, capture_output=True,
                             text=True, timeout=120, cwd=Path(__file__).parents[1])
     assert sorted(json.loads(line)["source"] for line in listed.stdout.splitlines()) == ["a.txt", "d\ufffd.txt"]
+
+
+def test_a_file_given_by_name_and_bytes_reads_as_it_would_on_disk(tmp_path: Path) -> None:
+    """read_named (uploads) reads every kind from memory as read_path reads it from disk, cited by the name given."""
+    from dataclasses import replace
+
+    from qa.ingest.readers import read_named
+
+    records = [json.dumps({"title": "标题", "content": SIMPLIFIED}, ensure_ascii=False), "[1, 2]", json.dumps({"title": "无正文"})]
+    files = {
+        "speech.txt": SIMPLIFIED.encode("gb18030"),
+        "speech.md": ("# 縣工業會議\n" + TRADITIONAL).encode("utf-8"),
+        "page.html": f"<html><head><title>标题</title></head><body><p>{SIMPLIFIED}</p></body></html>".encode(),
+        "remarks.pdf": make_pdf(b"BT /F1 12 Tf 72 720 Td (Opening remarks) Tj ET"),
+        "records.jsonl": "\n".join(records).encode(),
+        "records.jsonl.gz": gzip.compress("\n".join(records).encode()),
+        "table.csv": f"title,content\n标题,{SIMPLIFIED}\n无正文,\n".encode("gbk"),
+        "empty.txt": b"",
+        "big.txt": SIMPLIFIED.encode() * 1000,
+        "notes.xyz": b"hello",
+    }
+    make_docx(tmp_path / "speech.docx", ["在全镇工业经济推进会上的讲话", "同志们："])
+    files["speech.docx"] = (tmp_path / "speech.docx").read_bytes()
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    for name, data in files.items():
+        on_disk = [replace(item, source=Path(item.source).name) for item in read_path(tmp_path / name, max_bytes=64 * 1024)]
+        in_memory = list(read_named(f"../../elsewhere/{name}", data, max_bytes=64 * 1024))
+        assert in_memory == on_disk, name
+        assert any(isinstance(item, RawDocument) for item in in_memory) == (name not in {"empty.txt", "big.txt", "notes.xyz"})
+    assert [item.source for item in read_named("我的 讲话?.txt", b"")] == ["我的_讲话_.txt"]  # a name, never a path
+    assert [item.source for item in read_named("..", SIMPLIFIED.encode())] == ["upload"]

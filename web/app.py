@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import re
-import tempfile
 import threading
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
@@ -26,7 +24,8 @@ from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.routing import Match
 
 from qa.errors import BadInputError, ForbiddenError, SpeechQAError, TooLargeError, UnauthorizedError
-from qa.ingest.pipeline import IngestReport
+from qa.index.backends import open_service
+from qa.index.store import PassageFilter
 from qa.search.export import check_format, export
 from qa.search.phrase import (
     GRANULARITIES,
@@ -41,7 +40,7 @@ from qa.search.service import MAX_K, MODES, SearchRequest, SearchService
 from qa.serialize import document_detail, document_summary, result_to_dict
 from qa.settings import Settings
 from qa.textnorm import drop_surrogates
-from qa.types import Hit, RawDocument, Rejection
+from qa.types import Hit
 from web import schemas, security
 from web.render import register_filters
 
@@ -62,7 +61,7 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))  # autoescape is 
 register_filters(templates.env)
 
 
-# -- request bodies -----------------------------------------------------------
+# -- what a request may say: its bodies and parameters, each declared once -------------------
 def _bounds(**schema: object) -> dict:
     """Bounds stated in the OpenAPI description. The search service enforces them (400, with a message
     that says what to change) for the API, the pages and the CLI alike, so they are not checked twice."""
@@ -96,14 +95,26 @@ def _in_query(**schema: object) -> dict:
 ISO_DATE = _bounds(anyOf=[{"type": "string", "format": "date"}, {"type": "string", "maxLength": 0}, {"type": "null"}])
 QUERY_DATE = _in_query(anyOf=[{"type": "string", "format": "date"}, {"type": "string", "maxLength": 0}])
 EXPORT_FORMAT = _in_query(enum=["csv", "jsonl", ""])
-QueryText = Field(..., description="question or pasted text, 1-2,000 characters",
-                  **_bounds(minLength=1, maxLength=MAX_QUERY_CHARS, pattern=HAS_QUERY_TEXT))
-PassageCount = Field(10, description=f"passages, 1-{MAX_K}", **_bounds(minimum=1, maximum=MAX_K))
-ModeName = Field("hybrid", description="hybrid, dense or lexical", **_bounds(enum=list(MODES)))
 
-
+# The words and bounds of the search parameters, alike in a URL's query and in a POST body.
+QUERY_HELP = "question or pasted text, any script, 1-2,000 characters"
+QUERY_BOUNDS = _bounds(minLength=1, maxLength=MAX_QUERY_CHARS, pattern=HAS_QUERY_TEXT)
+K_HELP = f"passages, 1-{MAX_K}"
+K_BOUNDS = _bounds(minimum=1, maximum=MAX_K)
+MODE_HELP = "hybrid, dense or lexical"
+MODE_BOUNDS = _bounds(enum=list(MODES))
+DATE_HELP = "ISO date, inclusive, on the speech's date"
+SPEAKER_HELP = "restrict to speeches by this speaker"
+SOURCE_HELP = "only documents from this site or file (a value of facets.source or by_source)"
 PREFER_HELP = ("let the dates and speakers the question names favour documents that fit them (hybrid mode; a soft "
                "preference, never a filter; the response's `preferences` says what was read); false turns it off")
+
+QueryText = Field(..., description=QUERY_HELP, **QUERY_BOUNDS)
+PassageCount = Field(10, description=K_HELP, **K_BOUNDS)
+ModeName = Field("hybrid", description=MODE_HELP, **MODE_BOUNDS)
+BodyDate = Field(None, description=DATE_HELP, **ISO_DATE)
+PastedText = Field(None, description="pasted text to compare; or give chunk_id",
+                   **_bounds(maxLength=MAX_QUERY_CHARS, pattern=HAS_QUERY_TEXT))
 
 
 class SearchBody(BaseModel):
@@ -111,15 +122,16 @@ class SearchBody(BaseModel):
     k: int = PassageCount
     mode: str = ModeName
     doc: list[str] | str = Field(default_factory=list, description="restrict to these document ids")
-    date_from: str | None = Field(None, description="ISO date, inclusive, on the speech's date", **ISO_DATE)
-    date_to: str | None = Field(None, description="ISO date, inclusive, on the speech's date", **ISO_DATE)
-    speaker: str | None = Field(None, description="restrict to speeches by this speaker")
-    source: str | None = Field(None, description="only documents from this site or file (a value of facets.source)")
+    date_from: str | None = BodyDate
+    date_to: str | None = BodyDate
+    speaker: str | None = Field(None, description=SPEAKER_HELP)
+    source: str | None = Field(None, description=SOURCE_HELP)
     prefer: bool = Field(True, description=PREFER_HELP)
 
     def to_request(self) -> SearchRequest:
-        doc_ids = (self.doc,) if isinstance(self.doc, str) else tuple(self.doc)
-        return SearchRequest(self.q, self.k, self.mode, doc_ids, self.date_from, self.date_to, self.speaker, source=self.source,
+        return SearchRequest(query=self.q, k=self.k, mode=self.mode,
+                             doc_ids=(self.doc,) if isinstance(self.doc, str) else tuple(self.doc),
+                             date_from=self.date_from, date_to=self.date_to, speaker=self.speaker, source=self.source,
                              prefer=self.prefer)
 
 
@@ -130,8 +142,7 @@ class SimilarBody(BaseModel):
         {"required": ["chunk_id"], "properties": {"chunk_id": {"type": "string", "minLength": 1}}},
     ]}}
 
-    text: str | None = Field(None, description="pasted text to compare; or give chunk_id",
-                             **_bounds(maxLength=MAX_QUERY_CHARS, pattern=HAS_QUERY_TEXT))
+    text: str | None = PastedText
     chunk_id: str | None = Field(None, description="start from a stored passage; its own document is left out")
     k: int = PassageCount
     exclude_doc: str | None = Field(None, description="leave out passages of this document")
@@ -170,6 +181,59 @@ def checked_offset(offset: int) -> int:
     return offset
 
 
+SearchText = Annotated[str, Query(description=QUERY_HELP, **QUERY_BOUNDS)]
+PhraseText = Annotated[str, Query(description=f"the exact phrase, either script, {MIN_PHRASE_CHARS}-{MAX_PHRASE_CHARS} characters",
+                                  **_bounds(minLength=MIN_PHRASE_CHARS, maxLength=MAX_PHRASE_CHARS, pattern=HAS_TWO_CHARACTERS))]
+
+
+def document_filter(
+    doc: Annotated[list[str] | None, Query(description="restrict to this document id (repeatable)", **_in_query())] = None,
+    date_from: Annotated[str | None, Query(description=DATE_HELP, **QUERY_DATE)] = None,
+    date_to: Annotated[str | None, Query(description=DATE_HELP, **QUERY_DATE)] = None,
+    speaker: Annotated[str | None, Query(description=SPEAKER_HELP, **_in_query())] = None,
+    source: Annotated[str | None, Query(description=SOURCE_HELP, **_in_query())] = None,
+) -> PassageFilter:
+    """The documents a search or a phrase timeline looks in: the same query parameters for both, API and pages.
+    An empty value is no filter (the pages' forms send them); the services check the rest."""
+    return PassageFilter(doc_ids=tuple(doc or ()), date_from=date_from, date_to=date_to, speaker=speaker, source=source)
+
+
+Where = Annotated[PassageFilter, Depends(document_filter)]
+
+
+def search_options(
+    where: Where,
+    k: Annotated[int, Query(description=K_HELP, **K_BOUNDS)] = 10,
+    mode: Annotated[str, Query(description=MODE_HELP, **MODE_BOUNDS)] = "hybrid",
+    prefer: Annotated[bool, Query(description=PREFER_HELP)] = True,
+) -> SearchRequest:
+    """A URL's search parameters but the query text, for GET /api/search and the /search page alike. Each
+    completes the request with its own `q`: the API requires one, the page without one shows the empty form."""
+    return SearchRequest(query="", k=k, mode=mode, doc_ids=where.doc_ids, date_from=where.date_from,
+                         date_to=where.date_to, speaker=where.speaker, source=where.source, prefer=prefer)
+
+
+def phrase_options(
+    where: Where,
+    granularity: Annotated[str, Query(description="auto, month or year", **_bounds(enum=list(GRANULARITIES)))] = "auto",
+    offset: Annotated[int, Query(description="occurrences to skip", **_bounds(minimum=0, maximum=MAX_OFFSET))] = 0,
+) -> PhraseRequest:
+    """A URL's phrase-timeline parameters but the phrase and the number listed, for GET /api/phrase and the /phrase
+    page alike (each completes the request: their defaults differ)."""
+    return PhraseRequest(phrase="", doc_ids=where.doc_ids, date_from=where.date_from, date_to=where.date_to,
+                         speaker=where.speaker, source=where.source, granularity=granularity, offset=offset)
+
+
+SearchOptions = Annotated[SearchRequest, Depends(search_options)]
+PhraseOptions = Annotated[PhraseRequest, Depends(phrase_options)]
+
+
+def _filter_form(request: SearchRequest | PhraseRequest) -> dict:
+    """A page's filter fields as the user sent them (blank, not None, where one was left out)."""
+    return {"doc": list(request.doc_ids), "date_from": request.date_from or "", "date_to": request.date_to or "",
+            "speaker": request.speaker or "", "source": request.source or ""}
+
+
 # -- dependencies ---------------------------------------------------------------
 class ServiceHolder:
     """Loads the collection and the model once; every request reuses them."""
@@ -183,13 +247,16 @@ class ServiceHolder:
         if self._service is None:
             with self._lock:
                 if self._service is None:
-                    self._service = self._load()
+                    self._service = open_service(self.settings)
         return self._service
 
-    def _load(self) -> SearchService:
-        from qa.index.backends import open_service
-
-        return open_service(self.settings)
+    def readiness(self) -> tuple[dict | None, SpeechQAError | None]:
+        """The collection's figures, or why there is none to serve yet: the health check and the home page
+        report that rather than fail."""
+        try:
+            return self.get().stats(), None
+        except SpeechQAError as exc:
+            return None, exc
 
 
 def get_settings(request: Request) -> Settings:
@@ -218,18 +285,26 @@ def can_write(settings: Settings) -> bool:
     return settings.token is not None or _is_loopback(settings.host)
 
 
-def check_writer(settings: Settings, authorization: str | None) -> None:
-    """Raise unless this request may add or remove documents."""
+def writer_refusal(settings: Settings, authorization: str | None) -> SpeechQAError | None:
+    """Why this request may not add or remove documents, or None when it may."""
     token = settings.token
     if token is None:
         if not _is_loopback(settings.host):
-            raise ForbiddenError("uploads and deletions are disabled on a public address without a token: "
-                                 "restart the server with SPEECHQA_TOKEN set")
-        return
+            return ForbiddenError("uploads and deletions are disabled on a public address without a token: "
+                                  "restart the server with SPEECHQA_TOKEN set")
+        return None
     if not authorization:
-        raise UnauthorizedError("this server needs a token for changes: send 'Authorization: Bearer <token>'")
+        return UnauthorizedError("this server needs a token for changes: send 'Authorization: Bearer <token>'")
     if not security.bearer_matches(authorization, token):
-        raise ForbiddenError("the token is wrong: send the value of SPEECHQA_TOKEN as 'Authorization: Bearer <token>'")
+        return ForbiddenError("the token is wrong: send the value of SPEECHQA_TOKEN as 'Authorization: Bearer <token>'")
+    return None
+
+
+def check_writer(settings: Settings, authorization: str | None) -> None:
+    """Raise unless this request may add or remove documents."""
+    refusal = writer_refusal(settings, authorization)
+    if refusal is not None:
+        raise refusal
 
 
 def require_writer(settings: AppSettings, authorization: Annotated[str | None, Header()] = None) -> None:
@@ -284,9 +359,27 @@ def _problem(error: dict) -> str:
     return f"{'.'.join(parts) or 'request body'}: {error.get('msg')}"
 
 
+@dataclass(frozen=True)
+class FormPage:
+    """A page whose form the user can fix bad input in: the template and what it shows besides the message."""
+
+    template: str
+    context: dict
+
+
+def shows_bad_input(request: Request, template: str, **context: object) -> None:
+    """From here on, a BadInputError of this request is shown on `template`, next to the form it came from,
+    rather than on the error page (the handler below renders it)."""
+    request.state.form_page = FormPage(template, context)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SpeechQAError)
     async def on_speechqa_error(request: Request, exc: SpeechQAError):
+        form_page = getattr(request.state, "form_page", None)
+        if isinstance(exc, BadInputError) and form_page is not None:
+            return page(request, form_page.template, status=exc.status,
+                        error=public_message(str(exc), request.app.state.settings), **form_page.context)
         return error_response(request, exc.status, exc.code, str(exc))
 
     @app.exception_handler(RequestValidationError)
@@ -352,7 +445,7 @@ class GuardMiddleware:
         app = self.app
         if scope["method"] == "POST" and scope["path"] in UPLOAD_PATHS:
             # An upload sent without a length (chunked) is read only up to the limit, so it cannot fill the disk
-            # either; the slack covers the multipart framing around the files, which ingest_uploads counts alone.
+            # either; the slack covers the multipart framing around the files, which `uploaded` counts alone.
             app = RequestBodyLimitMiddleware(app, request.app.state.settings.max_upload_bytes + UPLOAD_FRAMING_BYTES)
         started = False
 
@@ -396,11 +489,9 @@ class GuardMiddleware:
             if int(length) > limit:
                 # The API's token comes in a header and is checked before the size; the page's comes in
                 # the form, unread here, so there only a server that takes no changes at all refuses first.
-                if request.url.path.startswith("/api/") or settings.token is None:
-                    try:
-                        check_writer(settings, authorization)
-                    except SpeechQAError as exc:
-                        return error_response(request, exc.status, exc.code, str(exc))
+                refusal = writer_refusal(settings, authorization)
+                if refusal is not None and (request.url.path.startswith("/api/") or settings.token is None):
+                    return error_response(request, refusal.status, refusal.code, str(refusal))
                 return error_response(request, 413, TooLargeError.code, _too_large_message(limit, int(length)))
         return None
 
@@ -428,11 +519,11 @@ UPLOAD_ERRORS = schemas.error_responses(401, 403, 413)
 @api.get("/healthz", responses={200: {"model": schemas.Health}, 503: {"model": schemas.Health,
                                                                        "description": "no collection to serve yet"}})
 def healthz(request: Request):
-    try:
-        stats = request.app.state.holder.get().stats()
-    except SpeechQAError as exc:
+    stats, problem = request.app.state.holder.readiness()
+    if problem is not None:
         return JSONResponse({"status": "not_ready", "documents": 0, "chunks": 0, "model": None, "index": None,
-                             "error": {"code": exc.code, "message": public_message(str(exc), request.app.state.settings)}},
+                             "error": {"code": problem.code,
+                                       "message": public_message(str(problem), request.app.state.settings)}},
                             status_code=503)
     return {"status": "ok", **stats}
 
@@ -441,22 +532,12 @@ def healthz(request: Request):
 def api_search(
     request: Request,
     service: Service,
-    q: Annotated[str, Query(description="question or text, any script, 1-2,000 characters",
-                            **_bounds(minLength=1, maxLength=MAX_QUERY_CHARS, pattern=HAS_QUERY_TEXT))],
-    k: Annotated[int, Query(description=f"passages, 1-{MAX_K}", **_bounds(minimum=1, maximum=MAX_K))] = 10,
-    mode: Annotated[str, Query(description="hybrid, dense or lexical", **_bounds(enum=list(MODES)))] = "hybrid",
-    doc: Annotated[list[str] | None, Query(description="restrict to this document id (repeatable)", **_in_query())] = None,
-    date_from: Annotated[str | None, Query(description="ISO date, inclusive", **QUERY_DATE)] = None,
-    date_to: Annotated[str | None, Query(description="ISO date, inclusive", **QUERY_DATE)] = None,
-    speaker: Annotated[str | None, Query(description="restrict to speeches by this speaker", **_in_query())] = None,
-    source: Annotated[str | None, Query(description="only documents from this site or file (a value of facets.source)",
-                                        **_in_query())] = None,
+    q: SearchText,
+    options: SearchOptions,
     format: Annotated[str | None, Query(description="csv or jsonl: the results as a download", **EXPORT_FORMAT)] = None,
-    prefer: Annotated[bool, Query(description=PREFER_HELP)] = True,
 ):
     fmt = check_format(format)
-    result = service.search(SearchRequest(q, k, mode, tuple(doc or ()), date_from, date_to, speaker, source=source,
-                                          prefer=prefer))
+    result = service.search(replace(options, query=q))
     if fmt:
         return download(request, result.hits, fmt, "speechqa-search")
     # A JSONResponse straight from the plain dict skips FastAPI's generic re-encoding of the payload.
@@ -487,10 +568,9 @@ def api_document(doc_id: str, service: Service):
 
 
 @api.post("/api/documents", responses={200: {"model": schemas.UploadReport}, **UPLOAD_ERRORS})
-async def api_upload(_: Writer, settings: AppSettings, service: Service,
-                     files: Annotated[list[UploadFile], File(description="one or more files", **_bounds(minItems=1))]):
-    report = await ingest_uploads(service, settings, files)
-    return report.as_dict()
+def api_upload(_: Writer, settings: AppSettings, service: Service,
+               files: Annotated[list[UploadFile], File(description="one or more files", **_bounds(minItems=1))]):
+    return service.add_files(uploaded(files, settings.max_upload_bytes), max_file_bytes=settings.max_file_bytes).as_dict()
 
 
 @api.delete("/api/documents/{doc_id}", responses={200: {"model": schemas.Deleted}, **CHANGE_ERRORS})
@@ -499,50 +579,20 @@ def api_delete(doc_id: str, _: Writer, service: Service):
     return {"deleted": doc_id}
 
 
-async def ingest_uploads(service: SearchService, settings: Settings, files: list[UploadFile]) -> IngestReport:
-    """Write each upload under a fresh temporary name, read it, and add what it holds."""
-    from qa.ingest.readers import read_path
-
+def uploaded(files: list[UploadFile], limit: int) -> list[tuple[str, bytes]]:
+    """The request's files as (name, contents), `limit` bytes at most in all; the service reads and cites them."""
     files = [f for f in files if f.filename or f.size]
     if not files:
         raise BadInputError("no files in the upload: send them as multipart field 'files'")
-    limit = settings.max_upload_bytes
-    records: list[RawDocument | Rejection] = []
+    contents = []
     total = 0
-    with tempfile.TemporaryDirectory(prefix="speechqa-upload-") as tmp:
-        for number, upload in enumerate(files):
-            name = safe_name(upload.filename or f"upload-{number}.txt")
-            data = await upload.read(limit + 1 - total)
-            total += len(data)
-            if total > limit:  # a chunked request gives no length up front; only limit + 1 bytes were read
-                raise TooLargeError(_too_large_message(limit))
-            # The request names nothing on disk: each upload gets a fresh name with only its suffix kept.
-            path = Path(tmp) / f"{number}{_suffix(name)}"
-            path.write_bytes(data)
-            records.extend(_cited_as(record, path, name) for record in read_path(path, max_bytes=settings.max_file_bytes))
-        return service.add_documents(records)
-
-
-_UNSAFE = re.compile(r"[^\w.\-]+")
-
-
-def safe_name(filename: str) -> str:
-    """The file's base name for citations only; directories and odd characters are dropped."""
-    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
-    return _UNSAFE.sub("_", base).strip("._")[:120] or "upload"
-
-
-def _suffix(name: str) -> str:
-    lowered = name.lower()
-    return ".jsonl.gz" if lowered.endswith(".jsonl.gz") else Path(lowered).suffix
-
-
-def _cited_as(record: RawDocument | Rejection, tmp_path: Path, name: str) -> RawDocument | Rejection:
-    """Cite an upload by the name the user gave it, not by its temporary file."""
-    cited = replace(record, source=record.source.replace(str(tmp_path), name, 1))
-    if isinstance(cited, Rejection):
-        cited = replace(cited, reason=cited.reason.replace(str(tmp_path), name))
-    return cited
+    for number, upload in enumerate(files):
+        data = upload.file.read(limit + 1 - total)
+        total += len(data)
+        if total > limit:  # a chunked request gives no length up front; only limit + 1 bytes were read
+            raise TooLargeError(_too_large_message(limit))
+        contents.append((upload.filename or f"upload-{number}.txt", data))
+    return contents
 
 
 # -- pages ----------------------------------------------------------------------
@@ -558,38 +608,21 @@ def page(request: Request, name: str, status: int = 200, **context) -> Response:
 
 @pages.get("/")
 def home(request: Request):
-    try:
-        stats = request.app.state.holder.get().stats()
-    except SpeechQAError as exc:
+    stats, problem = request.app.state.holder.readiness()
+    if problem is not None:
         return page(request, "index.html", status=503, stats=None,
-                    not_ready=public_message(str(exc), request.app.state.settings), form={})
+                    not_ready=public_message(str(problem), request.app.state.settings), form={})
     return page(request, "index.html", stats=stats, not_ready=None, form={})
 
 
 @pages.get("/search")
-def search_page(
-    request: Request,
-    service: Service,
-    q: str = "",
-    k: int = 10,
-    mode: str = "hybrid",
-    doc: Annotated[list[str] | None, Query()] = None,
-    date_from: str | None = None,
-    date_to: str | None = None,
-    speaker: str | None = None,
-    source: str | None = None,
-    prefer: bool = True,
-):
-    form = {"q": q, "k": k, "mode": mode, "doc": doc or [], "date_from": date_from or "", "date_to": date_to or "",
-            "speaker": speaker or "", "source": source or "", "prefer": None if prefer else "false"}
+def search_page(request: Request, service: Service, options: SearchOptions, q: str = ""):
+    search = replace(options, query=q)
+    form = {"q": q, "k": search.k, "mode": search.mode, **_filter_form(search), "prefer": None if search.prefer else "false"}
     if not q.strip():
         return page(request, "index.html", stats=service.stats(), not_ready=None, form=form)
-    try:
-        result = service.search(SearchRequest(q, k, mode, tuple(doc or ()), date_from or None, date_to or None, speaker or None,
-                                              source=source or None, prefer=prefer))
-    except BadInputError as exc:  # shown next to the form, so the user can fix the query in place
-        return page(request, "search.html", status=400, form=form, result=None, error=str(exc))
-    return page(request, "search.html", form=form, result=result, error=None)
+    shows_bad_input(request, "search.html", form=form, result=None)
+    return page(request, "search.html", form=form, result=service.search(search), error=None)
 
 
 @pages.get("/doc/{doc_id}")
@@ -602,10 +635,8 @@ def doc_page(request: Request, doc_id: str, service: Service, chunk: str | None 
 def similar_page(request: Request, service: Service, chunk: str | None = None, text: str = "", k: int = 10):
     if not chunk and not text.strip():
         return page(request, "similar.html", result=None, text="", error=None)
-    try:
-        result = service.similar(text=text or None, chunk_id=chunk, k=k)
-    except BadInputError as exc:
-        return page(request, "similar.html", status=400, result=None, text=text, error=str(exc))
+    shows_bad_input(request, "similar.html", result=None, text=text)
+    result = service.similar(text=text or None, chunk_id=chunk, k=k)
     source_doc = service.document(result.source.doc_id)[0] if result.source else None
     return page(request, "similar.html", result=result, text=result.query, source_doc=source_doc, error=None)
 
@@ -623,7 +654,7 @@ def documents_page(request: Request, service: Service, paging: Page):
 
 
 @pages.post("/documents")
-async def documents_upload(
+def documents_upload(
     request: Request,
     settings: AppSettings,
     service: Service,
@@ -631,7 +662,7 @@ async def documents_upload(
     token: Annotated[str, Form()] = "",
 ):
     check_writer(settings, f"Bearer {token}" if token else None)
-    report = await ingest_uploads(service, settings, files)
+    report = service.add_files(uploaded(files, settings.max_upload_bytes), max_file_bytes=settings.max_file_bytes)
     added = [service.document(doc_id)[0] for doc_id in report.added]
     rows, total = service.documents(0, 50)
     return page(request, "documents.html", rows=rows, total=total, offset=0, limit=50, report=report, added=added)
@@ -669,52 +700,29 @@ def download(request: Request, hits: Sequence[Hit], fmt: str, name: str) -> Resp
 def api_phrase(
     request: Request,
     service: Service,
-    q: Annotated[str, Query(description=f"the exact phrase, either script, {MIN_PHRASE_CHARS}-{MAX_PHRASE_CHARS} characters",
-                            **_bounds(minLength=MIN_PHRASE_CHARS, maxLength=MAX_PHRASE_CHARS, pattern=HAS_TWO_CHARACTERS))],
-    doc: Annotated[list[str] | None, Query(description="restrict to this document id (repeatable)", **_in_query())] = None,
-    date_from: Annotated[str | None, Query(description="ISO date, inclusive", **QUERY_DATE)] = None,
-    date_to: Annotated[str | None, Query(description="ISO date, inclusive", **QUERY_DATE)] = None,
-    speaker: Annotated[str | None, Query(description="restrict to speeches by this speaker", **_in_query())] = None,
-    source: Annotated[str | None, Query(description="only documents from this site or file", **_in_query())] = None,
-    granularity: Annotated[str, Query(description="auto, month or year", **_bounds(enum=list(GRANULARITIES)))] = "auto",
-    offset: Annotated[int, Query(description="occurrences to skip", **_bounds(minimum=0, maximum=MAX_OFFSET))] = 0,
+    q: PhraseText,
+    options: PhraseOptions,
     limit: Annotated[int | None, Query(description=f"occurrences listed, 1-{PHRASE_LIMIT}; default 50, every one for a download",
                                        **_in_query(minimum=1, maximum=PHRASE_LIMIT))] = None,
     format: Annotated[str | None, Query(description="csv or jsonl: the occurrences as a download", **EXPORT_FORMAT)] = None,
 ):
     fmt = check_format(format)
-    checked_offset(offset)
-    timeline = service.phrase(PhraseRequest(q, tuple(doc or ()), date_from, date_to, speaker, source, granularity, offset,
-                                            (PHRASE_LIMIT if fmt else 50) if limit is None else limit))
+    checked_offset(options.offset)
+    timeline = service.phrase(replace(options, phrase=q, limit=(PHRASE_LIMIT if fmt else 50) if limit is None else limit))
     if fmt:
         return download(request, timeline.occurrences, fmt, "speechqa-phrase")
     return JSONResponse(timeline_to_dict(timeline))
 
 
 @pages.get("/phrase")
-def phrase_page(
-    request: Request,
-    service: Service,
-    q: str = "",
-    doc: Annotated[list[str] | None, Query()] = None,
-    date_from: str | None = None,
-    date_to: str | None = None,
-    speaker: str | None = None,
-    source: str | None = None,
-    granularity: str = "auto",
-    offset: int = 0,
-    limit: int = 50,
-):
-    form = {"q": q, "doc": doc or [], "date_from": date_from or "", "date_to": date_to or "", "speaker": speaker or "",
-            "source": source or "", "granularity": granularity if granularity != "auto" else ""}
+def phrase_page(request: Request, service: Service, options: PhraseOptions, q: str = "", limit: int = 50):
+    wanted = replace(options, phrase=q, limit=limit)
+    form = {"q": q, **_filter_form(wanted), "granularity": wanted.granularity if wanted.granularity != "auto" else ""}
     if not q.strip():
         return page(request, "phrase.html", form=form, timeline=None, error=None)
-    try:
-        timeline = service.phrase(PhraseRequest(q, tuple(doc or ()), date_from, date_to, speaker, source, granularity,
-                                                checked_offset(offset), limit))
-    except BadInputError as exc:  # shown next to the form, so the user can fix the phrase in place
-        return page(request, "phrase.html", status=400, form=form, timeline=None, error=str(exc))
-    return page(request, "phrase.html", form=form, timeline=timeline, error=None)
+    shows_bad_input(request, "phrase.html", form=form, timeline=None)
+    checked_offset(wanted.offset)
+    return page(request, "phrase.html", form=form, timeline=service.phrase(wanted), error=None)
 
 
 def create_app(settings: Settings, service: SearchService | None = None) -> FastAPI:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from qa.ingest.readers import citation_source
 from qa.types import Passage
 
 
@@ -59,11 +60,7 @@ def document_segments(text: str, passages: Sequence[Passage], cited: str | None)
 
 def source_name(source: str | None) -> str:
     """How a page shows a source: a URL as it is, a file by its base name (never the server's folders)."""
-    if not source:
-        return ""
-    if "://" in source:
-        return source
-    return source.replace("\\", "/").rsplit("/", 1)[-1]
+    return citation_source(source) if source else ""
 
 
 def web_link(source: str | None) -> str | None:

@@ -15,6 +15,7 @@ import csv
 import errno
 import gzip
 import html
+import io
 import json
 import os
 import re
@@ -22,6 +23,7 @@ import stat
 import sys
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Protocol
 
@@ -143,12 +145,7 @@ def read_path(path: Path, *, max_bytes: int = 20 * _MB) -> Iterator[RawDocument 
     source = display_name(path)
     suffix = _suffix(path)
     if suffix not in SUPPORTED_SUFFIXES:
-        shown = f"'{suffix}'" if suffix else "no extension"
-        yield Rejection(
-            source,
-            f"unsupported file type ({shown}); supported: {', '.join(SUPPORTED_SUFFIXES)}. "
-            "Convert the file to one of these or rename it if the extension is wrong",
-        )
+        yield _unsupported(source, suffix)
         return
     problem = _not_a_file(path)
     if problem is not None:
@@ -159,11 +156,51 @@ def read_path(path: Path, *, max_bytes: int = 20 * _MB) -> Iterator[RawDocument 
     except OSError as exc:
         yield Rejection(source, f"cannot open: {exc.strerror or exc}")
         return
+    yield from _read_contents(path, source, suffix, size, max_bytes)
+
+
+def read_named(name: str, data: bytes, *, max_bytes: int = 20 * _MB) -> Iterator[RawDocument | Rejection]:
+    """Read a file given as its name and contents (an upload) as ``read_path`` reads one on disk.
+
+    Nothing is written anywhere: the file is read from ``data`` and cited by ``cited_name(name)``,
+    so a name such as ``../../etc/x.txt`` names nothing on disk and is cited as ``x.txt``.
+    """
+    source = cited_name(name)
+    suffix = _suffix(Path(source))
+    if suffix not in SUPPORTED_SUFFIXES:
+        yield _unsupported(source, suffix)
+        return
+    yield from _read_contents(data, source, suffix, len(data), max_bytes)
+
+
+_UNSAFE_NAME = re.compile(r"[^\w.\-]+")
+
+
+def cited_name(filename: str) -> str:
+    """How a file known only by a name someone sent is cited: its base name, directories and odd characters dropped."""
+    return _UNSAFE_NAME.sub("_", citation_source(filename)).strip("._")[:120] or "upload"
+
+
+# A file on disk, or the contents of one given by name (read_named).
+_File = Path | bytes
+
+
+def _unsupported(source: str, suffix: str) -> Rejection:
+    shown = f"'{suffix}'" if suffix else "no extension"
+    return Rejection(
+        source,
+        f"unsupported file type ({shown}); supported: {', '.join(SUPPORTED_SUFFIXES)}. "
+        "Convert the file to one of these or rename it if the extension is wrong",
+    )
+
+
+def _read_contents(file: _File, source: str, suffix: str, size: int,
+                   max_bytes: int) -> Iterator[RawDocument | Rejection]:
     if size == 0:
         yield Rejection(source, "empty file (0 bytes); remove it or export the document again")
         return
     if suffix in (".jsonl", ".jsonl.gz", ".csv"):
-        yield from _read_collection(path, suffix, max_bytes)
+        yield from _read_collection(file, source, suffix, max_bytes)
         return
     if size > max_bytes:
         yield Rejection(
@@ -172,29 +209,42 @@ def read_path(path: Path, *, max_bytes: int = 20 * _MB) -> Iterator[RawDocument 
         )
         return
     try:
-        yield _read_single(path, suffix)
+        yield _read_single(file, source, suffix)
     except BadInputError as exc:
         yield Rejection(source, str(exc))
     except OSError as exc:
         yield Rejection(source, f"cannot read the file: {exc}")
 
 
-def _read_single(path: Path, suffix: str) -> RawDocument:
+def _binary(file: _File) -> io.BufferedReader:
+    return open(file, "rb") if isinstance(file, Path) else io.BufferedReader(io.BytesIO(file))
+
+
+def _bytes(file: _File) -> bytes:
+    return file.read_bytes() if isinstance(file, Path) else file
+
+
+def _opened_by_library(file: _File) -> str | io.BytesIO:
+    """What python-docx and pypdf open: the path (as before uploads were read in memory), or the bytes."""
+    return str(file) if isinstance(file, Path) else io.BytesIO(file)
+
+
+def _read_single(file: _File, source: str, suffix: str) -> RawDocument:
     if suffix == ".docx":
-        text, title = _docx_text(path), None
+        text, title = _docx_text(file), None
     elif suffix == ".pdf":
-        text, title = _pdf_text(path), None
+        text, title = _pdf_text(file), None
     elif suffix in (".html", ".htm"):
-        text, title = _html_document(path.read_bytes())
+        text, title = _html_document(_bytes(file))
     else:
-        text = decode_text(path.read_bytes())
+        text = decode_text(_bytes(file))
         title = None
         if suffix == ".md":
             text, title = _markdown_text(text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise BadInputError("no text found in the file; check that it is not blank")
-    return RawDocument(text=text, source=display_name(path), title=title)
+    return RawDocument(text=text, source=source, title=title)
 
 
 # --- text decoding -------------------------------------------------------------------------
@@ -350,11 +400,11 @@ def _markdown_text(text: str) -> tuple[str, str | None]:
     return _MD_HEADING.sub("", text), title.group(1).strip() if title else None
 
 
-def _docx_text(path: Path) -> str:
+def _docx_text(file: _File) -> str:
     import docx
 
     try:
-        document = docx.Document(str(path))
+        document = docx.Document(_opened_by_library(file))
         lines = [p.text for p in document.paragraphs]
         for table in document.tables:
             for row in table.rows:
@@ -367,14 +417,14 @@ def _docx_text(path: Path) -> str:
     return "\n".join(lines)
 
 
-def _pdf_text(path: Path) -> str:
+def _pdf_text(file: _File) -> str:
     import logging
 
     from pypdf import PdfReader
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # damaged-but-readable files warn a lot
     try:
-        reader = PdfReader(str(path), strict=False)
+        reader = PdfReader(_opened_by_library(file), strict=False)
         if reader.is_encrypted and not reader.decrypt(""):
             raise BadInputError("the PDF is password-protected; remove the password and try again")
         pages = [page.extract_text() or "" for page in reader.pages]
@@ -438,14 +488,12 @@ def _record_to_document(record: Mapping[str, object], fallback_source: str, max_
     )
 
 
-def _read_collection(path: Path, suffix: str, max_bytes: int) -> Iterator[RawDocument | Rejection]:
-    source = display_name(path)
+def _read_collection(file: _File, source: str, suffix: str, max_bytes: int) -> Iterator[RawDocument | Rejection]:
     try:
         if suffix == ".csv":
-            yield from _read_csv(path, max_bytes)
+            yield from _read_csv(file, source, max_bytes)
         else:
-            opener = gzip.open if suffix == ".jsonl.gz" else open
-            with opener(path, "rb") as stream:
+            with _binary(file) as raw, (gzip.open(raw, "rb") if suffix == ".jsonl.gz" else nullcontext(raw)) as stream:
                 yield from _read_jsonl(stream, source, max_bytes)
     except (OSError, EOFError, zlib.error) as exc:
         where = "gzip data" if suffix == ".jsonl.gz" else "file"
@@ -535,16 +583,15 @@ def _read_jsonl(stream: _LineSource, source: str, max_bytes: int) -> Iterator[Ra
             yield Rejection(_field(record, ("url",)) or where, f"line {number}: {exc}")
 
 
-def _read_csv(path: Path, max_bytes: int) -> Iterator[RawDocument | Rejection]:
-    source = display_name(path)
-    with open(path, "rb") as raw:
+def _read_csv(file: _File, source: str, max_bytes: int) -> Iterator[RawDocument | Rejection]:
+    with _binary(file) as raw:
         head = raw.read(64 * 1024)
     try:
         encoding = detect_encoding(head, complete=len(head) < 64 * 1024)
     except BadInputError as exc:
         yield Rejection(source, str(exc))
         return
-    with open(path, encoding=encoding, newline="", errors="strict") as stream:
+    with io.TextIOWrapper(_binary(file), encoding=encoding, newline="", errors="strict") as stream:
         reader = csv.DictReader(stream)
         try:
             fields = [f.strip().lower() for f in reader.fieldnames or []]
@@ -581,11 +628,13 @@ def _read_csv(path: Path, max_bytes: int) -> Iterator[RawDocument | Rejection]:
 __all__ = [
     "SUPPORTED_SUFFIXES",
     "citation_source",
+    "cited_name",
     "decode_text",
     "detect_encoding",
     "discover_files",
     "display_name",
     "find_inputs",
     "html_to_text",
+    "read_named",
     "read_path",
 ]

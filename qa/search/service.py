@@ -370,6 +370,15 @@ class SearchService:
             return add()
         return self._changes_thread().submit(add).result()
 
+    def add_files(self, files: Sequence[tuple[str, bytes]], *, max_file_bytes: int) -> IngestReport:
+        """Add files given as (name, contents), such as a request's uploads: each is read in memory, never
+        written to disk, and cited by its base name (qa.ingest.readers.read_named); one that cannot be
+        read, or is over `max_file_bytes`, is rejected with the reason."""
+        from qa.ingest.readers import read_named
+
+        return self.add_documents(record for name, data in files
+                                  for record in read_named(name, data, max_bytes=max_file_bytes))
+
     def _changes_thread(self) -> ThreadPoolExecutor:
         """One thread of lower CPU priority for uploads: embedding one takes a core, and searches
         running beside it should not wait for that core."""
