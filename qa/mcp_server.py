@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import functools
 import hmac
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from qa.errors import BadInputError, ForbiddenError, MissingDependencyError, SpeechQAError
+from qa.index.backends import ServiceHolder
 from qa.settings import Settings
 
 if TYPE_CHECKING:
@@ -55,24 +55,13 @@ def _answers_errors(tool: Callable[..., dict]) -> Callable[..., dict]:
     return answered
 
 
-class _Service:
+class _Service(ServiceHolder):
     """The search service, loaded with the model on the first search (listing the tools needs nothing);
     documents, passages and phrases are read without the model until then."""
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._service: SearchService | None = None
+        super().__init__(settings)
         self._reader: SearchService | None = None
-        self._lock = threading.Lock()
-
-    def get(self) -> SearchService:
-        if self._service is None:
-            with self._lock:
-                if self._service is None:
-                    from qa.index.backends import open_service
-
-                    self._service = open_service(self.settings)
-        return self._service
 
     def reader(self) -> SearchService:
         """A service for reading that never loads the model (the full one once it is there)."""

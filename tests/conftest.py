@@ -147,6 +147,23 @@ def copy_of(collection_dir: Path, tmp_path_factory, name: str) -> Path:
     return data
 
 
+@pytest.fixture(scope="session")
+def seed_service_by_passage(seed_collection_dir, encoder, tmp_path_factory):
+    """The seed collection scored by passage vectors alone, as the Milvus backend scores (it holds no
+    sentence vectors): what a Milvus copy of the seed collection must rank like."""
+    import sqlite3
+
+    from qa.index.collection import Collection
+    from qa.search.service import SearchService
+
+    directory = copy_of(seed_collection_dir, tmp_path_factory, "seeds-by-passage")
+    db = sqlite3.connect(directory / "speechqa.sqlite")
+    db.execute("DELETE FROM sentence_vectors")
+    db.commit()
+    db.close()
+    return SearchService(Collection.open(directory, encoder.name), encoder)
+
+
 @pytest.fixture(scope="module")
 def server(seed_collection_dir, model_cache_dir, tmp_path_factory):
     """A real server on loopback over its own copy of the seed collection (no token)."""

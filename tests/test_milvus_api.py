@@ -43,3 +43,15 @@ def server(seed_collection_dir, model_cache_dir, tmp_path_factory):
 
 def test_the_server_answers_from_milvus(api):  # noqa: F811 - the fixture imported above
     assert api.get("/healthz").json()["index"] == "milvus:HNSW"
+
+
+def test_similar_to_a_stored_passage_leaves_out_its_own_speech(api, seed_ids):  # noqa: F811 - Milvus's own version
+    """As test_api's, but shared wording is asked of the five results, not of the first: a Milvus copy
+    holds each passage's one vector (its sentences' mean) and no sentence vectors to score by, so the
+    nearest passage by that vector need not share the source's words (README, "Retrieval quality")."""
+    source = api.get("/api/search", params={"q": test_api.QUESTION, "k": 1}).json()["results"][0]
+    body = api.post("/api/similar", json={"chunk_id": source["chunk_id"], "k": 5}).json()
+    assert body["source"] == {"chunk_id": source["chunk_id"], "doc_id": source["doc_id"], "text": source["text"]}
+    results = test_api.check_results(body, query=source["text"], mode="hybrid")
+    assert len(results) == 5 and source["doc_id"] not in {hit["doc_id"] for hit in results}
+    assert any(hit["highlights"] and hit["query_highlights"] for hit in results)

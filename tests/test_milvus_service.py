@@ -1,5 +1,6 @@
 """The same searches, documents, changes and API over the embedded backend and over Milvus Lite
-(embedded and a loopback `milvus-lite server`): rankings compared by chunk id, never by raw score."""
+(embedded and a loopback `milvus-lite server`): rankings compared by chunk id, never by raw score.
+Milvus holds one vector a passage and no sentence vectors, so the embedded side is scored the same way."""
 
 from __future__ import annotations
 
@@ -71,30 +72,30 @@ def _same_ranking(ours, theirs, tolerance: float = 2e-3) -> bool:
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
-def test_searches_rank_as_the_embedded_backend_does(milvus_service, seed_service, mode):
+def test_searches_rank_as_the_embedded_backend_does(milvus_service, seed_service_by_passage, mode):
     for question in QUESTIONS:
         request = SearchRequest(question, 8, mode)
-        ours, theirs = milvus_service.search(request).hits, seed_service.search(request).hits
+        ours, theirs = milvus_service.search(request).hits, seed_service_by_passage.search(request).hits
         assert ours, question
         assert _same_ranking(ours, theirs), (mode, question, [h.passage.chunk_id for h in ours],
                                              [(h.passage.chunk_id, h.score) for h in theirs])
         filtered = SearchRequest(question, 5, mode, date_from="2022-06-01", date_to="2023-12-31")
         assert [h.passage.chunk_id for h in milvus_service.search(filtered).hits][:3] == \
-            [h.passage.chunk_id for h in seed_service.search(filtered).hits][:3]
+            [h.passage.chunk_id for h in seed_service_by_passage.search(filtered).hits][:3]
 
 
-def test_similar_passages_documents_and_stats(milvus_service, seed_service):
-    source = seed_service.search(SearchRequest(QUESTIONS[0], 1)).hits[0].passage
+def test_similar_passages_documents_and_stats(milvus_service, seed_service_by_passage):
+    source = seed_service_by_passage.search(SearchRequest(QUESTIONS[0], 1)).hits[0].passage
     ours = milvus_service.similar(chunk_id=source.chunk_id, k=5)
-    theirs = seed_service.similar(chunk_id=source.chunk_id, k=5)
+    theirs = seed_service_by_passage.similar(chunk_id=source.chunk_id, k=5)
     assert [h.passage.chunk_id for h in ours.hits][:3] == [h.passage.chunk_id for h in theirs.hits][:3]
     assert all(h.passage.doc_id != source.doc_id for h in ours.hits)
     listed, total = milvus_service.documents(0, 50)
-    assert (listed, total) == seed_service.documents(0, 50)
+    assert (listed, total) == seed_service_by_passage.documents(0, 50)
     for document, _ in listed:
-        assert milvus_service.document(document.doc_id) == seed_service.document(document.doc_id)
+        assert milvus_service.document(document.doc_id) == seed_service_by_passage.document(document.doc_id)
     assert milvus_service.stats()["index"] == "milvus:HNSW"
-    assert milvus_service.stats()["chunks"] == seed_service.stats()["chunks"]
+    assert milvus_service.stats()["chunks"] == seed_service_by_passage.stats()["chunks"]
 
 
 def test_an_upload_is_found_and_a_deletion_is_final(milvus_service):

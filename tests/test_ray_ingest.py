@@ -54,10 +54,10 @@ def _kill_session(process: subprocess.Popen) -> None:
         time.sleep(0.1)
 
 
-def test_a_killed_ray_ingest_resumes_without_duplicates_and_answers(lite_server, seed_service, encoder,
+def test_a_killed_ray_ingest_resumes_without_duplicates_and_answers(lite_server, seed_service_by_passage, encoder,
                                                                      model_cache_dir, tmp_path):
     index = lite_server.index + "/ray_seeds"
-    expected = {p.chunk_id for d, _ in seed_service.documents(0, 50)[0] for p in seed_service.document(d.doc_id)[1]}
+    expected = {p.chunk_id for d, _ in seed_service_by_passage.documents(0, 50)[0] for p in seed_service_by_passage.document(d.doc_id)[1]}
     probe = None
     first = _ingest(index, model_cache_dir, tmp_path / "ingest.log")
     try:
@@ -93,5 +93,5 @@ def test_a_killed_ray_ingest_resumes_without_duplicates_and_answers(lite_server,
     service = SearchService(probe, encoder)
     for question in ("招商引资进度为什么落后", "腊口北坑大坑工业区块规划总用地多少", "深入开展平安创建活动"):
         ours = service.search(SearchRequest(question, 3)).hits[0].passage.chunk_id
-        assert ours == seed_service.search(SearchRequest(question, 3)).hits[0].passage.chunk_id, question
+        assert ours == seed_service_by_passage.search(SearchRequest(question, 3)).hits[0].passage.chunk_id, question
     probe.close()

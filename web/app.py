@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import threading
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -24,7 +23,7 @@ from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.routing import Match
 
 from qa.errors import BadInputError, ForbiddenError, SpeechQAError, TooLargeError, UnauthorizedError
-from qa.index.backends import open_service
+from qa.index.backends import ServiceHolder
 from qa.index.store import PassageFilter
 from qa.search.export import check_format, export
 from qa.search.phrase import (
@@ -235,20 +234,8 @@ def _filter_form(request: SearchRequest | PhraseRequest) -> dict:
 
 
 # -- dependencies ---------------------------------------------------------------
-class ServiceHolder:
+class AppServiceHolder(ServiceHolder):
     """Loads the collection and the model once; every request reuses them."""
-
-    def __init__(self, settings: Settings, service: SearchService | None = None) -> None:
-        self.settings = settings
-        self._service = service
-        self._lock = threading.Lock()
-
-    def get(self) -> SearchService:
-        if self._service is None:
-            with self._lock:
-                if self._service is None:
-                    self._service = open_service(self.settings)
-        return self._service
 
     def readiness(self) -> tuple[dict | None, SpeechQAError | None]:
         """The collection's figures, or why there is none to serve yet: the health check and the home page
@@ -727,7 +714,7 @@ def phrase_page(request: Request, service: Service, options: PhraseOptions, q: s
 
 def create_app(settings: Settings, service: SearchService | None = None) -> FastAPI:
     """The web app over the collection of `settings` (or over `service`, already loaded)."""
-    holder = ServiceHolder(settings, service)
+    holder = AppServiceHolder(settings, service)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 from qa.settings import Settings
@@ -41,3 +42,20 @@ def open_service(settings: Settings) -> SearchService:
         reranker = CrossEncoderScorer(settings.reranker, device=settings.device)
     return SearchService(open_collection(settings, model_name(settings)), load_encoder(settings),
                          max_query_chars=settings.max_query_chars, batch_size=settings.batch_size, reranker=reranker)
+
+
+class ServiceHolder:
+    """The service the settings describe, opened on first use and shared by every caller after
+    (the web app's requests, the MCP server's tools); `service` is one opened already."""
+
+    def __init__(self, settings: Settings, service: SearchService | None = None) -> None:
+        self.settings = settings
+        self._service = service
+        self._lock = threading.Lock()
+
+    def get(self) -> SearchService:
+        if self._service is None:
+            with self._lock:
+                if self._service is None:
+                    self._service = open_service(self.settings)
+        return self._service
