@@ -61,6 +61,11 @@ def fold_width(text: str) -> str:
     return text.translate(_WIDTH_TABLE)
 
 
+def lexical_form(text: str) -> str:
+    """Simplified, full-width folded, lower case: the form BM25 words are cut from and compared in."""
+    return fold_width(to_simplified(text)).lower()
+
+
 def normalize_for_matching(text: str) -> str:
     """One script (Simplified), ASCII punctuation, no whitespace, lower case: the form used to compare texts."""
     return fold_simplified_for_matching(to_simplified(text))

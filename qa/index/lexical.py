@@ -24,7 +24,7 @@ import numpy as np
 
 from qa.index.indexes import Hits, ImmutableStateIndex, StoreView, held_in, no_hits, top_hits
 from qa.index.store import PassageFilter
-from qa.textnorm import HAN_UNIFIED, fold_width, to_simplified
+from qa.textnorm import HAN_UNIFIED, lexical_form
 
 # A token must hold a letter, digit or Han character; punctuation and spaces never count.
 _WORDLIKE = re.compile(f"[0-9a-z{HAN_UNIFIED}]")
@@ -43,7 +43,7 @@ def _jieba():
 
 def lexical_tokens(text: str) -> list[str]:
     """Search-mode jieba words (long words also yield their parts) of the Simplified, lower-cased text."""
-    normalised = fold_width(to_simplified(text)).lower()
+    normalised = lexical_form(text)
     return [
         token
         for token in _jieba().cut_for_search(normalised)

@@ -36,7 +36,7 @@ from qa.index.indexes import Hits, no_hits, top_hits
 from qa.index.lexical import _STOPWORDS, _WORDLIKE, _jieba, lexical_tokens
 from qa.index.store import PassageFilter, PassageStore, StoredPassage
 from qa.search.facets import source_group
-from qa.textnorm import fold_width, to_simplified
+from qa.textnorm import lexical_form
 from qa.types import Document, DocumentSummary, Metadata, Passage
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def chunk_pid(chunk_id: str) -> int:
 
 def bm25_text(text: str) -> str:
     """A passage as Milvus's analyzer should read it to find our BM25 tokens (`qa.index.lexical.lexical_tokens`)."""
-    return _NOT_INDEXED.sub(" ", fold_width(to_simplified(text)).lower())
+    return _NOT_INDEXED.sub(" ", lexical_form(text))
 
 
 def bm25_source(passage_text: str, title: str | None, tokens: str) -> str:

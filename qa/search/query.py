@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from qa.textnorm import fold_width, to_simplified, to_traditional
+from qa.textnorm import fold_width, lexical_form, to_simplified, to_traditional
 
 # ROC (民國) years are Gregorian minus 1911. A bare "113年" is read as ROC only in the range the
 # Republic's recent years take, so "40週年" or "建党100年" are not mistaken for dates.
@@ -139,5 +139,5 @@ def named_speakers(simplified_query: str, speakers: frozenset[str]) -> tuple[str
 
 
 def analyse(text: str, *, english: bool, speakers: frozenset[str] = frozenset()) -> QueryAnalysis:
-    simplified = fold_width(to_simplified(text)).lower()
+    simplified = lexical_form(text)
     return QueryAnalysis(text, simplified, english, named_dates(text), named_speakers(simplified, speakers))

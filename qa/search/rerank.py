@@ -24,7 +24,7 @@ import numpy as np
 
 from qa.ingest.chunking import split_sentences
 from qa.search.query import QueryAnalysis
-from qa.textnorm import fold_width, to_simplified
+from qa.textnorm import lexical_form
 from qa.types import DocumentSummary, Passage
 
 RERANK_DEPTH = 50
@@ -47,9 +47,9 @@ class Candidate:
 
 @functools.lru_cache(maxsize=4096)
 def _matching_form(text: str) -> str:
-    """Simplified, lower case, full-width folded: the form BM25 words take. Remembered, since the same
-    titles and passages come back query after query and script conversion is the costly part."""
-    return fold_width(to_simplified(text)).lower()
+    """qa.textnorm.lexical_form, remembered: the same titles and passages come back query after query,
+    and script conversion is the costly part."""
+    return lexical_form(text)
 
 
 @functools.lru_cache(maxsize=1)
