@@ -109,6 +109,15 @@ def embed_passages(encoder: Encoder, texts: Sequence[str], batch_size: int,
     return means, groups
 
 
+def embed_for(collection: Collection, encoder: Encoder, texts: Sequence[str], batch_size: int,
+              progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, list[np.ndarray] | None]:
+    """(passage vectors, sentence vectors or None) as the collection uses them: a sentence at a time
+    for one that scores by sentence, else each passage read whole (the Milvus backend)."""
+    if collection.scores_sentences:
+        return embed_passages(encoder, texts, batch_size, progress)
+    return encoder.embed([embed_text(text) for text in texts], "passage", batch_size, progress), None
+
+
 def text_hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
@@ -301,14 +310,11 @@ class Ingester:
         missing = [key for key in wanted if key not in known]
         fresh: dict[str, np.ndarray] = {}
         sentences: dict[str, np.ndarray] = {}
-        if missing and self.collection.scores_sentences:
-            vectors, groups = embed_passages(self.encoder, [wanted[key] for key in missing], self.batch_size, self.progress)
+        if missing:
+            vectors, groups = embed_for(self.collection, self.encoder, [wanted[key] for key in missing],
+                                        self.batch_size, self.progress)
             fresh = dict(zip(missing, vectors, strict=True))
-            sentences = dict(zip(missing, groups, strict=True))
-        elif missing:
-            vectors = self.encoder.embed([embed_text(wanted[key]) for key in missing], "passage", self.batch_size,
-                                         self.progress)
-            fresh = dict(zip(missing, vectors, strict=True))
+            sentences = dict(zip(missing, groups, strict=True)) if groups is not None else {}
         # The collection writes the store and indexes just these passages.
         self.collection.add_documents(self._pending, {**known, **fresh}, fresh=list(fresh), sentence_vectors=sentences)
         self.report.added.extend(document.doc_id for document, _, _ in self._pending)
@@ -366,11 +372,9 @@ def embed_missing(collection: Collection, encoder: Encoder, batch_size: int,
     for start in range(0, len(missing), 2048):
         block = missing[start : start + 2048]
         keys = [key for key, _ in block]
-        if collection.scores_sentences:
-            vectors, groups = embed_passages(encoder, [text for _, text in block], batch_size, progress)
+        vectors, groups = embed_for(collection, encoder, [text for _, text in block], batch_size, progress)
+        if groups is not None:
             store.put_sentence_vectors(collection.model, dict(zip(keys, groups, strict=True)))
-        else:
-            vectors = encoder.embed([embed_text(text) for _, text in block], "passage", batch_size, progress)
         store.put_vectors(collection.model, dict(zip(keys, vectors, strict=True)))
     unscored = store.passages_missing_sentence_vectors(collection.model) if collection.scores_sentences else []
     for start in range(0, len(unscored), 2048):
