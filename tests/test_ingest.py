@@ -211,3 +211,35 @@ def test_sentences_the_model_reads_for_a_passage():
     assert embed_sentences("他說：" + long_one + long_one) == [to_simplified("他說：" + long_one), to_simplified(long_one)]
     assert embed_sentences("短句。") == ["短句。"]  # a passage shorter than a sentence is read whole
     assert embed_sentences(long_one + "謝謝。") == [to_simplified(long_one), "谢谢。"]
+
+
+def test_every_passage_carries_its_documents_occasion_place_and_speaker_as_bm25_words_once():
+    from qa.index.lexical import lexical_tokens
+    from qa.ingest.pipeline import build_document, document_context, passage_tokens
+    from qa.types import RawDocument, Rejection
+
+    text = ("總統出席「世界台灣商會聯合總會第28屆年會開幕典禮」\n"
+            "蔡英文總統今（28）日上午前往高雄出席「世界台灣商會聯合總會第28屆年會開幕典禮」，肯定臺商朋友。\n\n"
+            "總統表示，我們的「投資臺灣三大方案」，到本月累積的投資已經超過1,250家企業。")
+    document = build_document(RawDocument(source="release.txt", text=text, title="出席世總年會 總統盼與臺商朋友一起努力",
+                                          date="2022-09-28"))
+    assert not isinstance(document, Rejection)
+    context = document_context(document.metadata, document.text)
+    assert context.split("\n") == ["世界台灣商會聯合總會第28屆年會開幕典禮", "高雄", "蔡英文"]
+
+    later = "總統表示，我們的「投資臺灣三大方案」，到本月累積的投資已經超過1,250家企業。"
+    words = passage_tokens(later, document.metadata.title, context).split(" ")
+    own = lexical_tokens(later) + lexical_tokens(document.metadata.title)
+    assert words[: len(own)] == own  # the passage's and title's words come first, as before
+    added = words[len(own):]
+    assert {"高雄", "商会", "联合", "总会"} <= set(added)
+    assert len(added) == len(set(added)) and not set(added) & set(own)  # each once, none the passage has
+    assert passage_tokens(later, None) == " ".join(lexical_tokens(later))
+
+
+def test_a_document_without_a_stated_occasion_adds_only_what_its_metadata_knows():
+    from qa.ingest.pipeline import document_context
+    from qa.types import Metadata
+
+    assert document_context(Metadata(title="在全镇工业经济推进会上的讲话"), "同志们：今天我们在这里举行工业经济推进会。") == ""
+    assert document_context(Metadata(speaker="陈章平", place="腊口镇"), "同志们：今天开会。") == "腊口镇\n陈章平"

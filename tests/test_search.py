@@ -175,7 +175,7 @@ def test_a_collection_built_before_title_words_keeps_working_and_reindex_updates
     import sqlite3
 
     from qa.index.lexical import lexical_tokens
-    from qa.ingest.pipeline import passage_tokens, refresh_derived
+    from qa.ingest.pipeline import DERIVED_VERSION, document_context, passage_tokens, refresh_derived
 
     # What an older speechqa stored: BM25 words of the passage text alone, and no speakers.
     db = sqlite3.connect(seed_collection_copy / "speechqa.sqlite")
@@ -192,11 +192,12 @@ def test_a_collection_built_before_title_words_keeps_working_and_reindex_updates
 
     assert refresh_derived(collection) == 5
     collection.rebuild_indexes(encoder.dim)
-    title, pid, text = collection.store._db.execute(
-        "SELECT d.title, p.pid, p.text FROM passages p JOIN documents d USING (doc_id) LIMIT 1").fetchone()
-    assert collection.store._db.execute("SELECT tokens FROM passages WHERE pid = ?", (pid,)).fetchone()[0] == passage_tokens(text, title)
+    doc_id, pid, text = collection.store._db.execute("SELECT doc_id, pid, text FROM passages LIMIT 1").fetchone()
+    document = collection.store.get_documents([doc_id], with_text=True)[doc_id]
+    expected = passage_tokens(text, document.metadata.title, document_context(document.metadata, document.text))
+    assert collection.store._db.execute("SELECT tokens FROM passages WHERE pid = ?", (pid,)).fetchone()[0] == expected
     assert "陈章平" in collection.store.speakers()
-    assert collection.store.get_meta("derived_version") == "2"
+    assert collection.store.get_meta("derived_version") == str(DERIVED_VERSION)
     assert any("招商引資進度全市排名最后" in h.passage.text for h in search(service, "招商引资进度为什么落后", k=5).hits)
 
 

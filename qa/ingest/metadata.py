@@ -402,6 +402,13 @@ def attribute(title: str | None, cleaned: str, date: str | None = None) -> Attri
     return Attribution(speaker=speaker, place=place, occasion=_occasion([*headings, first]))
 
 
+def stated_occasion(cleaned: str) -> str | None:
+    """The occasion a document's opening lines name (「世界台灣商會聯合總會第28屆年會…開幕典禮」), or None."""
+    headings, paragraph, _ = _lead(cleaned[:LEAD_CHARS])
+    sentences = _sentences(paragraph, 1)
+    return _occasion([*headings, *sentences[:1]])
+
+
 def _speaker_and_place(
     title: str | None, cleaned: str, date: str | None
 ) -> tuple[str | None, str | None, list[str], str]:

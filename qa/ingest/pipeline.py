@@ -19,10 +19,10 @@ from qa.index.store import StoredPassage
 from qa.ingest.chunking import chunk_text, split_sentences
 from qa.ingest.cleaning import clean_text
 from qa.ingest.dedupe import NearDuplicateFinder, minhash_signature
-from qa.ingest.metadata import content_hash, extract_metadata
+from qa.ingest.metadata import content_hash, extract_metadata, stated_occasion
 from qa.ingest.readers import citation_source, find_inputs, read_path
 from qa.textnorm import detect_script, to_simplified
-from qa.types import Document, Passage, RawDocument, Rejection
+from qa.types import Document, Metadata, Passage, RawDocument, Rejection
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ PREPARE_POOL_MIN = 128
 GPU_COMMIT_PASSAGES = 8192
 # Bumped when what ingest derives from a document's text changes (metadata rules, BM25 words), so a
 # collection built before knows that `speechqa reindex` would bring it up to date.
-DERIVED_VERSION = 2
+DERIVED_VERSION = 3
 
 
 @dataclass
@@ -122,17 +122,29 @@ def text_hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
-def passage_tokens(passage_text: str, context: str | None) -> str:
-    """The BM25 words of a passage: its own, then its document's title's.
+def document_context(metadata: Metadata, text: str) -> str:
+    """What a document's opening lines say about all of its passages: the occasion, place and speaker."""
+    return "\n".join(part for part in (stated_occasion(text), metadata.place, metadata.speaker) if part)
+
+
+def passage_tokens(passage_text: str, title: str | None, context: str = "") -> str:
+    """The BM25 words of a passage: its own, then its document's title's, then its lead's.
 
     The passage alone does not say which speech it belongs to (the year of a yearly address, the
-    occasion of a templated release); its title does. Only the index reads the title words:
-    citations, highlights and offsets refer to the passage's own text.
+    occasion of a templated release); its title and lead do. The lead adds each of its words once and
+    only where the passage and title lack it: it says which document, and must not outweigh the
+    passage's own words in telling its passages apart. Only the index reads these words: citations,
+    highlights and offsets refer to the passage's own text.
     """
-    return " ".join(lexical_tokens(passage_text) + (lexical_tokens(context) if context else []))
+    words = lexical_tokens(passage_text) + (lexical_tokens(title) if title else [])
+    if context:
+        present = set(words)
+        words += [word for word in dict.fromkeys(lexical_tokens(context)) if word not in present]
+    return " ".join(words)
 
 
-def make_passages(document_id: str, text: str, settings: ChunkingSettings, context: str | None = None) -> list[StoredPassage]:
+def make_passages(document_id: str, text: str, settings: ChunkingSettings, title: str | None = None,
+                  context: str = "") -> list[StoredPassage]:
     chunks = chunk_text(
         text,
         min_chars=settings.min_chars,
@@ -144,7 +156,7 @@ def make_passages(document_id: str, text: str, settings: ChunkingSettings, conte
     for ordinal, chunk in enumerate(chunks):
         chunk_id = "c-" + text_hash(f"{document_id}:{chunk.char_start}:{chunk.char_end}")[:16]
         passage = Passage(chunk_id, document_id, ordinal, chunk.text, chunk.char_start, chunk.char_end, chunk.section)
-        out.append(StoredPassage(passage, text_hash(embed_text(chunk.text)), passage_tokens(chunk.text, context)))
+        out.append(StoredPassage(passage, text_hash(embed_text(chunk.text)), passage_tokens(chunk.text, title, context)))
     return out
 
 
@@ -179,7 +191,8 @@ def prepare(raw: RawDocument, chunking: ChunkingSettings) -> PreparedDocument | 
         built = build_document(raw)
         if isinstance(built, Rejection):
             return built
-        return PreparedDocument(built, make_passages(built.doc_id, built.text, chunking, built.metadata.title), minhash_signature(built.text))
+        return PreparedDocument(built, make_passages(built.doc_id, built.text, chunking, built.metadata.title,
+                                                        document_context(built.metadata, built.text)), minhash_signature(built.text))
     except Exception as exc:  # one odd document must not stop the rest of the run
         log.exception("could not process %s", raw.source)
         return Rejection(raw.source, f"could not be processed ({type(exc).__name__}: {exc}); "
@@ -354,7 +367,8 @@ def refresh_derived(collection: Collection, batch: int = 500) -> int:
         updates = []
         for doc_id, document in documents.items():
             meta = refresh_metadata(document)
-            tokens = {pid: passage_tokens(text, meta.title) for pid, text in store.passage_texts_of(doc_id)}
+            context = document_context(meta, document.text)
+            tokens = {pid: passage_tokens(text, meta.title, context) for pid, text in store.passage_texts_of(doc_id)}
             updates.append((doc_id, meta, tokens))
         if updates:
             store.refresh_derived(updates)
