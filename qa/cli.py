@@ -307,7 +307,7 @@ def reindex(data: DataOpt = None, model: ModelOpt = None, batch_size: int | None
     """
     from embeddings.loader import load_encoder, model_name
     from qa.index.collection import Collection
-    from qa.ingest.pipeline import embed_missing, refresh_derived
+    from qa.ingest.pipeline import embed_missing, embed_titles, refresh_derived
 
     settings = _settings(data, model, batch_size=batch_size)
     collection = Collection.open(settings.data_dir, model_name(settings), allow_model_change=True)
@@ -315,8 +315,9 @@ def reindex(data: DataOpt = None, model: ModelOpt = None, batch_size: int | None
     refreshed = refresh_derived(collection)
     with _progress_bar(None, "embedding") as bar:
         n = embed_missing(collection, encoder, settings.batch_size, bar.update)
+    titles = embed_titles(collection, encoder, None, settings.batch_size)
     collection.rebuild_indexes(encoder.dim)
-    typer.echo(f"refreshed {refreshed} documents, embedded {n} passages; index rebuilt with {encoder.name} "
+    typer.echo(f"refreshed {refreshed} documents, embedded {n} passages and {titles} titles; index rebuilt with {encoder.name} "
                f"({collection.manifest['index']})")
 
 

@@ -8,6 +8,7 @@ from qa.search.rerank import (
     DATE_WEIGHT,
     RERANK_DEPTH,
     SPEAKER_WEIGHT,
+    TITLE_WEIGHT,
     Candidate,
     best_sentence_coverage,
     rerank,
@@ -88,3 +89,20 @@ def test_the_answering_passage_of_a_document_moves_above_its_lead():
     lead, answer = candidate(1, lead_text, 0.60, title=title), candidate(2, answer_text, 0.55, title=title)
     words = ["习近平", "参访", "干部", "学校", "金正恩", "种下", "树"]
     assert [pid for pid, _ in rerank(analysis, words, [lead, answer])] == [2, 1]
+
+
+def test_an_english_question_is_rescored_by_its_cosine_with_each_documents_title():
+    english = analyse("Where does Taiwan rank among Montana's trading partners?", english=True)
+    interview = candidate(1, "Taiwan is a reliable trading partner.", 0.74, title="總統接受CNN專訪")
+    meeting = candidate(2, "臺灣是蒙大拿州第7大貿易夥伴。", 0.62, title="接見美國蒙大拿州州長")
+    untitled = candidate(3, "其他內容。", 0.61, title="")
+    cosines = {"總統接受CNN專訪": 0.80, "接見美國蒙大拿州州長": 0.86}
+    ranked = rerank(english, ["台湾"], [interview, meeting, untitled], title_cosines=cosines)
+    assert [pid for pid, _ in ranked] == [2, 1, 3]
+    np.testing.assert_allclose([score for _, score in ranked], [0.62 + TITLE_WEIGHT, 0.74, 0.61], rtol=1e-6)
+    # Without title vectors (a backend that holds none) the order is the first stage's.
+    assert [pid for pid, _ in rerank(english, ["台湾"], [interview, meeting, untitled], title_cosines={})] == [1, 2, 3]
+    # A Chinese question has its own words to go by: the titles' cosines are not read.
+    chinese = analyse("臺灣是蒙大拿州第幾大貿易夥伴", english=False)
+    plain = rerank(chinese, ["台湾"], [interview, meeting], title_cosines=cosines)
+    assert plain == rerank(chinese, ["台湾"], [interview, meeting])

@@ -129,6 +129,11 @@ class CollectionView:
             scores[[position[int(pid)] for pid in owners[starts]]] = best
         return scores
 
+    def title_scores(self, query: np.ndarray, titles: Sequence[str]) -> dict[str, float]:
+        """Cosine of the query with each of these document titles that has a vector."""
+        query = np.asarray(query, dtype=np.float32).reshape(-1)
+        return {title: float(vector @ query) for title, vector in self.store.title_vectors(self._model, titles).items()}
+
     def passages(self, pids: Sequence[int]) -> dict[int, Passage]:
         return self.store.passages(pids)
 
@@ -137,8 +142,10 @@ class CollectionView:
 
 
 class Collection:
-    # Passages are embedded a sentence at a time and scored by their best sentence (CollectionView.dense_scores).
+    # Passages are embedded a sentence at a time and scored by their best sentence (CollectionView.dense_scores),
+    # and documents' titles are embedded too (CollectionView.title_scores).
     scores_sentences = True
+    scores_titles = True
 
     def __init__(self, directory: Path, model: str, chunking: ChunkingSettings | None = None) -> None:
         self.directory = directory

@@ -232,3 +232,8 @@ class CollectionView(Protocol):
         """float32 cosine of each of `pids` with the query, in their order: the candidates' dense evidence
         (a backend may score a passage by its best sentence rather than by its one vector)."""
         ...
+
+    def title_scores(self, query: np.ndarray, titles: Sequence[str]) -> dict[str, float]:
+        """Cosine of the query with each of these document titles the backend holds a vector for (it may
+        hold none: the second stage then goes without)."""
+        ...

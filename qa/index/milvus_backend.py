@@ -114,13 +114,18 @@ def bm25_text(text: str) -> str:
 
 
 def bm25_source(passage_text: str, title: str | None, tokens: str) -> str:
-    """What Milvus's analyzer reads for a passage so that it finds the passage's stored BM25 tokens:
-    its text, and its document's title too where ingest counted the title's words (qa.ingest.pipeline)."""
-    own = bm25_text(passage_text)
-    words = lexical_tokens(passage_text)
-    if title and tokens != " ".join(words) and tokens == " ".join(words + lexical_tokens(title)):
-        return own + "\n" + bm25_text(title)
-    return own
+    """What Milvus's analyzer reads for a passage so that it finds the passage's stored BM25 tokens: its
+    text, then its document's title and context words where ingest counted them (qa.ingest.pipeline)."""
+    parts = [bm25_text(passage_text)]
+    stored = tokens.split(" ") if tokens else []
+    rest = stored[len(lexical_tokens(passage_text)):]
+    title_words = lexical_tokens(title) if title else []
+    if title and title_words and rest[: len(title_words)] == title_words:
+        parts.append(bm25_text(title))
+        rest = rest[len(title_words):]
+    if rest:  # the occasion, place and speaker's words, as tokens: their text is the document's, not here
+        parts.append(query_text(rest))
+    return "\n".join(parts)
 
 
 def _kept(token: str) -> bool:
@@ -653,6 +658,9 @@ class MilvusView:
         # One vector a passage (the whole passage's, embedded as such): Milvus holds no sentence vectors.
         return self.vectors.score(query, pids)
 
+    def title_scores(self, query: np.ndarray, titles: Sequence[str]) -> dict[str, float]:
+        return {}  # Milvus holds passages' vectors only
+
     def documents(self, doc_ids: Sequence[str]) -> dict[str, DocumentSummary]:
         return self._passages.get_documents(doc_ids)
 
@@ -689,8 +697,9 @@ class MilvusCollection:
     are no derived indexes to load, save or catch up: Milvus indexes what it is given.
     """
 
-    # Passages are embedded whole: one vector a row, no sentence vectors to score them by.
+    # Passages are embedded whole: one vector a row, no sentence or title vectors to score them by.
     scores_sentences = False
+    scores_titles = False
 
     def __init__(self, passages: MilvusPassages) -> None:
         from qa.index.collection import ChunkingSettings

@@ -8,6 +8,7 @@ are derived and are rebuilt from it whenever their recorded version lags behind
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import sqlite3
 import threading
 import time
@@ -21,6 +22,24 @@ import numpy as np
 from qa.index import phrase_index
 from qa.index.transaction import write_transaction
 from qa.types import Document, DocumentSummary, Metadata, Passage
+
+
+def title_key(title: str) -> str:
+    """Where a document title's vector is kept in the embeddings table ("t-" keeps it apart from the
+    passages' text hashes). Documents of one title share it."""
+    return "t-" + hashlib.sha1(title.encode("utf-8")).hexdigest()
+
+
+def _title_vectors(db: sqlite3.Connection, model: str, titles: Iterable[str]) -> dict[str, np.ndarray]:
+    by_key = {title_key(title): title for title in titles}
+    out: dict[str, np.ndarray] = {}
+    for chunk in _batches(list(by_key), 500):
+        for key, blob in db.execute(
+            f"SELECT embed_hash, vector FROM embeddings WHERE model = ? AND embed_hash IN ({','.join('?' * len(chunk))})",
+            [model, *chunk],
+        ):
+            out[by_key[key]] = np.frombuffer(blob, dtype=np.float32)
+    return out
 
 # 2: a change log (which pids each version added or removed) and pids that are never reused.
 SCHEMA_VERSION = 2
@@ -319,6 +338,19 @@ class PassageStore:
             [(model, key, np.asarray(vec, dtype=np.float32).tobytes()) for key, vec in vectors.items()],
         )
 
+    def put_title_vectors(self, model: str, vectors: Mapping[str, np.ndarray]) -> None:
+        """Vectors of document titles; no index holds them, so the store version stays."""
+        with write_transaction(self._db):
+            self._put_vectors(model, {title_key(title): vector for title, vector in vectors.items()})
+
+    def titles_without_vectors(self, model: str, titles: Iterable[str] | None = None) -> list[str]:
+        """Those of `titles` (default: every document's) the model has no vector for, each once."""
+        if titles is None:
+            titles = [row[0] for row in self._reader().execute("SELECT DISTINCT title FROM documents WHERE title != ''")]
+        wanted = list(dict.fromkeys(title for title in titles if title))
+        known = _title_vectors(self._reader(), model, wanted)
+        return [title for title in wanted if title not in known]
+
     def put_sentence_vectors(self, model: str, sentence_vectors: dict[str, np.ndarray]) -> None:
         with write_transaction(self._db):
             self._put_sentence_vectors(model, sentence_vectors)
@@ -486,6 +518,10 @@ class StoreSnapshot:
                 blobs.append(blob)
         rows = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(-1, dim).astype(np.float32)
         return np.array(owners, dtype=np.int64), rows
+
+    def title_vectors(self, model: str, titles: Iterable[str]) -> dict[str, np.ndarray]:
+        """The vectors of those of `titles` that have one for `model`."""
+        return _title_vectors(self._db, model, titles)
 
     def passages(self, pids: Sequence[int]) -> dict[int, Passage]:
         return _passages_by_pid(self._db, pids)

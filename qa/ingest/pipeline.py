@@ -128,19 +128,13 @@ def document_context(metadata: Metadata, text: str) -> str:
 
 
 def passage_tokens(passage_text: str, title: str | None, context: str = "") -> str:
-    """The BM25 words of a passage: its own, then its document's title's, then its lead's.
+    """The BM25 words of a passage: its own, then its document's title's and context's (document_context).
 
     The passage alone does not say which speech it belongs to (the year of a yearly address, the
-    occasion of a templated release); its title and lead do. The lead adds each of its words once and
-    only where the passage and title lack it: it says which document, and must not outweigh the
-    passage's own words in telling its passages apart. Only the index reads these words: citations,
-    highlights and offsets refer to the passage's own text.
+    occasion of a templated release, who spoke where); its title and opening lines do. Only the index
+    reads these words: citations, highlights and offsets refer to the passage's own text.
     """
-    words = lexical_tokens(passage_text) + (lexical_tokens(title) if title else [])
-    if context:
-        present = set(words)
-        words += [word for word in dict.fromkeys(lexical_tokens(context)) if word not in present]
-    return " ".join(words)
+    return " ".join(lexical_tokens(passage_text) + lexical_tokens(title or "") + lexical_tokens(context))
 
 
 def make_passages(document_id: str, text: str, settings: ChunkingSettings, title: str | None = None,
@@ -328,6 +322,10 @@ class Ingester:
                                         self.batch_size, self.progress)
             fresh = dict(zip(missing, vectors, strict=True))
             sentences = dict(zip(missing, groups, strict=True)) if groups is not None else {}
+        if self.collection.scores_titles:
+            # Before the documents: a title vector without its document is harmless, the reverse a gap.
+            embed_titles(self.collection, self.encoder, [document.metadata.title or "" for document, _, _ in self._pending],
+                         self.batch_size)
         # The collection writes the store and indexes just these passages.
         self.collection.add_documents(self._pending, {**known, **fresh}, fresh=list(fresh), sentence_vectors=sentences)
         self.report.added.extend(document.doc_id for document, _, _ in self._pending)
@@ -375,6 +373,17 @@ def refresh_derived(collection: Collection, batch: int = 500) -> int:
             changed += len(updates)
     store.set_meta("derived_version", str(DERIVED_VERSION))
     return changed
+
+
+def embed_titles(collection: Collection, encoder: Encoder, titles: Sequence[str] | None, batch_size: int) -> int:
+    """Embed those of these document titles (default: every stored document's) the collection's model has
+    no vector for: an English question's second stage reads them (qa.search.rerank). Returns how many."""
+    missing = collection.store.titles_without_vectors(collection.model, titles)
+    for start in range(0, len(missing), 2048):
+        block = missing[start : start + 2048]
+        vectors = encoder.embed([embed_text(title) for title in block], "passage", batch_size)
+        collection.store.put_title_vectors(collection.model, dict(zip(block, vectors, strict=True)))
+    return len(missing)
 
 
 def embed_missing(collection: Collection, encoder: Encoder, batch_size: int,

@@ -4,6 +4,9 @@
   sentence holds most of the query's words beats one that spreads them thinly. Rare words count
   for more than common ones, and words of the document's title are left out: they say which
   document (already in every one of its passages' BM25 words), not which of its passages answers.
+- For an English question, its cosine with the document's title instead: its Chinese words are
+  dictionary guesses, and the model matches a short title across languages more surely than a long
+  passage.
 - What the query names (a year or month, a speaker): documents that fit get a soft bonus, never a
   filter, and the user sees the preference and can turn it off.
 - A cross-encoder, when one is configured, reads query and passage together.
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import functools
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 
@@ -29,6 +32,7 @@ from qa.types import DocumentSummary, Passage
 
 RERANK_DEPTH = 50
 SENTENCE_WEIGHT = 0.4
+TITLE_WEIGHT = 0.3
 DATE_WEIGHT = 0.1
 SPEAKER_WEIGHT = 0.1
 CROSS_ENCODER_WEIGHT = 1.0
@@ -110,8 +114,19 @@ def preference_bonus(analysis: QueryAnalysis, document: DocumentSummary) -> floa
     return bonus
 
 
+def scaled_title_cosines(title_cosines: Mapping[str, float], candidates: Sequence[Candidate]) -> np.ndarray:
+    """Each candidate's title cosine scaled over the candidates' titles, worst 0 to best 1; 0 without one."""
+    known = [title_cosines.get(c.document.metadata.title or "") for c in candidates]
+    values = [value for value in known if value is not None]
+    if not values or max(values) <= min(values):
+        return np.zeros(len(candidates), dtype=np.float32)
+    low, high = min(values), max(values)
+    return np.array([0.0 if value is None else (value - low) / (high - low) for value in known], dtype=np.float32)
+
+
 def rerank(analysis: QueryAnalysis, words: Sequence[str], candidates: Sequence[Candidate], *,
-           use_preferences: bool = True, cross_encoder: CrossEncoderScorer | None = None) -> list[tuple[int, float]]:
+           use_preferences: bool = True, cross_encoder: CrossEncoderScorer | None = None,
+           title_cosines: Mapping[str, float] | None = None) -> list[tuple[int, float]]:
     """(pid, score) of the candidates rescored, best first; candidates beyond RERANK_DEPTH keep their order below.
 
     Args:
@@ -120,6 +135,8 @@ def rerank(analysis: QueryAnalysis, words: Sequence[str], candidates: Sequence[C
         candidates: fused candidates, best first.
         use_preferences: whether named dates and speakers earn their bonus (the user may turn it off).
         cross_encoder: a configured cross-encoder, or None.
+        title_cosines: the query's cosine with the candidates' document titles (those the collection
+            holds a vector for), read for English questions.
     """
     head, tail = list(candidates[:RERANK_DEPTH]), list(candidates[RERANK_DEPTH:])
     if not head:
@@ -128,6 +145,8 @@ def rerank(analysis: QueryAnalysis, words: Sequence[str], candidates: Sequence[C
     if not analysis.english:  # an English query's Chinese words are dictionary guesses, not the user's words
         coverage = [best_sentence_coverage(words, c.passage.text, c.document.metadata.title) for c in head]
         scores += SENTENCE_WEIGHT * np.array(coverage, dtype=np.float32)
+    elif title_cosines:
+        scores += TITLE_WEIGHT * scaled_title_cosines(title_cosines, head)
     if use_preferences:
         scores += np.array([preference_bonus(analysis, c.document) for c in head], dtype=np.float32)
     if cross_encoder is not None:

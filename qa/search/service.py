@@ -213,17 +213,24 @@ class SearchService:
             wanted = candidates.tolist() if with_facets else [pid for pid, _ in ordered[: max(RERANK_DEPTH, _hit_window(request.k))]]
             passages = view.passages(wanted)
             documents = view.documents(list(dict.fromkeys(p.doc_id for p in passages.values())))
+            title_cosines = None
+            if hybrid and analysis.english and query_vector is not None:
+                titles = {documents[passages[pid].doc_id].metadata.title for pid, _ in ordered[:RERANK_DEPTH]
+                          if pid in passages and passages[pid].doc_id in documents}
+                title_cosines = view.title_scores(query_vector, [title for title in titles if title])
         if hybrid:
-            ordered = self._second_stage(analysis, words or [], ordered, passages, documents, request.prefer)
+            ordered = self._second_stage(analysis, words or [], ordered, passages, documents, request.prefer, title_cosines)
         hits = self._hits(ordered, request.k, request.query, passages, documents)
         return Retrieval(hits, analysis, facets_of(passages, documents) if with_facets else None)
 
     def _second_stage(self, analysis: QueryAnalysis, words: list[str], ordered: list[tuple[int, float]],
-                      passages: Mapping[int, Passage], documents: Mapping[str, DocumentSummary], prefer: bool) -> list[tuple[int, float]]:
+                      passages: Mapping[int, Passage], documents: Mapping[str, DocumentSummary], prefer: bool,
+                      title_cosines: Mapping[str, float] | None) -> list[tuple[int, float]]:
         head = ordered[:RERANK_DEPTH]
         candidates = [Candidate(pid, score, passages[pid], documents[passages[pid].doc_id])
                       for pid, score in head if pid in passages and passages[pid].doc_id in documents]
-        return rerank(analysis, words, candidates, use_preferences=prefer, cross_encoder=self.reranker) + ordered[RERANK_DEPTH:]
+        return rerank(analysis, words, candidates, use_preferences=prefer, cross_encoder=self.reranker,
+                      title_cosines=title_cosines) + ordered[RERANK_DEPTH:]
 
     def lexical_query(self, text: str, lexical: LexicalReader | None = None) -> list[str]:
         """BM25 tokens of the query; an English query is first put into Chinese words the collection uses."""
