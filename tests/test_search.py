@@ -175,7 +175,7 @@ def test_a_collection_built_before_title_words_keeps_working_and_reindex_updates
     import sqlite3
 
     from qa.index.lexical import lexical_tokens
-    from qa.ingest.pipeline import DERIVED_VERSION, document_context, passage_tokens, refresh_derived
+    from qa.ingest.pipeline import DERIVED_VERSION, document_context, passage_tokens, refresh_derived, reindex_advice
 
     # What an older speechqa stored: BM25 words of the passage text alone, and no speakers.
     db = sqlite3.connect(seed_collection_copy / "speechqa.sqlite")
@@ -187,10 +187,13 @@ def test_a_collection_built_before_title_words_keeps_working_and_reindex_updates
     db.close()
 
     collection = Collection.open(seed_collection_copy, encoder.name)
+    advice = reindex_advice(collection)
+    assert advice and f"speechqa reindex --data {seed_collection_copy}" in advice  # what opening it warns
     service = SearchService(collection, encoder)
     assert any("招商引資進度全市排名最后" in h.passage.text for h in search(service, "招商引资进度为什么落后", k=5).hits)
 
     assert refresh_derived(collection) == 5
+    assert reindex_advice(collection) is None
     collection.rebuild_indexes(encoder.dim)
     doc_id, pid, text = collection.store._db.execute("SELECT doc_id, pid, text FROM passages LIMIT 1").fetchone()
     document = collection.store.get_documents([doc_id], with_text=True)[doc_id]
@@ -281,9 +284,10 @@ def test_a_collection_without_sentence_vectors_keeps_working_and_reindex_adds_th
 def test_document_titles_are_embedded_and_an_english_question_reads_them(seed_collection_copy, encoder):
     import sqlite3
 
-    from qa.ingest.pipeline import embed_titles
+    from qa.ingest.pipeline import embed_titles, reindex_advice
 
     collection = Collection.open(seed_collection_copy, encoder.name)
+    assert reindex_advice(collection) is None  # built by this version
     titles = [title for (title,) in collection.store._db.execute("SELECT title FROM documents")]
     assert collection.store.titles_without_vectors(encoder.name) == []  # a fresh ingest embedded them all
     service = SearchService(collection, encoder)

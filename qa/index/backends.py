@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import TYPE_CHECKING
 
@@ -9,6 +10,8 @@ from qa.settings import Settings
 
 if TYPE_CHECKING:
     from qa.search.service import SearchService
+
+log = logging.getLogger(__name__)
 
 
 def open_collection(settings: Settings, model: str, *, create: bool = False, allow_model_change: bool = False,
@@ -40,7 +43,16 @@ def open_service(settings: Settings) -> SearchService:
         from embeddings.cross_encoder import CrossEncoderScorer
 
         reranker = CrossEncoderScorer(settings.reranker, device=settings.device)
-    return SearchService(open_collection(settings, model_name(settings)), load_encoder(settings),
+    from qa.index.collection import Collection
+
+    collection = open_collection(settings, model_name(settings))
+    if isinstance(collection, Collection):
+        from qa.ingest.pipeline import reindex_advice
+
+        advice = reindex_advice(collection)
+        if advice:
+            log.warning(advice)
+    return SearchService(collection, load_encoder(settings),
                          max_query_chars=settings.max_query_chars, batch_size=settings.batch_size, reranker=reranker)
 
 

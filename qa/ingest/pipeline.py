@@ -322,6 +322,9 @@ class Ingester:
                                         self.batch_size, self.progress)
             fresh = dict(zip(missing, vectors, strict=True))
             sentences = dict(zip(missing, groups, strict=True)) if groups is not None else {}
+        if isinstance(self.collection, Collection) and not store.count_documents():
+            # Everything this collection will hold is derived by this version (until an older one appends).
+            store.set_meta("derived_version", str(DERIVED_VERSION))
         if self.collection.scores_titles:
             # Before the documents: a title vector without its document is harmless, the reverse a gap.
             embed_titles(self.collection, self.encoder, [document.metadata.title or "" for document, _, _ in self._pending],
@@ -373,6 +376,19 @@ def refresh_derived(collection: Collection, batch: int = 500) -> int:
             changed += len(updates)
     store.set_meta("derived_version", str(DERIVED_VERSION))
     return changed
+
+
+def reindex_advice(collection: Collection) -> str | None:
+    """What to run when the collection's BM25 words and metadata were derived by an older speechqa
+    (they keep working, without what the newer rules add); None when they are current."""
+    if not collection.store.count_documents():
+        return None
+    found = int(collection.store.get_meta("derived_version") or 0)
+    if found >= DERIVED_VERSION:
+        return None
+    return (f"{collection.directory}: its BM25 words and speakers were derived by an older speechqa; "
+            f"`speechqa reindex --data {collection.directory}` brings them up to date (nothing is re-embedded "
+            "but the document titles)")
 
 
 def embed_titles(collection: Collection, encoder: Encoder, titles: Sequence[str] | None, batch_size: int) -> int:
