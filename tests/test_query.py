@@ -1,4 +1,4 @@
-from qa.search.query import NamedDate, analyse, named_dates, named_speakers
+from qa.search.query import NamedDate, analyse, clauses, named_dates, named_speakers
 
 
 def labels(text: str) -> list[str]:
@@ -61,3 +61,14 @@ def test_a_speaker_named_by_surname_and_office():
     assert named("萧副总统出席") == ("蕭美琴",)
     assert named("總統說了什麼") == ()
     assert named("蔡總統", frozenset({"蔡奇"})) == ()  # only office holders the collection knows
+
+
+def test_a_question_is_cut_into_its_clauses_when_it_has_several():
+    question = "那位在漢光演習掉進海裡走掉的陸戰隊班長，出事當下喊著要大家先去救誰？"
+    assert clauses(question) == ("那位在漢光演習掉進海裡走掉的陸戰隊班長", "出事當下喊著要大家先去救誰")
+    assert analyse(question, english=False).clauses == clauses(question)
+    assert clauses("招商引资进度为什么落后？") == ()  # one clause: the whole query says it
+    assert clauses("是吗，招商引资进度为什么落后") == ()  # a two-character aside is no clause
+    english = "In her video address to the Hudson Institute, how much did Tsai say defense spending would reach?"
+    assert clauses(english) == ("In her video address to the Hudson Institute",
+                                "how much did Tsai say defense spending would reach")

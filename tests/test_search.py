@@ -309,3 +309,35 @@ def test_document_titles_are_embedded_and_an_english_question_reads_them(seed_co
     assert embed_titles(collection, encoder, None, batch_size=16) == len(titles)
     assert embed_titles(collection, encoder, None, batch_size=16) == 0
     assert [h.passage.chunk_id for h in search(service, query, k=5).hits] == with_titles
+
+
+def test_each_clause_of_a_question_is_met_by_the_passages_sentence_that_fits_it_best(seed_collection_dir, encoder):
+    from qa.ingest.pipeline import embed_sentences
+
+    collection = Collection.open(seed_collection_dir, encoder.name)
+    with collection.snapshot() as view:
+        pids = np.array(sorted(int(p) for (p,) in collection.store._db.execute("SELECT pid FROM passages")), dtype=np.int64)
+        pid = int(pids[3])
+        first, *_, last = embed_sentences(view.passages([pid])[pid].text)
+        clause_vectors = encoder.embed([first, last], "passage")
+        scores = view.clause_scores(clause_vectors, pids)
+        # Both clauses are sentences of that passage: each meets its own, so the mean is about 1,
+        # while the passage's one vector, their blend, meets neither as well.
+        assert scores[3] == pytest.approx(1.0, abs=5e-3) and int(np.argmax(scores)) == 3
+        _, (passage_vector,) = view.vectors.vectors(np.array([pid]))
+        assert float((clause_vectors @ passage_vector).mean()) < scores[3] - 0.02
+
+
+def test_clause_scores_fall_back_to_passage_vectors_without_sentence_vectors(seed_collection_copy, encoder):
+    import sqlite3
+
+    db = sqlite3.connect(seed_collection_copy / "speechqa.sqlite")
+    db.execute("DELETE FROM sentence_vectors")
+    db.commit()
+    db.close()
+    collection = Collection.open(seed_collection_copy, encoder.name)
+    clause_vectors = np.stack([encoder.embed_query("工业发展"), encoder.embed_query("招商引资进度落后")])
+    with collection.snapshot() as view:
+        pids = np.array([int(p) for (p,) in collection.store._db.execute("SELECT pid FROM passages LIMIT 6")])
+        expected = np.mean([view.vectors.score(clause, pids) for clause in clause_vectors], axis=0)
+        np.testing.assert_allclose(view.clause_scores(clause_vectors, pids), expected, rtol=1e-5, atol=1e-6)

@@ -129,6 +129,24 @@ class CollectionView:
             scores[[position[int(pid)] for pid in owners[starts]]] = best
         return scores
 
+    def clause_scores(self, clauses: np.ndarray, pids: np.ndarray) -> np.ndarray:
+        """For each passage, the mean over the query's clauses (rows of `clauses`) of the clause's best
+        cosine among the passage's sentences (its passage vector's, without sentence vectors)."""
+        clauses = np.asarray(clauses, dtype=np.float32)
+        scores = np.zeros(len(pids), dtype=np.float32)
+        scored = np.zeros(len(pids), dtype=bool)
+        owners, rows = self.store.sentence_vectors(self._model, pids.tolist(), clauses.shape[1])
+        if len(owners):
+            starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+            position = {pid: i for i, pid in enumerate(pids.tolist())}
+            at = [position[int(pid)] for pid in owners[starts]]
+            scores[at] = np.maximum.reduceat(rows @ clauses.T, starts, axis=0).mean(axis=1)
+            scored[at] = True
+        if not scored.all():
+            _, vectors = self.vectors.vectors(pids[~scored])
+            scores[~scored] = (np.asarray(vectors, dtype=np.float32) @ clauses.T).mean(axis=1)
+        return scores
+
     def title_scores(self, query: np.ndarray, titles: Sequence[str]) -> dict[str, float]:
         """Cosine of the query with each of these document titles that has a vector."""
         query = np.asarray(query, dtype=np.float32).reshape(-1)

@@ -233,6 +233,11 @@ class CollectionView(Protocol):
         (a backend may score a passage by its best sentence rather than by its one vector)."""
         ...
 
+    def clause_scores(self, clauses: np.ndarray, pids: np.ndarray) -> np.ndarray:
+        """float32, one per pid: the mean over the query's clauses (rows of `clauses`) of each clause's
+        cosine with the passage (its best sentence's, where the backend scores by sentence)."""
+        ...
+
     def title_scores(self, query: np.ndarray, titles: Sequence[str]) -> dict[str, float]:
         """Cosine of the query with each of these document titles the backend holds a vector for (it may
         hold none: the second stage then goes without)."""

@@ -658,6 +658,10 @@ class MilvusView:
         # One vector a passage (the whole passage's, embedded as such): Milvus holds no sentence vectors.
         return self.vectors.score(query, pids)
 
+    def clause_scores(self, clauses: np.ndarray, pids: np.ndarray) -> np.ndarray:
+        clauses = np.asarray(clauses, dtype=np.float32)
+        return np.mean([self.vectors.score(clause, pids) for clause in clauses], axis=0).astype(np.float32)
+
     def title_scores(self, query: np.ndarray, titles: Sequence[str]) -> dict[str, float]:
         return {}  # Milvus holds passages' vectors only
 

@@ -13,6 +13,9 @@ import numpy as np
 # The dense side's share. Since passages are scored by their best sentence it is the surer side, for
 # Chinese questions and for English ones (whose BM25 words are dictionary guesses) alike.
 DENSE_WEIGHT = 0.6
+# In hybrid search, a question of several clauses has its cosine mixed with the mean of its clauses'
+# cosines, each with the passage's sentence that meets it best (qa.search.service), at this share.
+CLAUSE_WEIGHT = 0.3
 
 
 def union_candidates(*lists: np.ndarray) -> np.ndarray:

@@ -66,6 +66,7 @@ class QueryAnalysis:
     english: bool
     dates: tuple[NamedDate, ...] = ()
     speakers: tuple[str, ...] = field(default=())  # speakers of the collection the query names
+    clauses: tuple[str, ...] = ()  # its clauses, where it has more than one (each is matched on its own)
 
     @property
     def preferences(self) -> dict[str, list[str]]:
@@ -138,6 +139,17 @@ def named_speakers(simplified_query: str, speakers: frozenset[str]) -> tuple[str
     return tuple(sorted(named))
 
 
+# Clause punctuation of both languages; a piece shorter than this ("是吗", "and") is no clause.
+_CLAUSE_BREAK = re.compile(r"[，,；;？?。！!：:、]")
+MIN_CLAUSE_CHARS = 4
+
+
+def clauses(text: str) -> tuple[str, ...]:
+    """The query's clauses ("那位…的陸戰隊班長" / "出事當下喊著要大家先去救誰"), or () when it has one."""
+    found = tuple(piece.strip() for piece in _CLAUSE_BREAK.split(text) if len(piece.strip()) >= MIN_CLAUSE_CHARS)
+    return found if len(found) > 1 else ()
+
+
 def analyse(text: str, *, english: bool, speakers: frozenset[str] = frozenset()) -> QueryAnalysis:
     simplified = lexical_form(text)
-    return QueryAnalysis(text, simplified, english, named_dates(text), named_speakers(simplified, speakers))
+    return QueryAnalysis(text, simplified, english, named_dates(text), named_speakers(simplified, speakers), clauses(text))

@@ -25,7 +25,7 @@ from qa.ingest.dedupe import gram_containment
 from qa.ingest.pipeline import Ingester, IngestReport
 from qa.search.crosslingual import is_english, translate_query
 from qa.search.facets import Facets, facets_of
-from qa.search.fusion import fuse, ranked, union_candidates
+from qa.search.fusion import CLAUSE_WEIGHT, fuse, ranked, union_candidates
 from qa.search.highlight import highlight_sentences
 from qa.search.phrase import PhraseRequest, PhraseTimeline, phrase_timeline
 from qa.search.query import NamedDate, QueryAnalysis, analyse
@@ -172,7 +172,7 @@ class SearchService:
         """query -> candidates from each index -> fusion -> second stage -> hits, on one view of the collection.
 
         dense and lexical modes are one index each, unmixed; hybrid (the default) adds what the query
-        names and the second stage.
+        names, its clauses' cosines and the second stage.
         """
         # Concurrency comes from concurrent requests; each one runs on a single core.
         use_single_thread()
@@ -199,6 +199,11 @@ class SearchService:
                     lists.append(view.lexical.search(words, scope_depth, scope, request.exclude_doc)[0])
             candidates = union_candidates(*lists)
             cosine = view.dense_scores(query_vector, candidates) if query_vector is not None and len(candidates) else None
+            if hybrid and cosine is not None and analysis.clauses:
+                # Each clause of a question (who or what it is about, what it asks) is met by some
+                # sentence of the passage that answers it, not necessarily the one the whole query meets best.
+                clause_vectors = np.stack([self.embed_query(clause) for clause in analysis.clauses])
+                cosine = (1 - CLAUSE_WEIGHT) * cosine + CLAUSE_WEIGHT * view.clause_scores(clause_vectors, candidates)
             bm25 = view.lexical.score(words, candidates) if words is not None and len(candidates) else None
             if request.mode == "dense":
                 scores = cosine
