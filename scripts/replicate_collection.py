@@ -69,6 +69,9 @@ def replicate(source: Path, target: Path, copies: int, model: str, noise: float 
                                       sources=tuple(f"{s}~{copy}" for s in document.sources)), stored, None))
                 written += len(stored)
             store.add_documents(items, vectors, model, sentence_vectors=sentences)
+        # Copies keep their titles, and so their titles' vectors (English questions read them).
+        titles = {document.metadata.title for document in documents.values() if document.metadata.title}
+        store.put_title_vectors(model, source_store.title_vectors(model, titles))
         print(f"{min(start + 500, len(doc_ids))}/{len(doc_ids)} documents, {written} passages", flush=True)
     store.close()
     source_store.close()

@@ -41,6 +41,7 @@ def test_three_copies_hold_every_passage_three_times_with_near_vectors(seed_coll
     store = PassageStore(tmp_path / "copies" / STORE_FILE)
     assert store.all_document_ids() == sorted(f"{doc_id}x{copy}" for doc_id in doc_ids for copy in range(3))
     copies = [_vectors_of(store, model, f"{doc_ids[0]}x{copy}") for copy in range(3)]
+    assert store.titles_without_vectors(model) == []  # the copies' titles, which are the originals', have theirs
     store.close()
     for kind in (0, 1):  # passage vectors, then sentence vectors
         assert np.array_equal(copies[0][kind], original[kind])

@@ -343,6 +343,10 @@ class PassageStore:
         with write_transaction(self._db):
             self._put_vectors(model, {title_key(title): vector for title, vector in vectors.items()})
 
+    def title_vectors(self, model: str, titles: Iterable[str]) -> dict[str, np.ndarray]:
+        """The vectors of those of `titles` that have one for `model`."""
+        return _title_vectors(self._reader(), model, titles)
+
     def titles_without_vectors(self, model: str, titles: Iterable[str] | None = None) -> list[str]:
         """Those of `titles` (default: every document's) the model has no vector for, each once."""
         if titles is None:
