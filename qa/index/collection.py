@@ -119,33 +119,28 @@ class CollectionView:
     def dense_scores(self, query: np.ndarray, pids: np.ndarray) -> np.ndarray:
         """Each passage's cosine with the query: that of its best sentence, or of the passage vector for
         passages stored without sentence vectors."""
-        scores = self.vectors.score(query, pids)
-        query = np.asarray(query, dtype=np.float32).reshape(-1)
-        owners, rows = self.store.sentence_vectors(self._model, pids.tolist(), len(query))
-        if len(owners):
-            starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
-            best = np.maximum.reduceat(rows @ query, starts)
-            position = {pid: i for i, pid in enumerate(pids.tolist())}
-            scores[[position[int(pid)] for pid in owners[starts]]] = best
-        return scores
+        return self._best_sentence_cosines(np.asarray(query, dtype=np.float32).reshape(1, -1), pids)[:, 0]
 
     def clause_scores(self, clauses: np.ndarray, pids: np.ndarray) -> np.ndarray:
         """For each passage, the mean over the query's clauses (rows of `clauses`) of the clause's best
         cosine among the passage's sentences (its passage vector's, without sentence vectors)."""
-        clauses = np.asarray(clauses, dtype=np.float32)
-        scores = np.zeros(len(pids), dtype=np.float32)
+        return self._best_sentence_cosines(np.asarray(clauses, dtype=np.float32), pids).mean(axis=1)
+
+    def _best_sentence_cosines(self, queries: np.ndarray, pids: np.ndarray) -> np.ndarray:
+        """(passages, queries) float32: each query's cosine with each passage's best sentence for it."""
+        out = np.zeros((len(pids), len(queries)), dtype=np.float32)
         scored = np.zeros(len(pids), dtype=bool)
-        owners, rows = self.store.sentence_vectors(self._model, pids.tolist(), clauses.shape[1])
+        owners, rows = self.store.sentence_vectors(self._model, pids.tolist(), queries.shape[1])
         if len(owners):
             starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
             position = {pid: i for i, pid in enumerate(pids.tolist())}
             at = [position[int(pid)] for pid in owners[starts]]
-            scores[at] = np.maximum.reduceat(rows @ clauses.T, starts, axis=0).mean(axis=1)
+            out[at] = np.maximum.reduceat(rows @ queries.T, starts, axis=0)
             scored[at] = True
         if not scored.all():
-            _, vectors = self.vectors.vectors(pids[~scored])
-            scores[~scored] = (np.asarray(vectors, dtype=np.float32) @ clauses.T).mean(axis=1)
-        return scores
+            unscored = pids[~scored]
+            out[~scored] = np.stack([self.vectors.score(query, unscored) for query in queries], axis=1)
+        return out
 
     def title_scores(self, query: np.ndarray, titles: Sequence[str]) -> dict[str, float]:
         """Cosine of the query with each of these document titles that has a vector."""
