@@ -125,11 +125,9 @@ def _ray_ingest(settings: Settings, paths: list[Path], address: str | None, limi
 
 def _browser(settings: Settings):
     """A service for browsing and removing documents: it never loads the model."""
-    from qa.index.backends import open_collection
-    from qa.search.service import SearchService
+    from qa.index.backends import open_reader
 
-    # A Milvus collection records its model itself; browsing it needs no --model.
-    return SearchService(open_collection(settings, _recorded_model(settings), allow_model_change=bool(settings.index)), None)
+    return open_reader(settings)
 
 
 @docs_app.command("list")
@@ -150,14 +148,6 @@ def docs_list(data: DataOpt = None, offset: int = 0, limit: int = 50, as_json: J
             meta = document.metadata
             typer.echo(f"{document.doc_id}  {meta.date or '----------'}  {meta.title or '(untitled)'}"
                        f"  {meta.speaker or ''}  [{n_chunks} passages]")
-
-
-def _recorded_model(settings: Settings) -> str:
-    """The model name recorded in the collection, so browsing never needs the model itself."""
-    from embeddings.loader import model_name
-    from qa.index.collection import read_manifest
-
-    return read_manifest(settings.data_dir).get("model") or model_name(settings)
 
 
 @docs_app.command("show")

@@ -69,15 +69,9 @@ class _Service(ServiceHolder):
             return self._service
         with self._lock:
             if self._reader is None:
-                from embeddings.loader import model_name
-                from qa.index.backends import open_collection
-                from qa.index.collection import read_manifest
-                from qa.search.service import SearchService
+                from qa.index.backends import open_reader
 
-                settings = self.settings
-                recorded = read_manifest(settings.data_dir).get("model") or model_name(settings)
-                self._reader = SearchService(open_collection(settings, recorded, allow_model_change=bool(settings.index)),
-                                             None)
+                self._reader = open_reader(self.settings)
         return self._reader
 
 

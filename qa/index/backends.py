@@ -56,6 +56,17 @@ def open_service(settings: Settings) -> SearchService:
                          max_query_chars=settings.max_query_chars, batch_size=settings.batch_size, reranker=reranker)
 
 
+def open_reader(settings: Settings) -> SearchService:
+    """A service for browsing and removing documents that never loads the model: the collection's own
+    record names it (a Milvus collection records it itself), so no --model is needed."""
+    from embeddings.loader import model_name
+    from qa.index.collection import read_manifest
+    from qa.search.service import SearchService
+
+    recorded = read_manifest(settings.data_dir).get("model") or model_name(settings)
+    return SearchService(open_collection(settings, recorded, allow_model_change=bool(settings.index)), None)
+
+
 class ServiceHolder:
     """The service the settings describe, opened on first use and shared by every caller after
     (the web app's requests, the MCP server's tools); `service` is one opened already."""
