@@ -1,4 +1,4 @@
-from qa.search.query import NamedDate, analyse, clauses, named_dates, named_speakers
+from qa.search.query import MAX_CLAUSES, NamedDate, analyse, clauses, named_dates, named_speakers
 
 
 def labels(text: str) -> list[str]:
@@ -72,3 +72,6 @@ def test_a_question_is_cut_into_its_clauses_when_it_has_several():
     english = "In her video address to the Hudson Institute, how much did Tsai say defense spending would reach?"
     assert clauses(english) == ("In her video address to the Hudson Institute",
                                 "how much did Tsai say defense spending would reach")
+
+    pasted = "，".join(f"第{i}段" + "很" * i for i in range(1, 21))  # twenty clauses, each longer than the last
+    assert clauses(pasted) == tuple(f"第{i}段" + "很" * i for i in range(21 - MAX_CLAUSES, 21))  # the longest, in order

@@ -142,12 +142,18 @@ def named_speakers(simplified_query: str, speakers: frozenset[str]) -> tuple[str
 # Clause punctuation of both languages; a piece shorter than this ("是吗", "and") is no clause.
 _CLAUSE_BREAK = re.compile(r"[，,；;？?。！!：:、]")
 MIN_CLAUSE_CHARS = 4
+# Each clause is embedded: a pasted page would otherwise cost a model run per clause. Its longest
+# ones say the most.
+MAX_CLAUSES = 8
 
 
 def clauses(text: str) -> tuple[str, ...]:
-    """The query's clauses ("那位…的陸戰隊班長" / "出事當下喊著要大家先去救誰"), or () when it has one."""
-    found = tuple(piece.strip() for piece in _CLAUSE_BREAK.split(text) if len(piece.strip()) >= MIN_CLAUSE_CHARS)
-    return found if len(found) > 1 else ()
+    """The query's clauses ("那位…的陸戰隊班長" / "出事當下喊著要大家先去救誰"), in order, or () when it has one."""
+    found = [piece.strip() for piece in _CLAUSE_BREAK.split(text) if len(piece.strip()) >= MIN_CLAUSE_CHARS]
+    if len(found) > MAX_CLAUSES:
+        kept = set(sorted(range(len(found)), key=lambda i: -len(found[i]))[:MAX_CLAUSES])
+        found = [piece for i, piece in enumerate(found) if i in kept]
+    return tuple(found) if len(found) > 1 else ()
 
 
 def analyse(text: str, *, english: bool, speakers: frozenset[str] = frozenset()) -> QueryAnalysis:
