@@ -37,3 +37,12 @@ def test_the_dense_scale_is_the_dense_lists_own():
     np.testing.assert_allclose(fuse(cosine, bm25, dense_weight=1.0), [1.0, 0.875, 0.25, 0.0], rtol=1e-6)
     # A depth at or beyond the candidates is plain min-max.
     np.testing.assert_allclose(fuse(cosine, bm25, dense_weight=1.0, dense_depth=4), fuse(cosine, bm25, dense_weight=1.0))
+
+
+def test_a_questions_clauses_share_its_dense_evidence():
+    from qa.search.fusion import CLAUSE_WEIGHT, with_clauses
+
+    cosine, clause = np.array([0.90, 0.80], dtype=np.float32), np.array([0.70, 0.95], dtype=np.float32)
+    np.testing.assert_allclose(with_clauses(cosine, clause), (1 - CLAUSE_WEIGHT) * cosine + CLAUSE_WEIGHT * clause)
+    np.testing.assert_allclose(with_clauses(cosine, clause, clause_weight=0.0), cosine)
+    assert with_clauses(cosine, clause, clause_weight=0.5).argmax() == 1  # the passage that meets every clause

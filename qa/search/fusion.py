@@ -18,6 +18,12 @@ DENSE_WEIGHT = 0.6
 CLAUSE_WEIGHT = 0.3
 
 
+def with_clauses(cosine: np.ndarray, clause_cosine: np.ndarray, *, clause_weight: float = CLAUSE_WEIGHT) -> np.ndarray:
+    """The dense evidence of a question of several clauses: its own cosine mixed with the mean of its
+    clauses' (each with the passage's sentence that meets it best)."""
+    return (1 - clause_weight) * cosine + clause_weight * clause_cosine
+
+
 def union_candidates(*lists: np.ndarray) -> np.ndarray:
     """Every pid of these ranked lists once, in order of first appearance."""
     seen: dict[int, None] = {}

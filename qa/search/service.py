@@ -25,7 +25,7 @@ from qa.ingest.dedupe import gram_containment
 from qa.ingest.pipeline import Ingester, IngestReport
 from qa.search.crosslingual import is_english, translate_query
 from qa.search.facets import Facets, facets_of
-from qa.search.fusion import CLAUSE_WEIGHT, fuse, ranked, union_candidates
+from qa.search.fusion import fuse, ranked, union_candidates, with_clauses
 from qa.search.highlight import highlight_sentences
 from qa.search.phrase import PhraseRequest, PhraseTimeline, phrase_timeline
 from qa.search.query import NamedDate, QueryAnalysis, analyse
@@ -203,7 +203,7 @@ class SearchService:
                 # Each clause of a question (who or what it is about, what it asks) is met by some
                 # sentence of the passage that answers it, not necessarily the one the whole query meets best.
                 clause_vectors = np.stack([self.embed_query(clause) for clause in analysis.clauses])
-                cosine = (1 - CLAUSE_WEIGHT) * cosine + CLAUSE_WEIGHT * view.clause_scores(clause_vectors, candidates)
+                cosine = with_clauses(cosine, view.clause_scores(clause_vectors, candidates))
             bm25 = view.lexical.score(words, candidates) if words is not None and len(candidates) else None
             if request.mode == "dense":
                 scores = cosine
