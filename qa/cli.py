@@ -306,7 +306,7 @@ def reindex(data: DataOpt = None, model: ModelOpt = None, batch_size: int | None
     with _progress_bar(None, "embedding") as bar:
         n = embed_missing(collection, encoder, settings.batch_size, bar.update)
     titles = embed_titles(collection, encoder, None, settings.batch_size)
-    collection.rebuild_indexes(encoder.dim)
+    collection.rebuild_indexes()
     typer.echo(f"refreshed {refreshed} documents, embedded {n} passages and {titles} titles; index rebuilt with {encoder.name} "
                f"({collection.manifest['index']})")
 

@@ -76,7 +76,7 @@ def seed_collection_dir(tmp_path_factory, settings_factory, encoder) -> Path:
     collection = Collection.open(directory, encoder.name, create=True)
     report = Ingester(collection, encoder).add_paths([SEEDS], max_bytes=20 * 1024 * 1024)
     assert len(report.added) == 5, report
-    collection.rebuild_indexes(encoder.dim)
+    collection.rebuild_indexes()
     collection.close()
     return directory
 

@@ -73,7 +73,7 @@ def test_bad_files_are_named_and_good_ones_still_arrive(seed_collection_copy, en
     rejected = {Path(r.source).name: r.reason for r in report.rejected}
     assert set(rejected) == {"empty.txt", "binary.txt", "broken.docx", "slides.pptx"}
     assert all(len(reason) > 15 for reason in rejected.values())
-    collection.rebuild_indexes(encoder.dim)
+    collection.rebuild_indexes()
     hits = SearchService(collection, encoder).search(SearchRequest("農業現代化 糧食安全", k=3)).hits
     assert "糧食安全" in hits[0].passage.text
 

@@ -51,7 +51,7 @@ def test_question_finds_answer_with_citation_and_highlight(seed_service):
 def test_loaded_indexes_give_the_results_of_indexes_built_from_the_store(seed_collection_dir, encoder, seed_service,
                                                                          tmp_path_factory):
     collection = Collection.open(copy_of(seed_collection_dir, tmp_path_factory, "rebuilt"), encoder.name)
-    collection.rebuild_indexes(encoder.dim)  # built from the store, searched as built (seed_service loads files)
+    collection.rebuild_indexes()  # built from the store, searched as built (seed_service loads files)
     built = SearchService(collection, encoder)
     for query in ("平安创建活动", "如何加快工业发展", "What should companies do about saving energy?"):
         loaded_hits = [(h.passage.chunk_id, h.score) for h in search(seed_service, query).hits]
@@ -194,7 +194,7 @@ def test_a_collection_built_before_title_words_keeps_working_and_reindex_updates
 
     assert refresh_derived(collection) == 5
     assert reindex_advice(collection) is None
-    collection.rebuild_indexes(encoder.dim)
+    collection.rebuild_indexes()
     doc_id, pid, text = collection.store._db.execute("SELECT doc_id, pid, text FROM passages LIMIT 1").fetchone()
     document = collection.store.get_documents([doc_id], with_text=True)[doc_id]
     expected = passage_tokens(text, document.metadata.title, document_context(document.metadata, document.text))

@@ -302,7 +302,7 @@ class Collection:
             )
         return index
 
-    def rebuild_indexes(self, dim: int | None = None) -> None:
+    def rebuild_indexes(self) -> None:
         """Rebuild both indexes from the store (after a model change) and save them."""
         with self._write_lock:
             self.catch_up(from_files=False, from_memory=False)

@@ -741,7 +741,7 @@ class MilvusCollection:
     def load_indexes(self) -> None:
         return None
 
-    def rebuild_indexes(self, dim: int | None = None) -> None:
+    def rebuild_indexes(self) -> None:
         return None
 
     def near_duplicates(self) -> NearDuplicateFinder:
