@@ -150,7 +150,7 @@ def copy_of(collection_dir: Path, tmp_path_factory, name: str) -> Path:
 @pytest.fixture(scope="session")
 def seed_service_by_passage(seed_collection_dir, encoder, tmp_path_factory):
     """The seed collection scored by passage vectors alone, as the Milvus backend scores (it holds no
-    sentence or title vectors): what a Milvus copy of the seed collection must rank like."""
+    sentence vectors): what a Milvus copy of the seed collection must rank like."""
     import sqlite3
 
     from qa.index.collection import Collection
@@ -159,7 +159,6 @@ def seed_service_by_passage(seed_collection_dir, encoder, tmp_path_factory):
     directory = copy_of(seed_collection_dir, tmp_path_factory, "seeds-by-passage")
     db = sqlite3.connect(directory / "speechqa.sqlite")
     db.execute("DELETE FROM sentence_vectors")
-    db.execute("DELETE FROM embeddings WHERE embed_hash LIKE 't-%'")
     db.commit()
     db.close()
     return SearchService(Collection.open(directory, encoder.name), encoder)

@@ -164,6 +164,16 @@ def test_lexical_and_dense_rankings_match_the_embedded_indexes(milvus, seed_stor
             assert np.allclose(view.vectors.score(vector, found), cosine[best], atol=1e-5)
 
 
+def test_document_titles_vectors_come_along_and_are_read_by_title(milvus, seed_store):
+    titles = [document.metadata.title for document, _ in seed_store.list_documents(0, 50)]
+    assert milvus.titles_without_vectors(MODEL) == []  # every document's, copied with the passages
+    ours, theirs = milvus.title_vectors(MODEL, titles), seed_store.title_vectors(MODEL, titles)
+    assert set(ours) == set(titles)
+    for title in titles:
+        np.testing.assert_allclose(ours[title], theirs[title], rtol=1e-6)
+    assert milvus.title_vectors(MODEL, ["no document has this title"]) == {}
+
+
 def test_filters_are_milvus_expressions_allowing_what_the_store_allows(milvus, seed_store):
     documents = [d for d, _ in seed_store.list_documents()]
     dated = sorted(d.metadata.date for d in documents if d.metadata.date)

@@ -34,6 +34,8 @@ def milvus(seed_store):
     copy_from_store(seed_store, test_milvus.MODEL, passages)
     yield passages
     passages.client.drop_collection(name)
+    if passages.client.has_collection(passages.titles_name):
+        passages.client.drop_collection(passages.titles_name)
     passages.close()
 
 

@@ -104,7 +104,10 @@ def test_an_upload_is_found_and_a_deletion_is_final(milvus_service):
     doc_id = report.added[0]
     hits = milvus_service.search(SearchRequest("秸秆综合利用率要达到多少", 3)).hits
     assert hits[0].passage.doc_id == doc_id
-    assert milvus_service.document(doc_id)[0].text.startswith("在全县秸秆综合利用工作推进会上的讲话")
+    document = milvus_service.document(doc_id)[0]
+    assert document.text.startswith("在全县秸秆综合利用工作推进会上的讲话")
+    store = milvus_service.collection.store
+    assert document.metadata.title and store.titles_without_vectors(store.model, [document.metadata.title]) == []
     again = milvus_service.add_documents([RawDocument(NEW_SPEECH, "straw.txt")])
     assert again.duplicates == ["straw.txt"] and not again.added
     milvus_service.remove_document(doc_id)

@@ -87,6 +87,7 @@ def test_a_killed_ray_ingest_resumes_without_duplicates_and_answers(lite_server,
     assert len(chunk_ids) == len(set(chunk_ids)) == store.count_passages()
     assert set(chunk_ids) == expected
     assert store.count_documents() == 5
+    assert store.titles_without_vectors(MODEL) == []  # embedded by the actors with the passages
 
     # The same best answer as the embedded collection. (Lower ranks may differ here: Milvus Lite keeps
     # the rows the rerun overwrote in its BM25 statistics until it compacts.)

@@ -34,7 +34,7 @@ import numpy as np
 from qa.errors import BadInputError, IndexNotBuiltError, MissingDependencyError, ModelMismatchError
 from qa.index.indexes import Hits, no_hits, top_hits
 from qa.index.lexical import _STOPWORDS, _WORDLIKE, _jieba, lexical_tokens
-from qa.index.store import PassageFilter, PassageStore, StoredPassage
+from qa.index.store import PassageFilter, PassageStore, StoredPassage, title_key
 from qa.search.facets import source_group
 from qa.textnorm import lexical_form
 from qa.types import Document, DocumentSummary, Metadata, Passage
@@ -54,6 +54,7 @@ BM25_K1 = 1.5  # bm25s's defaults, so both backends score alike
 BM25_B = 0.75
 WRITE_BATCH = 512  # rows per insert call: a few MB of vectors and text
 READ_BATCH = 1000  # ids per `pid in [...]` read
+TITLES_SUFFIX = "__titles"  # the companion collection of document title vectors
 MAX_QUERY_ROWS = 16384
 KNOWS_SAMPLE = 20  # best BM25 matches of a token read to tell whether one holds it
 LITE_MEMTABLE_BYTES = 512 * 1024 * 1024  # Milvus's limit on offset + limit of one query
@@ -299,6 +300,7 @@ class MilvusPassages:
         # Every row carries its document's metadata: documents of passages just read need no query.
         self._documents: dict[str, DocumentSummary] = {}
         self._lock = threading.Lock()
+        self._titles_loaded = False
 
     # -- opening --------------------------------------------------------------
     @classmethod
@@ -498,6 +500,50 @@ class MilvusPassages:
                 out[int(row["pid"])] = np.asarray(row["vector"], dtype=np.float32)
         return out
 
+    # -- title vectors ---------------------------------------------------------
+    # They live in a companion collection, one row a distinct title (the store's title_key): a
+    # passage row carrying its title's vector would hold it once a passage, and need a second index.
+    @property
+    def titles_name(self) -> str:
+        return self.name + TITLES_SUFFIX
+
+    def _has_titles(self) -> bool:
+        """Whether the companion collection exists (loaded once it does: another process may create it)."""
+        if not self._titles_loaded and self.client.has_collection(self.titles_name):
+            self.client.load_collection(self.titles_name)
+            self._titles_loaded = True
+        return self._titles_loaded
+
+    def put_title_vectors(self, model: str, vectors: Mapping[str, np.ndarray]) -> None:
+        if not vectors:
+            return
+        if not self._has_titles():
+            _create_titles_collection(self.client, self.titles_name, self.dim)
+            self._titles_loaded = True
+        rows = [{"key": title_key(title), "vector": np.asarray(vector, dtype=np.float32).tolist()}
+                for title, vector in vectors.items()]
+        for batch in _batches(rows, WRITE_BATCH):
+            self.client.upsert(self.titles_name, list(batch))
+
+    def title_vectors(self, model: str, titles: Iterable[str]) -> dict[str, np.ndarray]:
+        """The vectors of those of `titles` held (none in a collection written before titles were embedded)."""
+        by_key = {title_key(title): title for title in titles if title}
+        if not by_key or not self._has_titles():
+            return {}
+        out: dict[str, np.ndarray] = {}
+        for batch in _batches(list(by_key), READ_BATCH):
+            for row in self.client.get(self.titles_name, ids=list(batch), output_fields=["key", "vector"]):
+                out[by_key[row["key"]]] = np.asarray(row["vector"], dtype=np.float32)
+        return out
+
+    def titles_without_vectors(self, model: str, titles: Iterable[str] | None = None) -> list[str]:
+        """Those of `titles` (default: every document's) that have no vector, each once."""
+        if titles is None:
+            titles = (row["title"] for row in self._iterate("ordinal == 0", ["title"]))
+        wanted = list(dict.fromkeys(title for title in titles if title))
+        known = self.title_vectors(model, wanted)
+        return [title for title in wanted if title not in known]
+
     # -- search ----------------------------------------------------------------
     def search_vectors(self, query: np.ndarray, k: int, expression: str) -> Hits:
         results = self.client.search(
@@ -599,6 +645,19 @@ def _create_collection(client: MilvusClient, name: str, model: str, dim: int) ->
                                          "speechqa.format": str(FORMAT_VERSION)})
 
 
+def _create_titles_collection(client: MilvusClient, name: str, dim: int) -> None:
+    from pymilvus import DataType
+
+    schema = client.create_schema(auto_id=False, description="speechqa document titles")
+    schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=64)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+    index_params = client.prepare_index_params()
+    # Read by key, never searched: the lightest index Milvus loads a collection with.
+    index_params.add_index("vector", index_type="FLAT", metric_type="IP")
+    client.create_collection(name, schema=schema, index_params=index_params, consistency_level="Strong")
+    client.load_collection(name)
+
+
 class MilvusReader:
     """One side of the collection as an index reader (qa.index.indexes.IndexReader); every read sees the latest rows."""
 
@@ -663,7 +722,8 @@ class MilvusView:
         return np.mean([self.vectors.score(clause, pids) for clause in clauses], axis=0).astype(np.float32)
 
     def title_scores(self, query: np.ndarray, titles: Sequence[str]) -> dict[str, float]:
-        return {}  # Milvus holds passages' vectors only
+        query = np.asarray(query, dtype=np.float32).reshape(-1)
+        return {title: float(vector @ query) for title, vector in self._passages.title_vectors(self._passages.model, titles).items()}
 
     def documents(self, doc_ids: Sequence[str]) -> dict[str, DocumentSummary]:
         return self._passages.get_documents(doc_ids)
@@ -682,6 +742,8 @@ def copy_from_store(store: PassageStore, model: str, passages: MilvusPassages, b
             vectors = store.known_vectors(model, [s.embed_hash for s in stored])
             rows += passage_rows(documents[doc_id], stored, [vectors[s.embed_hash] for s in stored])
         passages.upsert_rows(rows)
+        titles = {document.metadata.title for document in documents.values() if document.metadata.title}
+        passages.put_title_vectors(model, store.title_vectors(model, titles))
         written += len(rows)
     passages.commit()
     return written
@@ -701,9 +763,10 @@ class MilvusCollection:
     are no derived indexes to load, save or catch up: Milvus indexes what it is given.
     """
 
-    # Passages are embedded whole: one vector a row, no sentence or title vectors to score them by.
+    # Passages are embedded whole: one vector a row, no sentence vectors to score them by. Document
+    # titles are embedded too, into a companion collection (MilvusPassages.put_title_vectors).
     scores_sentences = False
-    scores_titles = False
+    scores_titles = True
 
     def __init__(self, passages: MilvusPassages) -> None:
         from qa.index.collection import ChunkingSettings

@@ -88,18 +88,21 @@ def _prepare_batch(batch: dict, chunking: ChunkingSettings, complete) -> dict:
 
     if isinstance(complete, ray.ObjectRef):
         complete = ray.get(complete)
-    out: dict[str, list] = {"payload": [], "texts": []}
+    out: dict[str, list] = {"payload": [], "texts": [], "title": []}
     for blob in batch["record"]:
         record = pickle.loads(blob)
         prepared: Rejection | PreparedDocument | _AlreadyThere = record if isinstance(record, Rejection) else prepare(record, chunking)
         texts: list[str] = []
+        title = ""
         if isinstance(prepared, PreparedDocument):
             if prepared.document.doc_id in complete:
                 prepared = _AlreadyThere(prepared.document.sources[0])
             else:
                 texts = [embed_text(s.passage.text) for s in prepared.passages]
+                title = embed_text(prepared.document.metadata.title or "")
         out["payload"].append(pickle.dumps(prepared))
         out["texts"].append(texts)
+        out["title"].append(title)
     return out
 
 
@@ -119,13 +122,18 @@ class _Embedder:
 
     def __call__(self, batch: dict) -> dict:
         texts = [list(texts) for texts in batch["texts"]]
-        flat = [text for document in texts for text in document]
+        titles = [str(title) for title in batch["title"]]
+        flat = [text for document in texts for text in document] + [title for title in titles if title]
         vectors = self.encoder.embed(flat, "passage", self.batch_size)
         out, start = [], 0
         for document in texts:
             out.append(vectors[start:start + len(document)].astype(np.float32).tobytes())
             start += len(document)
-        return {"payload": batch["payload"], "vectors": out}
+        title_vectors = []
+        for title in titles:  # the document's title, for an English question's second stage
+            title_vectors.append(vectors[start].astype(np.float32).tobytes() if title else b"")
+            start += bool(title)
+        return {"payload": batch["payload"], "vectors": out, "title_vector": title_vectors}
 
 
 def complete_documents(passages: MilvusPassages) -> frozenset[str]:
@@ -201,9 +209,10 @@ def _run(ray, settings: Settings, passages: MilvusPassages, files: list[str], li
 def _write(dataset, passages: MilvusPassages, report: IngestReport, dim: int, write_rows: int) -> None:
     """Upsert whole documents, each one's first passage last, in batches of about `write_rows` rows."""
     rows: list[dict] = []
+    titles: dict[str, np.ndarray] = {}
     written: set[str] = set()
     for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-        for payload, blob in zip(batch["payload"], batch["vectors"], strict=True):
+        for payload, blob, title_blob in zip(batch["payload"], batch["vectors"], batch["title_vector"], strict=True):
             prepared = pickle.loads(payload)
             if isinstance(prepared, Rejection):
                 report.rejected.append(prepared)
@@ -217,12 +226,16 @@ def _write(dataset, passages: MilvusPassages, report: IngestReport, dim: int, wr
                 continue
             vectors = np.frombuffer(blob, dtype=np.float32).reshape(-1, dim)
             rows += passage_rows(document, prepared.passages, list(vectors))
+            if len(title_blob) and document.metadata.title:
+                titles[document.metadata.title] = np.frombuffer(title_blob, dtype=np.float32)
             written.add(document.doc_id)
             report.added.append(document.doc_id)
             if len(rows) >= write_rows:
+                passages.put_title_vectors(passages.model, titles)  # before the rows, as the embedded backend writes them
                 passages.upsert_rows(rows)
-                rows = []
+                rows, titles = [], {}
     if rows:
+        passages.put_title_vectors(passages.model, titles)
         passages.upsert_rows(rows)
     passages.commit()
 
