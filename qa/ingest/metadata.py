@@ -398,21 +398,19 @@ def attribute(title: str | None, cleaned: str, date: str | None = None) -> Attri
         cleaned: the cleaned text (only its first lines are read).
         date: the document's ISO date; resolves a release that names only the office ("總統出席…").
     """
-    speaker, place, headings, first = _speaker_and_place(title, cleaned, date)
-    return Attribution(speaker=speaker, place=place, occasion=_occasion([*headings, first]))
+    speaker, place = _speaker_and_place(title, cleaned, date)
+    return Attribution(speaker=speaker, place=place, occasion=stated_occasion(cleaned))
 
 
 def stated_occasion(cleaned: str) -> str | None:
-    """The occasion a document's opening lines name (「世界台灣商會聯合總會第28屆年會…開幕典禮」), or None."""
+    """The occasion a document's opening lines name (「世界台灣商會聯合總會第28屆年會…開幕典禮」), or None:
+    read from the heading lines and the opening sentence."""
     headings, paragraph, _ = _lead(cleaned[:LEAD_CHARS])
-    sentences = _sentences(paragraph, 1)
-    return _occasion([*headings, *sentences[:1]])
+    return _occasion([*headings, *_sentences(paragraph, 3)[:1]])
 
 
-def _speaker_and_place(
-    title: str | None, cleaned: str, date: str | None
-) -> tuple[str | None, str | None, list[str], str]:
-    """(speaker, place, heading lines, opening sentence): what ingest stores, and what the occasion is read from."""
+def _speaker_and_place(title: str | None, cleaned: str, date: str | None) -> tuple[str | None, str | None]:
+    """(speaker, place) as the title and opening lines state them: what ingest stores."""
     head = cleaned[:LEAD_CHARS]
     headings, paragraph, later = _lead(head)
     sentences = _sentences(paragraph, 3)
@@ -420,7 +418,7 @@ def _speaker_and_place(
     speaker = _title_speaker(title, headings, head) or _lead_speaker(sentences, head, date, later, title)
     if speaker is None and not _spokesperson_speaks(first):
         speaker = _office_speaker(title, headings, paragraph, date)
-    return speaker, _place(first, speaker), headings, first
+    return speaker, _place(first, speaker)
 
 
 def _place(first: str, speaker: str | None) -> str | None:
@@ -588,7 +586,7 @@ def extract_metadata(raw: RawDocument, cleaned: str) -> Metadata:
     else:
         date = _published_date(head) or raw.date
         date_kind = "published" if date else None
-    found_speaker, found_place, _, _ = _speaker_and_place(title, cleaned, date)
+    found_speaker, found_place = _speaker_and_place(title, cleaned, date)
     return Metadata(
         title=title,
         date=date,
@@ -604,7 +602,7 @@ def refresh_metadata(document: Document) -> Metadata:
     meta = document.metadata
     head = document.text[:HEAD_CHARS]
     _, byline_speaker, _, byline_place = _byline(head)
-    found_speaker, found_place, _, _ = _speaker_and_place(meta.title, document.text, meta.date)
+    found_speaker, found_place = _speaker_and_place(meta.title, document.text, meta.date)
     return replace(
         meta,
         speaker=meta.speaker or byline_speaker or found_speaker or _speaker_from_text(head, meta.title),
