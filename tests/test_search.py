@@ -320,7 +320,7 @@ def test_each_clause_of_a_question_is_met_by_the_passages_sentence_that_fits_it_
         pid = int(pids[3])
         first, *_, last = embed_sentences(view.passages([pid])[pid].text)
         clause_vectors = encoder.embed([first, last], "passage")
-        scores = view.clause_scores(clause_vectors, pids)
+        scores = view.sentence_cosines(clause_vectors, pids).mean(axis=1)
         # Both clauses are sentences of that passage: each meets its own, so the mean is about 1,
         # while the passage's one vector, their blend, meets neither as well.
         assert scores[3] == pytest.approx(1.0, abs=5e-3) and int(np.argmax(scores)) == 3
@@ -328,7 +328,7 @@ def test_each_clause_of_a_question_is_met_by_the_passages_sentence_that_fits_it_
         assert float((clause_vectors @ passage_vector).mean()) < scores[3] - 0.02
 
 
-def test_clause_scores_fall_back_to_passage_vectors_without_sentence_vectors(seed_collection_copy, encoder):
+def test_clause_cosines_fall_back_to_passage_vectors_without_sentence_vectors(seed_collection_copy, encoder):
     import sqlite3
 
     db = sqlite3.connect(seed_collection_copy / "speechqa.sqlite")
@@ -340,4 +340,4 @@ def test_clause_scores_fall_back_to_passage_vectors_without_sentence_vectors(see
     with collection.snapshot() as view:
         pids = np.array([int(p) for (p,) in collection.store._db.execute("SELECT pid FROM passages LIMIT 6")])
         expected = np.mean([view.vectors.score(clause, pids) for clause in clause_vectors], axis=0)
-        np.testing.assert_allclose(view.clause_scores(clause_vectors, pids), expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(view.sentence_cosines(clause_vectors, pids).mean(axis=1), expected, rtol=1e-5, atol=1e-6)

@@ -119,15 +119,13 @@ class CollectionView:
     def dense_scores(self, query: np.ndarray, pids: np.ndarray) -> np.ndarray:
         """Each passage's cosine with the query: that of its best sentence, or of the passage vector for
         passages stored without sentence vectors."""
-        return self._best_sentence_cosines(np.asarray(query, dtype=np.float32).reshape(1, -1), pids)[:, 0]
+        return self.sentence_cosines(np.asarray(query, dtype=np.float32).reshape(1, -1), pids)[:, 0]
 
-    def clause_scores(self, clauses: np.ndarray, pids: np.ndarray) -> np.ndarray:
-        """For each passage, the mean over the query's clauses (rows of `clauses`) of the clause's best
-        cosine among the passage's sentences (its passage vector's, without sentence vectors)."""
-        return self._best_sentence_cosines(np.asarray(clauses, dtype=np.float32), pids).mean(axis=1)
-
-    def _best_sentence_cosines(self, queries: np.ndarray, pids: np.ndarray) -> np.ndarray:
-        """(passages, queries) float32: each query's cosine with each passage's best sentence for it."""
+    def sentence_cosines(self, queries: np.ndarray, pids: np.ndarray) -> np.ndarray:
+        """(passages, queries) float32: each query's cosine with each passage's best sentence for it (with
+        the passage vector, for passages stored without sentence vectors). One read of the sentence
+        vectors serves a question and its clauses."""
+        queries = np.asarray(queries, dtype=np.float32)
         out = np.zeros((len(pids), len(queries)), dtype=np.float32)
         scored = np.zeros(len(pids), dtype=bool)
         owners, rows = self.store.sentence_vectors(self._model, pids.tolist(), queries.shape[1])

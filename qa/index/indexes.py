@@ -233,9 +233,9 @@ class CollectionView(Protocol):
         (a backend may score a passage by its best sentence rather than by its one vector)."""
         ...
 
-    def clause_scores(self, clauses: np.ndarray, pids: np.ndarray) -> np.ndarray:
-        """float32, one per pid: the mean over the query's clauses (rows of `clauses`) of each clause's
-        cosine with the passage (its best sentence's, where the backend scores by sentence)."""
+    def sentence_cosines(self, queries: np.ndarray, pids: np.ndarray) -> np.ndarray:
+        """float32 (pids, queries): dense_scores for several queries at once (a question and its clauses),
+        the passages read once."""
         ...
 
     def title_scores(self, query: np.ndarray, titles: Sequence[str]) -> dict[str, float]:

@@ -198,12 +198,16 @@ class SearchService:
                 if words is not None:
                     lists.append(view.lexical.search(words, scope_depth, scope, request.exclude_doc)[0])
             candidates = union_candidates(*lists)
-            cosine = view.dense_scores(query_vector, candidates) if query_vector is not None and len(candidates) else None
-            if hybrid and cosine is not None and analysis.clauses:
-                # Each clause of a question (who or what it is about, what it asks) is met by some
-                # sentence of the passage that answers it, not necessarily the one the whole query meets best.
-                clause_vectors = np.stack([self.embed_query(clause) for clause in analysis.clauses])
-                cosine = with_clauses(cosine, view.clause_scores(clause_vectors, candidates))
+            cosine = None
+            if query_vector is not None and len(candidates):
+                if hybrid and analysis.clauses:
+                    # Each clause of a question (who or what it is about, what it asks) is met by some
+                    # sentence of the passage that answers it, not necessarily the one the whole query meets best.
+                    clause_vectors = [self.embed_query(clause) for clause in analysis.clauses]
+                    cosines = view.sentence_cosines(np.stack([query_vector, *clause_vectors]), candidates)
+                    cosine = with_clauses(cosines[:, 0], cosines[:, 1:].mean(axis=1))
+                else:
+                    cosine = view.dense_scores(query_vector, candidates)
             bm25 = view.lexical.score(words, candidates) if words is not None and len(candidates) else None
             if request.mode == "dense":
                 scores = cosine
