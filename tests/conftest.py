@@ -140,6 +140,14 @@ class Server:
         stop_process(self.process, self.log)
 
 
+def rewrite_store(collection_dir: Path, *statements: str) -> None:
+    """Run these SQL statements on a collection's store: how a test makes it what an older speechqa left."""
+    with sqlite3.connect(collection_dir / "speechqa.sqlite") as db:
+        for statement in statements:
+            db.execute(statement)
+    db.close()
+
+
 def copy_of(collection_dir: Path, tmp_path_factory, name: str) -> Path:
     """A private copy of a collection, so a test that changes it leaves the others' alone."""
     data = tmp_path_factory.mktemp(name) / "collection"
@@ -151,16 +159,11 @@ def copy_of(collection_dir: Path, tmp_path_factory, name: str) -> Path:
 def seed_service_by_passage(seed_collection_dir, encoder, tmp_path_factory):
     """The seed collection scored by passage vectors alone, as the Milvus backend scores (it holds no
     sentence vectors): what a Milvus copy of the seed collection must rank like."""
-    import sqlite3
-
     from qa.index.collection import Collection
     from qa.search.service import SearchService
 
     directory = copy_of(seed_collection_dir, tmp_path_factory, "seeds-by-passage")
-    db = sqlite3.connect(directory / "speechqa.sqlite")
-    db.execute("DELETE FROM sentence_vectors")
-    db.commit()
-    db.close()
+    rewrite_store(directory, "DELETE FROM sentence_vectors")
     return SearchService(Collection.open(directory, encoder.name), encoder)
 
 

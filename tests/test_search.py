@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import copy_of
+from conftest import copy_of, rewrite_store
 
 from qa.errors import BadInputError, NotFoundError
 from qa.index.collection import Collection
@@ -254,15 +254,11 @@ def test_passages_are_embedded_by_sentence_and_scored_by_their_best_one(seed_col
 
 
 def test_a_collection_without_sentence_vectors_keeps_working_and_reindex_adds_them(seed_collection_copy, encoder):
-    import sqlite3
 
     from qa.ingest.pipeline import embed_missing
 
     # What an older speechqa stored: one vector a passage, no sentence vectors.
-    db = sqlite3.connect(seed_collection_copy / "speechqa.sqlite")
-    db.execute("DELETE FROM sentence_vectors")
-    db.commit()
-    db.close()
+    rewrite_store(seed_collection_copy, "DELETE FROM sentence_vectors")
     collection = Collection.open(seed_collection_copy, encoder.name)
     service = SearchService(collection, encoder)
     query = "招商引资进度为什么落后"
@@ -282,7 +278,6 @@ def test_a_collection_without_sentence_vectors_keeps_working_and_reindex_adds_th
 
 
 def test_document_titles_are_embedded_and_an_english_question_reads_them(seed_collection_copy, encoder):
-    import sqlite3
 
     from qa.ingest.pipeline import embed_titles, reindex_advice
 
@@ -299,10 +294,7 @@ def test_document_titles_are_embedded_and_an_english_question_reads_them(seed_co
 
     # What an older speechqa stored: no title vectors. English questions still get answers, from
     # the first stage's order; reindex embeds the titles and the second stage reads them again.
-    db = sqlite3.connect(seed_collection_copy / "speechqa.sqlite")
-    db.execute("DELETE FROM embeddings WHERE embed_hash LIKE 't-%'")
-    db.commit()
-    db.close()
+    rewrite_store(seed_collection_copy, "DELETE FROM embeddings WHERE embed_hash LIKE 't-%'")
     assert sorted(collection.store.titles_without_vectors(encoder.name)) == sorted(titles)
     without = search(service, query, k=5).hits
     assert len(without) == 5
@@ -329,12 +321,8 @@ def test_each_clause_of_a_question_is_met_by_the_passages_sentence_that_fits_it_
 
 
 def test_clause_cosines_fall_back_to_passage_vectors_without_sentence_vectors(seed_collection_copy, encoder):
-    import sqlite3
 
-    db = sqlite3.connect(seed_collection_copy / "speechqa.sqlite")
-    db.execute("DELETE FROM sentence_vectors")
-    db.commit()
-    db.close()
+    rewrite_store(seed_collection_copy, "DELETE FROM sentence_vectors")
     collection = Collection.open(seed_collection_copy, encoder.name)
     clause_vectors = np.stack([encoder.embed_query("工业发展"), encoder.embed_query("招商引资进度落后")])
     with collection.snapshot() as view:
