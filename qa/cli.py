@@ -28,6 +28,8 @@ RerankerOpt = Annotated[str | None, typer.Option("--reranker", help="a sentence-
                                                  "that rescores the best candidates (default: $SPEECHQA_RERANKER, none)")]
 PreferOpt = Annotated[bool, typer.Option("--prefer/--no-prefer", help="let dates and speakers the query names favour "
                                          "documents that fit them (a soft preference, never a filter)")]
+IgnoreFilterOpt = Annotated[list[str] | None, typer.Option("--ignore-filter", help="switch off one date or speaker the "
+                                                           "query names: date:2024, speaker:賴清德 (repeatable)")]
 KOpt = Annotated[int, typer.Option(help="passages per query, 1-100")]
 DocOpt = Annotated[list[str] | None, typer.Option(help="restrict to this document id (repeatable)")]
 DateFromOpt = Annotated[str | None, typer.Option(help="only speeches on or after this ISO date, e.g. 2022-01-01")]
@@ -189,7 +191,9 @@ def _print_result(result, as_json: bool) -> None:
         typer.echo("no passages found")
     if result.preferences and not as_json:
         named = "; ".join(f"{kind}: {', '.join(values)}" for kind, values in result.preferences.items())
-        how = "favouring documents that fit (--no-prefer to turn off)" if result.preferences_applied else "not applied"
+        applied = ", ".join(f"{kind}:{value}" for kind, value in result.applied_filters)
+        how = (f"favouring documents that fit {applied} (--ignore-filter {result.applied_filters[0][0]}:… to switch one "
+               "off, --no-prefer for all)") if result.applied_filters else "not applied"
         typer.echo(f"the question names {named} — {how}", err=True)
     for hit in result.hits:
         if as_json:
@@ -219,6 +223,7 @@ def search(
     index: IndexOpt = None,
     reranker: RerankerOpt = None,
     prefer: PreferOpt = True,
+    ignore_filter: IgnoreFilterOpt = None,
 ) -> None:
     """Ask a question; print the best passages with citations.
 
@@ -228,7 +233,8 @@ def search(
 
     service = open_service(_settings(data, model, index=index, reranker=reranker))
     result = service.search(SearchRequest(query=query, k=k, mode=mode, doc_ids=tuple(doc or ()), date_from=date_from,
-                                          date_to=date_to, speaker=speaker, source=source, prefer=prefer))
+                                          date_to=date_to, speaker=speaker, source=source, prefer=prefer,
+                                          ignore_filters=tuple(ignore_filter or ())))
     _print_result(result, as_json)
 
 

@@ -113,11 +113,14 @@ def build_server(settings: Settings, web_url: str = DEFAULT_WEB_URL) -> MCPServe
     @_answers_errors
     def search(query: str, k: int = 10, mode: str = "hybrid", doc_ids: list[str] | None = None,
                date_from: str | None = None, date_to: str | None = None, speaker: str | None = None,
-               source: str | None = None) -> dict[str, Any]:
+               source: str | None = None, prefer: bool = True, ignore_filters: list[str] | None = None) -> dict[str, Any]:
         """Passages that answer a question (any script or English), best first, each with its citation and link,
-        and facets (counts by year, speaker, source). Dates are ISO (2022-06-10), inclusive."""
+        and facets (counts by year, speaker, source). Dates are ISO (2022-06-10), inclusive. Years, months and
+        speakers the question names favour documents that fit (listed in applied_filters); ignore_filters
+        (["date:2024"]) switches some off, prefer=false all."""
         request = SearchRequest(query=query, k=k, mode=mode, doc_ids=tuple(doc_ids or ()), date_from=date_from,
-                                date_to=date_to, speaker=speaker, source=source)
+                                date_to=date_to, speaker=speaker, source=source, prefer=prefer,
+                                ignore_filters=tuple(ignore_filters or ()))
         return results(result_to_dict(holder.get().search(request)))
 
     @server.tool()

@@ -76,4 +76,6 @@ def result_to_dict(result: SearchResult) -> dict:
     if result.preferences:
         # What the question names and whether it favoured documents that fit; prefer=false turns it off.
         out["preferences"] = {**result.preferences, "applied": result.preferences_applied}
+    # Each of them that did favour documents; ignore_filter=kind:value switches one off.
+    out["applied_filters"] = [{"kind": kind, "value": value, "source": "query"} for kind, value in result.applied_filters]
     return out

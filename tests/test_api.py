@@ -43,7 +43,7 @@ def error_of(response: httpx.Response, status: int, code: str) -> str:
 
 def check_results(body: dict, *, query: str, mode: str) -> list[dict]:
     """Assert the search response shape of API.md; return its results."""
-    assert RESULT_KEYS <= set(body) <= RESULT_KEYS | {"source", "facets"}  # facets: searches (tests/test_facets.py)
+    assert RESULT_KEYS <= set(body) <= RESULT_KEYS | {"source", "facets", "applied_filters", "preferences"}  # facets: searches (tests/test_facets.py)
     assert body["query"] == query.strip()
     assert body["mode"] == mode
     assert isinstance(body["took_ms"], float | int) and body["took_ms"] >= 0
@@ -545,3 +545,25 @@ def test_what_the_question_names_is_reported_and_can_be_turned_off(server):
     assert 'data-applied="true"' in page and "prefer=false" in page
     off = httpx.get(server.url + "/search", params={"q": query, "prefer": "false"}).text
     assert 'data-applied="false"' in off and 'name="prefer" value="false"' in off
+
+
+def test_applied_filters_list_what_the_question_reading_applied_and_each_can_be_switched_off(server):
+    query = "2023年工业经济工作怎么抓"
+    favoured = httpx.get(server.url + "/api/search", params={"q": query, "k": 5}).json()
+    assert favoured["applied_filters"] == [{"kind": "date", "value": "2023", "source": "query"}]
+    for off in (httpx.get(server.url + "/api/search", params={"q": query, "k": 5, "ignore_filter": "date:2023"}).json(),
+                httpx.post(server.url + "/api/search", json={"q": query, "k": 5, "ignore_filter": ["date:2023"]}).json(),
+                httpx.post(server.url + "/api/search", json={"q": query, "k": 5, "prefer": False}).json()):
+        assert off["applied_filters"] == [] and off["preferences"] == {"dates": ["2023"], "applied": False}
+    assert httpx.get(server.url + "/api/search", params={"q": "工业强县"}).json()["applied_filters"] == []
+    assert "date:2024" in error_of(httpx.get(server.url + "/api/search", params={"q": query, "ignore_filter": "2023"}),
+                                   400, "bad_input")
+    similar = httpx.post(server.url + "/api/similar", json={"text": query, "k": 3}).json()
+    assert similar["applied_filters"] == [{"kind": "date", "value": "2023", "source": "query"}]
+    assert httpx.post(server.url + "/api/similar", json={"text": query, "k": 3, "prefer": False}).json()["applied_filters"] == []
+    # The page: each named date is a chip with a link that switches it off, and then one that switches it back on.
+    page = httpx.get(server.url + "/search", params={"q": query}).text
+    assert 'class="remove remove-filter"' in page and "ignore_filter=date%3A2023" in page
+    off_page = httpx.get(server.url + "/search", params={"q": query, "ignore_filter": "date:2023"}).text
+    assert 'data-applied="false"' in off_page and 'class="restore-filter"' in off_page
+    assert 'name="ignore_filter" value="date:2023"' in off_page

@@ -295,3 +295,24 @@ def test_the_research_pages_fit_a_phone(demo, browser, path):
             assert box is not None and box["width"] <= inner and box["height"] > 50  # the chart shrinks to fit
     finally:
         context.close()
+
+
+def test_a_date_the_question_names_can_be_switched_off_and_back_on(demo, page, tmp_path):
+    page.goto(demo + "/search?q=2023年工业经济工作怎么抓")
+    chip = page.locator(".preferences .chip[data-kind=dates]")
+    sync_api.expect(chip).to_have_attribute("data-applied", "true")
+    sync_api.expect(chip).to_contain_text("2023")
+    first_date = page.locator("article.hit .citation time").first.text_content()
+    assert first_date and first_date.startswith("2023")
+    screenshot(page, tmp_path, "9-named-date-favoured")
+
+    chip.locator("a.remove-filter").click()
+    page.wait_for_url("**ignore_filter=date%3A2023**")
+    sync_api.expect(page.locator(".preferences")).to_have_attribute("data-applied", "false")
+    sync_api.expect(page.locator("article.hit")).to_have_count(10)
+    # Asking again from the form keeps it switched off; the chip's link switches it back on.
+    page.locator("form.search button[type=submit]").click()
+    page.wait_for_url("**ignore_filter=date%3A2023**")
+    page.locator(".preferences .chip[data-kind=dates] a.restore-filter").click()
+    page.wait_for_url(lambda url: "ignore_filter" not in url)
+    sync_api.expect(page.locator(".preferences")).to_have_attribute("data-applied", "true")

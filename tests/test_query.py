@@ -1,4 +1,7 @@
-from qa.search.query import MAX_CLAUSES, NamedDate, analyse, clauses, named_dates, named_speakers
+import pytest
+
+from qa.errors import BadInputError
+from qa.search.query import MAX_CLAUSES, NamedDate, analyse, clauses, named_dates, named_speakers, parse_switched_off
 
 
 def labels(text: str) -> list[str]:
@@ -50,6 +53,21 @@ def test_preferences_say_what_the_query_names():
     analysis = analyse("2025年11月賴清德說", english=False, speakers=frozenset({"賴清德"}))
     assert analysis.preferences == {"dates": ["2025-11"], "speakers": ["賴清德"]}
     assert analyse("工业强县", english=False).preferences == {}
+
+
+def test_what_the_query_names_can_be_switched_off_one_by_one():
+    analysis = analyse("2025年11月賴清德說", english=False, speakers=frozenset({"賴清德"}))
+    assert analysis.filters() == [("date", "2025-11"), ("speaker", "賴清德")]
+    without_date = analysis.without(parse_switched_off(["date:2025-11"]))
+    assert without_date.filters() == [("speaker", "賴清德")] and without_date.text == analysis.text
+    assert analysis.without(parse_switched_off(["speaker: 賴清德", "date:2024"])).filters() == [("date", "2025-11")]
+    assert analysis.without(()) is analysis
+
+
+@pytest.mark.parametrize("value", ["2024", "year:2024", "date:", ":賴清德"])
+def test_a_switched_off_filter_must_say_its_kind_and_value(value):
+    with pytest.raises(BadInputError, match="kind:value"):
+        parse_switched_off([value])
 
 
 def test_a_speaker_named_by_surname_and_office():

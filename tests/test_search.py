@@ -159,6 +159,20 @@ def test_a_named_year_favours_that_years_speeches_and_says_so(seed_service):
     assert favoured.hits[0].score > next(h.score for h in plain.hits if h.passage.chunk_id == favoured.hits[0].passage.chunk_id)
 
 
+def test_one_named_date_can_be_switched_off_and_the_search_then_ranks_as_without_it(seed_service):
+    query = "2023年工业经济工作怎么抓"
+    assert search(seed_service, query).applied_filters == (("date", "2023"),)
+    switched_off = search(seed_service, query, k=30, ignore_filters=("date:2023",))
+    assert switched_off.preferences == {"dates": ["2023"]} and not switched_off.preferences_applied
+    assert switched_off.applied_filters == ()
+    plain = search(seed_service, query, k=30, prefer=False)
+    assert [(h.passage.chunk_id, h.score) for h in switched_off.hits] == [(h.passage.chunk_id, h.score) for h in plain.hits]
+    # Switching off what the question does not name changes nothing.
+    assert search(seed_service, query, ignore_filters=("date:2019",)).applied_filters == (("date", "2023"),)
+    with pytest.raises(BadInputError, match="kind:value"):
+        search(seed_service, query, ignore_filters=("2023",))
+
+
 def test_a_named_speaker_is_read_from_the_collections_speakers(seed_service):
     query = "陈章平对工业发展提了什么要求"
     result = search(seed_service, query, k=30)

@@ -107,11 +107,18 @@ SPEAKER_HELP = "restrict to speeches by this speaker"
 SOURCE_HELP = "only documents from this site or file (a value of facets.source or by_source)"
 PREFER_HELP = ("let the dates and speakers the question names favour documents that fit them (hybrid mode; a soft "
                "preference, never a filter; the response's `preferences` says what was read); false turns it off")
+# One named date or speaker to switch off, as the service reads it (qa.search.query.parse_switched_off), or a blank.
+IGNORE_FILTER_ITEM = {"type": "string",
+                      "pattern": rf"^[{_WHITESPACE}]*$|^[{_WHITESPACE}]*(date|speaker)[{_WHITESPACE}]*:[\s\S]*{HAS_TEXT}"}
+IGNORE_FILTER_HELP = ("switch off one date or speaker the question names, as applied_filters lists it: date:2024, "
+                      "speaker:賴清德 (repeatable)")
 
 QueryText = Field(..., description=QUERY_HELP, **QUERY_BOUNDS)
 PassageCount = Field(10, description=K_HELP, **K_BOUNDS)
 ModeName = Field("hybrid", description=MODE_HELP, **MODE_BOUNDS)
 BodyDate = Field(None, description=DATE_HELP, **ISO_DATE)
+SwitchedOff = Field(default_factory=list, description=IGNORE_FILTER_HELP,
+                    **_bounds(anyOf=[{"type": "array", "items": IGNORE_FILTER_ITEM}, IGNORE_FILTER_ITEM]))
 PastedText = Field(None, description="pasted text to compare; or give chunk_id",
                    **_bounds(maxLength=MAX_QUERY_CHARS, pattern=HAS_QUERY_TEXT))
 
@@ -126,12 +133,17 @@ class SearchBody(BaseModel):
     speaker: str | None = Field(None, description=SPEAKER_HELP)
     source: str | None = Field(None, description=SOURCE_HELP)
     prefer: bool = Field(True, description=PREFER_HELP)
+    ignore_filter: list[str] | str = SwitchedOff
 
     def to_request(self) -> SearchRequest:
         return SearchRequest(query=self.q, k=self.k, mode=self.mode,
-                             doc_ids=(self.doc,) if isinstance(self.doc, str) else tuple(self.doc),
+                             doc_ids=_listed(self.doc),
                              date_from=self.date_from, date_to=self.date_to, speaker=self.speaker, source=self.source,
-                             prefer=self.prefer)
+                             prefer=self.prefer, ignore_filters=_listed(self.ignore_filter))
+
+
+def _listed(value: list[str] | str) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 class SimilarBody(BaseModel):
@@ -145,6 +157,8 @@ class SimilarBody(BaseModel):
     chunk_id: str | None = Field(None, description="start from a stored passage; its own document is left out")
     k: int = PassageCount
     exclude_doc: str | None = Field(None, description="leave out passages of this document")
+    prefer: bool = Field(True, description=PREFER_HELP)
+    ignore_filter: list[str] | str = SwitchedOff
 
     def stored_chunk(self) -> str | None:
         """chunk_id, once it is known to be text (a lone surrogate cannot name a stored passage)."""
@@ -205,11 +219,14 @@ def search_options(
     k: Annotated[int, Query(description=K_HELP, **K_BOUNDS)] = 10,
     mode: Annotated[str, Query(description=MODE_HELP, **MODE_BOUNDS)] = "hybrid",
     prefer: Annotated[bool, Query(description=PREFER_HELP)] = True,
+    ignore_filter: Annotated[list[str] | None, Query(description=IGNORE_FILTER_HELP,
+                                                     **_in_query(type="array", items=IGNORE_FILTER_ITEM))] = None,
 ) -> SearchRequest:
     """A URL's search parameters but the query text, for GET /api/search and the /search page alike. Each
     completes the request with its own `q`: the API requires one, the page without one shows the empty form."""
     return SearchRequest(query="", k=k, mode=mode, doc_ids=where.doc_ids, date_from=where.date_from,
-                         date_to=where.date_to, speaker=where.speaker, source=where.source, prefer=prefer)
+                         date_to=where.date_to, speaker=where.speaker, source=where.source, prefer=prefer,
+                         ignore_filters=tuple(value for value in ignore_filter or () if value))
 
 
 def phrase_options(
@@ -539,7 +556,8 @@ def api_search_post(body: SearchBody, service: Service):
 @api.post("/api/similar", responses={200: {"model": schemas.SearchResponse}})
 def api_similar(body: SimilarBody, service: Service):
     return JSONResponse(result_to_dict(service.similar(text=body.text, chunk_id=body.stored_chunk(), k=body.k,
-                                                       exclude_doc=body.exclude_doc)))
+                                                       exclude_doc=body.exclude_doc, prefer=body.prefer,
+                                                       ignore_filters=_listed(body.ignore_filter))))
 
 
 @api.get("/api/documents", responses={200: {"model": schemas.DocumentsPage}})
@@ -605,7 +623,8 @@ def home(request: Request):
 @pages.get("/search")
 def search_page(request: Request, service: Service, options: SearchOptions, q: str = ""):
     search = replace(options, query=q)
-    form = {"q": q, "k": search.k, "mode": search.mode, **_filter_form(search), "prefer": None if search.prefer else "false"}
+    form = {"q": q, "k": search.k, "mode": search.mode, **_filter_form(search), "prefer": None if search.prefer else "false",
+            "ignore_filter": list(search.ignore_filters)}
     if not q.strip():
         return page(request, "index.html", stats=service.stats(), not_ready=None, form=form)
     shows_bad_input(request, "search.html", form=form, result=None)

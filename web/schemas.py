@@ -65,6 +65,12 @@ class FacetValue(_Open):
     count: int
 
 
+class AppliedFilter(_Open):
+    kind: str = Field(description="date or speaker")
+    value: str = Field(description="as the query reading gives it: 2024, 2025-11, 賴清德")
+    source: str = Field(description="query: read from the question")
+
+
 class SearchResponse(_Open):
     query: str
     mode: str
@@ -75,6 +81,9 @@ class SearchResponse(_Open):
     preferences: dict[str, list[str] | bool] | None = Field(
         None, description="what the question names (dates, speakers) and whether it favoured documents that fit them "
                           "(`applied`; turn off with prefer=false)")
+    applied_filters: list[AppliedFilter] = Field(
+        default_factory=list, description="each named date and speaker that favoured documents; switch one off with "
+                                          "ignore_filter=kind:value, all with prefer=false")
 
 
 class Occurrence(_Open):

@@ -9,8 +9,10 @@ removable, never a silent filter.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field, replace
 
+from qa.errors import BadInputError
 from qa.textnorm import fold_width, lexical_form, to_simplified, to_traditional
 
 # ROC (民國) years are Gregorian minus 1911. A bare "113年" is read as ROC only in the range the
@@ -77,6 +79,34 @@ class QueryAnalysis:
         if self.speakers:
             out["speakers"] = list(self.speakers)
         return out
+
+    def filters(self) -> list[tuple[str, str]]:
+        """(kind, value) of each thing the query names, as the API lists and the user switches them off: date 2024, speaker 賴清德."""
+        return [("date", d.label()) for d in self.dates] + [("speaker", name) for name in self.speakers]
+
+    def without(self, switched_off: Collection[tuple[str, str]]) -> QueryAnalysis:
+        """The analysis less the named dates and speakers the user switched off (kind, value as `filters` gives them)."""
+        if not switched_off:
+            return self
+        return replace(self, dates=tuple(d for d in self.dates if ("date", d.label()) not in switched_off),
+                       speakers=tuple(name for name in self.speakers if ("speaker", name) not in switched_off))
+
+
+FILTER_KINDS = ("date", "speaker")
+
+
+def parse_switched_off(values: Iterable[str]) -> tuple[tuple[str, str], ...]:
+    """`kind:value` strings (date:2024, speaker:賴清德), as a request names what the query reading should not apply."""
+    parsed = []
+    for value in values:
+        if not value.strip():
+            continue  # a blank, as forms send one, switches nothing off
+        kind, colon, named = value.partition(":")
+        if not colon or kind.strip() not in FILTER_KINDS or not named.strip():
+            raise BadInputError(f"ignore_filter takes kind:value as applied_filters lists them (date:2024, "
+                                f"speaker:賴清德), kind one of {', '.join(FILTER_KINDS)}; not {value!r}")
+        parsed.append((kind.strip(), named.strip()))
+    return tuple(dict.fromkeys(parsed))
 
 
 def _month_number(value: str) -> int | None:

@@ -28,7 +28,7 @@ from qa.search.facets import Facets, facets_of
 from qa.search.fusion import fuse, ranked, union_candidates, with_clauses
 from qa.search.highlight import highlight_sentences
 from qa.search.phrase import PhraseRequest, PhraseTimeline, phrase_timeline
-from qa.search.query import NamedDate, QueryAnalysis, analyse
+from qa.search.query import NamedDate, QueryAnalysis, analyse, parse_switched_off
 from qa.search.rerank import RERANK_DEPTH, Candidate, CrossEncoderScorer, rerank, word_rarity
 from qa.textnorm import drop_surrogates, to_simplified
 from qa.types import Document, DocumentSummary, Hit, Passage, RawDocument, Rejection
@@ -57,6 +57,8 @@ class SearchRequest:
     exclude_doc: str | None = None
     source: str | None = None  # a site or file (qa.search.facets.source_group)
     prefer: bool = True  # let the dates and speakers the query names favour documents that fit them
+    # Of those, the ones the user switched off, as "kind:value" (date:2024, speaker:賴清德).
+    ignore_filters: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ class SearchResult:
     # What the query names (dates, speakers) and whether it was allowed to favour documents that fit.
     preferences: dict[str, list[str]] = field(default_factory=dict)
     preferences_applied: bool = False
+    # (kind, value) of each named date and speaker that favoured documents: those not switched off, when allowed.
+    applied_filters: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,7 @@ class Retrieval:
     hits: list[Hit]
     analysis: QueryAnalysis
     facets: Facets | None = None
+    applied_filters: tuple[tuple[str, str], ...] = ()
 
 
 def _iso_date(value: str | None, name: str) -> str | None:
@@ -144,18 +149,17 @@ class SearchService:
         date_to = _iso_date(request.date_to, "date_to")
         if date_from and date_to and date_from > date_to:
             raise BadInputError(f"date_from ({date_from}) is after date_to ({date_to}); swap them")
+        ignored = tuple(f"{kind}:{value}" for kind, value in parse_switched_off(request.ignore_filters))
         return replace(request, query=query, doc_ids=tuple(request.doc_ids), date_from=date_from, date_to=date_to,
-                       speaker=request.speaker or None, source=request.source or None)
+                       speaker=request.speaker or None, source=request.source or None, ignore_filters=ignored)
 
     # -- search -----------------------------------------------------------
     def search(self, request: SearchRequest) -> SearchResult:
         started = time.perf_counter()
         request = self.validate(request)
         retrieval = self._retrieve(request)
-        analysis = retrieval.analysis
         return SearchResult(request.query, request.mode, round((time.perf_counter() - started) * 1000, 2), retrieval.hits,
-                            facets=retrieval.facets, preferences=analysis.preferences,
-                            preferences_applied=request.prefer and request.mode == "hybrid" and bool(analysis.preferences))
+                            facets=retrieval.facets, **_named(retrieval))
 
     def analyse(self, query: str, store_version: int) -> QueryAnalysis:
         """The query read once: language, the dates it names, the collection's speakers it names."""
@@ -180,7 +184,9 @@ class SearchService:
                               speaker=request.speaker, source=request.source)
         hybrid = request.mode == "hybrid"
         with self.collection.snapshot() as view:
-            analysis = self.analyse(request.query, view.version)
+            named = self.analyse(request.query, view.version)
+            # What the query names, less what the user switched off, is what retrieval goes by.
+            analysis = named.without(parse_switched_off(request.ignore_filters))
             depth = max(100, 4 * request.k)
             use_dense = request.mode in ("hybrid", "dense") and view.vectors.count() > 0
             query_vector = self.embed_query(request.query) if use_dense else None
@@ -230,7 +236,8 @@ class SearchService:
         if hybrid:
             ordered = self._second_stage(analysis, words or [], ordered, passages, documents, request.prefer, title_cosines)
         hits = self._hits(ordered, request.k, request.query, passages, documents)
-        return Retrieval(hits, analysis, facets_of(passages, documents) if with_facets else None)
+        applied = tuple(analysis.filters()) if hybrid and request.prefer else ()
+        return Retrieval(hits, named, facets_of(passages, documents) if with_facets else None, applied)
 
     def _second_stage(self, analysis: QueryAnalysis, words: list[str], ordered: list[tuple[int, float]],
                       passages: Mapping[int, Passage], documents: Mapping[str, DocumentSummary], prefer: bool,
@@ -308,7 +315,8 @@ class SearchService:
 
     # -- similar policy language ------------------------------------------
     def similar(self, *, text: str | None = None, chunk_id: str | None = None, k: int = 10,
-                exclude_doc: str | None = None, mode: str = "hybrid") -> SearchResult:
+                exclude_doc: str | None = None, mode: str = "hybrid", prefer: bool = True,
+                ignore_filters: Sequence[str] = ()) -> SearchResult:
         started = time.perf_counter()
         source: Passage | None = None
         if chunk_id:
@@ -317,8 +325,10 @@ class SearchService:
             exclude_doc = exclude_doc or source.doc_id
         if not text or not text.strip():
             raise BadInputError("give the text to compare (text=...) or the chunk_id of a stored passage")
-        request = self.validate(SearchRequest(text, k=k, mode=mode, exclude_doc=exclude_doc))
-        hits = self._retrieve(request).hits
+        request = self.validate(SearchRequest(text, k=k, mode=mode, exclude_doc=exclude_doc, prefer=prefer,
+                                              ignore_filters=tuple(ignore_filters)))
+        retrieval = self._retrieve(request)
+        hits = retrieval.hits
         spans: dict[str, list[tuple[int, int]]] = {}
         marked = []
         for hit in hits:
@@ -326,7 +336,7 @@ class SearchService:
             spans[hit.passage.chunk_id] = in_source
             marked.append(replace(hit, highlights=tuple(in_hit)))
         took = round((time.perf_counter() - started) * 1000, 2)
-        return SearchResult(request.query, request.mode, took, marked, source, spans)
+        return SearchResult(request.query, request.mode, took, marked, source, spans, **_named(retrieval))
 
     # -- documents ----------------------------------------------------------
     def passage(self, chunk_id: str) -> Passage:
@@ -409,6 +419,12 @@ class SearchService:
         with self._write_lock:
             if not self.collection.remove_document(doc_id):
                 raise NotFoundError(f"no document with id {doc_id!r}; nothing was removed")
+
+
+def _named(retrieval: Retrieval) -> dict:
+    """SearchResult's fields on what the query names: all of it, and what of it favoured documents."""
+    return {"preferences": retrieval.analysis.preferences, "preferences_applied": bool(retrieval.applied_filters),
+            "applied_filters": retrieval.applied_filters}
 
 
 def _hit_window(k: int) -> int:
