@@ -9,7 +9,7 @@ import json
 import httpx
 import pytest
 
-from qa.search.export import COLUMNS, MATCH_COLUMNS
+from qa.search.export import COLUMNS, MATCH_COLUMNS, spreadsheet_cell
 
 QUESTION = "招商引资进度为什么落后"
 
@@ -87,3 +87,13 @@ def test_bad_requests_are_400_with_a_message(api, params, message):
     response = api.get(path, params=params)
     assert response.status_code == 400
     assert message in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("text", ["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "\t=1", "\r=1"])
+def test_a_cell_a_spreadsheet_would_run_as_a_formula_is_written_as_text(text):
+    assert spreadsheet_cell(text) == "'" + text
+
+
+def test_other_cells_are_written_as_they_are():
+    assert spreadsheet_cell("招商引资进度为什么落后") == "招商引资进度为什么落后"
+    assert spreadsheet_cell("a=b") == "a=b" and spreadsheet_cell(12) == 12 and spreadsheet_cell(None) == ""

@@ -2,7 +2,9 @@
 
 Both carry the same fields, with the passage's link made absolute, since an exported row is read
 away from the app. CSV starts with a byte-order mark: spreadsheet programs otherwise read UTF-8
-Chinese as mojibake.
+Chinese as mojibake. A CSV cell that starts like a formula (= + - @, or a tab or carriage return
+before one) is written with a leading apostrophe, so that a spreadsheet shows a scraped text as text
+rather than running it (CSV injection); JSON Lines carry every value as it is.
 """
 
 from __future__ import annotations
@@ -59,6 +61,18 @@ def export_row(hit: Hit, base_url: str) -> dict:
     return row
 
 
+_FORMULA_START = tuple("=+-@\t\r")
+
+
+def spreadsheet_cell(value: object) -> object:
+    """A CSV cell's value: None as empty, text that a spreadsheet would read as a formula behind an apostrophe."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def export(hits: Sequence[Hit], fmt: str, base_url: str, name: str) -> Download:
     """The hits as a CSV or JSON Lines download called `name`.csv / `name`.jsonl."""
     rows = [export_row(hit, base_url) for hit in hits]
@@ -69,5 +83,5 @@ def export(hits: Sequence[Hit], fmt: str, base_url: str, name: str) -> Download:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows({key: "" if row.get(key) is None else row[key] for key in columns} for row in rows)
+    writer.writerows({key: spreadsheet_cell(row.get(key)) for key in columns} for row in rows)
     return Download("\ufeff" + out.getvalue(), "text/csv; charset=utf-8", f"{name}.csv")
