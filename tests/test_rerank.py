@@ -12,6 +12,7 @@ from qa.search.rerank import (
     Candidate,
     best_sentence_coverage,
     rerank,
+    title_standing,
     word_rarity,
 )
 from qa.types import Document, Metadata, Passage
@@ -106,3 +107,17 @@ def test_an_english_question_is_rescored_by_its_cosine_with_each_documents_title
     chinese = analyse("臺灣是蒙大拿州第幾大貿易夥伴", english=False)
     plain = rerank(chinese, ["台湾"], [interview, meeting], title_cosines=cosines)
     assert plain == rerank(chinese, ["台湾"], [interview, meeting])
+
+
+def test_a_title_earns_the_bonus_by_standing_out_among_the_candidates_titles():
+    titles = ["國內聯播快訊", "總統出席活動", "總統接見訪賓", "接見美國蒙大拿州州長"]
+    candidates = [candidate(i, "內容。", 0.5, title=title) for i, title in enumerate(titles, start=1)]
+    candidates.append(candidate(5, "內容。", 0.5, title="沒有向量的標題"))
+    cosines = {"國內聯播快訊": 0.80, "總統出席活動": 0.81, "總統接見訪賓": 0.80, "接見美國蒙大拿州州長": 0.95}
+    standing = title_standing(cosines, candidates)
+    assert standing[3] == 1.0  # far above the others
+    assert standing[1] == 0.0 and standing[0] == 0.0 and standing[4] == 0.0  # a hair above the worst earns nothing
+    # Titles that all fit alike earn nothing, however they are ordered.
+    alike = {title: 0.8 for title in titles}
+    assert not title_standing(alike, candidates).any()
+    assert not title_standing({}, candidates).any()

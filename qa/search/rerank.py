@@ -32,7 +32,7 @@ from qa.types import DocumentSummary, Passage
 
 RERANK_DEPTH = 50
 SENTENCE_WEIGHT = 0.4
-TITLE_WEIGHT = 0.6
+TITLE_WEIGHT = 0.3
 DATE_WEIGHT = 0.1
 SPEAKER_WEIGHT = 0.1
 CROSS_ENCODER_WEIGHT = 1.0
@@ -114,14 +114,22 @@ def preference_bonus(analysis: QueryAnalysis, document: DocumentSummary) -> floa
     return bonus
 
 
-def scaled_title_cosines(title_cosines: Mapping[str, float], candidates: Sequence[Candidate]) -> np.ndarray:
-    """Each candidate's title cosine scaled over the candidates' titles, worst 0 to best 1; 0 without one."""
+def title_standing(title_cosines: Mapping[str, float], candidates: Sequence[Candidate]) -> np.ndarray:
+    """How far each candidate's title cosine stands above the candidates' mean, in standard deviations,
+    held to 0..1 (0 at or below the mean, 1 from one deviation up); 0 without a title vector.
+
+    A title earns the bonus by standing out among the candidates' titles, not by ranking first among
+    titles that all fit the question about as badly: scaled from worst to best instead, a hair's
+    difference between unrelated titles took the whole bonus (README, "Retrieval quality").
+    """
     known = [title_cosines.get(c.document.metadata.title or "") for c in candidates]
-    values = [value for value in known if value is not None]
-    if not values or max(values) <= min(values):
+    values = np.array([value for value in known if value is not None], dtype=np.float32)
+    spread = float(values.std()) if len(values) > 1 else 0.0
+    if spread <= 0:
         return np.zeros(len(candidates), dtype=np.float32)
-    low, high = min(values), max(values)
-    return np.array([0.0 if value is None else (value - low) / (high - low) for value in known], dtype=np.float32)
+    mean = float(values.mean())
+    return np.array([0.0 if value is None else min(max((value - mean) / spread, 0.0), 1.0) for value in known],
+                    dtype=np.float32)
 
 
 def rerank(analysis: QueryAnalysis, words: Sequence[str], candidates: Sequence[Candidate], *,
@@ -146,7 +154,7 @@ def rerank(analysis: QueryAnalysis, words: Sequence[str], candidates: Sequence[C
         coverage = [best_sentence_coverage(words, c.passage.text, c.document.metadata.title) for c in head]
         scores += SENTENCE_WEIGHT * np.array(coverage, dtype=np.float32)
     elif title_cosines:
-        scores += TITLE_WEIGHT * scaled_title_cosines(title_cosines, head)
+        scores += TITLE_WEIGHT * title_standing(title_cosines, head)
     if use_preferences:
         scores += np.array([preference_bonus(analysis, c.document) for c in head], dtype=np.float32)
     if cross_encoder is not None:
