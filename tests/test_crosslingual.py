@@ -43,3 +43,22 @@ def test_numbers_carry_over_as_they_are_written():
     terms = translate_query("How many 350 km/h trains ran in 2025, 64.6% of them new?")
     assert {"350", "2025", "64.6"} <= set(terms)
     assert "350" not in translate_query("How many 350 km/h trains?", known=lambda word: word != "350")
+
+
+def test_names_are_found_in_possessives_and_compounds():
+    from qa.search.crosslingual import translate_names
+
+    terms = translate_names("Where does Taiwan rank among Montana's trading partners, according to Tsai's meeting?")
+    assert {"蒙大拿", "蔡英文", "台湾"} <= set(terms)
+    assert {"台湾", "日本"} <= set(translate_names("Taiwan-Japan relations"))  # two names joined
+    assert translate_names("Tsai Ing-wen") == ["蔡英文"]  # a hyphenated given name stays whole
+    assert translate_names("Lai Ching-te") == ["赖清德"]  # "William Lai Ching-te" is also named without William
+
+
+def test_a_gloss_that_lists_several_names_names_none_of_them_alone():
+    from qa.search.crosslingual import translate_names
+
+    # 中日韩 is "China, Japan and Korea", 中港台 "China, Hong Kong and Taiwan": neither is China.
+    assert not {"中日韩", "中日韩越", "中港台"} & set(translate_names("China"))
+    assert "中国" in translate_names("China's")
+    assert "美国宇航局" in translate_names("NASA")  # "NASA, National Aeronautics and ..." spells one name out

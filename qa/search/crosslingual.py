@@ -37,6 +37,9 @@ MAX_NAME_WORDS = 5
 _NAME_JOINERS = frozenset("of the and for de da von van".split())
 _NAME_KINDS = frozenset("city county province islands island river district township mountain mountains lake state "
                         "peninsula university prefecture region municipality".split())
+# "China, Japan and Korea", "Russia, China and North Korea": names listed together, none of them alone
+# ("NASA, National Aeronautics and Space Administration" spells out an acronym: a name).
+_LIST_OF_NAMES = re.compile(r"^(?![A-Z]+,)[A-Z][\w'\-]*(?: [A-Z][\w'\-]*)*(?:, [A-Z][\w'\-]*(?: [A-Z][\w'\-]*)*)+,? and [A-Z]")
 _PRONUNCIATION_NOTE = re.compile(r"\bpr\.")  # "Taiwan pr. [...]" notes a reading, not a name
 _NAME_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 
@@ -106,6 +109,8 @@ def _name_heads(meaning: str) -> list[tuple[str, ...]]:
     if not meaning[:1].isupper() or _NOT_A_MEANING.match(meaning) or _PRONUNCIATION_NOTE.search(meaning):
         return []
     person = bool(re.match(r"^[^,(]+\(\d{3,4}-", meaning))
+    if _LIST_OF_NAMES.match(meaning):
+        return []  # "China, Japan and Korea" names three countries together, not China
     head = _PARENTHESES.split(meaning, maxsplit=1)[0].split(",", 1)[0].split(";", 1)[0]
     names = []
     for alternative in head.split(" or "):
@@ -119,14 +124,17 @@ def _name_heads(meaning: str) -> list[tuple[str, ...]]:
             names.append(tuple(words))
             if person and len(words) >= 2:
                 names.append((words[-2],))  # Tsai Ing-wen, William Lai Ching-te: also named by the surname alone
+            if person and len(words) >= 3:
+                names.append(tuple(words[-2:]))  # William Lai Ching-te: also as Lai Ching-te
     return names
 
 
 def translate_names(text: str, known: Callable[[str], bool] | None = None) -> list[str]:
     """Chinese words for the names an English text mentions, longest name first where they overlap."""
     index = _name_index()
-    words = [w.lower() for w in _NAME_WORD.findall(text)]
-    capitalised = [w[0].isupper() for w in _NAME_WORD.findall(text)]
+    found_words = _name_words(text)
+    words = [w.lower() for w in found_words]
+    capitalised = [w[0].isupper() for w in found_words]
     found: list[str] = []
     i = 0
     while i < len(words):
@@ -140,6 +148,20 @@ def translate_names(text: str, known: Callable[[str], bool] | None = None) -> li
                 break
         i += 1
     return found
+
+
+_POSSESSIVE = re.compile(r"['\u2019]s?$")
+_CAPITALISED_PART = re.compile(r"-(?=[A-Z])")
+
+
+def _name_words(text: str) -> list[str]:
+    """The words a name may be made of, as written: possessives dropped (Montana's -> Montana) and
+    compounds of names split (Taiwan-Japan -> Taiwan, Japan), while a hyphenated given name stays whole
+    (Ing-wen)."""
+    words: list[str] = []
+    for word in _NAME_WORD.findall(text.replace("\u2019", "'")):
+        words.extend(part for part in _CAPITALISED_PART.split(_POSSESSIVE.sub("", word)) if part)
+    return words
 
 
 def _index_gloss(index: dict, gloss: str, sense: int, word: str) -> None:
