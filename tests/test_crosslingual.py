@@ -62,3 +62,21 @@ def test_a_gloss_that_lists_several_names_names_none_of_them_alone():
     assert not {"中日韩", "中日韩越", "中港台"} & set(translate_names("China"))
     assert "中国" in translate_names("China's")
     assert "美国宇航局" in translate_names("NASA")  # "NASA, National Aeronautics and ..." spells one name out
+
+
+def test_a_surname_alone_does_not_stand_for_someone_else_of_that_name():
+    from qa.search.crosslingual import translate_names
+
+    assert translate_names("Li Qiang") == []  # not 李先念 nor any other famous Li
+    assert translate_names("President Tsai said") == ["蔡英文"]  # a surname alone still names its bearer
+
+
+def test_a_pinyin_name_the_dictionary_lacks_is_spelt_as_the_collection_writes_it():
+    from qa.search.crosslingual import pinyin_names, translate_names
+
+    collection_words = {"李强", "力强", "王沪宁", "利息", "何立峰"}.__contains__
+    assert translate_names("Li Qiang chaired", known_word=collection_words) == ["李强"]  # 李 before 力
+    assert pinyin_names("Wang", "Huning", collection_words) == ["王沪宁"]  # two syllables: hu ning
+    assert pinyin_names("He", "Lifeng", collection_words) == ["何立峰"]
+    assert pinyin_names("Li", "Xi", collection_words) == []  # 利息 is interest, no name
+    assert pinyin_names("Hudson", "Institute", collection_words) == []  # no surname

@@ -121,6 +121,10 @@ class LexicalReader(IndexReader, Protocol):
         """float32 BM25 score of each of `pids` for these tokens, in their order; 0.0 where it does not match."""
         ...
 
+    # Whether `knows` looks in memory, so that asking it of the many spellings a pinyin name may have
+    # (qa.search.crosslingual.pinyin_names) is cheap; a server round trip for each is not.
+    knows_in_memory: bool
+
     def knows(self, token: str) -> bool:
         """Whether any passage this reader holds contains the token."""
         ...

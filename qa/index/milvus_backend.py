@@ -685,6 +685,7 @@ class MilvusVectorReader(MilvusReader):
 
 class MilvusLexicalReader(MilvusReader):
     kind = "milvus:BM25"
+    knows_in_memory = False  # each token not yet asked about is a search on the server
 
     def search(self, query: Sequence[str], k: int, where: PassageFilter | None = None, exclude_doc: str | None = None) -> Hits:
         return self._passages.search_bm25(query, k, filter_expression(where, exclude_doc))

