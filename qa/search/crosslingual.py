@@ -153,6 +153,7 @@ def translate_names(text: str, known: Callable[[str], bool] | None = None,
     words = [w.lower() for w in found_words]
     capitalised = [w[0].isupper() for w in found_words]
     found: list[str] = []
+    pinyin_tries = 0
     i = 0
     while i < len(words):
         for size in range(min(MAX_NAME_WORDS, len(words) - i), 0, -1):
@@ -163,7 +164,8 @@ def translate_names(text: str, known: Callable[[str], bool] | None = None,
             if key in surnames_only and followed:
                 continue  # "Li Qiang": a surname with another given name than the famous Li's
             names = [w for w in index.get(key, ()) if known is None or known(w)]
-            if not names and size == 2 and known_word is not None:
+            if not names and size == 2 and known_word is not None and pinyin_tries < MAX_PINYIN_TRIES:
+                pinyin_tries += 1  # each try asks about thousands of spellings: a long title-cased text stays cheap
                 names = pinyin_names(found_words[i], found_words[i + 1], known_word)
             if names:
                 found.extend(w for w in names[:TRANSLATIONS_PER_KEY] if w not in found)
@@ -176,6 +178,7 @@ def translate_names(text: str, known: Callable[[str], bool] | None = None,
 _SINGLE_CHARACTER = re.compile(r"^\S+ (\S) \[([A-Za-z:]+)[1-5]\] /(.*)/\s*$")
 # A given name's characters are looked for among each syllable's commonest ones (jieba's counts).
 CHARACTERS_PER_SYLLABLE = 24
+MAX_PINYIN_TRIES = 8  # pairs of capitalised words read as pinyin, per query
 PINYIN_NAMES = 1  # spellings kept for a pinyin name: homophones are many, the person is one
 _PERSON = re.compile(r"^[^,(]+\(\d{3,4}-")  # "Tsai Ing-wen (1956-), ...": a person, with a birth year
 
