@@ -51,6 +51,8 @@ def test_names_are_found_in_possessives_and_compounds():
     terms = translate_names("Where does Taiwan rank among Montana's trading partners, according to Tsai's meeting?")
     assert {"蒙大拿", "蔡英文", "台湾"} <= set(terms)
     assert {"台湾", "日本"} <= set(translate_names("Taiwan-Japan relations"))  # two names joined
+    assert translate_names("China-Japan relations") == ["中日"]  # a compound the dictionary knows whole stays whole
+    assert translate_names("the All-China Women's Federation") == ["中华全国妇女联合会"]  # a possessive inside a name
     assert translate_names("Tsai Ing-wen") == ["蔡英文"]  # a hyphenated given name stays whole
     assert translate_names("Lai Ching-te") == ["赖清德"]  # "William Lai Ching-te" is also named without William
 

@@ -124,7 +124,7 @@ def _name_heads(meaning: str) -> list[tuple[tuple[str, ...], bool]]:
     head = _PARENTHESES.split(meaning, maxsplit=1)[0].split(",", 1)[0].split(";", 1)[0]
     names: list[tuple[tuple[str, ...], bool]] = []
     for alternative in head.split(" or "):
-        words = [w.lower() for w in _NAME_WORD.findall(alternative)]
+        words = [_POSSESSIVE.sub("", w).lower() for w in _NAME_WORD.findall(alternative)]  # as _name_words reads a query
         capitalised = [w[0].isupper() for w in _NAME_WORD.findall(alternative)]
         while words and not capitalised[len(words) - 1] and words[-1] in _NAME_KINDS:
             words.pop()  # "Pingtung city" names Pingtung
@@ -149,7 +149,7 @@ def translate_names(text: str, known: Callable[[str], bool] | None = None,
     collection holds as one word (李强).
     """
     index, surnames_only = _name_index()
-    found_words = _name_words(text)
+    found_words = _name_words(text, _words_of_names())
     words = [w.lower() for w in found_words]
     capitalised = [w[0].isupper() for w in found_words]
     found: list[str] = []
@@ -225,7 +225,7 @@ def _pinyin_characters() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
 def load_dictionary() -> None:
     """Build every table translation reads, so that the first English query does not wait for them."""
     _gloss_index()
-    _name_index()
+    _words_of_names()
     _pinyin_characters()
     _common_words()
 
@@ -259,13 +259,23 @@ _POSSESSIVE = re.compile(r"['\u2019]s?$")
 _CAPITALISED_PART = re.compile(r"-(?=[A-Z])")
 
 
-def _name_words(text: str) -> list[str]:
+@functools.lru_cache(maxsize=1)
+def _words_of_names() -> frozenset[str]:
+    """Every word of every name the dictionary knows (china-japan, ing-wen, export-import)."""
+    return frozenset(word for name in _name_index()[0] for word in name)
+
+
+def _name_words(text: str, known_words: frozenset[str] = frozenset()) -> list[str]:
     """The words a name may be made of, as written: possessives dropped (Montana's -> Montana) and
-    compounds of names split (Taiwan-Japan -> Taiwan, Japan), while a hyphenated given name stays whole
-    (Ing-wen)."""
+    compounds of names the dictionary does not know whole split (Taiwan-Japan -> Taiwan, Japan; but
+    China-Japan -> 中日 stays, as does a hyphenated given name such as Ing-wen)."""
     words: list[str] = []
     for word in _NAME_WORD.findall(text.replace("\u2019", "'")):
-        words.extend(part for part in _CAPITALISED_PART.split(_POSSESSIVE.sub("", word)) if part)
+        word = _POSSESSIVE.sub("", word)
+        if word.lower() in known_words:
+            words.append(word)
+        else:
+            words.extend(part for part in _CAPITALISED_PART.split(word) if part)
     return words
 
 
