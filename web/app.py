@@ -226,7 +226,7 @@ def search_options(
     completes the request with its own `q`: the API requires one, the page without one shows the empty form."""
     return SearchRequest(query="", k=k, mode=mode, doc_ids=where.doc_ids, date_from=where.date_from,
                          date_to=where.date_to, speaker=where.speaker, source=where.source, prefer=prefer,
-                         ignore_filters=tuple(value for value in ignore_filter or () if value))
+                         ignore_filters=tuple(ignore_filter or ()))
 
 
 def phrase_options(

@@ -14,6 +14,7 @@ import itertools
 import re
 from collections.abc import Callable, Iterator, Mapping
 from importlib import resources
+from typing import NamedTuple
 
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 _NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?")
@@ -183,17 +184,15 @@ PINYIN_NAMES = 1  # spellings kept for a pinyin name: homophones are many, the p
 _PERSON = re.compile(r"^[^,(]+\(\d{3,4}-")  # "Tsai Ing-wen (1956-), ...": a person, with a birth year
 
 
-@functools.lru_cache(maxsize=1)
-def _common_words() -> frozenset[str]:
-    """Words CC-CEDICT gives an ordinary (lower-case) meaning: 利息 is interest, not a Mr Li Xi."""
-    return frozenset(word for word, meanings in _entries()
-                     if any(m[:1].islower() and not _NOT_A_MEANING.match(m) for m in meanings))
+class _PinyinTables(NamedTuple):
+    readings: dict[str, list[str]]  # toneless syllable -> the characters read so, commonest first
+    surnames: dict[str, list[str]]  # syllable -> the surnames read so, those most people in the dictionary bear first
+    common_words: frozenset[str]  # words with an ordinary (lower-case) meaning: 利息 is interest, not a Mr Li Xi
 
 
 @functools.lru_cache(maxsize=1)
-def _pinyin_characters() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """Toneless pinyin syllable -> the characters read so, commonest first; and -> the surnames read so,
-    those most people in the dictionary bear first (李 before 力)."""
+def _pinyin_tables() -> _PinyinTables:
+    """What reading a name as pinyin needs, from one pass over CC-CEDICT (李 before 力: more people)."""
     frequency: dict[str, int] = {}
     with (resources.files("jieba") / "dict.txt").open(encoding="utf-8") as lines:
         for line in lines:
@@ -201,33 +200,38 @@ def _pinyin_characters() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
             if len(word) == 1:
                 frequency[word] = int(rest.split(" ", 1)[0])
     bearers: dict[str, int] = {}
-    for word, meanings in _entries():
-        if any(_PERSON.match(meaning) for meaning in meanings):
-            bearers[word[0]] = bearers.get(word[0], 0) + 1
+    common: set[str] = set()
     readings: dict[str, set[str]] = {}
     surnames: dict[str, set[str]] = {}
     for line in _dictionary_lines():
-        match = _SINGLE_CHARACTER.match(line)
-        if not match or not _HAN.match(match.group(1)):
+        single = _SINGLE_CHARACTER.match(line)
+        if single:
+            if _HAN.match(single.group(1)):
+                character, syllable = single.group(1), single.group(2).lower().replace("u:", "u")
+                readings.setdefault(syllable, set()).add(character)
+                if any(meaning.startswith("surname ") for meaning in single.group(3).split("/")):
+                    surnames.setdefault(syllable, set()).add(character)
             continue
-        character, syllable = match.group(1), match.group(2).lower().replace("u:", "u")
-        readings.setdefault(syllable, set()).add(character)
-        if any(meaning.startswith("surname ") for meaning in match.group(3).split("/")):
-            surnames.setdefault(syllable, set()).add(character)
-
-    def commonest(characters: set[str]) -> list[str]:
-        return sorted(characters, key=lambda c: (-frequency.get(c, 0), c))
-
-    return ({s: commonest(c)[:CHARACTERS_PER_SYLLABLE] for s, c in readings.items()},
-            {s: sorted(c, key=lambda ch: (-bearers.get(ch, 0), ch)) for s, c in surnames.items()})
+        entry = _ENTRY.match(line)
+        if not entry or len(entry.group(2)) < 2 or not _HAN.search(entry.group(2)):
+            continue
+        word, meanings = entry.group(2), entry.group(3).split("/")
+        if any(_PERSON.match(meaning) for meaning in meanings):
+            bearers[word[0]] = bearers.get(word[0], 0) + 1
+        if any(m[:1].islower() and not _NOT_A_MEANING.match(m) for m in meanings):
+            common.add(word)
+    return _PinyinTables(
+        {s: sorted(c, key=lambda ch: (-frequency.get(ch, 0), ch))[:CHARACTERS_PER_SYLLABLE] for s, c in readings.items()},
+        {s: sorted(c, key=lambda ch: (-bearers.get(ch, 0), ch)) for s, c in surnames.items()},
+        frozenset(common),
+    )
 
 
 def load_dictionary() -> None:
     """Build every table translation reads, so that the first English query does not wait for them."""
     _gloss_index()
     _words_of_names()
-    _pinyin_characters()
-    _common_words()
+    _pinyin_tables()
 
 
 def _syllable_splits(word: str, readings: Mapping[str, list[str]]) -> list[tuple[str, ...]]:
@@ -241,11 +245,10 @@ def _syllable_splits(word: str, readings: Mapping[str, list[str]]) -> list[tuple
 def pinyin_names(surname: str, given: str, known_word: Callable[[str], bool]) -> list[str]:
     """Chinese names a pinyin surname and given name can spell that the collection holds as one word and
     that are no ordinary word, those of the commonest surname first."""
-    readings, surnames = _pinyin_characters()
+    readings, surnames, common = _pinyin_tables()
     family = surnames.get(surname.lower().replace("'", ""))
     if not family:
         return []
-    common = _common_words()
     found = []
     for split in _syllable_splits(given, readings):
         for characters in itertools.product(family, *(readings[syllable] for syllable in split)):
@@ -265,7 +268,7 @@ def _words_of_names() -> frozenset[str]:
     return frozenset(word for name in _name_index()[0] for word in name)
 
 
-def _name_words(text: str, known_words: frozenset[str] = frozenset()) -> list[str]:
+def _name_words(text: str, known_words: frozenset[str]) -> list[str]:
     """The words a name may be made of, as written: possessives dropped (Montana's -> Montana) and
     compounds of names the dictionary does not know whole split (Taiwan-Japan -> Taiwan, Japan; but
     China-Japan -> 中日 stays, as does a hyphenated given name such as Ing-wen)."""
