@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from qa.app import open_service
 from qa.errors import SpeechQAError
-from qa.index.backends import open_service
 from qa.settings import Settings
 
 if TYPE_CHECKING:
@@ -56,15 +56,11 @@ def _progress_bar(total: int | None, label: str):
 
 def run_ingest(settings: Settings, paths: list[Path], *, limit: int | None = None) -> tuple[IngestReport, int]:
     """Ingest paths into the collection of `settings`; returns (report, documents in the collection)."""
-    from embeddings.loader import load_encoder
-    from qa.index.backends import open_collection
+    from qa.app import open_ingester
     from qa.ingest.pipeline import read_records
-    from qa.search.service import SearchService
 
     # Into an existing collection this appends: only the new passages are embedded and indexed.
-    encoder = load_encoder(settings)
-    service = SearchService(open_collection(settings, encoder.name, create=True, dim=encoder.dim), encoder,
-                            batch_size=settings.batch_size)
+    service = open_ingester(settings)
     with _progress_bar(None, "embedding") as bar:
         report = service.add_documents(read_records(paths, settings.max_file_bytes, limit), prepare_workers=None,
                                        commit_passages=settings.commit_passages, progress=bar.update,
@@ -127,7 +123,7 @@ def _ray_ingest(settings: Settings, paths: list[Path], address: str | None, limi
 
 def _browser(settings: Settings):
     """A service for browsing and removing documents: it never loads the model."""
-    from qa.index.backends import open_reader
+    from qa.app import open_reader
 
     return open_reader(settings)
 
@@ -274,7 +270,7 @@ def eval_command(
     Example: speechqa eval ../shared/eval/dev_questions.jsonl --mode all
     """
     from qa.search.evaluate import evaluate, load_questions
-    from qa.textnorm import to_simplified, to_traditional
+    from qa.text.normalize import to_simplified, to_traditional
 
     transforms = {"none": None, "t2s": to_simplified, "s2t": to_traditional}
     if script not in transforms:
@@ -301,20 +297,13 @@ def reindex(data: DataOpt = None, model: ModelOpt = None, batch_size: int | None
 
     Example: speechqa reindex --model BAAI/bge-m3
     """
-    from embeddings.loader import load_encoder, model_name
-    from qa.index.collection import Collection
-    from qa.ingest.pipeline import embed_missing, embed_titles, refresh_derived
+    from qa.app import reindex as reindex_collection
 
     settings = _settings(data, model, batch_size=batch_size)
-    collection = Collection.open(settings.data_dir, model_name(settings), allow_model_change=True)
-    encoder = load_encoder(settings)
-    refreshed = refresh_derived(collection)
     with _progress_bar(None, "embedding") as bar:
-        n = embed_missing(collection, encoder, settings.batch_size, bar.update)
-    titles = embed_titles(collection, encoder, None, settings.batch_size)
-    collection.rebuild_indexes()
-    typer.echo(f"refreshed {refreshed} documents, embedded {n} passages and {titles} titles; index rebuilt with {encoder.name} "
-               f"({collection.manifest['index']})")
+        report = reindex_collection(settings, bar.update)
+    typer.echo(f"refreshed {report.documents_refreshed} documents, embedded {report.passages_embedded} passages and "
+               f"{report.titles_embedded} titles; index rebuilt with {report.model} ({report.index})")
 
 
 @app.command()
@@ -363,7 +352,8 @@ def phrase(
 
     Example: speechqa phrase "工业强县" --granularity year
     """
-    from qa.search.phrase import PhraseRequest, timeline_to_dict
+    from qa.search.phrase import PhraseRequest
+    from qa.serialize import timeline_to_dict
 
     service = _browser(_settings(data, index=index))
     timeline = service.phrase(PhraseRequest(phrase=text, doc_ids=tuple(doc or ()), date_from=date_from, date_to=date_to,

@@ -15,8 +15,8 @@ import hmac
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from qa.app import ServiceHolder
 from qa.errors import BadInputError, ForbiddenError, MissingDependencyError, SpeechQAError
-from qa.index.backends import ServiceHolder
 from qa.settings import Settings
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ class _Service(ServiceHolder):
             return self._service
         with self._lock:
             if self._reader is None:
-                from qa.index.backends import open_reader
+                from qa.app import open_reader
 
                 self._reader = open_reader(self.settings)
         return self._reader
@@ -96,9 +96,9 @@ def _is_loopback(host: str) -> bool:
 
 def build_server(settings: Settings, web_url: str = DEFAULT_WEB_URL) -> MCPServer:
     """The MCP server over the collection of `settings`; links point into the web app at `web_url`."""
-    from qa.search.phrase import PhraseRequest, timeline_to_dict
+    from qa.search.phrase import PhraseRequest
     from qa.search.service import SearchRequest
-    from qa.serialize import document_detail, hit_to_dict, result_to_dict
+    from qa.serialize import document_detail, hit_to_dict, result_to_dict, timeline_to_dict
     from qa.types import Hit
 
     holder = _Service(settings)

@@ -1,7 +1,10 @@
-"""The JSON shapes of ../shared/API.md, shared by the web API and the CLI's --json output."""
+"""The JSON shapes of docs/api.md, shared by the web API, the CLI's --json output and the MCP tools."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
+from qa.search.phrase import PhraseTimeline, period_bounds
 from qa.search.service import SearchResult
 from qa.types import Document, DocumentSummary, Hit, Passage
 
@@ -78,4 +81,39 @@ def result_to_dict(result: SearchResult) -> dict:
         out["preferences"] = {**result.preferences, "applied": result.preferences_applied}
     # Each of them that did favour documents; ignore_filter=kind:value switches one off.
     out["applied_filters"] = [{"kind": kind, "value": value, "source": "query"} for kind, value in result.applied_filters]
+    return out
+
+
+def occurrence_to_dict(hit: Hit) -> dict:
+    """An occurrence in the API's shape: a search hit's fields and citation, the phrase as its highlight."""
+    out = hit_to_dict(hit)
+    del out["score"], out["duplicates"]
+    assert hit.match is not None, "an occurrence is a hit with its match"
+    out["match"] = list(hit.match)
+    return out
+
+
+def timeline_to_dict(timeline: PhraseTimeline) -> dict:
+    """The JSON of GET /api/phrase (docs/api.md, "Phrase timeline")."""
+    out: dict = {
+        "phrase": timeline.phrase,
+        "took_ms": timeline.took_ms,
+        "granularity": timeline.granularity,
+        "total_occurrences": timeline.total_occurrences,
+        "total_documents": timeline.total_documents,
+        "undated_occurrences": timeline.undated_occurrences,
+        "first": occurrence_to_dict(timeline.first) if timeline.first else None,
+        "series": [
+            {"period": p.period, "occurrences": p.occurrences, "documents": p.documents,
+             "date_from": period_bounds(p.period)[0], "date_to": period_bounds(p.period)[1]}
+            for p in timeline.series
+        ],
+        "by_speaker": [{"value": u.value, "documents": u.documents, "occurrences": u.occurrences} for u in timeline.by_speaker],
+        "by_source": [{"value": u.value, "documents": u.documents, "occurrences": u.occurrences} for u in timeline.by_source],
+        "occurrences": [occurrence_to_dict(hit) for hit in timeline.occurrences],
+        "offset": timeline.offset,
+        "limit": timeline.limit,
+    }
+    if not timeline.total_occurrences:
+        out["search_url"] = "/search?" + urlencode({"q": timeline.phrase})
     return out

@@ -98,3 +98,18 @@ class Hit:
     highlights: tuple[tuple[int, int], ...] = ()
     duplicates: int = 0  # near-identical passages collapsed into this one
     match: tuple[int, int] | None = None  # a phrase occurrence (qa.search.phrase): its span in the document's text
+
+
+@dataclass(frozen=True)
+class PassageFilter:
+    """Which passages a search or timeline may return: every set field must hold (empty: no restriction)."""
+
+    doc_ids: tuple[str, ...] = ()
+    date_from: str | None = None
+    date_to: str | None = None
+    speaker: str | None = None
+    source: str | None = None  # a site or file, as qa.citations.source_group names it
+
+    @property
+    def active(self) -> bool:
+        return bool(self.doc_ids or self.date_from or self.date_to or self.speaker or self.source)

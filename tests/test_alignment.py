@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from qa.ingest.alignment import fold_chars, shared_spans
-from qa.textnorm import to_simplified
+from qa.text.alignment import fold_chars, shared_spans
+from qa.text.normalize import to_simplified
 
 # 004, Traditional script.
 MOBILISE = "要凝聚強大合力抓工業。各級干部要說了就辦、定了就干。"

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from qa.errors import BadInputError
-from qa.ingest.chunking import chunk_text, is_heading, split_sentences
+from qa.ingest.chunking import chunk_text, is_heading
+from qa.text.sentences import split_sentences
 from qa.types import Chunk
 
 

@@ -12,9 +12,9 @@ import qa.index.vector_index as vector_index
 from qa.errors import IndexNotBuiltError, ModelMismatchError
 from qa.index.collection import Collection
 from qa.index.lexical import LexicalIndex
-from qa.index.store import PassageFilter, StoredPassage
+from qa.index.store import StoredPassage
 from qa.index.vector_index import VectorPassageIndex
-from qa.types import Document, Metadata, Passage
+from qa.types import Document, Metadata, Passage, PassageFilter
 
 DIM = 8
 WORDS = "招商 引资 工业 发展 项目 建设 园区 农业 粮食 安全 改革 创新 民生 就业 教育".split()

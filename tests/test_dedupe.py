@@ -1,7 +1,8 @@
 from pathlib import Path
 
-from qa.ingest.dedupe import NearDuplicateFinder, estimated_jaccard, minhash_signature
-from qa.textnorm import to_simplified
+from qa.index.near_duplicates import NearDuplicateFinder
+from qa.text.normalize import to_simplified
+from qa.text.shingles import estimated_jaccard, minhash_signature
 
 SEEDS = Path(__file__).parents[1] / "qa" / "sample_speeches"
 
@@ -21,14 +22,14 @@ def test_copy_with_extra_boilerplate_is_found_but_other_speech_is_not():
 
 
 def python_grams(text: str, n: int = 4) -> set[str]:
-    from qa.ingest.alignment import fold_chars
+    from qa.text.alignment import fold_chars
 
     folded = "".join(fold_chars(text).split())
     return {folded[i : i + n] for i in range(max(1, len(folded) - n + 1))}
 
 
 def test_gram_containment_counts_what_python_sets_count():
-    from qa.ingest.dedupe import gram_containment
+    from qa.text.shingles import gram_containment
 
     speech = sorted(SEEDS.glob("*.txt"))[1].read_text(encoding="utf-8")
     texts = [speech[:300], to_simplified(speech[:300]).replace("，", ","), speech[150:450], speech[1000:1300],

@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from qa.search.facets import count_facets, source_group
+from qa.citations import source_group
+from qa.search.facets import count_facets
 from qa.types import Document, Metadata
 
 QUESTION = "招商引资进度为什么落后"

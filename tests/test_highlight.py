@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qa.search.highlight import highlight_sentences
-from qa.textnorm import to_simplified
+from qa.text.normalize import to_simplified
 
 # 000, Traditional script: the opening of point 3 under section 一.
 PASSAGE = (

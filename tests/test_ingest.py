@@ -12,7 +12,7 @@ from pathlib import Path
 from qa.index.collection import Collection
 from qa.ingest.pipeline import Ingester
 from qa.search.service import SearchRequest, SearchService
-from qa.textnorm import to_simplified
+from qa.text.normalize import to_simplified
 from tests.conftest import documents_in, paragraph_files
 
 ROOT = Path(__file__).parents[1]
@@ -214,8 +214,8 @@ def test_sentences_the_model_reads_for_a_passage():
 
 
 def test_every_passage_carries_its_documents_occasion_place_and_speaker_as_bm25_words():
-    from qa.index.lexical import lexical_tokens
     from qa.ingest.pipeline import build_document, document_context, passage_tokens
+    from qa.text.tokens import lexical_tokens
     from qa.types import RawDocument, Rejection
 
     text = ("總統出席「世界台灣商會聯合總會第28屆年會開幕典禮」\n"

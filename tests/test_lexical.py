@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 
 import qa.index.lexical as lexical_module
-from qa.index.lexical import LexicalIndex, lexical_tokens
-from qa.index.store import PassageFilter
+from qa.index.lexical import LexicalIndex
+from qa.text.tokens import lexical_tokens
+from qa.types import PassageFilter
 
 
 def test_tokens_are_simplified_words_without_punctuation():

@@ -9,14 +9,7 @@ from pathlib import Path
 import pytest
 
 from qa.ingest.cleaning import clean_text
-from qa.ingest.metadata import (
-    Attribution,
-    attribute,
-    content_hash,
-    extract_metadata,
-    office_holder,
-    refresh_metadata,
-)
+from qa.ingest.metadata import Attribution, attribute, content_hash, extract_metadata, office_holder, refresh_metadata
 from qa.ingest.pipeline import build_document
 from qa.ingest.readers import read_path
 from qa.types import Document, Metadata, RawDocument

@@ -20,7 +20,6 @@ pytest.importorskip("pymilvus")
 
 from conftest import SEEDS, free_port, stop_process  # noqa: E402
 
-from qa.index.lexical import lexical_tokens  # noqa: E402
 from qa.index.milvus_backend import (  # noqa: E402
     ANALYZER,
     MilvusPassages,
@@ -33,7 +32,9 @@ from qa.index.milvus_backend import (  # noqa: E402
     is_milvus_index,
     query_text,
 )
-from qa.index.store import PassageFilter, PassageStore  # noqa: E402
+from qa.index.store import PassageStore  # noqa: E402
+from qa.text.tokens import lexical_tokens  # noqa: E402
+from qa.types import PassageFilter  # noqa: E402
 
 MODEL = "intfloat/multilingual-e5-small"
 QUERIES = ["招商引资进度为什么落后", "工业强县战略", "腊口北坑大坑工业区块规划总用地多少", "深入开展平安创建活动",

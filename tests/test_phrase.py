@@ -16,7 +16,7 @@ from qa.index.store import PassageStore
 from qa.ingest.pipeline import build_document, make_passages
 from qa.ingest.readers import read_path
 from qa.search.phrase import PhraseRequest, period_bounds, periods_between, phrase_timeline, resolve_granularity
-from qa.textnorm import fold_width, to_simplified
+from qa.text.normalize import fold_width, to_simplified
 from qa.types import RawDocument
 
 # Each is in Traditional seeds and, for the first two, in the Simplified one (001) too.

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.ingest.readers import SUPPORTED_SUFFIXES, citation_source, decode_text, discover_files, html_to_text, read_path
+from qa.citations import citation_source
+from qa.ingest.readers import SUPPORTED_SUFFIXES, decode_text, discover_files, html_to_text, read_path
 from qa.types import RawDocument, Rejection
 
 SIMPLIFIED = "在全镇工业经济推进会上的讲话\n同志们：近段时间，我们专门组织有关人员到企业就生产、就业情况进行了调研。"

@@ -9,7 +9,7 @@ from conftest import copy_of, rewrite_store
 from qa.errors import BadInputError, NotFoundError
 from qa.index.collection import Collection
 from qa.search.service import SearchRequest, SearchService
-from qa.textnorm import to_simplified
+from qa.text.normalize import to_simplified
 
 # Seed 003, cleaned: a sentence a user might copy out of the speech.
 SEED_003_SENTENCE = "項目是經濟工作的核心,大項目是經濟社會發展的火車頭。"
@@ -188,8 +188,8 @@ def test_a_named_speaker_is_read_from_the_collections_speakers(seed_service):
 def test_a_collection_built_before_title_words_keeps_working_and_reindex_updates_it(seed_collection_copy, encoder):
     import sqlite3
 
-    from qa.index.lexical import lexical_tokens
     from qa.ingest.pipeline import DERIVED_VERSION, document_context, passage_tokens, refresh_derived, reindex_advice
+    from qa.text.tokens import lexical_tokens
 
     # What an older speechqa stored: BM25 words of the passage text alone, and no speakers.
     db = sqlite3.connect(seed_collection_copy / "speechqa.sqlite")

@@ -22,9 +22,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.routing import Match
 
+from qa.app import ServiceHolder
 from qa.errors import BadInputError, ForbiddenError, SpeechQAError, TooLargeError, UnauthorizedError
-from qa.index.backends import ServiceHolder
-from qa.index.store import PassageFilter
 from qa.search.export import check_format, export
 from qa.search.phrase import (
     GRANULARITIES,
@@ -32,14 +31,13 @@ from qa.search.phrase import (
     MIN_PHRASE_CHARS,
     PhraseRequest,
     period_bounds,
-    timeline_to_dict,
 )
 from qa.search.phrase import MAX_LIMIT as PHRASE_LIMIT
 from qa.search.service import MAX_K, MODES, SearchRequest, SearchService
-from qa.serialize import document_detail, document_summary, result_to_dict
+from qa.serialize import document_detail, document_summary, result_to_dict, timeline_to_dict
 from qa.settings import Settings
-from qa.textnorm import drop_surrogates
-from qa.types import Hit
+from qa.text.normalize import drop_surrogates
+from qa.types import Hit, PassageFilter
 from web import schemas, security
 from web.render import register_filters
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from qa.ingest.readers import citation_source
+from qa.citations import citation_source
 from qa.types import Passage
 
 

@@ -31,9 +31,10 @@ import numpy as np
 from qa.errors import IndexNotBuiltError, ModelMismatchError
 from qa.index.indexes import PassageIndex
 from qa.index.lexical import LexicalIndex, LexicalSnapshot
+from qa.index.near_duplicates import NearDuplicateFinder
 from qa.index.store import PassageStore, StoreChange, StoredPassage, StoreSnapshot
 from qa.index.vector_index import VectorPassageIndex, VectorSnapshot
-from qa.ingest.dedupe import NearDuplicateFinder, band_keys
+from qa.text.shingles import band_keys
 from qa.types import Document, DocumentSummary, Passage
 
 log = logging.getLogger(__name__)

@@ -29,8 +29,7 @@ from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 
-from qa.index.store import PassageFilter
-from qa.types import DocumentSummary, Passage
+from qa.types import DocumentSummary, Passage, PassageFilter
 
 Hits = tuple[np.ndarray, np.ndarray]  # (pids int64, scores float32), best first
 

@@ -9,11 +9,8 @@ passages of every segment at query time, so scores equal those of an index built
 
 from __future__ import annotations
 
-import functools
 import json
-import logging
 import os
-import re
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -23,33 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.index.indexes import Hits, ImmutableStateIndex, StoreView, held_in, no_hits, top_hits
-from qa.index.store import PassageFilter
-from qa.textnorm import HAN_UNIFIED, lexical_form
-
-# A token must hold a letter, digit or Han character; punctuation and spaces never count.
-_WORDLIKE = re.compile(f"[0-9a-z{HAN_UNIFIED}]")
-# Function words so common in speeches that they only add noise to BM25.
-_STOPWORDS = frozenset("的 了 和 是 在 与 及 等 对 把 被 将 也 都 而 并 就 要 我们 一个 这 那 其 之 以 为 中 上 下".split())
-
-
-@functools.lru_cache(maxsize=1)
-def _jieba():
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    jieba.initialize()
-    return jieba
-
-
-def lexical_tokens(text: str) -> list[str]:
-    """Search-mode jieba words (long words also yield their parts) of the Simplified, lower-cased text."""
-    normalised = lexical_form(text)
-    return [
-        token
-        for token in _jieba().cut_for_search(normalised)
-        if _WORDLIKE.search(token) and token not in _STOPWORDS and not token.isspace()
-    ]
-
+from qa.types import PassageFilter
 
 # BM25 as Lucene (and bm25s, which built this index before) computes it.
 K1 = 1.5

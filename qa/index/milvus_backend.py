@@ -31,18 +31,18 @@ from typing import TYPE_CHECKING, Literal, overload
 
 import numpy as np
 
+from qa.citations import source_group
 from qa.errors import BadInputError, IndexNotBuiltError, MissingDependencyError, ModelMismatchError
 from qa.index.indexes import Hits, no_hits, top_hits
-from qa.index.lexical import _STOPWORDS, _WORDLIKE, _jieba, lexical_tokens
-from qa.index.store import PassageFilter, PassageStore, StoredPassage, title_key
-from qa.search.facets import source_group
-from qa.textnorm import lexical_form
-from qa.types import Document, DocumentSummary, Metadata, Passage
+from qa.index.store import PassageStore, StoredPassage, title_key
+from qa.text.normalize import HAN_UNIFIED, lexical_form
+from qa.text.tokens import STOPWORDS, WORDLIKE, lexical_tokens, segmenter
+from qa.types import Document, DocumentSummary, Metadata, Passage, PassageFilter
 
 if TYPE_CHECKING:
     from pymilvus import MilvusClient
 
-    from qa.ingest.dedupe import NearDuplicateFinder
+    from qa.index.near_duplicates import NearDuplicateFinder
 
 MILVUS_EXTRA = "pip install 'speechqa[milvus]'"
 DEFAULT_NAME = "speechqa_passages"
@@ -63,9 +63,9 @@ VARCHAR_BYTES = 65535
 # Characters our BM25 never counts (no letter, digit or Han): blanked before Milvus's jieba sees the text.
 # jieba emits each of them as a token of its own, so blanking them changes no other token. The symbols
 # jieba keeps inside words (+#&._%-) stay; the tokens made of them alone are stop words below.
-_NOT_INDEXED = re.compile(r"[^0-9a-z\u3400-\u4dbf\u4e00-\u9fff+#&._%\-\s]+")
+_NOT_INDEXED = re.compile(rf"[^0-9a-z{HAN_UNIFIED}+#&._%\-\s]+")
 _JOINERS = "+#&._%-"
-STOP_WORDS = sorted(_STOPWORDS | {"".join(p) for n in (1, 2, 3) for p in itertools.product(_JOINERS, repeat=n)})
+STOP_WORDS = sorted(STOPWORDS | {"".join(p) for n in (1, 2, 3) for p in itertools.product(_JOINERS, repeat=n)})
 ANALYZER = {"tokenizer": "jieba", "filter": [{"type": "stop", "stop_words": STOP_WORDS}]}
 
 
@@ -130,7 +130,7 @@ def bm25_source(passage_text: str, title: str | None, tokens: str) -> str:
 
 
 def _kept(token: str) -> bool:
-    return bool(_WORDLIKE.search(token)) and token not in _STOPWORDS and not token.isspace()
+    return bool(WORDLIKE.search(token)) and token not in STOPWORDS and not token.isspace()
 
 
 def query_text(tokens: Sequence[str]) -> str:
@@ -160,7 +160,7 @@ MAX_WORD_PARTS = 16
 
 def _search_parts(word: str) -> list[str]:
     """The parts jieba's cut_for_search emits before `word`, as our BM25 keeps them."""
-    frequencies = _jieba().dt.FREQ
+    frequencies = segmenter().dt.FREQ
     parts = [word[i:i + 2] for i in range(len(word) - 1) if frequencies.get(word[i:i + 2])]
     if len(word) > 3:
         parts += [word[i:i + 3] for i in range(len(word) - 2) if frequencies.get(word[i:i + 3])]
@@ -817,7 +817,7 @@ class MilvusCollection:
         """Near-duplicates are found within one ingest or upload: a cluster keeps no table of every
         document's signature (exact duplicates are still found, by content hash)."""
         if self._near is None:
-            from qa.ingest.dedupe import NearDuplicateFinder
+            from qa.index.near_duplicates import NearDuplicateFinder
 
             self._near = NearDuplicateFinder()
         return self._near

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from qa.index.transaction import write_transaction
-from qa.textnorm import to_simplified
+from qa.text.normalize import to_simplified
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS phrase_docs (rowid INTEGER PRIMARY KEY, doc_id TEXT NOT NULL UNIQUE);

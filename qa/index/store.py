@@ -21,7 +21,7 @@ import numpy as np
 
 from qa.index import phrase_index
 from qa.index.transaction import write_transaction
-from qa.types import Document, DocumentSummary, Metadata, Passage
+from qa.types import Document, DocumentSummary, Metadata, Passage, PassageFilter
 
 
 def title_key(title: str) -> str:
@@ -127,19 +127,6 @@ class ChangesSince:
     version: int
     added: np.ndarray  # int64 pids added since and still present, sorted
     removed: np.ndarray  # int64 pids present at `since` and removed since, sorted
-
-
-@dataclass(frozen=True)
-class PassageFilter:
-    doc_ids: tuple[str, ...] = ()
-    date_from: str | None = None
-    date_to: str | None = None
-    speaker: str | None = None
-    source: str | None = None  # a site or file, as qa.search.facets.source_group names it
-
-    @property
-    def active(self) -> bool:
-        return bool(self.doc_ids or self.date_from or self.date_to or self.speaker or self.source)
 
 
 class PassageStore:

@@ -20,7 +20,7 @@ import numpy as np
 
 from embeddings.errors import MissingDependencyError
 from qa.index.indexes import Hits, ImmutableStateIndex, StoreView, held_in, no_hits, top_hits
-from qa.index.store import PassageFilter
+from qa.types import PassageFilter
 
 # Below this many vectors exact search is fast enough and loses nothing; above it HNSW is much faster
 # (scripts/bench.py --vectors measures both).

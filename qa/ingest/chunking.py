@@ -13,29 +13,8 @@ import re
 from typing import NamedTuple
 
 from qa.errors import BadInputError
+from qa.text.sentences import CLOSERS, LINE_BREAK, TERMINATORS, iter_sentences
 from qa.types import Chunk
-
-# Characters that end a sentence; a run of them stays together ("……", "?!", "。。"), and the
-# closing quotes and brackets after it belong to the sentence they close: "。”" stays together.
-_CJK_TERMINATORS = "。！？；…⋯"
-_ASCII_TERMINATORS = "!?;"
-_TERMINATORS = _CJK_TERMINATORS + _ASCII_TERMINATORS
-_CLOSERS = "”’」』）)】》〞\"'"
-_T, _C, _A, _CJK = (re.escape(chars) for chars in (_TERMINATORS, _CLOSERS, _ASCII_TERMINATORS, _CJK_TERMINATORS))
-_LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"  # everything str.splitlines() breaks at
-# ASCII !?; also occur inside pinyin mojibake ("再?gòu") and entities, so a run of only ASCII
-# terminators ends a sentence only when no ASCII letter or digit follows it.
-_STOP = (
-    rf"[{_T}]"
-    rf"(?:(?<=[{_CJK}])[{_T}]*[{_C}]*"  # starts with a Chinese terminator: always a stop
-    rf"|[{_A}]*+(?:[{_CJK}][{_T}]*[{_C}]*"  # ASCII run that reaches a Chinese terminator
-    rf"|[{_C}]*+(?![A-Za-z0-9])))"  # ASCII-only run, not glued to a word
-)
-# One sentence: starts at a non-space, runs over anything but terminators and line breaks
-# (ASCII runs glued to a word included), and takes its stop if it has one. Matching whole
-# sentences in one regex keeps the per-sentence Python work to a minimum.
-_SENTENCE = re.compile(rf"(?=\S)(?:[^{_T}{_LINE_BREAKS}]++|[{_A}]++[{_C}]*+(?=[A-Za-z0-9]))*(?:{_STOP})?")
-_LINE_BREAK = re.compile(f"[{_LINE_BREAKS}]")
 
 # Inside an overlong sentence, clause punctuation is the least damaging place to cut.
 _CLAUSE_BREAK = re.compile(r"[，、,]")
@@ -48,7 +27,7 @@ _NUMBER_HEADING = re.compile(r"\d{1,2}(?:、|[.．](?![\d.．]))\s*\S")
 _ORDINAL_HEADING = re.compile(rf"第[{_CN_NUMERAL}]+[,，、]\s*\S")  # 第一,開展
 _FIGURE = re.compile(r"\d+[.．]\d")
 # A short line that ends with one of these is a sentence (or a lead-in like 同志們:), not a title.
-_SENTENCE_PUNCT = frozenset(_TERMINATORS + "：:，,、")
+_SENTENCE_PUNCT = frozenset(TERMINATORS + "：:，,、")
 _SHORT_HEADING_CHARS = 40
 # Section labels are for display next to a hit; a heading line that runs on gets cut here.
 _LABEL_CHARS = 40
@@ -64,26 +43,6 @@ class _Unit(NamedTuple):
     end: int
     heading: int  # level of the heading this unit opens, 0 for body text
     section: str | None  # heading path in effect at this unit
-
-
-# --------------------------------------------------------------------------- sentences
-
-
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Sentence spans ``[start, end)`` covering every non-whitespace character of ``text``.
-
-    A sentence ends after a run of 。！？；… (or ASCII !?; not followed by an ASCII letter or
-    digit), together with any closing quotes or brackets, and at every line break. Spans never
-    start or end with whitespace and are never empty.
-    """
-    return [_trim_end(text, *match.span()) for match in _SENTENCE.finditer(text)]
-
-
-def _trim_end(text: str, start: int, end: int) -> tuple[int, int]:
-    # A sentence without a stop runs to its line break, spaces before it included.
-    if text[end - 1].isspace():
-        end = start + len(text[start:end].rstrip())
-    return start, end
 
 
 def _append_stripped(spans: list[tuple[int, int]], text: str, start: int, end: int) -> None:
@@ -129,7 +88,7 @@ def _heading_level(line: str) -> int:
 def _is_short_title(line: str) -> bool:
     if len(line) > _SHORT_HEADING_CHARS:
         return False
-    body = line.rstrip(_CLOSERS)
+    body = line.rstrip(CLOSERS)
     # A line with no letters at all (a page number, a rule of dashes) introduces nothing.
     return bool(body) and body[-1] not in _SENTENCE_PUNCT and any(ch.isalpha() for ch in body)
 
@@ -170,8 +129,7 @@ def _units(text: str, max_chars: int, target_chars: int) -> list[_Unit]:
     path = _SectionPath()
     section = path.current()
     line_end = -1  # where the current line stops; a sentence starting past it opens a new line
-    for match in _SENTENCE.finditer(text):
-        start, end = _trim_end(text, *match.span())
+    for start, end in iter_sentences(text):
         heading = 0
         if start > line_end:
             line_end = _line_end(text, start)
@@ -189,7 +147,7 @@ def _units(text: str, max_chars: int, target_chars: int) -> list[_Unit]:
 
 
 def _line_end(text: str, start: int) -> int:
-    found = _LINE_BREAK.search(text, start)
+    found = LINE_BREAK.search(text, start)
     return found.start() if found else len(text)
 
 

@@ -13,7 +13,7 @@ import functools
 import re
 from collections.abc import Callable
 
-from qa.textnorm import HAN, HAN_COMPATIBILITY, HAN_EXTENSION_A, common_han_chars, count_common_han, count_han
+from qa.text.normalize import HAN, HAN_COMPATIBILITY, HAN_EXTENSION_A, common_han_chars, count_common_han, count_han
 
 # --- character classes -------------------------------------------------------------------
 

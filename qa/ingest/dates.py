@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from qa.textnorm import fold_width
+from qa.text.normalize import fold_width
 
 _CN_DIGITS = {ch: i for i, ch in enumerate("〇一二三四五六七八九")} | {"○": 0, "零": 0, "O": 0, "Ｏ": 0}
 _NUMBER = r"(?:\d{1,4}|[〇○零OＯ一二三四五六七八九十]{1,4})"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from qa.ingest.cleaning import normalize_whitespace, remove_pinyin_annotations
 from qa.ingest.dates import TEXT_DATE, iso_date, normalize_date
-from qa.textnorm import HAN_BASIC, normalize_for_matching, to_traditional
+from qa.text.normalize import HAN_BASIC, normalize_for_matching, to_traditional
 from qa.types import Document, Metadata, RawDocument
 
 HEAD_CHARS = 1500  # bylines and speech dates sit under the title, near the top

@@ -13,15 +13,18 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.base import Encoder, available_cores
+from qa.citations import citation_source
 from qa.index.collection import ChunkingSettings, Collection
-from qa.index.lexical import lexical_tokens
+from qa.index.near_duplicates import NearDuplicateFinder
 from qa.index.store import StoredPassage
-from qa.ingest.chunking import chunk_text, split_sentences
+from qa.ingest.chunking import chunk_text
 from qa.ingest.cleaning import clean_text
-from qa.ingest.dedupe import NearDuplicateFinder, minhash_signature
 from qa.ingest.metadata import content_hash, extract_metadata, stated_occasion
-from qa.ingest.readers import citation_source, find_inputs, read_path
-from qa.textnorm import detect_script, to_simplified
+from qa.ingest.readers import find_inputs, read_path
+from qa.text.normalize import detect_script, to_simplified
+from qa.text.sentences import split_sentences
+from qa.text.shingles import minhash_signature
+from qa.text.tokens import lexical_tokens
 from qa.types import Document, Metadata, Passage, RawDocument, Rejection
 
 log = logging.getLogger(__name__)

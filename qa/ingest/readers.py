@@ -27,9 +27,10 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Protocol
 
+from qa.citations import citation_source
 from qa.errors import BadInputError
 from qa.ingest.dates import normalize_date
-from qa.textnorm import count_common_han, count_han
+from qa.text.normalize import count_common_han, count_han
 from qa.types import RawDocument, Rejection
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".docx", ".pdf", ".jsonl", ".jsonl.gz", ".csv")
@@ -48,14 +49,6 @@ def display_name(path: Path | str) -> str:
     """``path`` as text that can be stored and printed: bytes of a file name that are not UTF-8
     (kept by Python as lone surrogates) become U+FFFD."""
     return os.fsencode(path).decode("utf-8", "replace")
-
-
-def citation_source(source: str) -> str:
-    """What a citation shows of a source: a URL as it is, a file by its name alone, after either
-    separator (folders are private to the machine that read the file)."""
-    if "://" in source:
-        return source
-    return source.replace("\\", "/").rsplit("/", 1)[-1] or source
 
 
 def find_inputs(paths: Iterable[Path]) -> Iterator[Path | Rejection]:
@@ -627,7 +620,6 @@ def _read_csv(file: _File, source: str, max_bytes: int) -> Iterator[RawDocument 
 
 __all__ = [
     "SUPPORTED_SUFFIXES",
-    "citation_source",
     "cited_name",
     "decode_text",
     "detect_encoding",

@@ -16,9 +16,11 @@ from collections.abc import Callable, Iterator, Mapping
 from importlib import resources
 from typing import NamedTuple
 
+from qa.text.normalize import HAN_UNIFIED
+
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 _NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?")
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_HAN = re.compile(f"[{HAN_UNIFIED}]")
 _PARENTHESES = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _ENTRY = re.compile(r"^(\S+) (\S+) \[[^\]]*\] /(.*)/\s*$")
 # Glosses that name a relation to another entry rather than a meaning.

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from qa.errors import BadInputError
 from qa.search.service import SearchRequest, SearchService
-from qa.textnorm import to_simplified
+from qa.text.normalize import to_simplified
 
 JUDGED_PREFIX_CHARS = 800
 _PINYIN = re.compile(r"[(（][a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü]{1,7}[)）]", re.IGNORECASE)

@@ -10,25 +10,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
-from qa.ingest.readers import citation_source
+from qa.citations import source_group
 from qa.types import DocumentSummary, Passage
 
 FACET_VALUES = 20  # values listed per facet, most frequent first
 KINDS = ("year", "speaker", "source")
-
-
-def source_group(source: str | None) -> str | None:
-    """What a source facet counts: the site of a URL, the file of anything else (a record's line number dropped).
-
-    A collection of web pages has one source per document; its site is what one filters by.
-    """
-    if not source:
-        return None
-    if "://" in source:
-        return urlsplit(source).netloc or source
-    return citation_source(source).split("#", 1)[0] or None
 
 
 @dataclass(frozen=True)

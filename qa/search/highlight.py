@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 import re
 
-from qa.ingest.chunking import split_sentences
-from qa.textnorm import HAN, fold_simplified_for_matching, normalize_for_matching, to_simplified
+from qa.text.normalize import HAN, fold_simplified_for_matching, normalize_for_matching, to_simplified
+from qa.text.sentences import split_sentences
 
 # Runs of Han characters give unigrams and bigrams; runs of Latin letters or digits give words.
 _HAN_RUN = re.compile(f"[{HAN}]+")

@@ -15,14 +15,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from urllib.parse import urlencode
 
+from qa.citations import source_group
 from qa.errors import BadInputError
 from qa.index.phrase_index import fold_for_phrase
-from qa.index.store import PassageFilter, PassageStore
-from qa.search.facets import source_group
-from qa.textnorm import drop_surrogates
-from qa.types import Document, Hit, Passage
+from qa.index.store import PassageStore
+from qa.text.normalize import drop_surrogates
+from qa.types import Document, Hit, Passage, PassageFilter
 
 MAX_PHRASE_CHARS = 100
 # One character is no formulation, and would list a good part of the collection's characters.
@@ -266,40 +265,3 @@ def phrase_timeline(store: PassageStore, request: PhraseRequest) -> PhraseTimeli
         limit=request.limit,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
     )
-
-
-def occurrence_to_dict(hit: Hit) -> dict:
-    """An occurrence in the API's shape: a search hit's fields and citation, the phrase as its highlight."""
-    from qa.serialize import hit_to_dict
-
-    out = hit_to_dict(hit)
-    del out["score"], out["duplicates"]
-    assert hit.match is not None, "an occurrence is a hit with its match"
-    out["match"] = list(hit.match)
-    return out
-
-
-def timeline_to_dict(timeline: PhraseTimeline) -> dict:
-    """The JSON of GET /api/phrase (../shared/API.md, "Phrase timeline")."""
-    out: dict = {
-        "phrase": timeline.phrase,
-        "took_ms": timeline.took_ms,
-        "granularity": timeline.granularity,
-        "total_occurrences": timeline.total_occurrences,
-        "total_documents": timeline.total_documents,
-        "undated_occurrences": timeline.undated_occurrences,
-        "first": occurrence_to_dict(timeline.first) if timeline.first else None,
-        "series": [
-            {"period": p.period, "occurrences": p.occurrences, "documents": p.documents,
-             "date_from": period_bounds(p.period)[0], "date_to": period_bounds(p.period)[1]}
-            for p in timeline.series
-        ],
-        "by_speaker": [{"value": u.value, "documents": u.documents, "occurrences": u.occurrences} for u in timeline.by_speaker],
-        "by_source": [{"value": u.value, "documents": u.documents, "occurrences": u.occurrences} for u in timeline.by_source],
-        "occurrences": [occurrence_to_dict(hit) for hit in timeline.occurrences],
-        "offset": timeline.offset,
-        "limit": timeline.limit,
-    }
-    if not timeline.total_occurrences:
-        out["search_url"] = "/search?" + urlencode({"q": timeline.phrase})
-    return out

@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 
 from qa.errors import BadInputError
-from qa.textnorm import fold_width, lexical_form, to_simplified, to_traditional
+from qa.text.normalize import HAN_BASIC, fold_width, lexical_form, to_simplified, to_traditional
 
 # ROC (民國) years are Gregorian minus 1911. A bare "113年" is read as ROC only in the range the
 # Republic's recent years take, so "40週年" or "建党100年" are not mistaken for dates.
@@ -153,7 +153,7 @@ def named_dates(text: str) -> tuple[NamedDate, ...]:
     return tuple(found)
 
 
-_SURNAME_AND_OFFICE = re.compile(r"([\u4e00-\u9fff])(副?总统)")
+_SURNAME_AND_OFFICE = re.compile(f"([{HAN_BASIC}])(副?总统)")
 
 
 def named_speakers(simplified_query: str, speakers: frozenset[str]) -> tuple[str, ...]:

@@ -25,9 +25,9 @@ from importlib import resources
 
 import numpy as np
 
-from qa.ingest.chunking import split_sentences
 from qa.search.query import QueryAnalysis
-from qa.textnorm import lexical_form
+from qa.text.normalize import lexical_form
+from qa.text.sentences import split_sentences
 from qa.types import DocumentSummary, Passage
 
 RERANK_DEPTH = 50

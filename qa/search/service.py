@@ -16,12 +16,7 @@ from embeddings.base import Encoder
 from qa.errors import BadInputError, NotFoundError
 from qa.index.collection import Collection, lower_thread_priority
 from qa.index.indexes import LexicalReader
-from qa.index.lexical import lexical_tokens
-from qa.index.store import PassageFilter
 from qa.index.vector_index import use_single_thread
-from qa.ingest.alignment import shared_spans
-from qa.ingest.chunking import split_sentences
-from qa.ingest.dedupe import gram_containment
 from qa.ingest.pipeline import Ingester, IngestReport
 from qa.search.crosslingual import is_english, translate_query
 from qa.search.facets import Facets, facets_of
@@ -30,8 +25,12 @@ from qa.search.highlight import highlight_sentences
 from qa.search.phrase import PhraseRequest, PhraseTimeline, phrase_timeline
 from qa.search.query import NamedDate, QueryAnalysis, analyse, parse_switched_off
 from qa.search.rerank import RERANK_DEPTH, Candidate, CrossEncoderScorer, rerank, word_rarity
-from qa.textnorm import drop_surrogates, to_simplified
-from qa.types import Document, DocumentSummary, Hit, Passage, RawDocument, Rejection
+from qa.text.alignment import shared_spans
+from qa.text.normalize import drop_surrogates, to_simplified
+from qa.text.sentences import split_sentences
+from qa.text.shingles import gram_containment
+from qa.text.tokens import lexical_tokens
+from qa.types import Document, DocumentSummary, Hit, Passage, PassageFilter, RawDocument, Rejection
 
 MODES = ("hybrid", "dense", "lexical")
 MAX_K = 100

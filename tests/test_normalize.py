@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.textnorm import count_common_han, count_han, detect_script
+from qa.text.normalize import count_common_han, count_han, detect_script
 
 SAMPLES = Path(__file__).parents[1] / "qa" / "sample_speeches"
 

@@ -1,4 +1,4 @@
-"""Near-duplicate detection of documents: MinHash over character shingles of script-normalised text.
+"""Character shingles of script-normalised text: MinHash signatures for near-duplicate documents, and n-gram overlap of passages.
 
 Two copies of one speech (one Simplified and one Traditional, or one with a site's boilerplate)
 share almost all their 5-character shingles once both are normalised; LSH bands find the
@@ -11,7 +11,7 @@ import hashlib
 
 import numpy as np
 
-from qa.textnorm import normalize_for_matching
+from qa.text.normalize import normalize_for_matching
 
 SHINGLE = 5
 N_HASHES = 64
@@ -49,28 +49,6 @@ def estimated_jaccard(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(a == b))
 
 
-class NearDuplicateFinder:
-    """Holds the signatures of a collection's documents and finds the one a new text nearly repeats."""
-
-    def __init__(self) -> None:
-        self._buckets: dict[bytes, list[str]] = {}
-        self._signatures: dict[str, np.ndarray] = {}
-
-    def add(self, doc_id: str, signature: np.ndarray) -> None:
-        self._signatures[doc_id] = signature
-        for key in band_keys(signature):
-            self._buckets.setdefault(key, []).append(doc_id)
-
-    def find(self, signature: np.ndarray) -> str | None:
-        best, best_score = None, NEAR_DUPLICATE_JACCARD
-        for key in band_keys(signature):
-            for doc_id in self._buckets.get(key, ()):
-                score = estimated_jaccard(signature, self._signatures[doc_id])
-                if score >= best_score:
-                    best, best_score = doc_id, score
-        return best
-
-
 def gram_containment(texts: list[str], n: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """Pairwise share of character n-grams, computed for all texts at once.
 
@@ -82,7 +60,7 @@ def gram_containment(texts: list[str], n: int = 4) -> tuple[np.ndarray, np.ndarr
     """
     from scipy.sparse import csr_matrix
 
-    from qa.ingest.alignment import fold_chars
+    from qa.text.alignment import fold_chars
 
     if not texts:
         return np.zeros((0, 0), dtype=np.int64), np.zeros(0, dtype=np.int64)

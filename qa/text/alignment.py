@@ -16,7 +16,7 @@ import heapq
 import re
 import unicodedata
 
-from qa.textnorm import fold_width, to_simplified
+from qa.text.normalize import fold_width, to_simplified
 
 
 def fold_chars(text: str) -> str:
