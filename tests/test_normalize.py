@@ -1,4 +1,4 @@
-"""qa/textnorm.py: detect_script on real lines of the sample speeches."""
+"""qa/text/normalize.py: detect_script on real lines of the sample speeches."""
 
 from __future__ import annotations
 

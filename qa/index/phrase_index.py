@@ -56,7 +56,7 @@ def fold_for_phrase(text: str) -> str:
     return "".join(low if len(low := ch.lower()) == 1 else ch for ch in folded)
 
 
-# qa.textnorm.fold_width's table, applied to code points at once: str.translate looks every character
+# qa.text.normalize.fold_width's table, applied to code points at once: str.translate looks every character
 # up in a dict, which made it most of a timeline's time on texts full of full-width punctuation.
 _QUOTES = {0x201C: 0x22, 0x201D: 0x22, 0x2018: 0x27, 0x2019: 0x27, 0x3000: 0x20}
 

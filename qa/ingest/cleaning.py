@@ -3,7 +3,7 @@
 ``clean_text`` runs a fixed sequence of small, pure rules (``CLEANING_RULES``); each rule takes
 text and returns text and has its own test built from a real line of the sample corpus. The
 rules never convert Traditional <-> Simplified and never change full-width punctuation: the
-stored text keeps its original script and typography (matching uses ``qa.textnorm``).
+stored text keeps its original script and typography (matching uses ``qa.text.normalize``).
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ class Candidate:
 
 @functools.lru_cache(maxsize=4096)
 def _matching_form(text: str) -> str:
-    """qa.textnorm.lexical_form, remembered: the same titles and passages come back query after query,
+    """qa.text.normalize.lexical_form, remembered: the same titles and passages come back query after query,
     and script conversion is the costly part."""
     return lexical_form(text)
 
