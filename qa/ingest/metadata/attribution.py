@@ -1,181 +1,21 @@
-"""Title, date, speaker and place of a speech, from its record fields and its raw text.
+"""Who speaks in a document, where, and at what occasion: read from its title and opening lines.
 
-Clues that boilerplate removal deletes (the ``时间:2023-04-20`` line of a download page, the
-byline under a title) are read from the raw text; who speaks, where and at what occasion are read
-from the title and the opening lines of the cleaned text (``attribute``), so stored documents can be
-read again (``refresh_metadata``). Nothing is ever guessed: unknown is None.
+A Presidential Office release names its principal in the opening sentence (賴清德總統今（16）日…);
+a 新闻联播 story names the leader as the subject of its first sentence (国务院总理李强…主持召开…).
+Only these positions count: people named further on are guests, hosts or the subject of the news.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from qa.ingest.cleaning import normalize_whitespace, remove_pinyin_annotations
-from qa.ingest.dates import TEXT_DATE, iso_date, normalize_date
-from qa.text.normalize import HAN_BASIC, normalize_for_matching, to_traditional
-from qa.types import Document, Metadata, RawDocument
-
-HEAD_CHARS = 1500  # bylines and speech dates sit under the title, near the top
-
-# --- names -------------------------------------------------------------------------------
-
-_SURNAMES = (
-    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任"
-    "沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付傅方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔"
-    "向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕"
-    "单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚"
-    "娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池"
-    "查麻苑迟邝栗蔺习赖萧洪"
-)
-_COMPOUND_SURNAMES = (
-    "欧阳",
-    "司马",
-    "诸葛",
-    "上官",
-    "东方",
-    "夏侯",
-    "令狐",
-    "皇甫",
-    "公孙",
-    "慕容",
-    "长孙",
-    "宇文",
-    "司徒",
-    "端木",
-)
-
-
-@functools.lru_cache(maxsize=1)
-def _surnames() -> tuple[frozenset[str], tuple[str, ...]]:
-    single = set(_SURNAMES) | set(to_traditional(_SURNAMES))
-    compound = set(_COMPOUND_SURNAMES) | {to_traditional(s) for s in _COMPOUND_SURNAMES}
-    return frozenset(single), tuple(sorted(compound))
-
-
-_ALL_HAN = re.compile(f"[{HAN_BASIC}]+")
-_NOT_IN_NAMES = frozenset("总總统統席")
-
-
-def _is_person_name(name: str) -> bool:
-    """2-4 ideographs starting with a common surname (simplified or traditional)."""
-    single, compound = _surnames()
-    if name.startswith(compound):
-        if not 3 <= len(name) <= 4:
-            return False
-    elif not (2 <= len(name) <= 3 and name[0] in single):
-        return False
-    return bool(_ALL_HAN.fullmatch(name)) and _NOT_IN_NAMES.isdisjoint(name)  # "蔡總統": a surname and a title
-
-
-# --- title -------------------------------------------------------------------------------
-
-_TITLE_TAG = re.compile(r"^\s*(?:\[[^\]]{1,6}\]\s*)+")  # "[视频]" on news titles
-_NOT_A_TITLE_END = tuple("。！？：:；;，,、")
-_HEADING_MARK = re.compile(r"^(?:[一二三四五六七八九十]{1,3}、|[（(][一二三四五六七八九十\d]{1,3}[）)]|\d{1,2}[、.．])")
-_SALUTATION = re.compile(r"^(?:各位|尊敬的|同志们|同志們|女士们|女士們|朋友们|朋友們)")
-_FILE_NAME_LINE = re.compile(r"^[ \t]*([^\n/\\]{4,100}?)\.(?:docx?|pdf|wps)[ \t]*$", re.M | re.I)
-_HAN_CHAR = re.compile(f"[{HAN_BASIC}]")
-
-
-def _tidy_title(title: str) -> str | None:
-    title = _TITLE_TAG.sub("", title) or title
-    title = normalize_whitespace(remove_pinyin_annotations(title))
-    title = " ".join(title.split())
-    return title or None
-
-
-def _looks_like_title(line: str) -> bool:
-    return (
-        4 <= len(line) <= 60
-        and len(_HAN_CHAR.findall(line)) >= 4
-        and not line.endswith(_NOT_A_TITLE_END)
-        and "。" not in line
-        and not _HEADING_MARK.match(line)
-        and not _SALUTATION.match(line)
-    )
-
-
-def _first_line_title(cleaned: str) -> str | None:
-    for line in cleaned.split("\n"):
-        if line.strip():
-            return _tidy_title(line) if _looks_like_title(line.strip()) else None
-    return None
-
-
-# --- byline: "在…上的讲话 陈章平 (2023年5月11日在腊口镇四楼会议室)" ---------------------------
-
-_PAREN_DATE = re.compile(
-    rf"[（(]\s*{TEXT_DATE}\s*(?:[，,、]?\s*(?:在|于|於)?\s*(?P<place>[^（）()\n，,。；;]{{2,30}}?))?\s*[）)]"
-)
-_NAME_BEFORE = re.compile(rf"(?:^|(?<=\s))(?P<name>[{HAN_BASIC}](?:[ \u3000]?[{HAN_BASIC}]){{1,3}})(?:同志)?\s*$")
-_NOT_A_PLACE = re.compile(r"(?:上|时|時)?的?(?:讲话|講話|致辞|致辭|发言|發言|报告|報告)$|会议上|會議上")
-_DATE_LINE = re.compile(rf"^\s*{TEXT_DATE}\s*$", re.M)
-
-
-def _byline(head: str) -> tuple[str | None, str | None, str | None, str | None]:
-    """(title, speaker, date, place) from a parenthesised speech date near the top."""
-    match = _PAREN_DATE.search(head)
-    if not match or (match.end() < len(head) and not head[match.end()].isspace()):
-        return None, None, None, None  # "明天（2026年1月1日）出版的…" is a sentence, not a byline
-    date = iso_date(match["y"], match["m"], match["d"])
-    place = match["place"].strip() if match["place"] else None
-    if place and (_NOT_A_PLACE.search(place) or not _HAN_CHAR.search(place)):
-        place = None
-    before = head[: match.start()]
-    speaker = title = None
-    name_match = _NAME_BEFORE.search(before)
-    if name_match:
-        name = re.sub(r"[ \u3000]", "", name_match["name"])
-        if _is_person_name(name):
-            speaker = name
-            before = before[: name_match.start()]
-    lines = [line.strip() for line in before.split("\n") if line.strip()]
-    if lines and speaker and _looks_like_title(lines[-1]):
-        title = _tidy_title(lines[-1])
-    return title, speaker, date, place
-
-
-_ROLE = (
-    r"(?:书记|書記|县长|縣長|市长|市長|省长|省長|镇长|鎮長|区长|區長|主席|总理|總理|部长|部長|主任|局长|局長"
-    r"|总统|總統|校长|校長|院长|院長|董事长|董事長|总经理|總經理)"
-)
-_ROLE_SPEAKS = re.compile(
-    _ROLE + rf"(?P<name>[{HAN_BASIC}]{{2,4}}?)(?:同志)?(?:作|做|发表|發表|致)了?"
-    r"(?:动员|動員|重要|主题|主題|工作|总结|總結)?(?:讲话|講話|报告|報告|致辞|致辭)"
-)
-_TITLE_SPEAKER = re.compile(
-    rf"^(?P<name>[{HAN_BASIC}]{{2,4}}?)(?:同志)?[：:]?\s*在.{{2,60}}?(?:讲话|講話|致辞|致辭|发言|發言)"
-)
-
-
-_SPEECH_WORDS = ("讲话", "講話", "报告", "報告", "致辞", "致辭")
-
-
-def _speaker_from_text(head: str, title: str | None) -> str | None:
-    if title:
-        match = _TITLE_SPEAKER.match(title)
-        if match and _is_person_name(match["name"]):
-            return match["name"]
-    if not any(word in head for word in _SPEECH_WORDS):
-        return None  # what _ROLE_SPEAKS ends with; a substring test is much cheaper than its scan
-    for match in _ROLE_SPEAKS.finditer(head):
-        if _is_person_name(match["name"]):
-            return match["name"]
-    return None
-
-
-# --- who speaks, where, at what: the lead of a release or a news story ----------------------------
-#
-# A Presidential Office release names its principal in the opening sentence (賴清德總統今（16）日…);
-# a 新闻联播 story names the leader as the subject of its first sentence (国务院总理李强…主持召开…).
-# Only these positions count: people named further on are guests, hosts or the subject of the news.
+from qa.ingest.metadata.names import NAME_TAIL_NOT, is_person_name, name_at, surnames
+from qa.ingest.metadata.offices import OFFICE, office_holder
+from qa.text.normalize import HAN_BASIC
 
 LEAD_CHARS = 800  # title lines and the opening paragraph
 
-_OFFICE = r"(?P<office>副總統|總統|副总统|总统)"
 # The people's speech verbs that make the lead's subject the document's speaker.
 _SPEECH_VERB = re.compile(
     r"讲话|講話|致辞|致詞|指出|强调|強調|表示|主持|会见|會見|会谈|會談|发表|發表|宣布|致信|致电|致電|致函|贺信|賀信"
@@ -190,18 +30,10 @@ _ROLE_WORD = (
     r"(?:总书记|總書記|国家主席|國家主席|副主席|主席|副总理|副總理|总理|總理|委员长|委員長|国务委员|國務委員|常委"
     r"|书记|書記|部长|部長|外长|外長|发言人|發言人|秘书长|秘書長|主任|院长|院長|省长|省長|市长|市長|大使|总统|總統)"
 )
-# The name ends where the sentence goes on: a date, a place, the verb, the person met.
-_AFTER_NAME = re.compile(
-    r"(?:同志)?(?:\d|[（(]|今|昨|当天|當天|近日|日前|在|于|於|同|与|與|和|主持|出席|会见|會見|会谈|會談|发表|發表"
-    r"|致|向|对|對|应|應|代表|表示|指出|强调|強調|说|說|以|就|给|給|、|，|看望|考察|调研|調研|参加|參加|来|赴|抵达|抵達"
-    r"|乘|先后|先後|分别|分別|签署|簽署|宣布|接见|接見|亲切|親切|集体|集體|作|率|视察|視察|听取|聽取|慰问|慰問|也|还|還|并|並"
-    r"|为|為|将|將|的)"
-)
-_NAME_TAIL_NOT = set("在于於同与與和对對向以就给給将將也还還并並为為作率的今昨明")
 
 # "由召集人陳建仁副總統主持" — a meeting chaired by an office holder named in the release.
 _CHAIRED_BY = re.compile(
-    rf"由[^，。]{{0,12}}?(?:(?P<name>[{HAN_BASIC}]{{3}}){_OFFICE}|(?:副總統|總統|副总统|总统)(?P<name_after>[{HAN_BASIC}]{{3}}))"
+    rf"由[^，。]{{0,12}}?(?:(?P<name>[{HAN_BASIC}]{{3}}){OFFICE}|(?:副總統|總統|副总统|总统)(?P<name_after>[{HAN_BASIC}]{{3}}))"
     r"(?:親自|亲自)?主持"
 )
 _SPOKESPERSON = re.compile(r"(?:發言人|发言人)")
@@ -221,19 +53,7 @@ _OCCASION_PLAIN = re.compile(
     r"(?:开幕式|開幕式|闭幕式|閉幕式|仪式|儀式|大会|大會|会议|會議|峰会|峰會|论坛|論壇|典礼|典禮|晚会|晚會|招待会|招待會"
     r"|座谈会|座談會|宴会|宴會|纪念活动|紀念活動|茶会|茶會|年会|年會))"
 )
-
-# Who held an office on a date: a fact about the office, keyed on the document's date, never used
-# without the text. It tells "賴清德副總統今…" (the holder that day) from "韓國總統尹錫悅…", and which
-# holder a heading "總統出席…" means when the release names them or their surname ("陳副總統：").
-OFFICE_HOLDERS: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "總統": (("2016-05-20", "2024-05-19", "蔡英文"), ("2024-05-20", "2028-05-19", "賴清德")),
-    "副總統": (
-        ("2016-05-20", "2020-05-19", "陳建仁"),
-        ("2020-05-20", "2024-05-19", "賴清德"),
-        ("2024-05-20", "2028-05-19", "蕭美琴"),
-    ),
-}
-_OFFICE_TRADITIONAL = {"副总统": "副總統", "总统": "總統"}
+_HAN_CHAR = re.compile(f"[{HAN_BASIC}]")
 
 
 @dataclass(frozen=True)
@@ -243,32 +63,6 @@ class Attribution:
     speaker: str | None = None
     place: str | None = None
     occasion: str | None = None
-
-
-def office_holder(office: str, date: str | None) -> str | None:
-    """Who held ``office`` (總統 or 副總統, either script) on ISO ``date``; None outside the listed terms."""
-    office = _OFFICE_TRADITIONAL.get(office, office)
-    if not date:
-        return None
-    for start, end, name in OFFICE_HOLDERS.get(office, ()):
-        if start <= date <= end:
-            return name
-    return None
-
-
-def _name_at(text: str, start: int) -> str | None:
-    """The person name that begins at ``start`` and ends where the sentence goes on."""
-    single, compound = _surnames()
-    if text[start : start + 1] not in single and not text.startswith(compound, start):
-        return None
-    for length in (4, 3, 2) if text.startswith(compound, start) else (3, 2):
-        name = text[start : start + length]
-        if len(name) < length or not _is_person_name(name) or not _AFTER_NAME.match(text, start + length):
-            continue
-        if length == 3 and name[-1] in _NAME_TAIL_NOT and _AFTER_NAME.match(text, start + 2):
-            continue  # "王毅在同…": the name is 王毅
-        return name
-    return None
 
 
 def _lead(cleaned_head: str) -> tuple[list[str], str, list[str]]:
@@ -299,12 +93,12 @@ def _office_first(body: str, date: str | None) -> str | None:
     if "統" not in body[:9] and "统" not in body[:9]:
         return None  # the office comes within a name's length of the start
     match = _NAME_THEN_OFFICE.match(body)
-    if not match or not _is_person_name(match["name"]) or body[match.end() : match.end() + 1] in ("將", "将"):
+    if not match or not is_person_name(match["name"]) or body[match.end() : match.end() + 1] in ("將", "将"):
         return None  # "賴清德總統將於11月30日…率團訪問": an announcement, made by others
     holder = office_holder(match["office"], date)
     if holder is not None:
         return match["name"] if match["name"] == holder else None
-    following = _name_at(body, match.end())
+    following = name_at(body, match.end())
     return None if following or match["name"][-1] in "国國" else match["name"]
 
 
@@ -320,7 +114,7 @@ def _subject_speaker(sentence: str, head: str, date: str | None) -> str | None:
         name = _name_after_titles(body)
         if name and head.count(name) >= 2:
             return name
-        name = _name_at(body, 0)
+        name = name_at(body, 0)
         if name and head.count(name) >= 2:
             return name
     return None
@@ -331,8 +125,8 @@ _CLAUSE_SPEECH = re.compile(r"讲话|講話|致辞|致詞|贺词|賀詞|主持|�
 _NOT_TITLES = r"致电|致電|致函|致信|向|给|給|宣读|宣讀|转达|轉達|欢迎|歡迎|会见|會見|陪同|接见|接見|恭贺|恭賀|祝贺|祝賀|感谢|感謝|邀请|邀請|评价|評價|学习|學習"
 _ROLE_RE = re.compile(_ROLE_WORD)
 _NOT_A_TITLE_CHAIN = re.compile(rf"[^{HAN_BASIC}、]|{_NOT_TITLES}")
-_NAME_THEN_OFFICE = re.compile(rf"(?P<name>[{HAN_BASIC}]{{2,4}}?){_OFFICE}")
-_OFFICE_HEADING = re.compile(rf"(?P<surname>[{HAN_BASIC}])?{_OFFICE}(?![府創创將将])")  # "總統將出訪": an announcement
+_NAME_THEN_OFFICE = re.compile(rf"(?P<name>[{HAN_BASIC}]{{2,4}}?){OFFICE}")
+_OFFICE_HEADING = re.compile(rf"(?P<surname>[{HAN_BASIC}])?{OFFICE}(?![府創创將将])")  # "總統將出訪": an announcement
 _SENTENCE_MARK = re.compile(r"[。！？：:；;]")
 _SAYS = re.compile(r"表示|指出|强调|強調|說|说")
 _HELD = re.compile(r"举行|舉行|召开|召開|开幕|開幕")
@@ -372,18 +166,18 @@ def _title_speaker(title: str | None, headings: list[str], head: str) -> str | N
     隆重举行 习近平出席大会" the heading "王沪宁出席并讲话" names the speech."""
     title = _TITLE_TAGS.sub("", title) if title else ""
     report = _REPORT_OF.search(title) if "同志在" in title else None
-    if report and _is_person_name(report["name"]):
+    if report and is_person_name(report["name"]):
         return report["name"]
     found = []
-    single, compound = _surnames()
+    single, compound = surnames()
     for segment in [*title.split(), *(part for line in headings for part in line.split())]:
         if segment[0] not in single and not segment.startswith(compound):
             continue  # every rule here opens with a name
         match = _TITLE_SUBJECT.match(segment)
         name = match["name"] if match else ""
-        if name and name[-1] in _NAME_TAIL_NOT:
+        if name and name[-1] in NAME_TAIL_NOT:
             return None  # "李强将出席…": an announcement
-        if _is_person_name(name) and _introduced(name, head):
+        if is_person_name(name) and _introduced(name, head):
             if _SPEAKS_IN_TITLE.search(segment):
                 return name
             found.append(name)
@@ -398,7 +192,7 @@ def attribute(title: str | None, cleaned: str, date: str | None = None) -> Attri
         cleaned: the cleaned text (only its first lines are read).
         date: the document's ISO date; resolves a release that names only the office ("總統出席…").
     """
-    speaker, place = _speaker_and_place(title, cleaned, date)
+    speaker, place = speaker_and_place(title, cleaned, date)
     return Attribution(speaker=speaker, place=place, occasion=stated_occasion(cleaned))
 
 
@@ -409,7 +203,7 @@ def stated_occasion(cleaned: str) -> str | None:
     return _occasion([*headings, *_sentences(paragraph, 3)[:1]])
 
 
-def _speaker_and_place(title: str | None, cleaned: str, date: str | None) -> tuple[str | None, str | None]:
+def speaker_and_place(title: str | None, cleaned: str, date: str | None) -> tuple[str | None, str | None]:
     """(speaker, place) as the title and opening lines state them: what ingest stores."""
     head = cleaned[:LEAD_CHARS]
     headings, paragraph, later = _lead(head)
@@ -472,14 +266,14 @@ def _lead_speaker(sentences: list[str], head: str, date: str | None, later: list
         return None  # "与会嘉宾积极评价习近平主席…的贺信": the story carries the reactions
     spokesperson = _SPOKESPERSON.search(first)
     if spokesperson:
-        name = _name_at(first, spokesperson.end())
+        name = name_at(first, spokesperson.end())
         if name and _SPEECH_VERB.search(first, spokesperson.end()):
             return name
     chaired = _CHAIRED_BY.search(first)
-    if chaired and _is_person_name(chaired["name"] or chaired["name_after"]):
+    if chaired and is_person_name(chaired["name"] or chaired["name_after"]):
         return chaired["name"] or chaired["name_after"]
     article = _ARTICLE_BY.search(first)
-    if article and _is_person_name(article["name"]):
+    if article and is_person_name(article["name"]):
         return article["name"]
     subject = _subject_speaker(first, head, date)
     # The subject speaks in the opening sentence, or is quoted in the next two ("丁薛祥表示，…").
@@ -514,9 +308,9 @@ def _name_after_titles(text: str) -> str | None:
         prefix = text[: match.start()]
         if _NOT_A_TITLE_CHAIN.search(prefix):
             return None
-        if match[0] in _TITLES_AFTER_NAMES and any(_is_person_name(prefix[-n:]) for n in (2, 3) if len(prefix) >= n):
+        if match[0] in _TITLES_AFTER_NAMES and any(is_person_name(prefix[-n:]) for n in (2, 3) if len(prefix) >= n):
             continue
-        name = _name_at(text, match.end())
+        name = name_at(text, match.end())
         if name:
             return name
     return None
@@ -539,84 +333,3 @@ def _office_speaker(title: str | None, headings: list[str], paragraph: str, date
         return holder if holder + match["office"] in paragraph or match["surname"] else None
     return None
 
-
-# --- publication date: "時間:2022-09-18 09:36:00" ---------------------------------------------
-
-_PUBLISHED_LINE = re.compile(
-    r"^[ \t]*(?:发布|發布|更新|发表|發表)?(?:时间|時間|日期)[ \t]*[:：][ \t]*(?P<value>[^\n]{6,30})$", re.M
-)
-
-
-def _published_date(raw_text: str) -> str | None:
-    for match in _PUBLISHED_LINE.finditer(raw_text):
-        date = normalize_date(match["value"])
-        if date:
-            return date
-    return None
-
-
-def extract_metadata(raw: RawDocument, cleaned: str) -> Metadata:
-    """Title, date (with its kind), speaker and place of one document.
-
-    Args:
-        raw: the document as read; its fields win, and its text holds clues that cleaning drops.
-        cleaned: ``clean_text(raw.text)``.
-
-    Returns:
-        Metadata where ``date_kind`` is "speech" when the text states when the speech was given
-        (``(2023年5月11日在…)``), "published" for a publication date (a ``时间:`` line or the
-        record's date), and every field nobody stated is None.
-    """
-    head = raw.text[:HEAD_CHARS]
-    byline_title, speaker, speech_date, place = _byline(head)
-    if speech_date is None:
-        first_lines = "\n".join(head.split("\n")[:6])
-        line_match = _DATE_LINE.search(first_lines)
-        speech_date = iso_date(line_match["y"], line_match["m"], line_match["d"]) if line_match else None
-    title = (
-        (_tidy_title(raw.title) if raw.title else None)
-        or byline_title
-        or _first_line_title(cleaned)
-        or _file_name_title(raw.text)
-    )
-    date: str | None
-    date_kind: str | None
-    if speech_date:
-        date, date_kind = speech_date, "speech"
-    else:
-        date = _published_date(head) or raw.date
-        date_kind = "published" if date else None
-    found_speaker, found_place = _speaker_and_place(title, cleaned, date)
-    return Metadata(
-        title=title,
-        date=date,
-        date_kind=date_kind,
-        speaker=raw.speaker or speaker or found_speaker or _speaker_from_text(head, title),
-        place=raw.place or place or found_place,
-    )
-
-
-def refresh_metadata(document: Document) -> Metadata:
-    """A stored document's metadata with the speaker and place its stored title and cleaned text state,
-    for collections built before these were read; fields already known (a record's own) are kept."""
-    meta = document.metadata
-    head = document.text[:HEAD_CHARS]
-    _, byline_speaker, _, byline_place = _byline(head)
-    found_speaker, found_place = _speaker_and_place(meta.title, document.text, meta.date)
-    return replace(
-        meta,
-        speaker=meta.speaker or byline_speaker or found_speaker or _speaker_from_text(head, meta.title),
-        place=meta.place or byline_place or found_place,
-    )
-
-
-def _file_name_title(raw_text: str) -> str | None:
-    """The document name a download page shows (``2023年在全镇工业经济推进会上的致辞.docx``)."""
-    match = _FILE_NAME_LINE.search(raw_text[:HEAD_CHARS])
-    return _tidy_title(match.group(1)) if match else None
-
-
-def content_hash(cleaned: str) -> str:
-    """SHA-256 hex of the matching form of the text: a Simplified and a Traditional copy of one
-    speech, or copies that differ only in spacing and punctuation width, hash the same."""
-    return hashlib.sha256(normalize_for_matching(cleaned).encode("utf-8")).hexdigest()
