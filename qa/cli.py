@@ -62,9 +62,9 @@ def run_ingest(settings: Settings, paths: list[Path], *, limit: int | None = Non
     # Into an existing collection this appends: only the new passages are embedded and indexed.
     service = open_ingester(settings)
     with _progress_bar(None, "embedding") as bar:
-        report = service.add_documents(read_records(paths, settings.max_file_bytes, limit), prepare_workers=None,
-                                       commit_passages=settings.commit_passages, progress=bar.update,
-                                       yield_to_searches=False)
+        report = service.changes.add_documents(read_records(paths, settings.max_file_bytes, limit),
+                                               prepare_workers=None, commit_passages=settings.commit_passages,
+                                               progress=bar.update, yield_to_searches=False)
     total = service.documents(0, 1)[1]
     service.collection.close()
     return report, total
@@ -175,7 +175,7 @@ def docs_rm(doc_id: str, data: DataOpt = None, index: IndexOpt = None) -> None:
     Example: speechqa docs rm d-1a2b3c4d5e6f7a8b
     """
     service = _browser(_settings(data, index=index))
-    service.remove_document(doc_id)  # only its passages leave the indexes
+    service.changes.remove_document(doc_id)  # only its passages leave the indexes
     service.collection.close()
     typer.echo(f"removed {doc_id}")
 

@@ -180,15 +180,15 @@ def build_server(settings: Settings, web_url: str = DEFAULT_WEB_URL) -> MCPServe
             from qa.types import RawDocument
 
             check(token)
-            return holder.get().add_documents([RawDocument(text=text, source=source, title=title, date=date,
-                                                           speaker=speaker)]).as_dict()
+            return holder.get().changes.add_documents([RawDocument(text=text, source=source, title=title, date=date,
+                                                                   speaker=speaker)]).as_dict()
 
         @server.tool()
         @_answers_errors
         def remove_document(doc_id: str, token: str) -> dict[str, Any]:
             """Remove a document and its passages (needs the server's token)."""
             check(token)
-            holder.get().remove_document(doc_id)
+            holder.get().changes.remove_document(doc_id)
             return {"deleted": doc_id}
 
     return server

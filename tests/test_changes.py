@@ -60,14 +60,14 @@ def test_searches_during_uploads_and_deletions_never_fail_and_a_deletion_is_fina
     probe_ids = set()
     try:
         for cycle in range(6):
-            report = changing_service.add_documents([RawDocument(PROBE, f"probe-{cycle}.txt")])
+            report = changing_service.changes.add_documents([RawDocument(PROBE, f"probe-{cycle}.txt")])
             assert len(report.added) == 1, report
             doc_id = report.added[0]
             probe_ids.add(doc_id)
             # Searchable as soon as the upload returns ...
             first = changing_service.search(SearchRequest(PROBE_QUERY, k=3)).hits
             assert first[0].document.doc_id == doc_id
-            changing_service.remove_document(doc_id)
+            changing_service.changes.remove_document(doc_id)
             # ... and gone from every search that starts after the deletion returns.
             after = changing_service.search(SearchRequest(PROBE_QUERY, k=100)).hits
             assert doc_id not in {hit.document.doc_id for hit in after}
@@ -102,7 +102,7 @@ def test_an_upload_embeds_and_indexes_only_its_own_passages(changing_service, mo
     monkeypatch.setattr(changing_service.encoder, "embed", counting_embed)
     collection = changing_service.collection
     before = collection.vectors.count(), collection.lexical.count()
-    report = changing_service.add_documents([RawDocument(PROBE.replace("园区", "开发区"), "probe-own.txt")])
+    report = changing_service.changes.add_documents([RawDocument(PROBE.replace("园区", "开发区"), "probe-own.txt")])
     passages = collection.store.passages_of(report.added[0])
     n_passages = len(passages)
     title = collection.store.get_document(report.added[0]).metadata.title
@@ -111,7 +111,7 @@ def test_an_upload_embeds_and_indexes_only_its_own_passages(changing_service, mo
     assert (collection.vectors.count(), collection.lexical.count()) == (before[0] + n_passages, before[1] + n_passages)
     assert collection.stats()["version"] == collection.store.version
     assert collection.lexical.reader().knows("开发区")  # a word no sample speech has
-    changing_service.remove_document(report.added[0])
+    changing_service.changes.remove_document(report.added[0])
     assert (collection.vectors.count(), collection.lexical.count()) == before
     assert not collection.lexical.reader().knows("开发区")  # BM25 statistics forget it with its passages
     import os

@@ -40,9 +40,11 @@ def test_the_dense_scale_is_the_dense_lists_own():
 
 
 def test_a_questions_clauses_share_its_dense_evidence():
-    from qa.search.fusion import CLAUSE_WEIGHT, with_clauses
+    from qa.search.fusion import with_clauses
+    from qa.search.ranking import DEFAULT_RANKING
 
+    share = DEFAULT_RANKING.fusion.clause_weight
     cosine, clause = np.array([0.90, 0.80], dtype=np.float32), np.array([0.70, 0.95], dtype=np.float32)
-    np.testing.assert_allclose(with_clauses(cosine, clause), (1 - CLAUSE_WEIGHT) * cosine + CLAUSE_WEIGHT * clause)
+    np.testing.assert_allclose(with_clauses(cosine, clause), (1 - share) * cosine + share * clause)
     np.testing.assert_allclose(with_clauses(cosine, clause, clause_weight=0.0), cosine)
     assert with_clauses(cosine, clause, clause_weight=0.5).argmax() == 1  # the passage that meets every clause

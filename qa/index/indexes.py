@@ -219,9 +219,15 @@ class CollectionView(Protocol):
     readable through it, and one added after is in none of its parts.
     """
 
-    version: int
-    vectors: VectorReader
-    lexical: LexicalReader
+    # Read-only, so that a view holding narrower readers (a snapshot's own classes) still fits.
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def vectors(self) -> VectorReader: ...
+
+    @property
+    def lexical(self) -> LexicalReader: ...
 
     def passages(self, pids: Sequence[int]) -> dict[int, Passage]:
         """The passages of these pids that exist at this version."""

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from importlib import resources
 from typing import NamedTuple
 
+from qa.search.ranking import DEFAULT_RANKING
 from qa.text.normalize import HAN_UNIFIED
 
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
@@ -32,12 +33,11 @@ _STOPWORDS = frozenset(
     "there here some any all each every more most much many such than then so not no very also just kind sort "
     "thing things one ones get got make made".split()
 )
-MAX_GLOSS_WORDS = 3
-TRANSLATIONS_PER_KEY = 4
+# How far translation goes (qa.search.ranking.Translation): the tables below are built once a process.
+_LIMITS = DEFAULT_RANKING.translation
 # Names (people, places, organisations) are CC-CEDICT glosses that start with a capital: "Kaohsiung, a
 # special municipality in south Taiwan" -> 高雄. Their head is the run of capitalised words before any
 # description; a query names them by the same words, capitalised or not.
-MAX_NAME_WORDS = 5
 _NAME_JOINERS = frozenset("of the and for de da von van".split())
 _NAME_KINDS = frozenset("city county province islands island river district township mountain mountains lake state "
                         "peninsula university prefecture region municipality".split())
@@ -133,7 +133,7 @@ def _name_heads(meaning: str) -> list[tuple[tuple[str, ...], bool]]:
             words.pop()  # "Pingtung city" names Pingtung
         if not words or not all(cap or w in _NAME_JOINERS for w, cap in zip(words, capitalised, strict=False)):
             continue  # "Taiwan variant of ...", "Taiwan equivalent: ...": a description, not a name
-        if len(words) <= MAX_NAME_WORDS and words[-1] not in _NAME_JOINERS:
+        if len(words) <= _LIMITS.name_words and words[-1] not in _NAME_JOINERS:
             names.append((tuple(words), False))
             if person and len(words) >= 2:
                 names.append(((words[-2],), True))  # Tsai Ing-wen, William Lai Ching-te: also named by the surname alone
@@ -159,7 +159,7 @@ def translate_names(text: str, known: Callable[[str], bool] | None = None,
     pinyin_tries = 0
     i = 0
     while i < len(words):
-        for size in range(min(MAX_NAME_WORDS, len(words) - i), 0, -1):
+        for size in range(min(_LIMITS.name_words, len(words) - i), 0, -1):
             if not capitalised[i] or (size == 1 and words[i] in _STOPWORDS):
                 continue
             key = tuple(words[i : i + size])
@@ -167,11 +167,11 @@ def translate_names(text: str, known: Callable[[str], bool] | None = None,
             if key in surnames_only and followed:
                 continue  # "Li Qiang": a surname with another given name than the famous Li's
             names = [w for w in index.get(key, ()) if known is None or known(w)]
-            if not names and size == 2 and known_word is not None and pinyin_tries < MAX_PINYIN_TRIES:
+            if not names and size == 2 and known_word is not None and pinyin_tries < _LIMITS.pinyin_tries:
                 pinyin_tries += 1  # each try asks about thousands of spellings: a long title-cased text stays cheap
                 names = pinyin_names(found_words[i], found_words[i + 1], known_word)
             if names:
-                found.extend(w for w in names[:TRANSLATIONS_PER_KEY] if w not in found)
+                found.extend(w for w in names[: _LIMITS.per_key] if w not in found)
                 i += size - 1
                 break
         i += 1
@@ -179,10 +179,6 @@ def translate_names(text: str, known: Callable[[str], bool] | None = None,
 
 
 _SINGLE_CHARACTER = re.compile(r"^\S+ (\S) \[([A-Za-z:]+)[1-5]\] /(.*)/\s*$")
-# A given name's characters are looked for among each syllable's commonest ones (jieba's counts).
-CHARACTERS_PER_SYLLABLE = 24
-MAX_PINYIN_TRIES = 8  # pairs of capitalised words read as pinyin, per query
-PINYIN_NAMES = 1  # spellings kept for a pinyin name: homophones are many, the person is one
 _PERSON = re.compile(r"^[^,(]+\(\d{3,4}-")  # "Tsai Ing-wen (1956-), ...": a person, with a birth year
 
 
@@ -223,7 +219,8 @@ def _pinyin_tables() -> _PinyinTables:
         if any(m[:1].islower() and not _NOT_A_MEANING.match(m) for m in meanings):
             common.add(word)
     return _PinyinTables(
-        {s: sorted(c, key=lambda ch: (-frequency.get(ch, 0), ch))[:CHARACTERS_PER_SYLLABLE] for s, c in readings.items()},
+        {s: sorted(c, key=lambda ch: (-frequency.get(ch, 0), ch))[: _LIMITS.characters_per_syllable]
+         for s, c in readings.items()},
         {s: sorted(c, key=lambda ch: (-bearers.get(ch, 0), ch)) for s, c in surnames.items()},
         frozenset(common),
     )
@@ -257,7 +254,7 @@ def pinyin_names(surname: str, given: str, known_word: Callable[[str], bool]) ->
             name = "".join(characters)
             if name not in found and name not in common and known_word(name):
                 found.append(name)
-    return sorted(found, key=lambda name: family.index(name[0]))[:PINYIN_NAMES]
+    return sorted(found, key=lambda name: family.index(name[0]))[: _LIMITS.pinyin_names]
 
 
 _POSSESSIVE = re.compile(r"['\u2019]s?$")
@@ -288,7 +285,7 @@ def _index_gloss(index: dict, gloss: str, sense: int, word: str) -> None:
     if not gloss or _NOT_A_MEANING.match(gloss) or gloss[0].isupper():
         return  # capitalised glosses are names of people and places
     stems = _content_stems(gloss)
-    if 1 <= len(stems) <= MAX_GLOSS_WORDS and len(_LATIN_WORD.findall(gloss)) <= MAX_GLOSS_WORDS + 1:
+    if 1 <= len(stems) <= _LIMITS.gloss_words and len(_LATIN_WORD.findall(gloss)) <= _LIMITS.gloss_words + 1:
         index.setdefault(frozenset(stems), []).append((len(stems), sense, word))
 
 
@@ -308,7 +305,7 @@ def translate_query(text: str, known: Callable[[str], bool] | None = None,
     keys += [frozenset([s]) for s in stems]
     for key in keys:
         found = [word for _, _, word in index.get(key, ()) if known is None or known(word)]
-        for word in found[:TRANSLATIONS_PER_KEY]:
+        for word in found[: _LIMITS.per_key]:
             if word not in terms:
                 terms.append(word)
     return terms

@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-# The dense side's share. Since passages are scored by their best sentence it is the surer side, for
-# Chinese questions and for English ones (whose BM25 words are dictionary guesses) alike.
-DENSE_WEIGHT = 0.6
-# In hybrid search, a question of several clauses has its cosine mixed with the mean of its clauses'
-# cosines, each with the passage's sentence that meets it best (qa.search.service), at this share.
-CLAUSE_WEIGHT = 0.3
+from qa.search.ranking import DEFAULT_RANKING
 
 
-def with_clauses(cosine: np.ndarray, clause_cosine: np.ndarray, *, clause_weight: float = CLAUSE_WEIGHT) -> np.ndarray:
+def with_clauses(cosine: np.ndarray, clause_cosine: np.ndarray, *,
+                 clause_weight: float = DEFAULT_RANKING.fusion.clause_weight) -> np.ndarray:
     """The dense evidence of a question of several clauses: its own cosine mixed with the mean of its
     clauses' (each with the passage's sentence that meets it best)."""
     return (1 - clause_weight) * cosine + clause_weight * clause_cosine
@@ -33,8 +29,8 @@ def union_candidates(*lists: np.ndarray) -> np.ndarray:
     return np.fromiter(seen, dtype=np.int64, count=len(seen))
 
 
-def fuse(cosine: np.ndarray | None, bm25: np.ndarray | None, *, dense_weight: float = DENSE_WEIGHT,
-         dense_depth: int | None = None) -> np.ndarray:
+def fuse(cosine: np.ndarray | None, bm25: np.ndarray | None, *,
+         dense_weight: float = DEFAULT_RANKING.fusion.dense_weight, dense_depth: int | None = None) -> np.ndarray:
     """Fused score of each candidate: dense_weight x scaled cosine + the rest x BM25 / best BM25.
 
     Args:

@@ -11,8 +11,8 @@
   filter, and the user sees the preference and can turn it off.
 - A cross-encoder, when one is configured, reads query and passage together.
 
-Weights were chosen on both development sets (README, "Retrieval quality"); each one alone moves a
-candidate by a fraction of the fused score's range, so first-stage evidence still dominates.
+The weights are qa.search.ranking.SecondStageWeights; each one alone moves a candidate by a fraction
+of the fused score's range, so first-stage evidence still dominates.
 """
 
 from __future__ import annotations
@@ -26,16 +26,10 @@ from importlib import resources
 import numpy as np
 
 from qa.search.query import QueryAnalysis
+from qa.search.ranking import DEFAULT_RANKING, SecondStageWeights
 from qa.text.normalize import lexical_form
 from qa.text.sentences import split_sentences
 from qa.types import DocumentSummary, Passage
-
-RERANK_DEPTH = 50
-SENTENCE_WEIGHT = 0.4
-TITLE_WEIGHT = 0.3
-DATE_WEIGHT = 0.1
-SPEAKER_WEIGHT = 0.1
-CROSS_ENCODER_WEIGHT = 1.0
 
 # (query, passage texts) -> one relevance score per passage, higher is better.
 CrossEncoderScorer = Callable[[str, Sequence[str]], np.ndarray]
@@ -103,20 +97,22 @@ def best_sentence_coverage(words: Sequence[str], passage_text: str, title: str |
     return best / sum(weights.values())
 
 
-def preference_bonus(analysis: QueryAnalysis, document: DocumentSummary) -> float:
+def preference_bonus(analysis: QueryAnalysis, document: DocumentSummary,
+                     weights: SecondStageWeights = DEFAULT_RANKING.second_stage) -> float:
     """The soft bonus a document earns for fitting the dates and speakers the query names."""
     bonus = 0.0
     meta = document.metadata
     if analysis.dates and any(date.matches(meta.date) for date in analysis.dates):
-        bonus += DATE_WEIGHT
+        bonus += weights.date_weight
     if analysis.speakers and meta.speaker and meta.speaker in analysis.speakers:
-        bonus += SPEAKER_WEIGHT
+        bonus += weights.speaker_weight
     return bonus
 
 
-def title_standing(title_cosines: Mapping[str, float], candidates: Sequence[Candidate]) -> np.ndarray:
+def title_standing(title_cosines: Mapping[str, float], candidates: Sequence[Candidate],
+                   full_at: float = DEFAULT_RANKING.second_stage.title_full_at) -> np.ndarray:
     """How far each candidate's title cosine stands above the candidates' mean, in standard deviations,
-    held to 0..1 (0 at or below the mean, 1 from one deviation up); 0 without a title vector.
+    held to 0..1 (0 at or below the mean, 1 from `full_at` deviations up); 0 without a title vector.
 
     A title earns the bonus by standing out among the candidates' titles, not by ranking first among
     titles that all fit the question about as badly: scaled from worst to best instead, a hair's
@@ -127,15 +123,16 @@ def title_standing(title_cosines: Mapping[str, float], candidates: Sequence[Cand
     spread = float(values.std()) if len(values) > 1 else 0.0
     if spread <= 0:
         return np.zeros(len(candidates), dtype=np.float32)
-    mean = float(values.mean())
-    return np.array([0.0 if value is None else min(max((value - mean) / spread, 0.0), 1.0) for value in known],
+    mean, scale = float(values.mean()), spread * full_at
+    return np.array([0.0 if value is None else min(max((value - mean) / scale, 0.0), 1.0) for value in known],
                     dtype=np.float32)
 
 
 def rerank(analysis: QueryAnalysis, words: Sequence[str], candidates: Sequence[Candidate], *,
            use_preferences: bool = True, cross_encoder: CrossEncoderScorer | None = None,
-           title_cosines: Mapping[str, float] | None = None) -> list[tuple[int, float]]:
-    """(pid, score) of the candidates rescored, best first; candidates beyond RERANK_DEPTH keep their order below.
+           title_cosines: Mapping[str, float] | None = None,
+           weights: SecondStageWeights = DEFAULT_RANKING.second_stage) -> list[tuple[int, float]]:
+    """(pid, score) of the candidates rescored, best first; candidates beyond `weights.depth` keep their order below.
 
     Args:
         analysis: the query as read once.
@@ -145,23 +142,24 @@ def rerank(analysis: QueryAnalysis, words: Sequence[str], candidates: Sequence[C
         cross_encoder: a configured cross-encoder, or None.
         title_cosines: the query's cosine with the candidates' document titles (those the collection
             holds a vector for), read for English questions.
+        weights: the second stage's depth and weights.
     """
-    head, tail = list(candidates[:RERANK_DEPTH]), list(candidates[RERANK_DEPTH:])
+    head, tail = list(candidates[: weights.depth]), list(candidates[weights.depth :])
     if not head:
         return []
     scores = np.array([c.score for c in head], dtype=np.float32)
     if not analysis.english:  # an English query's Chinese words are dictionary guesses, not the user's words
         coverage = [best_sentence_coverage(words, c.passage.text, c.document.metadata.title) for c in head]
-        scores += SENTENCE_WEIGHT * np.array(coverage, dtype=np.float32)
+        scores += weights.sentence_weight * np.array(coverage, dtype=np.float32)
     elif title_cosines:
-        scores += TITLE_WEIGHT * title_standing(title_cosines, head)
+        scores += weights.title_weight * title_standing(title_cosines, head, weights.title_full_at)
     if use_preferences:
-        scores += np.array([preference_bonus(analysis, c.document) for c in head], dtype=np.float32)
+        scores += np.array([preference_bonus(analysis, c.document, weights) for c in head], dtype=np.float32)
     if cross_encoder is not None:
         relevance = np.asarray(cross_encoder(analysis.text, [c.passage.text for c in head]), dtype=np.float32)
         low, high = float(relevance.min()), float(relevance.max())
         if high > low:
-            scores += CROSS_ENCODER_WEIGHT * (relevance - low) / (high - low)
+            scores += weights.cross_encoder_weight * (relevance - low) / (high - low)
     order = np.argsort(-scores, kind="stable")
     ranked = [(head[i].pid, float(scores[i])) for i in order]
     # Everything below the head scored lower in the first stage; it stays below, in its order.

@@ -1,46 +1,44 @@
-"""The one facade every front end calls: search, similar passages, documents, uploads."""
+"""The read side of the facade every front end calls: search, similar passages, phrases, documents."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from embeddings.base import Encoder
 from qa.errors import BadInputError, NotFoundError
-from qa.index.collection import Collection, lower_thread_priority
-from qa.index.indexes import LexicalReader
+from qa.index.collection import Collection
+from qa.index.indexes import CollectionView, LexicalReader
 from qa.index.vector_index import use_single_thread
-from qa.ingest.pipeline import Ingester, IngestReport
+from qa.search.changes import ChangeService
 from qa.search.crosslingual import is_english, translate_query
 from qa.search.facets import Facets, facets_of
-from qa.search.fusion import fuse, ranked, union_candidates, with_clauses
-from qa.search.highlight import highlight_sentences
 from qa.search.phrase import PhraseRequest, PhraseTimeline, phrase_timeline
-from qa.search.query import NamedDate, QueryAnalysis, analyse, parse_switched_off
-from qa.search.rerank import RERANK_DEPTH, Candidate, CrossEncoderScorer, rerank, word_rarity
+from qa.search.query import QueryAnalysis, analyse, parse_switched_off
+from qa.search.query_vectors import QueryVectors
+from qa.search.ranking import DEFAULT_RANKING, RankingConfig
+from qa.search.rerank import CrossEncoderScorer, word_rarity
+from qa.search.retrieval import (
+    Query,
+    collapse_hits,
+    find_candidates,
+    fuse_evidence,
+    gather_evidence,
+    read_passages,
+    second_stage,
+)
 from qa.text.alignment import shared_spans
-from qa.text.normalize import drop_surrogates, to_simplified
-from qa.text.sentences import split_sentences
-from qa.text.shingles import gram_containment
+from qa.text.normalize import drop_surrogates
 from qa.text.tokens import lexical_tokens
-from qa.types import Document, DocumentSummary, Hit, Passage, PassageFilter, RawDocument, Rejection
+from qa.types import Document, DocumentSummary, Hit, Passage, PassageFilter
 
 MODES = ("hybrid", "dense", "lexical")
 MAX_K = 100
-# Two passages say the same thing (repeated scrapes, a paragraph reused in another speech,
-# boilerplate) when this share of the shorter one's distinct character 4-grams is in the other
-# and the shorter is at least half as long; they are collapsed into one result.
-NEAR_IDENTICAL = 0.8
-COMPARABLE_LENGTH = 0.5
-QUERY_WINDOW_CHARS = 350
-QUERY_VECTOR_CACHE = 2048  # recent query vectors kept, about 3 MB
 _CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -96,20 +94,28 @@ def _iso_date(value: str | None, name: str) -> str | None:
 
 
 class SearchService:
+    """The read side of the facade: search, similar passages, phrases, documents, stats.
+
+    Changes go through `changes` (qa.search.changes), over the same collection.
+    """
+
     def __init__(self, collection: Collection, encoder: Encoder | None, *, max_query_chars: int = 2000,
-                 batch_size: int = 32, reranker: CrossEncoderScorer | None = None) -> None:
+                 batch_size: int = 32, reranker: CrossEncoderScorer | None = None,
+                 ranking: RankingConfig = DEFAULT_RANKING, changes: ChangeService | None = None) -> None:
         """`encoder` None: a service for browsing and removing documents, which never needs the model.
-        `reranker`: a cross-encoder for the second stage (embeddings.cross_encoder), when one is configured."""
+        `reranker`: a cross-encoder for the second stage (embeddings.cross_encoder), when one is configured.
+        `ranking`: every weight and depth retrieval uses. `changes`: the change service, by default one
+        over the same collection and encoder."""
         self.collection = collection
         self.reranker = reranker
+        self.ranking = ranking
         self._speakers: tuple[int, frozenset[str]] = (-1, frozenset())
         self.encoder = encoder
         self.max_query_chars = max_query_chars
         self.batch_size = batch_size
-        self._write_lock = threading.Lock()
-        self._changes: ThreadPoolExecutor | None = None
-        self._query_vectors: dict[str, np.ndarray] = {}  # oldest first
-        self._query_vectors_lock = threading.Lock()
+        self.query_vectors = QueryVectors(encoder, window_chars=ranking.query_window_chars, batch_size=batch_size) \
+            if encoder is not None else None
+        self.changes = changes if changes is not None else ChangeService(collection, encoder, batch_size=batch_size)
         if collection.vectors is None and encoder is not None:
             collection.load_indexes()
 
@@ -172,80 +178,41 @@ class SearchService:
         return speakers
 
     def _retrieve(self, request: SearchRequest) -> Retrieval:
-        """query -> candidates from each index -> fusion -> second stage -> hits, on one view of the collection.
+        """The steps of qa.search.retrieval in order; those that read the collection on one view of it.
 
         dense and lexical modes are one index each, unmixed; hybrid (the default) adds what the query
         names, its clauses' cosines and the second stage.
         """
         # Concurrency comes from concurrent requests; each one runs on a single core.
         use_single_thread()
-        where = PassageFilter(doc_ids=request.doc_ids, date_from=request.date_from, date_to=request.date_to,
-                              speaker=request.speaker, source=request.source)
-        hybrid = request.mode == "hybrid"
+        config = self.ranking
         with self.collection.snapshot() as view:
             named = self.analyse(request.query, view.version)
-            # What the query names, less what the user switched off, is what retrieval goes by.
-            analysis = named.without(parse_switched_off(request.ignore_filters))
-            depth = max(100, 4 * request.k)
-            use_dense = request.mode in ("hybrid", "dense") and view.vectors.count() > 0
-            query_vector = self.embed_query(request.query) if use_dense else None
-            words = self.lexical_query(request.query, view.lexical) if request.mode in ("hybrid", "lexical") else None
-            # Each named date also draws candidates from its own period, so the right year's speech
-            # is among them even when other years' look-alikes fill the unfiltered lists.
-            scopes = [where] + ([_within(where, date) for date in analysis.dates if date.year] if hybrid and request.prefer else [])
-            lists: list[np.ndarray] = []
-            for number, scope in enumerate(scopes):
-                if scope is None:
-                    continue
-                scope_depth = depth if number == 0 else RERANK_DEPTH
-                if query_vector is not None:
-                    lists.append(view.vectors.search(query_vector, scope_depth, scope, request.exclude_doc)[0])
-                if words is not None:
-                    lists.append(view.lexical.search(words, scope_depth, scope, request.exclude_doc)[0])
-            candidates = union_candidates(*lists)
-            cosine = None
-            if query_vector is not None and len(candidates):
-                if hybrid and analysis.clauses:
-                    # Each clause of a question (who or what it is about, what it asks) is met by some
-                    # sentence of the passage that answers it, not necessarily the one the whole query meets best.
-                    clause_vectors = [self.embed_query(clause) for clause in analysis.clauses]
-                    cosines = view.sentence_cosines(np.stack([query_vector, *clause_vectors]), candidates)
-                    cosine = with_clauses(cosines[:, 0], cosines[:, 1:].mean(axis=1))
-                else:
-                    cosine = view.dense_scores(query_vector, candidates)
-            bm25 = view.lexical.score(words, candidates) if words is not None and len(candidates) else None
-            if request.mode == "dense":
-                scores = cosine
-            elif request.mode == "lexical":
-                scores = bm25
-            else:
-                scores = fuse(cosine, bm25, dense_depth=depth)
-            ordered = ranked(candidates, scores) if scores is not None else []
-            # One read of the store serves the second stage, the hits and the facets (which count
-            # every candidate; similar-passage searches have none).
-            with_facets = request.exclude_doc is None
-            wanted = candidates.tolist() if with_facets else [pid for pid, _ in ordered[: max(RERANK_DEPTH, _hit_window(request.k))]]
-            passages = view.passages(wanted)
-            documents = view.documents(list(dict.fromkeys(p.doc_id for p in passages.values())))
-            title_cosines = None
-            if hybrid and analysis.english and query_vector is not None:
-                titles = {documents[passages[pid].doc_id].metadata.title for pid, _ in ordered[:RERANK_DEPTH]
-                          if pid in passages and passages[pid].doc_id in documents}
-                title_cosines = view.title_scores(query_vector, [title for title in titles if title])
-        if hybrid:
-            ordered = self._second_stage(analysis, words or [], ordered, passages, documents, request.prefer, title_cosines)
-        hits = self._hits(ordered, request.k, request.query, passages, documents)
-        applied = tuple(analysis.filters()) if hybrid and request.prefer else ()
-        return Retrieval(hits, named, facets_of(passages, documents) if with_facets else None, applied)
+            query = self._query(request, named, view)
+            candidates = find_candidates(view, query, config)
+            evidence = gather_evidence(view, query, candidates, config.fusion)
+            ranking = fuse_evidence(query, candidates, evidence, config.fusion)
+            read = read_passages(view, query, candidates, ranking, config)
+        if query.hybrid:
+            ranking = second_stage(query, ranking, read, config.second_stage, self.reranker)
+        hits = collapse_hits(ranking, query, read, config)
+        applied = tuple(query.analysis.filters()) if query.prefers else ()
+        return Retrieval(hits, named, facets_of(read.passages, read.documents) if query.with_facets else None, applied)
 
-    def _second_stage(self, analysis: QueryAnalysis, words: list[str], ordered: list[tuple[int, float]],
-                      passages: Mapping[int, Passage], documents: Mapping[str, DocumentSummary], prefer: bool,
-                      title_cosines: Mapping[str, float] | None) -> list[tuple[int, float]]:
-        head = ordered[:RERANK_DEPTH]
-        candidates = [Candidate(pid, score, passages[pid], documents[passages[pid].doc_id])
-                      for pid, score in head if pid in passages and passages[pid].doc_id in documents]
-        return rerank(analysis, words, candidates, use_preferences=prefer, cross_encoder=self.reranker,
-                      title_cosines=title_cosines) + ordered[RERANK_DEPTH:]
+    def _query(self, request: SearchRequest, named: QueryAnalysis, view: CollectionView) -> Query:
+        """The request as the retrieval steps read it: its vectors and BM25 words, for the sides its mode runs."""
+        # What the query names, less what the user switched off, is what retrieval goes by.
+        analysis = named.without(parse_switched_off(request.ignore_filters))
+        hybrid = request.mode == "hybrid"
+        vector = self.embed_query(request.query) \
+            if request.mode in ("hybrid", "dense") and view.vectors.count() > 0 else None
+        words = tuple(self.lexical_query(request.query, view.lexical)) if request.mode in ("hybrid", "lexical") else None
+        clause_vectors = tuple(self.embed_query(clause) for clause in analysis.clauses) \
+            if hybrid and vector is not None else ()
+        where = PassageFilter(doc_ids=request.doc_ids, date_from=request.date_from, date_to=request.date_to,
+                              speaker=request.speaker, source=request.source)
+        return Query(request.query, request.mode, request.k, analysis, where, request.exclude_doc, request.prefer,
+                     vector, clause_vectors, words)
 
     def lexical_query(self, text: str, lexical: LexicalReader | None = None) -> list[str]:
         """BM25 tokens of the query; an English query is first put into Chinese words the collection uses."""
@@ -259,59 +226,11 @@ class SearchService:
         return lexical_tokens(" ".join(translated))
 
     def embed_query(self, text: str) -> np.ndarray:
-        """One vector for a query of any length: long pasted text is embedded in windows and averaged.
-
-        The same query comes back often (the next page, another filter, the web form and the API
-        asking alike), so recent vectors are kept: a repeat skips the model (scripts/bench.py
-        measures what embedding a query costs).
-        """
-        vector = self._query_vectors.get(text)
-        if vector is None:
-            vector = self._embed_query(text)
-            vector.flags.writeable = False  # shared between requests
-            with self._query_vectors_lock:
-                self._query_vectors[text] = vector
-                while len(self._query_vectors) > QUERY_VECTOR_CACHE:
-                    self._query_vectors.pop(next(iter(self._query_vectors)))
-        return vector
-
-    def _embed_query(self, text: str) -> np.ndarray:
-        encoder = self._model()
-        normalised = to_simplified(text)
-        if encoder.count_tokens(normalised) <= encoder.max_tokens:
-            return encoder.embed_query(normalised)
-        windows = _sentence_windows(normalised, QUERY_WINDOW_CHARS)
-        vectors = encoder.embed(windows, "query", self.batch_size)
-        weights = np.array([len(w) for w in windows], dtype=np.float32)
-        mean = (vectors * weights[:, None]).sum(axis=0)
-        return (mean / np.linalg.norm(mean)).astype(np.float32)
-
-    def _hits(self, ranked: Sequence[tuple[int, float]], k: int, query: str, passages: Mapping[int, Passage],
-              documents: Mapping[str, DocumentSummary]) -> list[Hit]:
-        """The top k, near-identical passages collapsed, from passages and documents read for the request."""
-        candidates = [(passages[pid], score) for pid, score in ranked[: _hit_window(k)]
-                      if pid in passages and passages[pid].doc_id in documents]
-        shared, sizes = gram_containment([passage.text for passage, _ in candidates])
-        kept: list[int] = []
-        duplicates: dict[int, int] = {}
-        for i in range(len(candidates)):
-            twin = next((j for j in kept if _near_identical(shared[i, j], sizes[i], sizes[j])), None)
-            if twin is not None:
-                duplicates[twin] += 1
-            elif len(kept) < k:
-                kept.append(i)
-                duplicates[i] = 0
-        return [
-            Hit(
-                rank=rank,
-                score=round(candidates[i][1], 4),
-                passage=candidates[i][0],
-                document=documents[candidates[i][0].doc_id],
-                highlights=tuple(highlight_sentences(candidates[i][0].text, query)),
-                duplicates=duplicates[i],
-            )
-            for rank, i in enumerate(kept, start=1)
-        ]
+        """One vector for a query of any length (qa.search.query_vectors), shared between requests."""
+        if self.query_vectors is None:
+            self._model()
+        assert self.query_vectors is not None
+        return self.query_vectors.embed(text)
 
     # -- similar policy language ------------------------------------------
     def similar(self, *, text: str | None = None, chunk_id: str | None = None, k: int = 10,
@@ -375,95 +294,8 @@ class SearchService:
             "index_recall_at_10": indexes["recall_at_10"],
         }
 
-    # -- changes ------------------------------------------------------------
-    def add_documents(self, records: Iterable[RawDocument | Rejection], *, prepare_workers: int | None = 0,
-                      commit_passages: int = 256, progress: Callable[[int], None] | None = None,
-                      yield_to_searches: bool = True) -> IngestReport:
-        """Add documents: only their passages are embedded and indexed; searches see them once this returns.
-
-        Uploads are small, so by default they are prepared here rather than in worker processes
-        (None: as many as the machine suits, for a large ingest). `yield_to_searches` runs the work on
-        a thread of lower priority (a server's uploads); a CLI ingest, alone on the machine, does not.
-        """
-        encoder = self._model()
-
-        def add() -> IngestReport:
-            with self._write_lock:
-                return Ingester(self.collection, encoder, batch_size=self.batch_size, commit_passages=commit_passages,
-                                progress=progress, prepare_workers=prepare_workers).add_records(records)
-
-        if not yield_to_searches:
-            return add()
-        return self._changes_thread().submit(add).result()
-
-    def add_files(self, files: Sequence[tuple[str, bytes]], *, max_file_bytes: int) -> IngestReport:
-        """Add files given as (name, contents), such as a request's uploads: each is read in memory, never
-        written to disk, and cited by its base name (qa.ingest.readers.read_named); one that cannot be
-        read, or is over `max_file_bytes`, is rejected with the reason."""
-        from qa.ingest.readers import read_named
-
-        return self.add_documents(record for name, data in files
-                                  for record in read_named(name, data, max_bytes=max_file_bytes))
-
-    def _changes_thread(self) -> ThreadPoolExecutor:
-        """One thread of lower CPU priority for uploads: embedding one takes a core, and searches
-        running beside it should not wait for that core."""
-        with self._query_vectors_lock:
-            if self._changes is None:
-                self._changes = ThreadPoolExecutor(1, thread_name_prefix="speechqa-changes",
-                                                   initializer=lower_thread_priority)
-            return self._changes
-
-    def remove_document(self, doc_id: str) -> None:
-        """Remove a document and its passages; a search that starts after this returns never sees them."""
-        with self._write_lock:
-            if not self.collection.remove_document(doc_id):
-                raise NotFoundError(f"no document with id {doc_id!r}; nothing was removed")
-
 
 def _named(retrieval: Retrieval) -> dict:
     """SearchResult's fields on what the query names: all of it, and what of it favoured documents."""
     return {"preferences": retrieval.analysis.preferences, "preferences_applied": bool(retrieval.applied_filters),
             "applied_filters": retrieval.applied_filters}
-
-
-def _hit_window(k: int) -> int:
-    """How many ranked passages the top k are drawn from: enough that collapsing near-identical ones still leaves k."""
-    return 2 * k + 10
-
-
-def _within(where: PassageFilter, date: NamedDate) -> PassageFilter | None:
-    """`where` narrowed to the period a named date covers; None when the two do not overlap."""
-    assert date.year is not None
-    first = dt.date(date.year, date.month or 1, 1).isoformat()
-    last = (dt.date(date.year, date.month, 1) + dt.timedelta(days=31)).replace(day=1) - dt.timedelta(days=1) \
-        if date.month else dt.date(date.year, 12, 31)
-    date_from = max(first, where.date_from or first)
-    date_to = min(last.isoformat(), where.date_to or last.isoformat())
-    if date_from > date_to:
-        return None
-    return replace(where, date_from=date_from, date_to=date_to)
-
-
-def _near_identical(shared: int, size_a: int, size_b: int) -> bool:
-    small, large = sorted((int(size_a), int(size_b)))
-    return bool(small) and small >= COMPARABLE_LENGTH * large and shared >= NEAR_IDENTICAL * small
-
-
-_SPACE = re.compile(r"\s+")
-
-
-def _sentence_windows(text: str, size: int) -> list[str]:
-    windows, current = [], ""
-    for start, end in split_sentences(text):
-        sentence = _SPACE.sub(" ", text[start:end])
-        if current and len(current) + len(sentence) > size:
-            windows.append(current)
-            current = ""
-        current += sentence
-        while len(current) > size:
-            windows.append(current[:size])
-            current = current[size:]
-    if current:
-        windows.append(current)
-    return windows or [text[:size]]

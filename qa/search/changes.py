@@ -1,0 +1,74 @@
+"""The write side of the facade: adding and removing documents, one change at a time."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from embeddings.base import Encoder
+from qa.errors import NotFoundError
+from qa.index.collection import Collection, lower_thread_priority
+from qa.ingest.pipeline import Ingester, IngestReport
+from qa.types import RawDocument, Rejection
+
+
+class ChangeService:
+    """Adds and removes documents of one collection; searches over it (qa.search.service) never wait on a change.
+
+    Changes run one at a time, under one lock. `encoder` None: a service that only removes documents,
+    which never needs the model.
+    """
+
+    def __init__(self, collection: Collection, encoder: Encoder | None, *, batch_size: int = 32) -> None:
+        self.collection = collection
+        self.encoder = encoder
+        self.batch_size = batch_size
+        self._write_lock = threading.Lock()
+        self._thread_lock = threading.Lock()
+        self._thread: ThreadPoolExecutor | None = None
+
+    def add_documents(self, records: Iterable[RawDocument | Rejection], *, prepare_workers: int | None = 0,
+                      commit_passages: int = 256, progress: Callable[[int], None] | None = None,
+                      yield_to_searches: bool = True) -> IngestReport:
+        """Add documents: only their passages are embedded and indexed; searches see them once this returns.
+
+        Uploads are small, so by default they are prepared here rather than in worker processes
+        (None: as many as the machine suits, for a large ingest). `yield_to_searches` runs the work on
+        a thread of lower priority (a server's uploads); a CLI ingest, alone on the machine, does not.
+        """
+        assert self.encoder is not None, "adding documents needs the model: build the service with an encoder"
+        encoder = self.encoder
+
+        def add() -> IngestReport:
+            with self._write_lock:
+                return Ingester(self.collection, encoder, batch_size=self.batch_size, commit_passages=commit_passages,
+                                progress=progress, prepare_workers=prepare_workers).add_records(records)
+
+        if not yield_to_searches:
+            return add()
+        return self._changes_thread().submit(add).result()
+
+    def add_files(self, files: Sequence[tuple[str, bytes]], *, max_file_bytes: int) -> IngestReport:
+        """Add files given as (name, contents), such as a request's uploads: each is read in memory, never
+        written to disk, and cited by its base name (qa.ingest.readers.read_named); one that cannot be
+        read, or is over `max_file_bytes`, is rejected with the reason."""
+        from qa.ingest.readers import read_named
+
+        return self.add_documents(record for name, data in files
+                                  for record in read_named(name, data, max_bytes=max_file_bytes))
+
+    def remove_document(self, doc_id: str) -> None:
+        """Remove a document and its passages; a search that starts after this returns never sees them."""
+        with self._write_lock:
+            if not self.collection.remove_document(doc_id):
+                raise NotFoundError(f"no document with id {doc_id!r}; nothing was removed")
+
+    def _changes_thread(self) -> ThreadPoolExecutor:
+        """One thread of lower CPU priority for uploads: embedding one takes a core, and searches
+        running beside it should not wait for that core."""
+        with self._thread_lock:
+            if self._thread is None:
+                self._thread = ThreadPoolExecutor(1, thread_name_prefix="speechqa-changes",
+                                                  initializer=lower_thread_priority)
+            return self._thread
