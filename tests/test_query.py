@@ -1,7 +1,8 @@
 import pytest
 
 from qa.errors import BadInputError
-from qa.search.query import MAX_CLAUSES, NamedDate, analyse, clauses, named_dates, named_speakers, parse_switched_off
+from qa.search.query import NamedDate, analyse, clauses, named_dates, named_speakers, parse_switched_off
+from qa.search.ranking import DEFAULT_RANKING, ClauseRule
 
 
 def labels(text: str) -> list[str]:
@@ -92,4 +93,8 @@ def test_a_question_is_cut_into_its_clauses_when_it_has_several():
                                 "how much did Tsai say defense spending would reach")
 
     pasted = "，".join(f"第{i}段" + "很" * i for i in range(1, 21))  # twenty clauses, each longer than the last
-    assert clauses(pasted) == tuple(f"第{i}段" + "很" * i for i in range(21 - MAX_CLAUSES, 21))  # the longest, in order
+    assert clauses(pasted) == tuple(f"第{i}段" + "很" * i for i in range(21 - DEFAULT_RANKING.clauses.most, 21))  # the longest, in order
+    assert clauses(pasted, ClauseRule(min_chars=4, most=2)) == ("第19段" + "很" * 19, "第20段" + "很" * 20)
+    assert clauses("是吗，招商引资进度为什么落后", ClauseRule(min_chars=2, most=8)) == ("是吗", "招商引资进度为什么落后")
+    assert analyse(pasted, english=False, clause_rule=ClauseRule(min_chars=4, most=3)).clauses == clauses(
+        pasted, ClauseRule(min_chars=4, most=3))

@@ -13,6 +13,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 
 from qa.errors import BadInputError
+from qa.search.ranking import DEFAULT_RANKING, ClauseRule
 from qa.text.normalize import HAN_BASIC, fold_width, lexical_form, to_simplified, to_traditional
 
 # ROC (民國) years are Gregorian minus 1911. A bare "113年" is read as ROC only in the range the
@@ -169,23 +170,22 @@ def named_speakers(simplified_query: str, speakers: frozenset[str]) -> tuple[str
     return tuple(sorted(named))
 
 
-# Clause punctuation of both languages; a piece shorter than this ("是吗", "and") is no clause.
+# Clause punctuation of both languages.
 _CLAUSE_BREAK = re.compile(r"[，,；;？?。！!：:、]")
-MIN_CLAUSE_CHARS = 4
-# Each clause is embedded: a pasted page would otherwise cost a model run per clause. Its longest
-# ones say the most.
-MAX_CLAUSES = 8
 
 
-def clauses(text: str) -> tuple[str, ...]:
-    """The query's clauses ("那位…的陸戰隊班長" / "出事當下喊著要大家先去救誰"), in order, or () when it has one."""
-    found = [piece.strip() for piece in _CLAUSE_BREAK.split(text) if len(piece.strip()) >= MIN_CLAUSE_CHARS]
-    if len(found) > MAX_CLAUSES:
-        kept = set(sorted(range(len(found)), key=lambda i: -len(found[i]))[:MAX_CLAUSES])
+def clauses(text: str, rule: ClauseRule = DEFAULT_RANKING.clauses) -> tuple[str, ...]:
+    """The query's clauses ("那位…的陸戰隊班長" / "出事當下喊著要大家先去救誰"), in order, or () when it has one;
+    of more than `rule.most`, the longest, which say the most."""
+    found = [piece.strip() for piece in _CLAUSE_BREAK.split(text) if len(piece.strip()) >= rule.min_chars]
+    if len(found) > rule.most:
+        kept = set(sorted(range(len(found)), key=lambda i: -len(found[i]))[: rule.most])
         found = [piece for i, piece in enumerate(found) if i in kept]
     return tuple(found) if len(found) > 1 else ()
 
 
-def analyse(text: str, *, english: bool, speakers: frozenset[str] = frozenset()) -> QueryAnalysis:
+def analyse(text: str, *, english: bool, speakers: frozenset[str] = frozenset(),
+            clause_rule: ClauseRule = DEFAULT_RANKING.clauses) -> QueryAnalysis:
     simplified = lexical_form(text)
-    return QueryAnalysis(text, simplified, english, named_dates(text), named_speakers(simplified, speakers), clauses(text))
+    return QueryAnalysis(text, simplified, english, named_dates(text), named_speakers(simplified, speakers),
+                         clauses(text, clause_rule))

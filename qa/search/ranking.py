@@ -111,10 +111,21 @@ class Translation:
 
 
 @dataclass(frozen=True)
+class ClauseRule:
+    """Which pieces of a question are clauses, each embedded and met by its own best sentence (qa.search.query)."""
+
+    min_chars: int = tuned(4, "a piece between clause punctuation shorter than this (是吗, and) is no clause",
+                           ARCHIVE, SEEDS)
+    most: int = tuned(8, "clauses embedded, the longest: each costs a model run, and a pasted page has many",
+                      LATENCY)
+
+
+@dataclass(frozen=True)
 class RankingConfig:
     """Every tuned number of retrieval; each step takes its section."""
 
     depths: Depths = field(default_factory=Depths)
+    clauses: ClauseRule = field(default_factory=ClauseRule)
     fusion: FusionWeights = field(default_factory=FusionWeights)
     second_stage: SecondStageWeights = field(default_factory=SecondStageWeights)
     collapse: CollapseRule = field(default_factory=CollapseRule)

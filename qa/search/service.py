@@ -168,7 +168,8 @@ class SearchService:
 
     def analyse(self, query: str, store_version: int) -> QueryAnalysis:
         """The query read once: language, the dates it names, the collection's speakers it names."""
-        return analyse(query, english=is_english(query), speakers=self._known_speakers(store_version))
+        return analyse(query, english=is_english(query), speakers=self._known_speakers(store_version),
+                       clause_rule=self.ranking.clauses)
 
     def _known_speakers(self, version: int) -> frozenset[str]:
         cached_version, speakers = self._speakers
