@@ -302,3 +302,28 @@ def test_hits_are_the_top_k_drawn_from_the_hit_window():
     del passages[1]
     assert [h.passage.chunk_id for h in collapse_hits(ranking, query, Read(passages, documents), DEFAULT_RANKING)] == [
         "c-2", "c-3"]
+
+
+# -- the steps, run by the search service -------------------------------------------------
+
+
+def test_the_service_runs_the_steps_with_its_ranking_configuration(collection, fake_encoder):
+    from qa.search.service import SearchRequest, SearchService
+
+    text = "2023年工业经济工作怎么抓"
+    default = SearchService(collection, fake_encoder)
+    strong = SearchService(collection, fake_encoder, ranking=replace(
+        DEFAULT_RANKING, second_stage=replace(DEFAULT_RANKING.second_stage, date_weight=0.5)))
+    base = {h.passage.chunk_id: h.score for h in default.search(SearchRequest(text, k=30, prefer=False)).hits}
+    for service, bonus in ((default, DEFAULT_RANKING.second_stage.date_weight), (strong, 0.5)):
+        hits = service.search(SearchRequest(text, k=30)).hits
+        assert hits[0].document.metadata.date.startswith("2023")
+        compared = [hit for hit in hits if hit.passage.chunk_id in base]
+        fitting = [(hit.document.metadata.date or "").startswith("2023") for hit in compared]
+        assert any(fitting) and not all(fitting)
+        for hit, fits in zip(compared, fitting, strict=True):
+            assert hit.score == pytest.approx(base[hit.passage.chunk_id] + (bonus if fits else 0.0), abs=2e-4)
+    # A smaller hit window cuts the hits short.
+    narrow = SearchService(collection, fake_encoder, ranking=replace(DEFAULT_RANKING, depths=Depths(hits_per_hit=0,
+                                                                                                      hits_extra=3)))
+    assert len(narrow.search(SearchRequest(text, k=10)).hits) <= 3 < len(default.search(SearchRequest(text, k=10)).hits)
