@@ -112,7 +112,6 @@ class SearchService:
         self._speakers: tuple[int, frozenset[str]] = (-1, frozenset())
         self.encoder = encoder
         self.max_query_chars = max_query_chars
-        self.batch_size = batch_size
         self.query_vectors = QueryVectors(encoder, window_chars=ranking.query_window_chars, batch_size=batch_size) \
             if encoder is not None else None
         self.changes = changes if changes is not None else ChangeService(collection, encoder, batch_size=batch_size)
@@ -228,9 +227,7 @@ class SearchService:
 
     def embed_query(self, text: str) -> np.ndarray:
         """One vector for a query of any length (qa.search.query_vectors), shared between requests."""
-        if self.query_vectors is None:
-            self._model()
-        assert self.query_vectors is not None
+        assert self.query_vectors is not None, "embedding text needs the model: build the service with an encoder"
         return self.query_vectors.embed(text)
 
     # -- similar policy language ------------------------------------------
