@@ -65,8 +65,8 @@ def _numbers_outside_the_configuration(module: str) -> list[str]:
             value = node.value
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             names = [t.id for t in targets if isinstance(t, ast.Name)]
-            if isinstance(value, ast.Constant) and type(value.value) in (int, float) and not set(names) <= set(NOT_RANKING):
-                found.extend(f"{module}.{name} = {value.value}" for name in names)
+            if isinstance(value, ast.Constant) and type(value.value) in (int, float):
+                found.extend(f"{module}.{name} = {value.value}" for name in names if name not in NOT_RANKING)
     for node in ast.walk(tree):  # weights are fractions: none may be written out but 0 and 1
         if isinstance(node, ast.Constant) and type(node.value) is float and node.value not in (0.0, 1.0):
             found.append(f"{module}.py:{node.lineno}: {node.value}")

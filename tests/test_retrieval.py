@@ -187,7 +187,8 @@ def test_a_questions_clauses_are_mixed_into_its_cosine_at_the_clause_weight(coll
 
 def test_fusion_ranks_by_the_modes_evidence():
     candidates = Candidates(np.array([11, 12, 13, 14]), dense_depth=2)
-    evidence = Evidence(np.array([0.9, 0.5, 0.7, 0.1], dtype=np.float32), np.array([0.0, 8.0, 2.0, 4.0], dtype=np.float32))
+    evidence = Evidence(np.array([0.9, 0.5, 0.7, 0.1], dtype=np.float32),
+                        np.array([0.0, 8.0, 2.0, 4.0], dtype=np.float32))
     analysis = analyse("问题", english=False)
     dense, lexical, hybrid = (Query("问题", mode, 10, analysis) for mode in ("dense", "lexical", "hybrid"))
     assert [pid for pid, _ in fuse_evidence(dense, candidates, evidence, FusionWeights())] == [11, 13, 12, 14]
@@ -209,7 +210,8 @@ def test_one_read_serves_facets_every_candidate_and_a_similar_search_its_head(co
     search, similar = query_of(fake_encoder, "工业发展", k=2), query_of(fake_encoder, "工业发展", k=6, exclude_doc="d-none")
     with collection.snapshot() as view:
         candidates = find_candidates(view, search, config)
-        ranking = fuse_evidence(search, candidates, gather_evidence(view, search, candidates, config.fusion), config.fusion)
+        evidence = gather_evidence(view, search, candidates, config.fusion)
+        ranking = fuse_evidence(search, candidates, evidence, config.fusion)
         everything = read_passages(view, search, candidates, ranking, config)
         head = read_passages(view, similar, candidates, ranking, config)
     assert set(everything.passages) == set(candidates.pids.tolist()) and len(candidates.pids) > 6
@@ -224,7 +226,8 @@ def test_an_english_question_reads_the_cosines_of_its_first_candidates_titles(co
     config = replace(DEFAULT_RANKING, second_stage=replace(DEFAULT_RANKING.second_stage, depth=3))
     with collection.snapshot() as view:
         candidates = find_candidates(view, query, config)
-        ranking = fuse_evidence(query, candidates, gather_evidence(view, query, candidates, config.fusion), config.fusion)
+        evidence = gather_evidence(view, query, candidates, config.fusion)
+        ranking = fuse_evidence(query, candidates, evidence, config.fusion)
         read = read_passages(view, query, candidates, ranking, config)
         titles = {read.documents[read.passages[pid].doc_id].metadata.title for pid, _ in ranking[:3]}
         assert read.title_cosines == view.title_scores(query.vector, [t for t in titles if t])
@@ -286,7 +289,8 @@ def test_near_identical_passages_become_one_hit_that_counts_the_others():
     strict = replace(DEFAULT_RANKING, collapse=CollapseRule(shared_grams=1.01))
     assert [h.duplicates for h in collapse_hits(ranking, query, Read(passages, documents), strict)] == [0, 0, 0, 0]
     loose = replace(DEFAULT_RANKING, collapse=CollapseRule(comparable_length=0.0))
-    assert [h.passage.chunk_id for h in collapse_hits(ranking, query, Read(passages, documents), loose)] == ["c-1", "c-2"]
+    kept = collapse_hits(ranking, query, Read(passages, documents), loose)
+    assert [h.passage.chunk_id for h in kept] == ["c-1", "c-2"]
 
 
 def test_hits_are_the_top_k_drawn_from_the_hit_window():

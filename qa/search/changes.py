@@ -14,10 +14,10 @@ from qa.types import RawDocument, Rejection
 
 
 class ChangeService:
-    """Adds and removes documents of one collection; searches over it (qa.search.service) never wait on a change.
+    """Adds and removes documents of one collection, one change at a time; searches over it
+    (qa.search.service) read their own snapshots meanwhile.
 
-    Changes run one at a time, under one lock. `encoder` None: a service that only removes documents,
-    which never needs the model.
+    `encoder` None: a service that only removes documents, which never needs the model.
     """
 
     def __init__(self, collection: Collection, encoder: Encoder | None, *, batch_size: int = 32) -> None:

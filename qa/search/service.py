@@ -206,7 +206,8 @@ class SearchService:
         hybrid = request.mode == "hybrid"
         vector = self.embed_query(request.query) \
             if request.mode in ("hybrid", "dense") and view.vectors.count() > 0 else None
-        words = tuple(self.lexical_query(request.query, view.lexical)) if request.mode in ("hybrid", "lexical") else None
+        words = tuple(self.lexical_query(request.query, view.lexical)) \
+            if request.mode in ("hybrid", "lexical") else None
         clause_vectors = tuple(self.embed_query(clause) for clause in analysis.clauses) \
             if hybrid and vector is not None else ()
         where = PassageFilter(doc_ids=request.doc_ids, date_from=request.date_from, date_to=request.date_to,
