@@ -118,3 +118,21 @@ def test_an_upload_embeds_and_indexes_only_its_own_passages(changing_service, mo
 
     [writer] = [t for t in threading.enumerate() if t.name.startswith("speechqa-changes")]
     assert os.getpriority(os.PRIO_PROCESS, writer.native_id) > os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+def test_a_change_service_without_the_model_removes_documents_and_refuses_to_add(seed_collection_copy, encoder):
+    from qa.errors import NotFoundError
+    from qa.search.changes import ChangeService
+
+    collection = Collection.open(seed_collection_copy, encoder.name)
+    changes = ChangeService(collection, None)
+    service = SearchService(collection, encoder, changes=changes)
+    assert service.changes is changes
+    doc_id = service.search(SearchRequest(PROBE_QUERY, k=1)).hits[0].passage.doc_id
+    changes.remove_document(doc_id)
+    assert doc_id not in {h.passage.doc_id for h in service.search(SearchRequest(PROBE_QUERY, k=20)).hits}
+    with pytest.raises(NotFoundError, match="nothing was removed"):
+        changes.remove_document(doc_id)
+    with pytest.raises(AssertionError, match="needs the model"):
+        changes.add_documents([RawDocument(PROBE, "probe.txt")])
+    collection.close()
