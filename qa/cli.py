@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from pydantic import BaseModel
 
 from qa.app import open_service
 from qa.errors import SpeechQAError
+from qa.search.requests import DocumentsRequest, PhraseRequest, SearchRequest, SimilarRequest, parameters
 from qa.settings import Settings
 
 if TYPE_CHECKING:
@@ -26,18 +30,41 @@ ModelOpt = Annotated[str | None, typer.Option("--model", help="sentence-transfor
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object a line")]
 RerankerOpt = Annotated[str | None, typer.Option("--reranker", help="a sentence-transformers CrossEncoder (name or path) "
                                                  "that rescores the best candidates (default: $SPEECHQA_RERANKER, none)")]
-PreferOpt = Annotated[bool, typer.Option("--prefer/--no-prefer", help="let dates and speakers the query names favour "
-                                         "documents that fit them (a soft preference, never a filter)")]
-IgnoreFilterOpt = Annotated[list[str] | None, typer.Option("--ignore-filter", help="switch off one date or speaker the "
-                                                           "query names: date:2024, speaker:賴清德 (repeatable)")]
-KOpt = Annotated[int, typer.Option(help="passages per query, 1-100")]
-DocOpt = Annotated[list[str] | None, typer.Option(help="restrict to this document id (repeatable)")]
-DateFromOpt = Annotated[str | None, typer.Option(help="only speeches on or after this ISO date, e.g. 2022-01-01")]
-DateToOpt = Annotated[str | None, typer.Option(help="only speeches on or before this ISO date")]
-SpeakerOpt = Annotated[str | None, typer.Option(help="only speeches by this speaker")]
-SourceOpt = Annotated[str | None, typer.Option(help="only documents from this site or file (a web site such as www.gov.cn, or a file name)")]
 IndexOpt = Annotated[str | None, typer.Option("--index", help="a Milvus collection instead of --data: milvus://HOST:19530 (or .../NAME), "
                                               "or a Milvus Lite path ending in .db (default: $SPEECHQA_INDEX)")]
+
+
+def takes(model: type[BaseModel], *, argument: str | None = None, names: dict[str, tuple[str, ...]] | None = None,
+          **defaults: Any) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A command whose first parameter is a request of `model` (qa.search.requests): the model's fields are its
+    options, named as the API names them (--doc, --date-from, --ignore-filter), `argument` its positional
+    argument; `names` gives a field more option names, `defaults` the command's own defaults."""
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        fields = []
+        for field in parameters(model):
+            default = defaults.get(field.name, field.default)
+            if field.name == argument:
+                info: Any = typer.Argument(help=field.description, show_default=False)
+            elif field.annotation is bool:
+                info = typer.Option(f"--{field.alias}/--no-{field.alias}", help=field.description)
+            else:
+                option = "--" + field.alias.replace("_", "-")
+                info = typer.Option(*(names or {}).get(field.name, (option,)), help=field.description)
+            fields.append(inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                            annotation=Annotated[field.annotation, info]))
+        fields.sort(key=lambda parameter: parameter.name != argument)  # the argument first
+        own = list(inspect.signature(command, eval_str=True).parameters.values())[1:]
+
+        def run(**values: Any) -> None:
+            given = {field.name: values.pop(field.name) for field in fields}
+            command(model(**{name: value for name, value in given.items() if value is not None}), **values)
+
+        run.__name__, run.__doc__ = command.__name__, command.__doc__
+        run.__signature__ = inspect.Signature([*fields, *(p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own)])  # type: ignore[attr-defined]
+        return run
+
+    return decorate
 
 
 def _settings(data: Path | None = None, model: str | None = None, **extra: object) -> Settings:
@@ -129,19 +156,21 @@ def _browser(settings: Settings):
 
 
 @docs_app.command("list")
-def docs_list(data: DataOpt = None, offset: int = 0, limit: int = 50, as_json: JsonOpt = False, index: IndexOpt = None) -> None:
+@takes(DocumentsRequest)
+def docs_list(listing: DocumentsRequest, data: DataOpt = None, as_json: JsonOpt = False, index: IndexOpt = None) -> None:
     """List documents: id, date, title, speaker, passages.
 
     Example: speechqa docs list --limit 20
     """
-    from qa.serialize import document_summary
+    from qa.serialize import DocumentSummary
 
     settings = _settings(data, index=index)
     service = _browser(settings)
-    rows, _ = service.documents(offset, limit)
+    listing = listing.checked()
+    rows, _ = service.documents(listing.offset, listing.limit)
     for document, n_chunks in rows:
         if as_json:
-            _emit(document_summary(document, n_chunks))
+            _emit(DocumentSummary.of(document, n_chunks).data())
         else:
             meta = document.metadata
             typer.echo(f"{document.doc_id}  {meta.date or '----------'}  {meta.title or '(untitled)'}"
@@ -154,10 +183,10 @@ def docs_show(doc_id: str, data: DataOpt = None, as_json: JsonOpt = False, index
 
     Example: speechqa docs show d-1a2b3c4d5e6f7a8b --json
     """
-    from qa.serialize import document_detail
+    from qa.serialize import DocumentDetail
 
     service = _browser(_settings(data, index=index))
-    detail = document_detail(*service.document(doc_id))
+    detail = DocumentDetail.of_document(*service.document(doc_id)).data()
     if as_json:
         _emit(detail)
         return
@@ -181,7 +210,7 @@ def docs_rm(doc_id: str, data: DataOpt = None, index: IndexOpt = None) -> None:
 
 
 def _print_result(result, as_json: bool) -> None:
-    from qa.serialize import hit_to_dict
+    from qa.serialize import Hit
 
     if not result.hits and not as_json:
         typer.echo("no passages found")
@@ -193,7 +222,7 @@ def _print_result(result, as_json: bool) -> None:
         typer.echo(f"the question names {named} — {how}", err=True)
     for hit in result.hits:
         if as_json:
-            _emit(hit_to_dict(hit))
+            _emit(Hit.of(hit).data())
             continue
         meta = hit.document.metadata
         cite = " · ".join(str(x) for x in (meta.title, meta.date, meta.speaker, hit.passage.section) if x)
@@ -204,53 +233,39 @@ def _print_result(result, as_json: bool) -> None:
 
 
 @app.command()
+@takes(SearchRequest, argument="query")
 def search(
-    query: str,
+    request: SearchRequest,
     data: DataOpt = None,
     model: ModelOpt = None,
-    k: KOpt = 10,
-    mode: Annotated[str, typer.Option(help="hybrid, dense or lexical")] = "hybrid",
-    doc: DocOpt = None,
-    date_from: DateFromOpt = None,
-    date_to: DateToOpt = None,
-    speaker: SpeakerOpt = None,
-    source: SourceOpt = None,
     as_json: JsonOpt = False,
     index: IndexOpt = None,
     reranker: RerankerOpt = None,
-    prefer: PreferOpt = True,
-    ignore_filter: IgnoreFilterOpt = None,
 ) -> None:
     """Ask a question; print the best passages with citations.
 
     Example: speechqa search "招商引资进度为什么落后" --k 5
     """
-    from qa.search.service import SearchRequest
-
     service = open_service(_settings(data, model, index=index, reranker=reranker))
-    result = service.search(SearchRequest(query=query, k=k, mode=mode, doc_ids=tuple(doc or ()), date_from=date_from,
-                                          date_to=date_to, speaker=speaker, source=source, prefer=prefer,
-                                          ignore_filters=tuple(ignore_filter or ())))
-    _print_result(result, as_json)
+    _print_result(service.search(request), as_json)
 
 
 @app.command()
+@takes(SimilarRequest, argument="text", names={"chunk_id": ("--chunk-id", "--chunk")})
 def similar(
-    text: Annotated[str | None, typer.Argument(help="pasted text; omit with --chunk")] = None,
-    chunk: Annotated[str | None, typer.Option(help="start from a stored passage id")] = None,
+    request: SimilarRequest,
     data: DataOpt = None,
     model: ModelOpt = None,
-    k: KOpt = 10,
-    exclude_doc: str | None = None,
     as_json: JsonOpt = False,
     index: IndexOpt = None,
+    reranker: RerankerOpt = None,
 ) -> None:
-    """Find where similar policy language was used in other documents.
+    """Find where similar policy language was used in other documents (give the text, or --chunk-id).
 
     Example: speechqa similar "坚持工业立县、工业兴县、工业强县战略" --k 5
     """
-    service = open_service(_settings(data, model, index=index))
-    _print_result(service.similar(text=text, chunk_id=chunk, k=k, exclude_doc=exclude_doc), as_json)
+    service = open_service(_settings(data, model, index=index, reranker=reranker))
+    _print_result(service.similar(request), as_json)
 
 
 @app.command("eval")
@@ -258,7 +273,7 @@ def eval_command(
     questions: Path,
     data: DataOpt = None,
     model: ModelOpt = None,
-    k: KOpt = 10,
+    k: Annotated[int, typer.Option(help="passages per query, 1-100")] = 10,
     mode: Annotated[str, typer.Option(help="hybrid, dense, lexical, or all")] = "hybrid",
     script: Annotated[str, typer.Option(help="convert queries first: none, t2s or s2t")] = "none",
     as_json: JsonOpt = False,
@@ -325,7 +340,8 @@ def serve(
 def _serve(settings: Settings) -> None:
     import uvicorn
 
-    from web.app import MAX_REQUEST_HEAD_BYTES, create_app
+    from web.app import create_app
+    from web.guard import MAX_REQUEST_HEAD_BYTES
 
     app_ = create_app(settings)
     typer.echo(f"speechqa is serving {settings.data_dir} at http://{settings.host}:{settings.port}/", err=True)
@@ -334,17 +350,10 @@ def _serve(settings: Settings) -> None:
 
 
 @app.command()
+@takes(PhraseRequest, argument="phrase", limit=20)
 def phrase(
-    text: Annotated[str, typer.Argument(help="the exact phrase, either script")],
+    request: PhraseRequest,
     data: DataOpt = None,
-    doc: DocOpt = None,
-    date_from: DateFromOpt = None,
-    date_to: DateToOpt = None,
-    speaker: SpeakerOpt = None,
-    source: SourceOpt = None,
-    granularity: Annotated[str, typer.Option(help="auto, month or year")] = "auto",
-    offset: int = 0,
-    limit: Annotated[int, typer.Option(help="occurrences to list")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="print the API's JSON (GET /api/phrase) on one line")] = False,
     index: IndexOpt = None,
 ) -> None:
@@ -352,15 +361,12 @@ def phrase(
 
     Example: speechqa phrase "工业强县" --granularity year
     """
-    from qa.search.phrase import PhraseRequest
-    from qa.serialize import timeline_to_dict
+    from qa.serialize import PhraseTimeline
 
     service = _browser(_settings(data, index=index))
-    timeline = service.phrase(PhraseRequest(phrase=text, doc_ids=tuple(doc or ()), date_from=date_from, date_to=date_to,
-                                            speaker=speaker, source=source, granularity=granularity, offset=offset,
-                                            limit=limit))
+    timeline = service.phrase(request)
     if as_json:
-        _emit(timeline_to_dict(timeline))
+        _emit(PhraseTimeline.of(timeline).data())
         return
     if not timeline.total_occurrences:
         typer.echo(f"「{timeline.phrase}」 occurs nowhere in the collection (exact match, both scripts); "

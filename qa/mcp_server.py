@@ -1,9 +1,10 @@
 """`speechqa mcp`: the collection as Model Context Protocol tools, so AI assistants answer from it with our citations.
 
-Tools mirror the JSON API (../shared/API.md): search, similar, get_document, get_passage,
-phrase_timeline; every passage they return carries its citation and a link into the web app. The
-server only reads, unless a token is configured (SPEECHQA_TOKEN): then add_document and
-remove_document are offered too, and each call must carry that token.
+Tools mirror the JSON API (docs/api.md): search, similar, phrase_timeline and list_documents take the
+fields of the API's request models (qa.search.requests) as their arguments and answer with its shapes
+(qa.serialize); get_document and get_passage read one. Every passage they return carries its citation
+and a link into the web app. The server only reads, unless a token is configured (SPEECHQA_TOKEN): then
+add_document and remove_document are offered too, and each call must carry that token.
 
 Uses the official `mcp` SDK (the optional extra `speechqa[mcp]`), imported only here.
 """
@@ -11,12 +12,16 @@ Uses the official `mcp` SDK (the optional extra `speechqa[mcp]`), imported only 
 from __future__ import annotations
 
 import functools
-import hmac
+import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+from pydantic import BaseModel, Field
+
+from qa.access import change_refusal, is_loopback, token_matches
 from qa.app import ServiceHolder
-from qa.errors import BadInputError, ForbiddenError, MissingDependencyError, SpeechQAError
+from qa.errors import BadInputError, MissingDependencyError, SpeechQAError
+from qa.search.requests import DocumentsRequest, PhraseRequest, SearchRequest, SimilarRequest, parameters
 from qa.settings import Settings
 
 if TYPE_CHECKING:
@@ -83,23 +88,30 @@ def _linked(item: dict, web_url: str) -> dict:
     return item
 
 
-def _is_loopback(host: str) -> bool:
-    import ipaddress
+def _arguments(model: type[BaseModel], **defaults: Any) -> list[inspect.Parameter]:
+    """A tool's arguments: the fields of a request model, by their names, with the tool's own defaults."""
+    return [inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, default=defaults.get(field.name, field.default),
+                              annotation=Annotated[field.annotation, Field(description=field.description)])
+            for field in parameters(model)]
 
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+
+def _taking(model: type[BaseModel], tool: Callable[[Any], dict[str, Any]], **defaults: Any) -> Callable[..., dict[str, Any]]:
+    """`tool`, which answers a request of `model`, as a function of the model's fields (what the SDK describes)."""
+    arguments = _arguments(model, **defaults)
+
+    def call(**given: Any) -> dict[str, Any]:
+        return tool(model(**{name: value for name, value in given.items() if value is not None}))
+
+    call.__name__, call.__doc__ = tool.__name__, tool.__doc__
+    call.__signature__ = inspect.Signature(arguments, return_annotation=dict[str, Any])  # type: ignore[attr-defined]
+    call.__annotations__ = {**{a.name: a.annotation for a in arguments}, "return": dict[str, Any]}
+    return call
 
 
 def build_server(settings: Settings, web_url: str = DEFAULT_WEB_URL) -> MCPServer:
     """The MCP server over the collection of `settings`; links point into the web app at `web_url`."""
-    from qa.search.phrase import PhraseRequest
-    from qa.search.service import SearchRequest
-    from qa.serialize import document_detail, hit_to_dict, result_to_dict, timeline_to_dict
-    from qa.types import Hit
+    from qa.serialize import DocumentDetail, DocumentsPage, Hit, PhraseTimeline, SearchResponse, UploadReport
+    from qa.types import Hit as Found
 
     holder = _Service(settings)
     server = _mcp_server_class()("speechqa", instructions=INSTRUCTIONS, version="0.1.0", log_level="WARNING")
@@ -109,32 +121,51 @@ def build_server(settings: Settings, web_url: str = DEFAULT_WEB_URL) -> MCPServe
             _linked(item, web_url)
         return payload
 
-    @server.tool()
-    @_answers_errors
-    def search(query: str, k: int = 10, mode: str = "hybrid", doc_ids: list[str] | None = None,
-               date_from: str | None = None, date_to: str | None = None, speaker: str | None = None,
-               source: str | None = None, prefer: bool = True, ignore_filters: list[str] | None = None) -> dict[str, Any]:
+    def tool(model: type[BaseModel], **defaults: Any) -> Callable[[Callable[[Any], dict[str, Any]]], None]:
+        def register(answer: Callable[[Any], dict[str, Any]]) -> None:
+            server.tool()(_answers_errors(_taking(model, answer, **defaults)))
+
+        return register
+
+    @tool(SearchRequest)
+    def search(request: SearchRequest) -> dict[str, Any]:
         """Passages that answer a question (any script or English), best first, each with its citation and link,
         and facets (counts by year, speaker, source). Dates are ISO (2022-06-10), inclusive. Years, months and
         speakers the question names favour documents that fit (listed in applied_filters); ignore_filters
         (["date:2024"]) switches some off, prefer=false all."""
-        request = SearchRequest(query=query, k=k, mode=mode, doc_ids=tuple(doc_ids or ()), date_from=date_from,
-                                date_to=date_to, speaker=speaker, source=source, prefer=prefer,
-                                ignore_filters=tuple(ignore_filters or ()))
-        return results(result_to_dict(holder.get().search(request)))
+        return results(SearchResponse.of(holder.get().search(request)).data())
 
-    @server.tool()
-    @_answers_errors
-    def similar(text: str | None = None, chunk_id: str | None = None, k: int = 10,
-                exclude_doc: str | None = None) -> dict[str, Any]:
+    @tool(SimilarRequest)
+    def similar(request: SimilarRequest) -> dict[str, Any]:
         """Passages of other documents that use similar policy language: give a pasted text or a stored chunk_id."""
-        return results(result_to_dict(holder.get().similar(text=text, chunk_id=chunk_id, k=k, exclude_doc=exclude_doc)))
+        return results(SearchResponse.of(holder.get().similar(request)).data())
+
+    @tool(PhraseRequest, limit=20)
+    def phrase_timeline(request: PhraseRequest) -> dict[str, Any]:
+        """Every exact occurrence of a phrase (提法) in either script: counts per month or year, the first use,
+        who used it most, and the occurrences (phrase marked by highlights) with citations and links."""
+        payload = PhraseTimeline.of(holder.reader().phrase(request)).data()
+        for item in payload["occurrences"]:
+            _linked(item, web_url)
+        if payload["first"]:
+            _linked(payload["first"], web_url)
+        return payload
+
+    @tool(DocumentsRequest)
+    def list_documents(listing: DocumentsRequest) -> dict[str, Any]:
+        """The collection's documents (title, date, speaker, source, passages), a page at a time; with their links."""
+        listing = listing.checked()
+        rows, total = holder.reader().documents(listing.offset, listing.limit)
+        payload = DocumentsPage.of(rows, total, listing.offset, listing.limit).data()
+        for document in payload["documents"]:
+            document["link"] = f"{web_url.rstrip('/')}/doc/{document['doc_id']}"
+        return payload
 
     @server.tool()
     @_answers_errors
     def get_document(doc_id: str) -> dict[str, Any]:
         """A whole document: metadata, cleaned text, and its passages' offsets; with its link."""
-        detail = document_detail(*holder.reader().document(doc_id))
+        detail = DocumentDetail.of_document(*holder.reader().document(doc_id)).data()
         detail["link"] = f"{web_url.rstrip('/')}/doc/{doc_id}"
         return detail
 
@@ -145,32 +176,18 @@ def build_server(settings: Settings, web_url: str = DEFAULT_WEB_URL) -> MCPServe
         service = holder.reader()
         passage = service.passage(chunk_id)
         document = service.document(passage.doc_id)[0]
-        item = hit_to_dict(Hit(rank=1, score=0.0, passage=passage, document=document))
+        item = Hit.of(Found(rank=1, score=0.0, passage=passage, document=document)).data()
         del item["rank"], item["score"], item["duplicates"]
         return _linked(item, web_url)
-
-    @server.tool()
-    @_answers_errors
-    def phrase_timeline(phrase: str, doc_ids: list[str] | None = None, date_from: str | None = None,
-                        date_to: str | None = None, speaker: str | None = None, source: str | None = None,
-                        granularity: str = "auto", offset: int = 0, limit: int = 20) -> dict[str, Any]:
-        """Every exact occurrence of a phrase (提法) in either script: counts per month or year, the first use,
-        who used it most, and the occurrences (phrase marked by highlights) with citations and links."""
-        request = PhraseRequest(phrase=phrase, doc_ids=tuple(doc_ids or ()), date_from=date_from, date_to=date_to,
-                                speaker=speaker, source=source, granularity=granularity, offset=offset, limit=limit)
-        payload = timeline_to_dict(holder.reader().phrase(request))
-        for item in payload["occurrences"]:
-            _linked(item, web_url)
-        if payload["first"]:
-            _linked(payload["first"], web_url)
-        return payload
 
     if settings.token:
         token = settings.token
 
         def check(given: str) -> None:
-            if not hmac.compare_digest((given or "").encode(), token.encode()):
-                raise ForbiddenError("the token is wrong: pass the value of SPEECHQA_TOKEN as `token`")
+            # Changes are offered only with a token, so the address the server listens on does not open them.
+            refusal = change_refusal(token, given, host=settings.host, send="`token`", matches=token_matches)
+            if refusal is not None:
+                raise refusal
 
         @server.tool()
         @_answers_errors
@@ -180,8 +197,9 @@ def build_server(settings: Settings, web_url: str = DEFAULT_WEB_URL) -> MCPServe
             from qa.types import RawDocument
 
             check(token)
-            return holder.get().changes.add_documents([RawDocument(text=text, source=source, title=title, date=date,
-                                                                   speaker=speaker)]).as_dict()
+            report = holder.get().changes.add_documents([RawDocument(text=text, source=source, title=title, date=date,
+                                                             speaker=speaker)])
+            return UploadReport.of(report).data()
 
         @server.tool()
         @_answers_errors
@@ -197,7 +215,7 @@ def build_server(settings: Settings, web_url: str = DEFAULT_WEB_URL) -> MCPServe
 def serve(settings: Settings, *, http: bool = False, host: str = "127.0.0.1", port: int = 8765,
           web_url: str = DEFAULT_WEB_URL) -> None:
     """Serve over stdio (what assistants start as a subprocess), or streamable HTTP at http://host:port/mcp."""
-    if http and not _is_loopback(host):
+    if http and not is_loopback(host):
         raise BadInputError(f"the MCP server listens on loopback only (127.0.0.1, ::1, localhost), not {host!r}; "
                             "reach it from elsewhere through an SSH tunnel or a proxy that authenticates")
     server = build_server(settings, web_url)

@@ -1,119 +1,318 @@
-"""The JSON shapes of docs/api.md, shared by the web API, the CLI's --json output and the MCP tools."""
+"""The JSON shapes of the API (docs/api.md), each defined once: these models produce the JSON that the web API,
+the CLI's --json and the MCP tools send, and the same models describe it in the OpenAPI schema.
+
+Fields come out in the order declared here, which is the order clients have always seen. A field whose
+value is None is left out only where it says so (`exclude_if`): the rest are sent as null. Success bodies
+allow extra fields in their schema, because the contract lets fields be added; error bodies have exactly
+one shape.
+"""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
-from qa.search.phrase import PhraseTimeline, period_bounds
+from pydantic import BaseModel, ConfigDict, Field
+
+from qa import types as records
+from qa.ingest.pipeline import IngestReport
+from qa.search.facets import KINDS as FACET_KINDS
+from qa.search.facets import Facets
+from qa.search.phrase import PhraseTimeline as Timeline
+from qa.search.phrase import period_bounds
 from qa.search.service import SearchResult
-from qa.types import Document, DocumentSummary, Hit, Passage
+
+Span = tuple[int, int]
 
 
-def document_summary(document: DocumentSummary, n_chunks: int | None = None) -> dict:
+def _absent(value: object) -> bool:
+    return value is None
+
+
+class _Shape(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    def data(self) -> dict[str, Any]:
+        """The JSON object, as Python values."""
+        return self.model_dump(mode="json")
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(description="stable machine-readable reason, e.g. bad_input, not_found, too_large")
+    message: str = Field(description="human-readable, says what to change")
+
+
+class ErrorBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    error: ErrorDetail
+
+    @classmethod
+    def of(cls, code: str, message: str) -> ErrorBody:
+        return cls(error=ErrorDetail(code=code, message=message))
+
+
+class Citation(_Shape):
+    title: str | None
+    date: str | None
+    speaker: str | None
+    place: str | None
+    source: str | None
+    section: str | None
+    char_start: int
+    char_end: int
+    url: str
+
+    @classmethod
+    def of(cls, passage: records.Passage, document: records.DocumentSummary) -> Citation:
+        meta = document.metadata
+        return cls(title=meta.title, date=meta.date, speaker=meta.speaker, place=meta.place, source=document.source,
+                   section=passage.section, char_start=passage.char_start, char_end=passage.char_end,
+                   url=f"/doc/{passage.doc_id}#{passage.chunk_id}")
+
+
+class Hit(_Shape):
+    rank: int
+    score: float
+    chunk_id: str
+    doc_id: str
+    text: str
+    highlights: list[Span] = Field(description="[start, end) offsets into text of the answering sentences")
+    duplicates: int
+    citation: Citation
+    query_highlights: list[Span] | None = Field(None, exclude_if=_absent,
+                                                description="similar passages: shared wording in the source text")
+
+    @classmethod
+    def of(cls, hit: records.Hit, query_highlights: list[Span] | None = None) -> Hit:
+        passage = hit.passage
+        return cls(rank=hit.rank, score=hit.score, chunk_id=passage.chunk_id, doc_id=passage.doc_id, text=passage.text,
+                   highlights=list(hit.highlights), duplicates=hit.duplicates, citation=Citation.of(passage, hit.document),
+                   query_highlights=query_highlights)
+
+
+class SourcePassage(_Shape):
+    chunk_id: str
+    doc_id: str
+    text: str
+
+
+class FacetValue(_Shape):
+    value: str
+    count: int
+
+
+class AppliedFilter(_Shape):
+    kind: str = Field(description="date or speaker")
+    value: str = Field(description="as the query reading gives it: 2024, 2025-11, 賴清德")
+    source: str = Field(description="query: read from the question")
+
+
+def _facets(facets: Facets) -> dict[str, list[FacetValue]]:
+    return {kind: [FacetValue(value=v.value, count=v.count) for v in getattr(facets, kind)] for kind in FACET_KINDS}
+
+
+class SearchResponse(_Shape):
+    query: str
+    mode: str
+    took_ms: float
+    results: list[Hit]
+    source: SourcePassage | None = Field(None, exclude_if=_absent,
+                                         description="similar passages started from a stored passage")
+    facets: dict[str, list[FacetValue]] | None = Field(None, exclude_if=_absent,
+                                                       description="searches: year, speaker and source counts")
+    preferences: dict[str, list[str] | bool] | None = Field(
+        None, exclude_if=_absent,
+        description="what the question names (dates, speakers) and whether it favoured documents that fit them "
+                    "(`applied`; turn off with prefer=false)")
+    applied_filters: list[AppliedFilter] = Field(
+        default_factory=list, description="each named date and speaker that favoured documents; switch one off with "
+                                          "ignore_filter=kind:value, all with prefer=false")
+
+    @classmethod
+    def of(cls, result: SearchResult) -> SearchResponse:
+        spans = result.source_spans
+        source = result.source
+        return cls(
+            query=result.query,
+            mode=result.mode,
+            took_ms=result.took_ms,
+            results=[Hit.of(hit, list(spans.get(hit.passage.chunk_id, [])) if spans else None) for hit in result.hits],
+            source=SourcePassage(chunk_id=source.chunk_id, doc_id=source.doc_id, text=source.text) if source else None,
+            facets=_facets(result.facets) if result.facets is not None else None,
+            preferences={**result.preferences, "applied": result.preferences_applied} if result.preferences else None,
+            applied_filters=[AppliedFilter(kind=kind, value=value, source="query")
+                             for kind, value in result.applied_filters],
+        )
+
+
+class Occurrence(_Shape):
+    rank: int
+    chunk_id: str
+    doc_id: str
+    text: str
+    highlights: list[Span]
+    citation: Citation
+    match: Span = Field(description="[start, end) of the phrase in the document's text")
+
+    @classmethod
+    def of(cls, hit: records.Hit) -> Occurrence:
+        assert hit.match is not None, "an occurrence is a hit with its match"
+        passage = hit.passage
+        return cls(rank=hit.rank, chunk_id=passage.chunk_id, doc_id=passage.doc_id, text=passage.text,
+                   highlights=list(hit.highlights), citation=Citation.of(passage, hit.document), match=hit.match)
+
+
+class Period(_Shape):
+    period: str
+    occurrences: int
+    documents: int
+    date_from: str | None
+    date_to: str | None
+
+
+class Usage(_Shape):
+    value: str
+    documents: int
+    occurrences: int
+
+
+class PhraseTimeline(_Shape):
+    phrase: str
+    took_ms: float
+    granularity: str
+    total_occurrences: int
+    total_documents: int
+    undated_occurrences: int
+    first: Occurrence | None
+    series: list[Period]
+    by_speaker: list[Usage]
+    by_source: list[Usage]
+    occurrences: list[Occurrence]
+    offset: int
+    limit: int
+    search_url: str | None = Field(None, exclude_if=_absent,
+                                   description="when the phrase does not occur: a search for it instead")
+
+    @classmethod
+    def of(cls, timeline: Timeline) -> PhraseTimeline:
+        return cls(
+            phrase=timeline.phrase,
+            took_ms=timeline.took_ms,
+            granularity=timeline.granularity,
+            total_occurrences=timeline.total_occurrences,
+            total_documents=timeline.total_documents,
+            undated_occurrences=timeline.undated_occurrences,
+            first=Occurrence.of(timeline.first) if timeline.first else None,
+            series=[Period(period=p.period, occurrences=p.occurrences, documents=p.documents,
+                           date_from=period_bounds(p.period)[0], date_to=period_bounds(p.period)[1])
+                    for p in timeline.series],
+            by_speaker=[Usage(value=u.value, documents=u.documents, occurrences=u.occurrences) for u in timeline.by_speaker],
+            by_source=[Usage(value=u.value, documents=u.documents, occurrences=u.occurrences) for u in timeline.by_source],
+            occurrences=[Occurrence.of(hit) for hit in timeline.occurrences],
+            offset=timeline.offset,
+            limit=timeline.limit,
+            search_url=None if timeline.total_occurrences else "/search?" + urlencode({"q": timeline.phrase}),
+        )
+
+
+class DocumentSummary(_Shape):
+    doc_id: str
+    title: str | None
+    date: str | None
+    date_kind: str | None
+    speaker: str | None
+    place: str | None
+    source: str | None
+    sources: list[str]
+    script: str
+    n_chunks: int
+
+    @classmethod
+    def of(cls, document: records.DocumentSummary, n_chunks: int) -> DocumentSummary:
+        return cls(**_summary(document, n_chunks))
+
+
+def _summary(document: records.DocumentSummary, n_chunks: int) -> dict[str, Any]:
     meta = document.metadata
-    out: dict = {
-        "doc_id": document.doc_id,
-        "title": meta.title,
-        "date": meta.date,
-        "date_kind": meta.date_kind,
-        "speaker": meta.speaker,
-        "place": meta.place,
-        "source": document.source,
-        "sources": list(document.sources),
-        "script": document.script,
-    }
-    if n_chunks is not None:
-        out["n_chunks"] = n_chunks
-    return out
+    return {"doc_id": document.doc_id, "title": meta.title, "date": meta.date, "date_kind": meta.date_kind,
+            "speaker": meta.speaker, "place": meta.place, "source": document.source, "sources": list(document.sources),
+            "script": document.script, "n_chunks": n_chunks}
 
 
-def document_detail(document: Document, passages: list[Passage]) -> dict:
-    out = document_summary(document, len(passages))
-    out["content_hash"] = document.content_hash
-    out["text"] = document.text
-    out["chunks"] = [
-        {"chunk_id": p.chunk_id, "char_start": p.char_start, "char_end": p.char_end, "section": p.section}
-        for p in passages
-    ]
-    return out
+class DocumentsPage(_Shape):
+    documents: list[DocumentSummary]
+    total: int
+    offset: int
+    limit: int
+
+    @classmethod
+    def of(cls, rows: list[tuple[records.DocumentSummary, int]], total: int, offset: int, limit: int) -> DocumentsPage:
+        return cls(documents=[DocumentSummary.of(d, n) for d, n in rows], total=total, offset=offset, limit=limit)
 
 
-def hit_to_dict(hit: Hit) -> dict:
-    passage, meta = hit.passage, hit.document.metadata
-    return {
-        "rank": hit.rank,
-        "score": hit.score,
-        "chunk_id": passage.chunk_id,
-        "doc_id": passage.doc_id,
-        "text": passage.text,
-        "highlights": [list(span) for span in hit.highlights],
-        "duplicates": hit.duplicates,
-        "citation": {
-            "title": meta.title,
-            "date": meta.date,
-            "speaker": meta.speaker,
-            "place": meta.place,
-            "source": hit.document.source,
-            "section": passage.section,
-            "char_start": passage.char_start,
-            "char_end": passage.char_end,
-            "url": f"/doc/{passage.doc_id}#{passage.chunk_id}",
-        },
-    }
+class ChunkSpan(_Shape):
+    chunk_id: str
+    char_start: int
+    char_end: int
+    section: str | None
 
 
-def result_to_dict(result: SearchResult) -> dict:
-    out: dict = {
-        "query": result.query,
-        "mode": result.mode,
-        "took_ms": result.took_ms,
-        "results": [hit_to_dict(hit) for hit in result.hits],
-    }
-    if result.source_spans:
-        for item in out["results"]:
-            item["query_highlights"] = [list(span) for span in result.source_spans.get(item["chunk_id"], [])]
-    if result.source is not None:
-        out["source"] = {"chunk_id": result.source.chunk_id, "doc_id": result.source.doc_id, "text": result.source.text}
-    if result.facets is not None:
-        out["facets"] = result.facets.as_dict()
-    if result.preferences:
-        # What the question names and whether it favoured documents that fit; prefer=false turns it off.
-        out["preferences"] = {**result.preferences, "applied": result.preferences_applied}
-    # Each of them that did favour documents; ignore_filter=kind:value switches one off.
-    out["applied_filters"] = [{"kind": kind, "value": value, "source": "query"} for kind, value in result.applied_filters]
-    return out
+class DocumentDetail(DocumentSummary):
+    content_hash: str
+    text: str
+    chunks: list[ChunkSpan]
+
+    @classmethod
+    def of_document(cls, document: records.Document, passages: list[records.Passage]) -> DocumentDetail:
+        return cls(**_summary(document, len(passages)), content_hash=document.content_hash, text=document.text,
+                   chunks=[ChunkSpan(chunk_id=p.chunk_id, char_start=p.char_start, char_end=p.char_end, section=p.section)
+                           for p in passages])
 
 
-def occurrence_to_dict(hit: Hit) -> dict:
-    """An occurrence in the API's shape: a search hit's fields and citation, the phrase as its highlight."""
-    out = hit_to_dict(hit)
-    del out["score"], out["duplicates"]
-    assert hit.match is not None, "an occurrence is a hit with its match"
-    out["match"] = list(hit.match)
-    return out
+class RejectedInput(_Shape):
+    source: str
+    reason: str
 
 
-def timeline_to_dict(timeline: PhraseTimeline) -> dict:
-    """The JSON of GET /api/phrase (docs/api.md, "Phrase timeline")."""
-    out: dict = {
-        "phrase": timeline.phrase,
-        "took_ms": timeline.took_ms,
-        "granularity": timeline.granularity,
-        "total_occurrences": timeline.total_occurrences,
-        "total_documents": timeline.total_documents,
-        "undated_occurrences": timeline.undated_occurrences,
-        "first": occurrence_to_dict(timeline.first) if timeline.first else None,
-        "series": [
-            {"period": p.period, "occurrences": p.occurrences, "documents": p.documents,
-             "date_from": period_bounds(p.period)[0], "date_to": period_bounds(p.period)[1]}
-            for p in timeline.series
-        ],
-        "by_speaker": [{"value": u.value, "documents": u.documents, "occurrences": u.occurrences} for u in timeline.by_speaker],
-        "by_source": [{"value": u.value, "documents": u.documents, "occurrences": u.occurrences} for u in timeline.by_source],
-        "occurrences": [occurrence_to_dict(hit) for hit in timeline.occurrences],
-        "offset": timeline.offset,
-        "limit": timeline.limit,
-    }
-    if not timeline.total_occurrences:
-        out["search_url"] = "/search?" + urlencode({"q": timeline.phrase})
-    return out
+class UploadReport(_Shape):
+    added: list[str]
+    updated: list[str]
+    duplicates: list[str]
+    rejected: list[RejectedInput]
+
+    @classmethod
+    def of(cls, report: IngestReport) -> UploadReport:
+        return cls(added=report.added, updated=report.updated, duplicates=report.duplicates,
+                   rejected=[RejectedInput(source=r.source, reason=r.reason) for r in report.rejected])
+
+
+class Deleted(_Shape):
+    deleted: str
+
+
+class Health(_Shape):
+    """Ready, the collection's figures (its recall null for an exact index); not ready, why there is none to
+    serve, and no recall. A field is in the JSON when it was given."""
+
+    status: str = Field(description="ok, or not_ready (with error) while there is no collection to serve")
+    documents: int
+    chunks: int
+    model: str | None
+    index: str | None
+    index_recall_at_10: float | None = None
+    error: ErrorDetail | None = None
+
+    @classmethod
+    def ready(cls, stats: dict[str, Any]) -> Health:
+        return cls(status="ok", **stats)
+
+    @classmethod
+    def not_ready(cls, code: str, message: str) -> Health:
+        return cls(status="not_ready", documents=0, chunks=0, model=None, index=None,
+                   error=ErrorDetail(code=code, message=message))
+
+    def data(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_unset=True)

@@ -10,7 +10,8 @@ import pytest
 
 from qa.index.collection import Collection
 from qa.ingest.pipeline import embed_sentences
-from qa.search.service import SearchRequest, SearchService
+from qa.search.requests import SearchRequest, SimilarRequest
+from qa.search.service import SearchService
 from qa.types import RawDocument
 
 PROBE = ("关于推进产业园区提质增效的讲话\n"
@@ -35,7 +36,7 @@ def _snapshot_results(service: SearchService, query: str) -> tuple:
         tokens = service.lexical_query(query, view.lexical)
         lexical = view.lexical.search(tokens, 100)
         dense = view.vectors.search(vector, 100)
-    hits = service.search(SearchRequest(query, k=20)).hits
+    hits = service.search(SearchRequest(query=query, k=20)).hits
     return lexical, dense, [(hit.passage.chunk_id, hit.score) for hit in hits]
 
 
@@ -47,10 +48,10 @@ def test_searches_during_uploads_and_deletions_never_fail_and_a_deletion_is_fina
     def search() -> None:
         while not stop.is_set():
             try:
-                for hit in changing_service.search(SearchRequest(PROBE_QUERY, k=100)).hits:
+                for hit in changing_service.search(SearchRequest(query=PROBE_QUERY, k=100)).hits:
                     seen_probe.append(hit.document.doc_id)
-                changing_service.similar(text=PROBE_QUERY, k=100)
-                changing_service.search(SearchRequest("园区", k=100, mode="lexical", date_from="2000-01-01"))
+                changing_service.similar(SimilarRequest(text=PROBE_QUERY, k=100))
+                changing_service.search(SearchRequest(query="园区", k=100, mode="lexical", date_from="2000-01-01"))
             except BaseException as exc:  # noqa: BLE001 - every failure is the test's finding
                 errors.append(exc)
 
@@ -65,11 +66,11 @@ def test_searches_during_uploads_and_deletions_never_fail_and_a_deletion_is_fina
             doc_id = report.added[0]
             probe_ids.add(doc_id)
             # Searchable as soon as the upload returns ...
-            first = changing_service.search(SearchRequest(PROBE_QUERY, k=3)).hits
+            first = changing_service.search(SearchRequest(query=PROBE_QUERY, k=3)).hits
             assert first[0].document.doc_id == doc_id
             changing_service.changes.remove_document(doc_id)
             # ... and gone from every search that starts after the deletion returns.
-            after = changing_service.search(SearchRequest(PROBE_QUERY, k=100)).hits
+            after = changing_service.search(SearchRequest(query=PROBE_QUERY, k=100)).hits
             assert doc_id not in {hit.document.doc_id for hit in after}
     finally:
         stop.set()

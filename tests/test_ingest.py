@@ -74,7 +74,7 @@ def test_bad_files_are_named_and_good_ones_still_arrive(seed_collection_copy, en
     assert set(rejected) == {"empty.txt", "binary.txt", "broken.docx", "slides.pptx"}
     assert all(len(reason) > 15 for reason in rejected.values())
     collection.rebuild_indexes()
-    hits = SearchService(collection, encoder).search(SearchRequest("農業現代化 糧食安全", k=3)).hits
+    hits = SearchService(collection, encoder).search(SearchRequest(query="農業現代化 糧食安全", k=3)).hits
     assert "糧食安全" in hits[0].passage.text
 
 
@@ -101,7 +101,7 @@ def test_an_ingest_killed_midway_leaves_a_usable_collection_and_resumes(tmp_path
     for _, n_chunks in collection.store.list_documents(limit=1000):
         assert n_chunks >= 1  # whole documents only
     service = SearchService(collection, encoder)
-    assert service.search(SearchRequest("工业经济", k=3)).hits
+    assert service.search(SearchRequest(query="工业经济", k=3)).hits
     collection.close()
 
     finished = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)

@@ -21,6 +21,7 @@ LAYERS = {
     "qa.errors": 0,
     "qa.settings": 0,
     "qa.citations": 0,
+    "qa.access": 0,
     "qa.index": 1,
     "qa.ingest": 2,
     "qa.search": 3,

@@ -14,7 +14,8 @@ from test_milvus import MODEL, LiteServer  # noqa: E402
 
 from qa.index.milvus_backend import MilvusCollection, copy_from_store  # noqa: E402
 from qa.index.store import PassageStore  # noqa: E402
-from qa.search.service import SearchRequest, SearchService  # noqa: E402
+from qa.search.requests import SearchRequest, SimilarRequest  # noqa: E402
+from qa.search.service import SearchService  # noqa: E402
 from qa.types import RawDocument  # noqa: E402
 
 QUESTIONS = ["招商引资进度为什么落后", "縣經商局要協調調度哪些生產要素", "What should companies do about saving energy?",
@@ -74,20 +75,20 @@ def _same_ranking(ours, theirs, tolerance: float = 2e-3) -> bool:
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
 def test_searches_rank_as_the_embedded_backend_does(milvus_service, seed_service_by_passage, mode):
     for question in QUESTIONS:
-        request = SearchRequest(question, 8, mode)
+        request = SearchRequest(query=question, k=8, mode=mode)
         ours, theirs = milvus_service.search(request).hits, seed_service_by_passage.search(request).hits
         assert ours, question
         assert _same_ranking(ours, theirs), (mode, question, [h.passage.chunk_id for h in ours],
                                              [(h.passage.chunk_id, h.score) for h in theirs])
-        filtered = SearchRequest(question, 5, mode, date_from="2022-06-01", date_to="2023-12-31")
+        filtered = SearchRequest(query=question, k=5, mode=mode, date_from="2022-06-01", date_to="2023-12-31")
         assert [h.passage.chunk_id for h in milvus_service.search(filtered).hits][:3] == \
             [h.passage.chunk_id for h in seed_service_by_passage.search(filtered).hits][:3]
 
 
 def test_similar_passages_documents_and_stats(milvus_service, seed_service_by_passage):
-    source = seed_service_by_passage.search(SearchRequest(QUESTIONS[0], 1)).hits[0].passage
-    ours = milvus_service.similar(chunk_id=source.chunk_id, k=5)
-    theirs = seed_service_by_passage.similar(chunk_id=source.chunk_id, k=5)
+    source = seed_service_by_passage.search(SearchRequest(query=QUESTIONS[0], k=1)).hits[0].passage
+    ours = milvus_service.similar(SimilarRequest(chunk_id=source.chunk_id, k=5))
+    theirs = seed_service_by_passage.similar(SimilarRequest(chunk_id=source.chunk_id, k=5))
     assert [h.passage.chunk_id for h in ours.hits][:3] == [h.passage.chunk_id for h in theirs.hits][:3]
     assert all(h.passage.doc_id != source.doc_id for h in ours.hits)
     listed, total = milvus_service.documents(0, 50)
@@ -102,7 +103,7 @@ def test_an_upload_is_found_and_a_deletion_is_final(milvus_service):
     report = milvus_service.changes.add_documents([RawDocument(NEW_SPEECH, "straw.txt")])
     assert len(report.added) == 1
     doc_id = report.added[0]
-    hits = milvus_service.search(SearchRequest("秸秆综合利用率要达到多少", 3)).hits
+    hits = milvus_service.search(SearchRequest(query="秸秆综合利用率要达到多少", k=3)).hits
     assert hits[0].passage.doc_id == doc_id
     document = milvus_service.document(doc_id)[0]
     assert document.text.startswith("在全县秸秆综合利用工作推进会上的讲话")
@@ -111,7 +112,7 @@ def test_an_upload_is_found_and_a_deletion_is_final(milvus_service):
     again = milvus_service.changes.add_documents([RawDocument(NEW_SPEECH, "straw.txt")])
     assert again.duplicates == ["straw.txt"] and not again.added
     milvus_service.changes.remove_document(doc_id)
-    assert all(h.passage.doc_id != doc_id for h in milvus_service.search(SearchRequest("秸秆综合利用率要达到多少", 10)).hits)
+    assert all(h.passage.doc_id != doc_id for h in milvus_service.search(SearchRequest(query="秸秆综合利用率要达到多少", k=10)).hits)
     assert milvus_service.documents(0, 50)[1] == 5
 
 

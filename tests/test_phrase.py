@@ -61,7 +61,7 @@ def texts(store) -> dict[str, str]:
 
 @pytest.mark.parametrize("phrase", PHRASES)
 def test_counts_equal_a_plain_scan_of_the_stored_texts(store, texts, phrase):
-    timeline = phrase_timeline(store, PhraseRequest(phrase, limit=10_000))
+    timeline = phrase_timeline(store, PhraseRequest(phrase=phrase, limit=10_000))
     expected = {doc_id: n for doc_id, text in texts.items() if (n := plain_count(text, phrase))}
     assert expected, f"{phrase} should occur in the sample speeches"
     assert timeline.total_occurrences == sum(expected.values())
@@ -77,8 +77,8 @@ def test_counts_equal_a_plain_scan_of_the_stored_texts(store, texts, phrase):
 
 
 def test_a_phrase_finds_both_scripts(store, texts):
-    simplified = phrase_timeline(store, PhraseRequest("招商引资进度"))
-    traditional = phrase_timeline(store, PhraseRequest("招商引資進度"))
+    simplified = phrase_timeline(store, PhraseRequest(phrase="招商引资进度"))
+    traditional = phrase_timeline(store, PhraseRequest(phrase="招商引資進度"))
     assert simplified.total_occurrences == traditional.total_occurrences == 1
     assert "招商引資進度" in simplified.occurrences[0].passage.text  # the reader sees the document's own script
     scripts = {store.get_document(doc_id).script for doc_id, text in texts.items() if plain_count(text, "工业经济")}
@@ -94,13 +94,13 @@ def test_fold_keeps_one_character_for_one():
 
 @pytest.mark.parametrize("phrase", ["新质生产力", "工\x00业", "工业\x07"])  # stored texts hold no control characters
 def test_nowhere_says_so(store, phrase):
-    timeline = phrase_timeline(store, PhraseRequest(phrase))
+    timeline = phrase_timeline(store, PhraseRequest(phrase=phrase))
     assert (timeline.total_occurrences, timeline.total_documents, timeline.first, timeline.series) == (0, 0, None, ())
     assert timeline.occurrences == ()
 
 
 def test_first_use_is_the_earliest_dated_occurrence(store):
-    timeline = phrase_timeline(store, PhraseRequest("工业", limit=10_000))
+    timeline = phrase_timeline(store, PhraseRequest(phrase="工业", limit=10_000))
     dates = [hit.document.metadata.date for hit in timeline.occurrences if hit.document.metadata.date]
     assert timeline.first is not None and timeline.first.document.metadata.date == min(dates)
     assert dates == sorted(dates)  # time order, undated last
@@ -110,19 +110,19 @@ def test_first_use_is_the_earliest_dated_occurrence(store):
 
 
 def test_paging_and_filters(store):
-    whole = phrase_timeline(store, PhraseRequest("工业", limit=10_000))
-    page = phrase_timeline(store, PhraseRequest("工业", offset=5, limit=5))
+    whole = phrase_timeline(store, PhraseRequest(phrase="工业", limit=10_000))
+    page = phrase_timeline(store, PhraseRequest(phrase="工业", offset=5, limit=5))
     assert [h.match for h in page.occurrences] == [h.match for h in whole.occurrences[5:10]]
     assert [h.rank for h in page.occurrences] == [6, 7, 8, 9, 10]
     assert page.total_occurrences == whole.total_occurrences
     one_doc = whole.occurrences[0].document.doc_id
-    only = phrase_timeline(store, PhraseRequest("工业", doc_ids=(one_doc,), limit=10_000))
+    only = phrase_timeline(store, PhraseRequest(phrase="工业", doc_ids=(one_doc,), limit=10_000))
     assert {h.document.doc_id for h in only.occurrences} == {one_doc}
     date = whole.first.document.metadata.date
-    before = phrase_timeline(store, PhraseRequest("工业", date_to=date, limit=10_000))
+    before = phrase_timeline(store, PhraseRequest(phrase="工业", date_to=date, limit=10_000))
     assert before.total_occurrences and all(h.document.metadata.date <= date for h in before.occurrences)
     source = whole.by_source[0]
-    by_source = phrase_timeline(store, PhraseRequest("工业", source=source.value))
+    by_source = phrase_timeline(store, PhraseRequest(phrase="工业", source=source.value))
     assert (by_source.total_documents, by_source.total_occurrences) == (1, source.occurrences)
 
 
@@ -131,9 +131,9 @@ def test_the_index_follows_removals_and_catches_up(store_dir, tmp_path, texts):
     path = tmp_path / "copy" / "speechqa.sqlite"
     copy = PassageStore(path)
     doc_id = next(d for d, t in texts.items() if plain_count(t, "招商引资"))
-    before = phrase_timeline(copy, PhraseRequest("招商引资")).total_occurrences
+    before = phrase_timeline(copy, PhraseRequest(phrase="招商引资")).total_occurrences
     assert copy.remove_document(doc_id)
-    after = phrase_timeline(copy, PhraseRequest("招商引资")).total_occurrences
+    after = phrase_timeline(copy, PhraseRequest(phrase="招商引资")).total_occurrences
     assert after == before - plain_count(texts[doc_id], "招商引资")
     copy.close()
     # A collection from before the index existed: the first phrase query fills it in.
@@ -142,12 +142,12 @@ def test_the_index_follows_removals_and_catches_up(store_dir, tmp_path, texts):
         db.execute("DROP TABLE phrase_docs")
     reopened = PassageStore(path)
     assert not phrase_index.is_complete(reopened._db)
-    assert phrase_timeline(reopened, PhraseRequest("招商引资")).total_occurrences == after
+    assert phrase_timeline(reopened, PhraseRequest(phrase="招商引资")).total_occurrences == after
     assert phrase_index.is_complete(reopened._db)
     # An index of an older format is rebuilt, not trusted.
     reopened._db.execute("DELETE FROM meta WHERE key = ?", (phrase_index.FORMAT_KEY,))
     assert not phrase_index.is_complete(reopened._db)
-    assert phrase_timeline(reopened, PhraseRequest("招商引資")).total_occurrences == after
+    assert phrase_timeline(reopened, PhraseRequest(phrase="招商引資")).total_occurrences == after
     assert phrase_index.is_complete(reopened._db)
     reopened.close()
 
@@ -161,11 +161,11 @@ def test_two_characters_are_looked_up_even_at_the_very_end_of_a_text(tmp_path):
         document = build_document(RawDocument(text=text, source=f"{source}.txt"))
         items.append((document, make_passages(document.doc_id, document.text, ChunkingSettings()), None))
     store.add_documents(items, {}, "none")
-    timeline = phrase_timeline(store, PhraseRequest("工业", limit=100))
+    timeline = phrase_timeline(store, PhraseRequest(phrase="工业", limit=100))
     assert {hit.document.source for hit in timeline.occurrences} == {"end.txt", "middle.txt"}
     assert timeline.total_occurrences == 3
     assert any(hit.passage.text.endswith("工業") for hit in timeline.occurrences)
-    assert phrase_timeline(store, PhraseRequest("x工")).total_occurrences == 0
+    assert phrase_timeline(store, PhraseRequest(phrase="x工")).total_occurrences == 0
     store.close()
 
 
@@ -181,12 +181,12 @@ def test_periods():
 
 
 @pytest.mark.parametrize(("request_", "message"), [
-    (PhraseRequest("  "), "the phrase is empty"),
-    (PhraseRequest("长" * 101), "at most 100"),
-    (PhraseRequest(" 县 "), "is one character; give at least 2"),
-    (PhraseRequest("工业", granularity="week"), "granularity must be one of auto, month, year"),
-    (PhraseRequest("工业", date_from="2022-13-01"), "date_from must be an ISO date"),
-    (PhraseRequest("工业", limit=0), "limit between 1 and 10000"),
+    (PhraseRequest(phrase="  "), "the phrase is empty"),
+    (PhraseRequest(phrase="长" * 101), "at most 100"),
+    (PhraseRequest(phrase=" 县 "), "is one character; give at least 2"),
+    (PhraseRequest(phrase="工业", granularity="week"), "granularity must be one of auto, month, year"),
+    (PhraseRequest(phrase="工业", date_from="2022-13-01"), "date_from must be an ISO date"),
+    (PhraseRequest(phrase="工业", limit=0), "limit between 1 and 10000"),
 ])
 def test_bad_requests_say_what_to_change(store, request_, message):
     with pytest.raises(BadInputError, match=message):
@@ -224,7 +224,7 @@ def test_requests_that_find_the_index_behind_catch_it_up_once(store_dir, tmp_pat
     stale = PassageStore(path)
     expected = sum(plain_count(text, "工业") for text in texts.values())
     with ThreadPoolExecutor(4) as pool:
-        totals = list(pool.map(lambda _: phrase_timeline(stale, PhraseRequest("工业")).total_occurrences, range(4)))
+        totals = list(pool.map(lambda _: phrase_timeline(stale, PhraseRequest(phrase="工业")).total_occurrences, range(4)))
     assert totals == [expected] * 4
     assert phrase_index.is_complete(stale._db)
     stale.close()

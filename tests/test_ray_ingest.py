@@ -93,6 +93,6 @@ def test_a_killed_ray_ingest_resumes_without_duplicates_and_answers(lite_server,
     # the rows the rerun overwrote in its BM25 statistics until it compacts.)
     service = SearchService(probe, encoder)
     for question in ("招商引资进度为什么落后", "腊口北坑大坑工业区块规划总用地多少", "深入开展平安创建活动"):
-        ours = service.search(SearchRequest(question, 3)).hits[0].passage.chunk_id
-        assert ours == seed_service_by_passage.search(SearchRequest(question, 3)).hits[0].passage.chunk_id, question
+        ours = service.search(SearchRequest(query=question, k=3)).hits[0].passage.chunk_id
+        assert ours == seed_service_by_passage.search(SearchRequest(query=question, k=3)).hits[0].passage.chunk_id, question
     probe.close()

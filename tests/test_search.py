@@ -8,7 +8,8 @@ from conftest import copy_of, rewrite_store
 
 from qa.errors import BadInputError, NotFoundError
 from qa.index.collection import Collection
-from qa.search.service import SearchRequest, SearchService
+from qa.search.requests import SearchRequest, SimilarRequest
+from qa.search.service import SearchService
 from qa.text.normalize import to_simplified
 
 # Seed 003, cleaned: a sentence a user might copy out of the speech.
@@ -101,7 +102,7 @@ def test_similar_language_from_other_documents_with_shared_wording(seed_service)
     documents = {d.doc_id: d for d, _ in seed_service.documents()[0]}
     source_doc = next(d for d in documents.values() if "動員大會" in (d.metadata.title or ""))
     source = seed_service.document(source_doc.doc_id)[1][3]
-    result = seed_service.similar(chunk_id=source.chunk_id, k=5)
+    result = seed_service.similar(SimilarRequest(chunk_id=source.chunk_id, k=5))
     assert result.source == source
     assert result.hits and all(h.passage.doc_id != source.doc_id for h in result.hits)
     some_marked = [h for h in result.hits if h.highlights]
@@ -115,7 +116,7 @@ def test_similar_language_from_other_documents_with_shared_wording(seed_service)
 
 def test_unknown_ids_are_not_found(seed_service):
     with pytest.raises(NotFoundError):
-        seed_service.similar(chunk_id="c-0000000000000000")
+        seed_service.similar(SimilarRequest(chunk_id="c-0000000000000000"))
     with pytest.raises(NotFoundError):
         seed_service.document("d-0000000000000000")
 

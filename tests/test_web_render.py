@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from qa.search.service import MODES
+from qa.search.requests import MODES
 from qa.types import Document, Hit, Metadata, Passage
-from web.app import templates
-from web.render import document_segments, segments, source_name, web_link
+from web.render import document_segments, segments, source_name, templates, web_link
 
 
 # -- segments -------------------------------------------------------------------------

@@ -1,11 +1,33 @@
-"""Template helpers: split text into plain and marked segments from stored offsets (templates escape them)."""
+"""The pages' templates and their helpers: marked segments from stored offsets (templates escape them), links."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
+from fastapi import Request
+from fastapi.responses import Response
+from fastapi.templating import Jinja2Templates
+
+from qa.access import changes_open
 from qa.citations import citation_source
+from qa.search.phrase import period_bounds
+from qa.search.requests import MODES
 from qa.types import Passage
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))  # autoescape is on for every template
+
+
+def page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+    """A page with what every page shows: whether changes are open here, and to whom."""
+    settings = request.app.state.settings
+    context.setdefault("can_write", changes_open(settings.token, settings.host))
+    context.setdefault("needs_token", settings.token is not None)
+    context.setdefault("modes", MODES)
+    return templates.TemplateResponse(request, name, context, status_code=status)
 
 
 def segments(text: str, spans: Sequence[Sequence[int]]) -> list[tuple[str, bool]]:
@@ -70,8 +92,23 @@ def web_link(source: str | None) -> str | None:
     return None
 
 
+def query_link(path: str, params: dict, **changes: object) -> str:
+    """`path` with the page's parameters, some changed (None or "" drops one); lists repeat their key."""
+    pairs = []
+    for key, value in {**params, **changes}.items():
+        for one in value if isinstance(value, list | tuple) else [value]:
+            if one not in (None, ""):
+                pairs.append((key, one))
+    return f"{path}?{urlencode(pairs)}" if pairs else path
+
+
 def register_filters(env) -> None:
     env.filters["segments"] = segments
     env.filters["source_name"] = source_name
     env.filters["web_link"] = web_link
     env.globals["document_segments"] = document_segments
+    env.globals["query_link"] = query_link
+    env.globals["period_bounds"] = period_bounds
+
+
+register_filters(templates.env)

@@ -1,9 +1,9 @@
 """Who may ask what: the Host names served, which changes come from the server's own pages, and the
-headers every response carries. Pure functions of a request's headers; web/app.py applies them."""
+headers every response carries. Pure functions of a request's headers; web/guard.py applies them
+(the token itself is checked by qa.access)."""
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -100,9 +100,3 @@ def _netloc(netloc: str, scheme: str) -> str:
     default = ":443" if scheme == "https" else ":80"
     return netloc.removesuffix(default)
 
-
-def bearer_matches(authorization: str | None, token: str | None) -> bool:
-    if not authorization or token is None:
-        return False
-    scheme, _, given = authorization.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())

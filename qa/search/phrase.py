@@ -14,40 +14,16 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from qa.citations import source_group
-from qa.errors import BadInputError
 from qa.index.phrase_index import fold_for_phrase
 from qa.index.store import PassageStore
-from qa.text.normalize import drop_surrogates
-from qa.types import Document, Hit, Passage, PassageFilter
+from qa.search.requests import PhraseRequest
+from qa.types import Document, Hit, Passage
 
-MAX_PHRASE_CHARS = 100
-# One character is no formulation, and would list a good part of the collection's characters.
-MIN_PHRASE_CHARS = 2
-MAX_LIMIT = 10_000  # occurrences in one page or one export
-GRANULARITIES = ("auto", "month", "year")
 # "auto" draws months while the dated occurrences span at most this many; years beyond.
 AUTO_MONTHS = 36
-
-
-@dataclass(frozen=True)
-class PhraseRequest:
-    phrase: str
-    doc_ids: tuple[str, ...] = ()
-    date_from: str | None = None
-    date_to: str | None = None
-    speaker: str | None = None
-    source: str | None = None
-    granularity: str = "auto"
-    offset: int = 0
-    limit: int = 50
-
-    @property
-    def where(self) -> PassageFilter:
-        return PassageFilter(doc_ids=self.doc_ids, date_from=self.date_from, date_to=self.date_to, speaker=self.speaker,
-                             source=self.source)
 
 
 @dataclass(frozen=True)
@@ -208,40 +184,10 @@ def as_hits(occurrences: Sequence[Occurrence], passages_of: Callable[[str], Sequ
 _CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def validate(request: PhraseRequest) -> PhraseRequest:
-    phrase = drop_surrogates(request.phrase or "").strip()
-    if not phrase:
-        raise BadInputError("the phrase is empty: give the exact wording to look for (q=...)")
-    if len(phrase) < MIN_PHRASE_CHARS:
-        raise BadInputError(f"the phrase {phrase!r} is one character; give at least {MIN_PHRASE_CHARS} "
-                            "(a word or a formulation such as 工业强县)")
-    if len(phrase) > MAX_PHRASE_CHARS:
-        raise BadInputError(f"the phrase is {len(phrase)} characters long; a phrase timeline takes at most "
-                            f"{MAX_PHRASE_CHARS} — for a longer passage use the similar-passage search")
-    if request.granularity not in GRANULARITIES:
-        raise BadInputError(f"granularity must be one of {', '.join(GRANULARITIES)}, not {request.granularity!r}")
-    if request.offset < 0 or not 1 <= request.limit <= MAX_LIMIT:
-        raise BadInputError(f"offset must be ≥ 0 and limit between 1 and {MAX_LIMIT}")
-    date_from, date_to = _iso_date(request.date_from, "date_from"), _iso_date(request.date_to, "date_to")
-    if date_from and date_to and date_from > date_to:
-        raise BadInputError(f"date_from ({date_from}) is after date_to ({date_to}); swap them")
-    return replace(request, phrase=phrase, doc_ids=tuple(request.doc_ids), date_from=date_from, date_to=date_to,
-                   speaker=request.speaker or None, source=request.source or None)
-
-
-def _iso_date(value: str | None, name: str) -> str | None:
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise BadInputError(f"{name} must be an ISO date such as 2022-06-10, not {value!r}") from None
-
-
 def phrase_timeline(store: PassageStore, request: PhraseRequest) -> PhraseTimeline:
     """The timeline of one phrase over the documents the request's filters allow."""
     started = time.perf_counter()
-    request = validate(request)
+    request = request.checked()
     folded = fold_for_phrase(request.phrase)
     candidates = {} if _CONTROL_CHARS.search(folded) else store.phrase_candidates(folded, request.where)
     occurrences = find_occurrences(candidates.values(), folded)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -18,10 +15,11 @@ from qa.index.vector_index import use_single_thread
 from qa.search.changes import ChangeService
 from qa.search.crosslingual import is_english, translate_query
 from qa.search.facets import Facets, facets_of
-from qa.search.phrase import PhraseRequest, PhraseTimeline, phrase_timeline
+from qa.search.phrase import PhraseTimeline, phrase_timeline
 from qa.search.query import QueryAnalysis, analyse, parse_switched_off
 from qa.search.query_vectors import QueryVectors
 from qa.search.ranking import DEFAULT_RANKING, RankingConfig
+from qa.search.requests import PhraseRequest, SearchRequest, SimilarRequest
 from qa.search.rerank import CrossEncoderScorer, word_rarity
 from qa.search.retrieval import (
     Query,
@@ -33,29 +31,8 @@ from qa.search.retrieval import (
     second_stage,
 )
 from qa.text.alignment import shared_spans
-from qa.text.normalize import drop_surrogates
 from qa.text.tokens import lexical_tokens
-from qa.types import Document, DocumentSummary, Hit, Passage, PassageFilter
-
-MODES = ("hybrid", "dense", "lexical")
-MAX_K = 100
-_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-@dataclass(frozen=True)
-class SearchRequest:
-    query: str
-    k: int = 10
-    mode: str = "hybrid"
-    doc_ids: tuple[str, ...] = ()
-    date_from: str | None = None
-    date_to: str | None = None
-    speaker: str | None = None
-    exclude_doc: str | None = None
-    source: str | None = None  # a site or file (qa.search.facets.source_group)
-    prefer: bool = True  # let the dates and speakers the query names favour documents that fit them
-    # Of those, the ones the user switched off, as "kind:value" (date:2024, speaker:賴清德).
-    ignore_filters: tuple[str, ...] = ()
+from qa.types import Document, DocumentSummary, Hit, Passage
 
 
 @dataclass(frozen=True)
@@ -82,15 +59,6 @@ class Retrieval:
     analysis: QueryAnalysis
     facets: Facets | None = None
     applied_filters: tuple[tuple[str, str], ...] = ()
-
-
-def _iso_date(value: str | None, name: str) -> str | None:
-    if value is None or value == "":
-        return None
-    try:
-        return dt.date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise BadInputError(f"{name} must be an ISO date such as 2022-06-10, not {value!r}") from None
 
 
 class SearchService:
@@ -132,35 +100,10 @@ class SearchService:
         assert self.encoder is not None, "embedding text needs the model: build the service with an encoder"
         return self.encoder
 
-    # -- validation -------------------------------------------------------
-    def validate(self, request: SearchRequest) -> SearchRequest:
-        for name, values in (("doc", request.doc_ids), ("speaker", (request.speaker,)), ("exclude_doc", (request.exclude_doc,))):
-            for value in values:
-                if value is not None and drop_surrogates(value) != value:
-                    raise BadInputError(f"{name} holds an unpaired surrogate (a lone \\ud800-\\udfff escape), which is "
-                                        "not text: send document ids and names as the API gives them")
-        # Control characters (NUL and the like) carry nothing to search for; tabs and line breaks stay.
-        query = _CONTROL_CHARS.sub(" ", drop_surrogates(request.query or "")).strip()
-        if not query:
-            raise BadInputError("the query is empty: type a question or paste a passage (q=...)")
-        if len(query) > self.max_query_chars:
-            raise BadInputError(f"the query is {len(query)} characters long; shorten it to at most {self.max_query_chars}")
-        if not 1 <= request.k <= MAX_K:
-            raise BadInputError(f"k must be between 1 and {MAX_K}, not {request.k}")
-        if request.mode not in MODES:
-            raise BadInputError(f"mode must be one of {', '.join(MODES)}, not {request.mode!r}")
-        date_from = _iso_date(request.date_from, "date_from")
-        date_to = _iso_date(request.date_to, "date_to")
-        if date_from and date_to and date_from > date_to:
-            raise BadInputError(f"date_from ({date_from}) is after date_to ({date_to}); swap them")
-        ignored = tuple(f"{kind}:{value}" for kind, value in parse_switched_off(request.ignore_filters))
-        return replace(request, query=query, doc_ids=tuple(request.doc_ids), date_from=date_from, date_to=date_to,
-                       speaker=request.speaker or None, source=request.source or None, ignore_filters=ignored)
-
     # -- search -----------------------------------------------------------
     def search(self, request: SearchRequest) -> SearchResult:
         started = time.perf_counter()
-        request = self.validate(request)
+        request = request.checked(self.max_query_chars)
         retrieval = self._retrieve(request)
         return SearchResult(request.query, request.mode, round((time.perf_counter() - started) * 1000, 2), retrieval.hits,
                             facets=retrieval.facets, **_named(retrieval))
@@ -210,9 +153,7 @@ class SearchService:
             if request.mode in ("hybrid", "lexical") else None
         clause_vectors = tuple(self.embed_query(clause) for clause in analysis.clauses) \
             if hybrid and vector is not None else ()
-        where = PassageFilter(doc_ids=request.doc_ids, date_from=request.date_from, date_to=request.date_to,
-                              speaker=request.speaker, source=request.source)
-        return Query(request.query, request.mode, request.k, analysis, where, request.exclude_doc, request.prefer,
+        return Query(request.query, request.mode, request.k, analysis, request.where, request.exclude_doc, request.prefer,
                      vector, clause_vectors, words)
 
     def lexical_query(self, text: str, lexical: LexicalReader | None = None) -> list[str]:
@@ -232,19 +173,14 @@ class SearchService:
         return self.query_vectors.embed(text)
 
     # -- similar policy language ------------------------------------------
-    def similar(self, *, text: str | None = None, chunk_id: str | None = None, k: int = 10,
-                exclude_doc: str | None = None, mode: str = "hybrid", prefer: bool = True,
-                ignore_filters: Sequence[str] = ()) -> SearchResult:
+    def similar(self, similar: SimilarRequest) -> SearchResult:
+        """Passages of other documents like the pasted text, or like a stored passage (its own document left out)."""
         started = time.perf_counter()
-        source: Passage | None = None
-        if chunk_id:
-            source = self.passage(chunk_id)
-            text = source.text
-            exclude_doc = exclude_doc or source.doc_id
-        if not text or not text.strip():
-            raise BadInputError("give the text to compare (text=...) or the chunk_id of a stored passage")
-        request = self.validate(SearchRequest(text, k=k, mode=mode, exclude_doc=exclude_doc, prefer=prefer,
-                                              ignore_filters=tuple(ignore_filters)))
+        chunk_id = similar.stored_chunk()
+        source = self.passage(chunk_id) if chunk_id else None
+        text = source.text if source else similar.text or ""
+        exclude_doc = similar.exclude_doc or (source.doc_id if source else None)
+        request = similar.search(text, exclude_doc).checked(self.max_query_chars)
         retrieval = self._retrieve(request)
         hits = retrieval.hits
         spans: dict[str, list[tuple[int, int]]] = {}

@@ -73,11 +73,11 @@ def bench_phrase(directory: Path, path: Path | None, n: int | None, runs: int) -
     store = PassageStore(store_path)
     out["documents"] = store.count_documents()
     started = time.perf_counter()
-    phrase_timeline(store, PhraseRequest("预热一下"))  # fills the index in when the store predates it
+    phrase_timeline(store, PhraseRequest(phrase="预热一下"))  # fills the index in when the store predates it
     out["first_query_s"] = round(time.perf_counter() - started, 2)
     # Shorter than a trigram: found through the trigrams that begin with it (qa.index.phrase_index).
     started = time.perf_counter()
-    short = phrase_timeline(store, PhraseRequest(SHORT_PHRASE))
+    short = phrase_timeline(store, PhraseRequest(phrase=SHORT_PHRASE))
     out["short_phrase"] = {"phrase": SHORT_PHRASE, "documents": short.total_documents,
                            "seconds": round(time.perf_counter() - started, 2)}
     rows = {}
@@ -86,7 +86,7 @@ def bench_phrase(directory: Path, path: Path | None, n: int | None, runs: int) -
         times = []
         for _ in range(max(runs, 3)):
             start = time.perf_counter()
-            timeline = phrase_timeline(store, PhraseRequest(phrase))
+            timeline = phrase_timeline(store, PhraseRequest(phrase=phrase))
             times.append((time.perf_counter() - start) * 1000)
         all_times.extend(times)
         rows[phrase] = {"documents": timeline.total_documents, "occurrences": timeline.total_occurrences,

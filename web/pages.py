@@ -1,0 +1,121 @@
+"""The server-rendered pages: each reads the same request as its JSON twin and renders what the service returns."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from qa.search.requests import Filters, SearchRequest
+from web.api import uploaded
+from web.deps import (
+    AppSettings,
+    DocumentsQuery,
+    PhrasePage,
+    SearchPage,
+    Service,
+    SimilarForm,
+    SimilarLink,
+    SimilarPosted,
+    check_writer,
+)
+from web.errors import public_message, shows_bad_input
+from web.render import page
+
+pages = APIRouter(default_response_class=HTMLResponse, include_in_schema=False)  # the JSON API is described
+
+
+def _filter_form(request: Filters) -> dict[str, Any]:
+    """A page's filter fields as the user sent them (blank, not None, where one was left out)."""
+    return {"doc": list(request.doc_ids), "date_from": request.date_from or "", "date_to": request.date_to or "",
+            "speaker": request.speaker or "", "source": request.source or ""}
+
+
+def _search_form(search: SearchRequest) -> dict[str, Any]:
+    return {"q": search.query, "k": search.k, "mode": search.mode, **_filter_form(search),
+            "exclude_doc": search.exclude_doc or "", "prefer": None if search.prefer else "false",
+            "ignore_filter": list(search.ignore_filters)}
+
+
+@pages.get("/")
+def home(request: Request):
+    stats, problem = request.app.state.holder.readiness()
+    if problem is not None:
+        return page(request, "index.html", status=503, stats=None,
+                    not_ready=public_message(str(problem), request.app.state.settings), form={})
+    return page(request, "index.html", stats=stats, not_ready=None, form={})
+
+
+@pages.get("/search")
+def search_page(request: Request, service: Service, search: SearchPage):
+    form = _search_form(search)
+    if not search.query.strip():
+        return page(request, "index.html", stats=service.stats(), not_ready=None, form=form)
+    shows_bad_input(request, "search.html", form=form, result=None)
+    return page(request, "search.html", form=form, result=service.search(search), error=None)
+
+
+@pages.get("/doc/{doc_id}")
+def doc_page(request: Request, doc_id: str, service: Service, chunk: str | None = None):
+    document, passages = service.document(doc_id)
+    return page(request, "doc.html", document=document, passages=passages, cited=chunk)
+
+
+@pages.get("/similar")
+def similar_page(request: Request, service: Service, similar: SimilarLink):
+    return _similar(request, service, similar)
+
+
+@pages.post("/similar")
+def similar_form(request: Request, service: Service, similar: SimilarPosted):
+    return _similar(request, service, similar)
+
+
+def _similar(request: Request, service: Service, similar: SimilarForm):
+    if not similar.chunk_id and not (similar.text or "").strip():
+        return page(request, "similar.html", result=None, text="", error=None)
+    shows_bad_input(request, "similar.html", result=None, text=similar.text or "")
+    result = service.similar(similar)
+    source_doc = service.document(result.source.doc_id)[0] if result.source else None
+    return page(request, "similar.html", result=result, text=result.query, source_doc=source_doc, error=None)
+
+
+@pages.get("/documents")
+def documents_page(request: Request, service: Service, listing: DocumentsQuery):
+    listing = listing.checked()
+    rows, total = service.documents(listing.offset, listing.limit)
+    return page(request, "documents.html", rows=rows, total=total, offset=listing.offset, limit=listing.limit,
+                report=None, added=[])
+
+
+@pages.post("/documents")
+def documents_upload(
+    request: Request,
+    settings: AppSettings,
+    service: Service,
+    files: Annotated[list[UploadFile], File()],
+    token: Annotated[str, Form()] = "",
+):
+    check_writer(settings, f"Bearer {token}" if token else None)
+    report = service.changes.add_files(uploaded(files, settings.max_upload_bytes), max_file_bytes=settings.max_file_bytes)
+    added = [service.document(doc_id)[0] for doc_id in report.added]
+    rows, total = service.documents(0, 50)
+    return page(request, "documents.html", rows=rows, total=total, offset=0, limit=50, report=report, added=added)
+
+
+@pages.post("/documents/{doc_id}/delete")
+def documents_delete(doc_id: str, settings: AppSettings, service: Service, token: Annotated[str, Form()] = ""):
+    check_writer(settings, f"Bearer {token}" if token else None)
+    service.changes.remove_document(doc_id)
+    return RedirectResponse("/documents", status_code=303)
+
+
+@pages.get("/phrase")
+def phrase_page(request: Request, service: Service, phrase: PhrasePage):
+    form = {"q": phrase.phrase, **_filter_form(phrase),
+            "granularity": phrase.granularity if phrase.granularity != "auto" else ""}
+    if not phrase.phrase.strip():
+        return page(request, "phrase.html", form=form, timeline=None, error=None)
+    shows_bad_input(request, "phrase.html", form=form, timeline=None)
+    return page(request, "phrase.html", form=form, timeline=service.phrase(phrase), error=None)
