@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
-from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
+from fastapi.responses import Response
 
 from qa.errors import BadInputError, TooLargeError
 from qa.search.export import check_format, export
@@ -59,9 +58,10 @@ ExportFormat = Annotated[str | None, Query(description="csv or jsonl: the passag
                                            json_schema_extra={"enum": ["csv", "jsonl", ""]})]
 
 
-def answer(shape: BaseModel, status: int = 200) -> JSONResponse:
-    """The shape's JSON, sent as it is (FastAPI's response_model only describes it)."""
-    return JSONResponse(shape.model_dump(mode="json"), status_code=status)
+def answer(shape: Health | SearchResponse | PhraseTimeline | DocumentsPage | DocumentDetail | UploadReport | Deleted,
+           status: int = 200) -> Response:
+    """The shape's JSON, written by pydantic and sent as it is (FastAPI's response_model only describes it)."""
+    return Response(shape.json(), status_code=status, media_type="application/json")
 
 
 # Every API route may answer these; the guard's 414/421 come before any route.
@@ -74,8 +74,8 @@ def healthz(request: Request):
     stats, problem = request.app.state.holder.readiness()
     if problem is not None:
         message = public_message(str(problem), request.app.state.settings)
-        return JSONResponse(Health.not_ready(problem.code, message).data(), status_code=503)
-    return JSONResponse(Health.ready(stats).data())
+        return answer(Health.not_ready(problem.code, message), status=503)
+    return answer(Health.ready(stats))
 
 
 @api.get("/api/search", response_model=SearchResponse, responses=DOWNLOADS)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -33,7 +33,8 @@ def error_response(request: Request, status: int, code: str, message: str, heade
     settings = request.app.state.settings
     message = public_message(message, settings)
     if _wants_json(request):
-        return JSONResponse(ErrorBody.of(code, message).model_dump(), status_code=status, headers=headers)
+        return Response(ErrorBody.of(code, message).json(), status_code=status, headers=headers,
+                        media_type="application/json")
     return templates.TemplateResponse(
         request, "error.html",
         {"status": status, "code": code, "message": message, "can_write": changes_open(settings.token, settings.host)},
