@@ -11,7 +11,6 @@ validation, and their values come from the service, already checked.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -33,9 +32,14 @@ def _absent(value: object) -> bool:
     return value is None
 
 
-@cache
+_ADAPTERS: dict[type, TypeAdapter[Any]] = {}
+
+
 def adapter(shape: type) -> TypeAdapter[Any]:
-    return TypeAdapter(shape)
+    """The writer of one shape, built once."""
+    if shape not in _ADAPTERS:
+        _ADAPTERS[shape] = TypeAdapter(shape)
+    return _ADAPTERS[shape]
 
 
 class _Shape:

@@ -6,12 +6,11 @@ import json
 
 import pytest
 
-from qa.search.facets import FacetValue, Facets
+from qa.search.facets import Facets, FacetValue
 from qa.search.phrase import PeriodCount, PhraseTimeline, UsageCount
 from qa.search.service import SearchResult
-from qa.serialize import ErrorBody, Health
+from qa.serialize import ErrorBody, Health, SearchResponse
 from qa.serialize import PhraseTimeline as TimelineShape
-from qa.serialize import SearchResponse
 from qa.types import DocumentSummary, Hit, Metadata, Passage
 
 DOCUMENT = DocumentSummary("d-1", "h", Metadata("在縣委工作會上的發言稿", "2022-06-10", "speech", None, None), "zh-Hant",

@@ -1,5 +1,4 @@
-"""The JSON API (docs/api.md): each route reads its request, calls the service and answers with a shape of
-qa.serialize, which the OpenAPI description states too."""
+"""The JSON API (docs/api.md): each route reads its request, calls the service, answers with a qa.serialize shape."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""What routes are given: the settings, the service, the check that a request may change the collection, and
-each operation's request as a query string, a page's form or a JSON body states it."""
+"""What routes are given: settings, the service, the change check, and each operation's request from the wire."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""The one exception handler: every error becomes its status and the API's JSON error, or an error page (or
-the page of the form the bad input came from)."""
+"""The one exception handler: each error becomes its status and the JSON error, an error page, or its form's page."""
 
 from __future__ import annotations
 

@@ -51,17 +51,14 @@ def _listed(value: object) -> object:
     return (value,) if isinstance(value, str) else value
 
 
-def _stated(**schema: object) -> dict[str, Any]:
-    return {"json_schema_extra": schema}
-
-
 # An empty date is no filter (the pages' forms send one): the schema says so.
-_DATE = _stated(anyOf=[{"type": "string", "format": "date"}, {"type": "string", "maxLength": 0}, {"type": "null"}])
+_DATE = dict(anyOf=[{"type": "string", "format": "date"}, {"type": "string", "maxLength": 0}, {"type": "null"}])
 _TEXT_LIST = WithJsonSchema({"anyOf": [{"items": {"type": "string"}, "type": "array"}, {"type": "string"}]})
 _SWITCH_LIST = WithJsonSchema({"anyOf": [{"items": IGNORE_FILTER_ITEM, "type": "array"}, IGNORE_FILTER_ITEM]})
 TextList = Annotated[tuple[str, ...], BeforeValidator(_listed), _TEXT_LIST]
 # The fields several requests share, each declared once (defaults stay beside the fields, where type checkers see them).
-PassageCount = Annotated[int, Field(description=f"passages, 1-{MAX_K}", **_stated(minimum=1, maximum=MAX_K))]
+PassageCount = Annotated[int, Field(description=f"passages, 1-{MAX_K}",
+                                    json_schema_extra=dict(minimum=1, maximum=MAX_K))]
 LeftOut = Annotated[str | None, Field(description="leave out passages of this document")]
 Prefer = Annotated[bool, Field(description="let the dates and speakers the question names favour documents that fit "
                                            "them (hybrid mode; a soft preference, never a filter; the response's "
@@ -70,7 +67,7 @@ SwitchedOff = Annotated[tuple[str, ...], BeforeValidator(_listed), _SWITCH_LIST,
                         Field(validation_alias="ignore_filter",
                               description="switch off one date or speaker the question names, as applied_filters lists "
                                           "it: date:2024, speaker:賴清德 (repeatable)")]
-IsoDate = Annotated[str | None, Field(description="ISO date, inclusive, on the speech's date", **_DATE)]
+IsoDate = Annotated[str | None, Field(description="ISO date, inclusive, on the speech's date", json_schema_extra=_DATE)]
 
 
 class _Request(BaseModel):
@@ -137,9 +134,10 @@ class SearchRequest(Filters):
     """A question or pasted text, and how to answer it."""
 
     query: str = Field(validation_alias="q", description="question or pasted text, any script, 1-2,000 characters",
-                       **_stated(minLength=1, maxLength=MAX_QUERY_CHARS, pattern=HAS_QUERY_TEXT))
+                       json_schema_extra=dict(minLength=1, maxLength=MAX_QUERY_CHARS, pattern=HAS_QUERY_TEXT))
     k: PassageCount = 10
-    mode: str = Field(default="hybrid", description="hybrid, dense or lexical", **_stated(enum=list(MODES)))
+    mode: str = Field(default="hybrid", description="hybrid, dense or lexical",
+                      json_schema_extra=dict(enum=list(MODES)))
     exclude_doc: LeftOut = None
     prefer: Prefer = True
     ignore_filters: SwitchedOff = ()
@@ -169,7 +167,7 @@ class SimilarRequest(Filters):
     ]})
 
     text: str | None = Field(default=None, description="pasted text to compare; or give chunk_id",
-                             **_stated(maxLength=MAX_QUERY_CHARS, pattern=HAS_QUERY_TEXT))
+                             json_schema_extra=dict(maxLength=MAX_QUERY_CHARS, pattern=HAS_QUERY_TEXT))
     chunk_id: str | None = Field(default=None, description="start from a stored passage; its own document is left out")
     k: PassageCount = 10
     exclude_doc: LeftOut = None
@@ -200,11 +198,15 @@ class PhraseRequest(Filters):
 
     phrase: str = Field(validation_alias="q",
                         description=f"the exact phrase, either script, {MIN_PHRASE_CHARS}-{MAX_PHRASE_CHARS} characters",
-                        **_stated(minLength=MIN_PHRASE_CHARS, maxLength=MAX_PHRASE_CHARS, pattern=HAS_TWO_CHARACTERS))
-    granularity: str = Field(default="auto", description="auto, month or year", **_stated(enum=list(GRANULARITIES)))
-    offset: int = Field(default=0, description="occurrences to skip", **_stated(minimum=0, maximum=MAX_OFFSET))
-    limit: int = Field(default=50, description=f"occurrences listed, 1-{MAX_PHRASE_LIMIT} (a download lists every one unless "
-                                       "told)", **_stated(minimum=1, maximum=MAX_PHRASE_LIMIT))
+                        json_schema_extra=dict(minLength=MIN_PHRASE_CHARS, maxLength=MAX_PHRASE_CHARS,
+                                               pattern=HAS_TWO_CHARACTERS))
+    granularity: str = Field(default="auto", description="auto, month or year",
+                             json_schema_extra=dict(enum=list(GRANULARITIES)))
+    offset: int = Field(default=0, description="occurrences to skip",
+                        json_schema_extra=dict(minimum=0, maximum=MAX_OFFSET))
+    limit: int = Field(default=50, description=f"occurrences listed, 1-{MAX_PHRASE_LIMIT} (a download lists every one "
+                                               "unless told)",
+                       json_schema_extra=dict(minimum=1, maximum=MAX_PHRASE_LIMIT))
 
     def checked(self) -> PhraseRequest:
         """This request as the timeline runs it, or BadInputError saying what to change."""
@@ -230,9 +232,10 @@ class PhraseRequest(Filters):
 class DocumentsRequest(_Request):
     """A page of the collection's documents."""
 
-    offset: int = Field(default=0, description="documents to skip", **_stated(minimum=0, maximum=MAX_OFFSET))
+    offset: int = Field(default=0, description="documents to skip",
+                        json_schema_extra=dict(minimum=0, maximum=MAX_OFFSET))
     limit: int = Field(default=50, description=f"documents to list, 1-{MAX_DOCUMENTS_LIMIT}",
-                       **_stated(minimum=1, maximum=MAX_DOCUMENTS_LIMIT))
+                       json_schema_extra=dict(minimum=1, maximum=MAX_DOCUMENTS_LIMIT))
 
     def checked(self) -> DocumentsRequest:
         if not 0 <= self.offset <= MAX_OFFSET or not 1 <= self.limit <= MAX_DOCUMENTS_LIMIT:
