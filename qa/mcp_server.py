@@ -197,8 +197,8 @@ def build_server(settings: Settings, web_url: str = DEFAULT_WEB_URL) -> MCPServe
             from qa.types import RawDocument
 
             check(token)
-            report = holder.get().changes.add_documents([RawDocument(text=text, source=source, title=title, date=date,
-                                                             speaker=speaker)])
+            document = RawDocument(text=text, source=source, title=title, date=date, speaker=speaker)
+            report = holder.get().changes.add_documents([document])
             return UploadReport.of(report).data()
 
         @server.tool()

@@ -129,9 +129,9 @@ def test_a_change_service_without_the_model_removes_documents_and_refuses_to_add
     changes = ChangeService(collection, None)
     service = SearchService(collection, encoder, changes=changes)
     assert service.changes is changes
-    doc_id = service.search(SearchRequest(PROBE_QUERY, k=1)).hits[0].passage.doc_id
+    doc_id = service.search(SearchRequest(query=PROBE_QUERY, k=1)).hits[0].passage.doc_id
     changes.remove_document(doc_id)
-    assert doc_id not in {h.passage.doc_id for h in service.search(SearchRequest(PROBE_QUERY, k=20)).hits}
+    assert doc_id not in {h.passage.doc_id for h in service.search(SearchRequest(query=PROBE_QUERY, k=20)).hits}
     with pytest.raises(NotFoundError, match="nothing was removed"):
         changes.remove_document(doc_id)
     with pytest.raises(AssertionError, match="needs the model"):

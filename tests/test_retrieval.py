@@ -318,9 +318,9 @@ def test_the_service_runs_the_steps_with_its_ranking_configuration(collection, f
     default = SearchService(collection, fake_encoder)
     strong = SearchService(collection, fake_encoder, ranking=replace(
         DEFAULT_RANKING, second_stage=replace(DEFAULT_RANKING.second_stage, date_weight=0.5)))
-    base = {h.passage.chunk_id: h.score for h in default.search(SearchRequest(text, k=30, prefer=False)).hits}
+    base = {h.passage.chunk_id: h.score for h in default.search(SearchRequest(query=text, k=30, prefer=False)).hits}
     for service, bonus in ((default, DEFAULT_RANKING.second_stage.date_weight), (strong, 0.5)):
-        hits = service.search(SearchRequest(text, k=30)).hits
+        hits = service.search(SearchRequest(query=text, k=30)).hits
         assert hits[0].document.metadata.date.startswith("2023")
         compared = [hit for hit in hits if hit.passage.chunk_id in base]
         fitting = [(hit.document.metadata.date or "").startswith("2023") for hit in compared]
@@ -330,4 +330,4 @@ def test_the_service_runs_the_steps_with_its_ranking_configuration(collection, f
     # A smaller hit window cuts the hits short.
     narrow = SearchService(collection, fake_encoder, ranking=replace(DEFAULT_RANKING, depths=Depths(hits_per_hit=0,
                                                                                                       hits_extra=3)))
-    assert len(narrow.search(SearchRequest(text, k=10)).hits) <= 3 < len(default.search(SearchRequest(text, k=10)).hits)
+    assert len(narrow.search(SearchRequest(query=text, k=10)).hits) <= 3 < len(default.search(SearchRequest(query=text, k=10)).hits)
