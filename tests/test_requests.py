@@ -99,7 +99,7 @@ def web(tmp_path):
 
     service = RecordingService()
     settings = Settings.from_env({}, data_dir=tmp_path / "data", cache_dir=tmp_path / "cache")
-    return TestClient(create_app(settings, service=service), base_url="http://127.0.0.1"), service  # type: ignore[arg-type]
+    return TestClient(create_app(settings, service=service), base_url="http://127.0.0.1"), service
 
 
 # -- validation, once, with messages that say what to change ----------------------------------

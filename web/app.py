@@ -24,6 +24,8 @@ log = logging.getLogger("speechqa.web")
 
 
 class SpeechQAApp(FastAPI):
+    """FastAPI, its OpenAPI description stating query parameters as a URL sends them (web.api.as_sent_in_url)."""
+
     def openapi(self) -> dict[str, Any]:
         if self.openapi_schema is None:
             self.openapi_schema = as_sent_in_url(super().openapi())
