@@ -28,10 +28,8 @@ def open_service(settings: Settings) -> SearchService:
         from embeddings.cross_encoder import CrossEncoderScorer
 
         reranker = CrossEncoderScorer(settings.reranker, device=settings.device)
-    from qa.index.collection import Collection
-
     collection = open_collection(settings, model_name(settings))
-    advice = reindex_advice(collection) if isinstance(collection, Collection) else None
+    advice = reindex_advice(collection)
     if advice:
         log.warning(advice)
     return SearchService(collection, load_encoder(settings),

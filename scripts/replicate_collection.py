@@ -32,7 +32,6 @@ def _moved(vectors: np.ndarray, rng: np.random.Generator, noise: float) -> np.nd
 def replicate(source: Path, target: Path, copies: int, model: str, noise: float = 0.05) -> int:
     from qa.index.collection import STORE_FILE, Collection
     from qa.index.store import PassageStore, StoredPassage
-    from qa.types import Passage
 
     source_store = PassageStore(source / STORE_FILE)
     target.mkdir(parents=True, exist_ok=True)
@@ -42,29 +41,28 @@ def replicate(source: Path, target: Path, copies: int, model: str, noise: float 
     written = 0
     for start in range(0, len(doc_ids), 500):
         documents = source_store.get_documents(doc_ids[start : start + 500], with_text=True)
-        rows = source_store._db.execute(
-            f"SELECT p.doc_id, p.chunk_id, p.ordinal, p.text, p.char_start, p.char_end, p.section, p.embed_hash, p.tokens, "
-            f"e.vector, s.vectors FROM passages p JOIN embeddings e ON e.model = ? AND e.embed_hash = p.embed_hash "
-            f"LEFT JOIN sentence_vectors s ON s.model = e.model AND s.embed_hash = p.embed_hash WHERE p.doc_id IN ({','.join('?' * len(documents))}) ORDER BY p.doc_id, p.ordinal",
-            [model, *documents]).fetchall()
-        by_doc: dict[str, list] = {}
-        for row in rows:
-            by_doc.setdefault(row[0], []).append(row)
+        stored_of = source_store.stored_passages(list(documents))
+        hashes = [s.embed_hash for passages in stored_of.values() for s in passages]
+        passage_vectors = source_store.known_vectors(model, hashes)
+        dim = len(next(iter(passage_vectors.values()))) if passage_vectors else 0
+        sentence_vectors = source_store.known_sentence_vectors(model, hashes, dim)
         for copy in range(copies):
             items, vectors, sentences = [], {}, {}
             for doc_id, document in documents.items():
                 new_id = f"{doc_id}x{copy}"
                 stored = []
-                for (_, chunk_id, ordinal, text, char_start, char_end, section, embed_hash, tokens, blob,
-                     sentence_blob) in by_doc.get(doc_id, []):
-                    vector = np.frombuffer(blob, dtype=np.float32)
-                    key = f"{embed_hash}~{copy}"
+                for source_passage in stored_of.get(doc_id, []):
+                    vector = passage_vectors.get(source_passage.embed_hash)
+                    if vector is None:  # a passage without a vector for this model is not copied
+                        continue
+                    key = f"{source_passage.embed_hash}~{copy}"
                     vectors[key] = _moved(vector, rng, noise) if copy else vector
-                    if sentence_blob is not None:  # stored as float16 rows, one a sentence
-                        of_sentences = np.frombuffer(sentence_blob, dtype=np.float16).astype(np.float32).reshape(-1, len(vector))
+                    of_sentences = sentence_vectors.get(source_passage.embed_hash)
+                    if of_sentences is not None:
                         sentences[key] = _moved(of_sentences, rng, noise) if copy else of_sentences
-                    stored.append(StoredPassage(Passage(f"{chunk_id}x{copy}", new_id, ordinal, text, char_start, char_end, section),
-                                                key, tokens))
+                    passage = source_passage.passage
+                    stored.append(StoredPassage(replace(passage, chunk_id=f"{passage.chunk_id}x{copy}", doc_id=new_id),
+                                                key, source_passage.tokens))
                 items.append((replace(document, doc_id=new_id, content_hash=f"{document.content_hash}~{copy}",
                                       sources=tuple(f"{s}~{copy}" for s in document.sources)), stored, None))
                 written += len(stored)

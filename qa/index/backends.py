@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from qa.index.contract import Backend
 from qa.settings import Settings
 
 
 def open_collection(settings: Settings, model: str, *, create: bool = False, allow_model_change: bool = False,
-                    dim: int | None = None):
+                    dim: int | None = None) -> Backend:
     """The embedded `Collection` at settings.data_dir, or a `MilvusCollection` when settings.index names
-    Milvus (`milvus://HOST:PORT[/NAME]`, or a Milvus Lite path ending in .db); both serve SearchService."""
+    Milvus (`milvus://HOST:PORT[/NAME]`, or a Milvus Lite path ending in .db); both honour the contract."""
     if settings.index:
         from qa.index.milvus_backend import MilvusCollection
 

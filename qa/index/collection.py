@@ -21,21 +21,22 @@ import logging
 import os
 import shutil
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar, overload
 
 import numpy as np
 
 from qa.errors import IndexNotBuiltError, ModelMismatchError
+from qa.index.contract import Capabilities, ChunkingSettings, Reindexable
+from qa.index.embedded_view import EmbeddedView
 from qa.index.indexes import PassageIndex
-from qa.index.lexical import LexicalIndex, LexicalSnapshot
+from qa.index.lexical import LexicalIndex
 from qa.index.near_duplicates import NearDuplicateFinder
 from qa.index.store import PassageStore, StoreChange, StoredPassage, StoreSnapshot
-from qa.index.vector_index import VectorPassageIndex, VectorSnapshot
+from qa.index.vector_index import VectorPassageIndex
 from qa.text.shingles import band_keys
-from qa.types import Document, DocumentSummary, Passage
+from qa.types import Document, DocumentSummary, Metadata, Passage, PassageFilter
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +48,6 @@ LOCK_FILE = "speechqa.lock"
 
 IndexT = TypeVar("IndexT", VectorPassageIndex, LexicalIndex)
 Step = Callable[[], None]  # one change to an index, applied when the collection publishes it
-
-
-@dataclass(frozen=True)
-class ChunkingSettings:
-    min_chars: int = 150
-    target_chars: int = 400
-    max_chars: int = 600
-    overlap_sentences: int = 1
 
 
 def read_manifest(directory: Path) -> dict:
@@ -107,57 +100,12 @@ class LiveNearDuplicates(NearDuplicateFinder):
                     del self._buckets[key]
 
 
-class CollectionView:
-    """What one request reads (qa.index.indexes.CollectionView): indexes and store as of one version."""
-
-    def __init__(self, store: StoreSnapshot, vectors: VectorSnapshot, lexical: LexicalSnapshot, model: str) -> None:
-        self.store = store
-        self.vectors = vectors
-        self.lexical = lexical
-        self.version = store.version
-        self._model = model
-
-    def dense_scores(self, query: np.ndarray, pids: np.ndarray) -> np.ndarray:
-        """Each passage's cosine with the query: that of its best sentence, or of the passage vector for
-        passages stored without sentence vectors."""
-        return self.sentence_cosines(np.asarray(query, dtype=np.float32).reshape(1, -1), pids)[:, 0]
-
-    def sentence_cosines(self, queries: np.ndarray, pids: np.ndarray) -> np.ndarray:
-        """(passages, queries) float32: each query's cosine with each passage's best sentence for it (with
-        the passage vector, for passages stored without sentence vectors). One read of the sentence
-        vectors serves a question and its clauses."""
-        queries = np.asarray(queries, dtype=np.float32)
-        out = np.zeros((len(pids), len(queries)), dtype=np.float32)
-        scored = np.zeros(len(pids), dtype=bool)
-        owners, rows = self.store.sentence_vectors(self._model, pids.tolist(), queries.shape[1])
-        if len(owners):
-            starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
-            position = {pid: i for i, pid in enumerate(pids.tolist())}
-            at = [position[int(pid)] for pid in owners[starts]]
-            out[at] = np.maximum.reduceat(rows @ queries.T, starts, axis=0)
-            scored[at] = True
-        if not scored.all():
-            unscored = pids[~scored]
-            out[~scored] = np.stack([self.vectors.score(query, unscored) for query in queries], axis=1)
-        return out
-
-    def title_scores(self, query: np.ndarray, titles: Sequence[str]) -> dict[str, float]:
-        """Cosine of the query with each of these document titles that has a vector."""
-        query = np.asarray(query, dtype=np.float32).reshape(-1)
-        return {title: float(vector @ query) for title, vector in self.store.title_vectors(self._model, titles).items()}
-
-    def passages(self, pids: Sequence[int]) -> dict[int, Passage]:
-        return self.store.passages(pids)
-
-    def documents(self, doc_ids: Sequence[str]) -> dict[str, DocumentSummary]:
-        return self.store.documents(doc_ids)
-
-
 class Collection:
-    # Passages are embedded a sentence at a time and scored by their best sentence (CollectionView.dense_scores),
-    # and documents' titles are embedded too (CollectionView.title_scores).
-    scores_sentences = True
-    scores_titles = True
+    """The embedded backend (qa.index.contract.Reindexable): a directory holding the store and the indexes derived from it."""
+
+    # Passages are embedded a sentence at a time and scored by their best sentence (EmbeddedView.dense_scores),
+    # documents' titles are embedded too (EmbeddedView.title_scores), and the BM25 vocabulary is in memory.
+    capabilities = Capabilities(scores_sentences=True, scores_titles=True, knows_in_memory=True)
 
     def __init__(self, directory: Path, model: str, chunking: ChunkingSettings | None = None) -> None:
         self.directory = directory
@@ -211,6 +159,10 @@ class Collection:
     def manifest(self) -> dict:
         return read_manifest(self.directory)
 
+    @property
+    def location(self) -> str:
+        return str(self.directory)
+
     def is_current(self) -> bool:
         """Whether the loaded indexes reflect the store's latest version."""
         vectors, lexical = self.vectors, self.lexical
@@ -227,6 +179,9 @@ class Collection:
             self.catch_up(from_memory=False)
             if self._dirty:
                 self.save()
+
+    def ensure_indexes(self) -> None:
+        self._indexes()
 
     def _load_entry(self, cls: type[IndexT], entry: dict | None) -> IndexT | None:
         if not entry:
@@ -378,7 +333,7 @@ class Collection:
 
     # -- reading -------------------------------------------------------------------
     @contextlib.contextmanager
-    def snapshot(self) -> Iterator[CollectionView]:
+    def snapshot(self) -> Iterator[EmbeddedView]:
         """Indexes and store as of one version, for one request: `with collection.snapshot() as view:`."""
         self._indexes()  # loads them on first use, outside the lock that publishing takes
         for attempt in range(2):
@@ -393,7 +348,7 @@ class Collection:
                 continue
             break
         try:
-            yield CollectionView(store, vectors.reader(store), lexical.reader(store), self.model)
+            yield EmbeddedView(store, vectors.reader(store), lexical.reader(store), self.model)
         finally:
             store_view.__exit__(None, None, None)
 
@@ -407,6 +362,83 @@ class Collection:
         return {"index": vector_stats["kind"], "recall_at_10": vector_stats.get("recall_at_10"),
                 "tombstones": vector_stats.get("tombstones", 0), "lexical_segments": lexical.segment_count,
                 "version": vectors.version}
+
+    # -- records: the store's, for the collection's model ------------------------------
+    def get_document(self, doc_id: str) -> Document | None:
+        return self.store.get_document(doc_id)
+
+    @overload
+    def get_documents(self, doc_ids: Iterable[str], with_text: Literal[True]) -> dict[str, Document]: ...
+
+    @overload
+    def get_documents(self, doc_ids: Iterable[str], with_text: Literal[False] = False) -> dict[str, DocumentSummary]: ...
+
+    def get_documents(self, doc_ids: Iterable[str], with_text: bool = False) -> Mapping[str, DocumentSummary]:
+        return self.store.get_documents(doc_ids, True) if with_text else self.store.get_documents(doc_ids)
+
+    def passage(self, chunk_id: str) -> Passage | None:
+        pid = self.store.pid_of_chunk(chunk_id)
+        return self.store.passages_by_pid([pid]).get(pid) if pid is not None else None
+
+    def passages_of(self, doc_id: str) -> list[Passage]:
+        return self.store.passages_of(doc_id)
+
+    def list_documents(self, offset: int = 0, limit: int = 50) -> list[tuple[DocumentSummary, int]]:
+        return self.store.list_documents(offset, limit)
+
+    def count_documents(self) -> int:
+        return self.store.count_documents()
+
+    def count_passages(self) -> int:
+        return self.store.count_passages()
+
+    def speakers(self) -> frozenset[str]:
+        return self.store.speakers()
+
+    def phrase_candidates(self, folded_phrase: str, where: PassageFilter) -> dict[str, Document]:
+        return self.store.phrase_candidates(folded_phrase, where)
+
+    def find_by_hash(self, content_hash: str) -> str | None:
+        return self.store.find_by_hash(content_hash)
+
+    def titles_without_vectors(self, titles: Iterable[str] | None = None) -> list[str]:
+        return self.store.titles_without_vectors(self.model, titles)
+
+    def derived_version(self) -> int | None:
+        return int(self.store.get_meta("derived_version") or 0)
+
+    def set_derived_version(self, version: int) -> None:
+        self.store.set_meta("derived_version", str(version))
+
+    def add_source(self, doc_id: str, source: str) -> bool:
+        return self.store.add_source(doc_id, source)
+
+    def known_vectors(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        return self.store.known_vectors(self.model, hashes)
+
+    def put_title_vectors(self, vectors: Mapping[str, np.ndarray]) -> None:
+        self.store.put_title_vectors(self.model, vectors)
+
+    def all_document_ids(self) -> list[str]:
+        return self.store.all_document_ids()
+
+    def passage_texts_of(self, doc_id: str) -> list[tuple[int, str]]:
+        return self.store.passage_texts_of(doc_id)
+
+    def refresh_derived(self, updates: Sequence[tuple[str, Metadata, dict[int, str]]]) -> int:
+        return self.store.refresh_derived(updates)
+
+    def passages_missing_vectors(self) -> list[tuple[str, str]]:
+        return self.store.passages_missing_vectors(self.model)
+
+    def passages_missing_sentence_vectors(self) -> list[tuple[str, str]]:
+        return self.store.passages_missing_sentence_vectors(self.model)
+
+    def put_vectors(self, vectors: dict[str, np.ndarray]) -> None:
+        self.store.put_vectors(self.model, vectors)
+
+    def put_sentence_vectors(self, vectors: dict[str, np.ndarray]) -> None:
+        self.store.put_sentence_vectors(self.model, vectors)
 
     # -- background work and files -----------------------------------------------------
     def _schedule_maintenance(self, measure: bool = False) -> None:
@@ -506,3 +538,7 @@ def _adding_vectors(view: StoreSnapshot, model: str, index: VectorPassageIndex, 
     if blocks and dim is not None and vectors.shape[1] != dim:
         return None
     return functools.partial(index.add, found, vectors, view.version)
+
+
+if TYPE_CHECKING:  # mypy checks here that the embedded collection honours the whole contract
+    _honours_contract: type[Reindexable] = Collection

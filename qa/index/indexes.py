@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 
-from qa.types import DocumentSummary, Passage, PassageFilter
+from qa.types import PassageFilter
 
 Hits = tuple[np.ndarray, np.ndarray]  # (pids int64, scores float32), best first
 
@@ -120,12 +120,9 @@ class LexicalReader(IndexReader, Protocol):
         """float32 BM25 score of each of `pids` for these tokens, in their order; 0.0 where it does not match."""
         ...
 
-    # Whether `knows` looks in memory, so that asking it of the many spellings a pinyin name may have
-    # (qa.search.crosslingual.pinyin_names) is cheap; a server round trip for each is not.
-    knows_in_memory: bool
-
     def knows(self, token: str) -> bool:
-        """Whether any passage this reader holds contains the token."""
+        """Whether any passage this reader holds contains the token (qa.index.contract.Capabilities says
+        whether that is cheap to ask)."""
         ...
 
 
@@ -210,44 +207,3 @@ class ImmutableStateIndex(PassageIndex, Generic[StateT]):
     @property
     def version(self) -> int:
         return self._state.version
-
-
-class CollectionView(Protocol):
-    """Everything one request reads, as of one store version (`with collection.snapshot() as view:`).
-
-    The indexes and the store reads agree: a document removed after the view was taken is still
-    readable through it, and one added after is in none of its parts.
-    """
-
-    # Read-only, so that a view holding narrower readers (a snapshot's own classes) still fits.
-    @property
-    def version(self) -> int: ...
-
-    @property
-    def vectors(self) -> VectorReader: ...
-
-    @property
-    def lexical(self) -> LexicalReader: ...
-
-    def passages(self, pids: Sequence[int]) -> dict[int, Passage]:
-        """The passages of these pids that exist at this version."""
-        ...
-
-    def documents(self, doc_ids: Sequence[str]) -> Mapping[str, DocumentSummary]:
-        """Summaries (metadata and sources, no text) of these documents that exist at this version."""
-        ...
-
-    def dense_scores(self, query: np.ndarray, pids: np.ndarray) -> np.ndarray:
-        """float32 cosine of each of `pids` with the query, in their order: the candidates' dense evidence
-        (a backend may score a passage by its best sentence rather than by its one vector)."""
-        ...
-
-    def sentence_cosines(self, queries: np.ndarray, pids: np.ndarray) -> np.ndarray:
-        """float32 (pids, queries): dense_scores for several queries at once (a question and its clauses),
-        the passages read once."""
-        ...
-
-    def title_scores(self, query: np.ndarray, titles: Sequence[str]) -> dict[str, float]:
-        """Cosine of the query with each of these document titles the backend holds a vector for (it may
-        hold none: the second stage then goes without)."""
-        ...

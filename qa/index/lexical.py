@@ -180,7 +180,6 @@ class LexicalSnapshot:
     """LexicalReader over one LexicalState; it remembers its last query's scores (search, then score)."""
 
     kind = "bm25"
-    knows_in_memory = True
 
     def __init__(self, state: LexicalState, store: StoreView | None) -> None:
         self._state = state

@@ -33,16 +33,16 @@ import numpy as np
 
 from qa.citations import source_group
 from qa.errors import BadInputError, IndexNotBuiltError, MissingDependencyError, ModelMismatchError
+from qa.index.contract import Backend, Capabilities, ChunkingSettings
 from qa.index.indexes import Hits, no_hits, top_hits
-from qa.index.store import PassageStore, StoredPassage, title_key
+from qa.index.near_duplicates import NearDuplicateFinder
+from qa.index.store import PassageStore, StoreChange, StoredPassage, title_key
 from qa.text.normalize import HAN_UNIFIED, lexical_form
 from qa.text.tokens import STOPWORDS, WORDLIKE, lexical_tokens, segmenter
 from qa.types import Document, DocumentSummary, Metadata, Passage, PassageFilter
 
 if TYPE_CHECKING:
     from pymilvus import MilvusClient
-
-    from qa.index.near_duplicates import NearDuplicateFinder
 
 MILVUS_EXTRA = "pip install 'speechqa[milvus]'"
 DEFAULT_NAME = "speechqa_passages"
@@ -86,6 +86,11 @@ class MilvusTarget:
     uri: str  # what MilvusClient takes: http://host:port, or a Lite path
     name: str  # the Milvus collection
     lite: bool
+
+    @property
+    def index(self) -> str:
+        """The target as --index names it."""
+        return self.uri if self.lite else f"milvus://{self.uri.removeprefix('http://')}/{self.name}"
 
     @classmethod
     def parse(cls, index: str) -> MilvusTarget:
@@ -455,6 +460,10 @@ class MilvusPassages:
                                       d.metadata.title or "", d.doc_id))
         return [(document, counts[document.doc_id]) for document in documents[offset:offset + limit]]
 
+    def document_ids(self) -> Iterator[str]:
+        """Ids of the documents whose first passage is written: all their passages are (it is written last)."""
+        return (row["doc_id"] for row in self._iterate("ordinal == 0", ["doc_id"]))
+
     def _iterate(self, expression: str, fields: list[str]) -> Iterator[dict]:
         # Milvus Lite gives iterators no server timestamp; pymilvus warns on every one and then works.
         logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
@@ -685,7 +694,6 @@ class MilvusVectorReader(MilvusReader):
 
 class MilvusLexicalReader(MilvusReader):
     kind = "milvus:BM25"
-    knows_in_memory = False  # each token not yet asked about is a search on the server
 
     def search(self, query: Sequence[str], k: int, where: PassageFilter | None = None, exclude_doc: str | None = None) -> Hits:
         return self._passages.search_bm25(query, k, filter_expression(where, exclude_doc))
@@ -739,12 +747,12 @@ def copy_from_store(store: PassageStore, model: str, passages: MilvusPassages, b
     """Write every document of an embedded collection's store, with its stored vectors, into Milvus
     (no re-embedding); returns the passages written."""
     written = 0
-    doc_ids = [row[0] for row in store._db.execute("SELECT doc_id FROM documents ORDER BY doc_id")]
-    for batch in _batches(doc_ids, batch_documents):
+    for batch in _batches(store.all_document_ids(), batch_documents):
         documents = store.get_documents(batch, with_text=True)
+        stored_of = store.stored_passages(batch)
         rows: list[dict] = []
         for doc_id in batch:
-            stored = _stored_passages(store, doc_id)
+            stored = stored_of.get(doc_id, [])
             vectors = store.known_vectors(model, [s.embed_hash for s in stored])
             rows += passage_rows(documents[doc_id], stored, [vectors[s.embed_hash] for s in stored])
         passages.upsert_rows(rows)
@@ -755,33 +763,21 @@ def copy_from_store(store: PassageStore, model: str, passages: MilvusPassages, b
     return written
 
 
-def _stored_passages(store: PassageStore, doc_id: str) -> list[StoredPassage]:
-    rows = store._db.execute(
-        "SELECT chunk_id, doc_id, ordinal, text, char_start, char_end, section, embed_hash, tokens FROM passages "
-        "WHERE doc_id = ? ORDER BY ordinal", (doc_id,)).fetchall()
-    return [StoredPassage(Passage(*row[:7]), row[7], row[8]) for row in rows]
-
-
 class MilvusCollection:
-    """The collection facade (`qa.index.collection.Collection`'s surface) over one Milvus collection.
+    """The Milvus backend (qa.index.contract.Backend) over one Milvus collection and its titles' companion.
 
-    `store` answers the reads and writes the SQLite store answers for the embedded backend; there
-    are no derived indexes to load, save or catch up: Milvus indexes what it is given.
+    There are no derived indexes to load, save or catch up: Milvus indexes what it is given.
     """
 
     # Passages are embedded whole: one vector a row, no sentence vectors to score them by. Document
-    # titles are embedded too, into a companion collection (MilvusPassages.put_title_vectors).
-    scores_sentences = False
-    scores_titles = True
+    # titles are embedded too, into a companion collection (MilvusPassages.put_title_vectors). Whether a
+    # BM25 token is known is a search on the server.
+    capabilities = Capabilities(scores_sentences=False, scores_titles=True, knows_in_memory=False)
 
     def __init__(self, passages: MilvusPassages) -> None:
-        from qa.index.collection import ChunkingSettings
-
-        self.store = passages
+        self.passages = passages
         self.model = passages.model
         self.chunking = ChunkingSettings()
-        self.vectors = MilvusVectorReader(passages)  # never None: SearchService loads nothing
-        self.lexical = MilvusLexicalReader(passages)
         self._unsealed = False
         self._seal_lock = threading.Lock()
         self._near: NearDuplicateFinder | None = None
@@ -793,49 +789,112 @@ class MilvusCollection:
 
     def close(self) -> None:
         self._seal()
-        self.store.close()
+        self.passages.close()
 
     def _seal(self) -> None:
         """Seal the changes before anything reads them (see MilvusPassages.commit): a large ingest is
         sealed once at its end, an upload before the first search after it."""
         with self._seal_lock:
             if self._unsealed:
-                self.store.commit()
+                self.passages.commit()
                 self._unsealed = False
 
     @property
+    def location(self) -> str:
+        return self.passages.target.index
+
+    @property
     def manifest(self) -> dict:
-        return {"model": self.model, "dim": self.store.dim, "index": "milvus:HNSW", "format_version": FORMAT_VERSION}
+        return {"model": self.model, "dim": self.passages.dim, "index": "milvus:HNSW", "format_version": FORMAT_VERSION}
 
-    def load_indexes(self) -> None:
-        return None
-
-    def rebuild_indexes(self) -> None:
-        return None
+    def ensure_indexes(self) -> None:
+        return None  # the server holds them
 
     def near_duplicates(self) -> NearDuplicateFinder:
         """Near-duplicates are found within one ingest or upload: a cluster keeps no table of every
         document's signature (exact duplicates are still found, by content hash)."""
         if self._near is None:
-            from qa.index.near_duplicates import NearDuplicateFinder
-
             self._near = NearDuplicateFinder()
         return self._near
 
     def snapshot(self) -> contextlib.AbstractContextManager[MilvusView]:
         self._seal()
-        return self.store.snapshot()
+        return self.passages.snapshot()
 
     def stats(self) -> dict:
         return {"index": "milvus:HNSW", "recall_at_10": None}
 
+    # -- writes ----------------------------------------------------------------
     def add_documents(self, items: Sequence[tuple[Document, Sequence[StoredPassage], bytes | None]],
                       vectors: dict[str, np.ndarray], fresh: Sequence[str] | None = None,
-                      sentence_vectors: dict[str, np.ndarray] | None = None) -> None:
-        self.store.add_documents(items, vectors, self.model)
+                      sentence_vectors: dict[str, np.ndarray] | None = None) -> StoreChange:
+        """Every passage is written with its vector (Milvus keeps no embedding cache, and no sentence vectors)."""
+        self.passages.add_documents(items, vectors, self.model)
         self._unsealed = True
+        added = np.array([chunk_pid(s.passage.chunk_id) for _, stored, _ in items for s in stored], dtype=np.int64)
+        return StoreChange(self.passages.version, added, np.empty(0, dtype=np.int64))
 
     def remove_document(self, doc_id: str) -> bool:
-        removed = self.store.remove_document(doc_id)
+        removed = self.passages.remove_document(doc_id)
         self._unsealed = self._unsealed or removed
         return removed
+
+    def add_source(self, doc_id: str, source: str) -> bool:
+        return self.passages.add_source(doc_id, source)
+
+    def known_vectors(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        return self.passages.known_vectors(self.model, hashes)
+
+    def put_title_vectors(self, vectors: Mapping[str, np.ndarray]) -> None:
+        self.passages.put_title_vectors(self.model, vectors)
+
+    def set_derived_version(self, version: int) -> None:
+        return None  # nothing to advise: a Milvus collection is rebuilt by ingesting it again
+
+    # -- reads -----------------------------------------------------------------
+    def get_document(self, doc_id: str) -> Document | None:
+        return self.passages.get_document(doc_id)
+
+    @overload
+    def get_documents(self, doc_ids: Iterable[str], with_text: Literal[True]) -> dict[str, Document]: ...
+
+    @overload
+    def get_documents(self, doc_ids: Iterable[str], with_text: Literal[False] = False) -> dict[str, DocumentSummary]: ...
+
+    def get_documents(self, doc_ids: Iterable[str], with_text: bool = False) -> Mapping[str, DocumentSummary]:
+        return self.passages.get_documents(doc_ids, True) if with_text else self.passages.get_documents(doc_ids)
+
+    def passage(self, chunk_id: str) -> Passage | None:
+        pid = self.passages.pid_of_chunk(chunk_id)
+        return self.passages.passages_by_pid([pid]).get(pid) if pid is not None else None
+
+    def passages_of(self, doc_id: str) -> list[Passage]:
+        return self.passages.passages_of(doc_id)
+
+    def list_documents(self, offset: int = 0, limit: int = 50) -> list[tuple[DocumentSummary, int]]:
+        return self.passages.list_documents(offset, limit)
+
+    def count_documents(self) -> int:
+        return self.passages.count_documents()
+
+    def count_passages(self) -> int:
+        return self.passages.count_passages()
+
+    def speakers(self) -> frozenset[str]:
+        return self.passages.speakers()
+
+    def phrase_candidates(self, folded_phrase: str, where: PassageFilter) -> dict[str, Document]:
+        return self.passages.phrase_candidates(folded_phrase, where)
+
+    def find_by_hash(self, content_hash: str) -> str | None:
+        return self.passages.find_by_hash(content_hash)
+
+    def titles_without_vectors(self, titles: Iterable[str] | None = None) -> list[str]:
+        return self.passages.titles_without_vectors(self.model, titles)
+
+    def derived_version(self) -> int | None:
+        return None
+
+
+if TYPE_CHECKING:  # mypy checks here that the Milvus backend honours the contract
+    _honours_contract: type[Backend] = MilvusCollection

@@ -409,6 +409,16 @@ class PassageStore:
         """(pid, text) of a document's passages, in order."""
         return self._reader().execute("SELECT pid, text FROM passages WHERE doc_id = ? ORDER BY ordinal", (doc_id,)).fetchall()
 
+    def stored_passages(self, doc_ids: Sequence[str]) -> dict[str, list[StoredPassage]]:
+        """These documents' passages as they were written (with embed hash and BM25 tokens), in order."""
+        out: dict[str, list[StoredPassage]] = {}
+        for chunk in _batches(list(doc_ids), 500):
+            for row in self._reader().execute(
+                "SELECT chunk_id, doc_id, ordinal, text, char_start, char_end, section, embed_hash, tokens FROM passages "
+                f"WHERE doc_id IN ({','.join('?' * len(chunk))}) ORDER BY doc_id, ordinal", chunk):
+                out.setdefault(row[1], []).append(StoredPassage(Passage(*row[:7]), row[7], row[8]))
+        return out
+
     def all_document_ids(self) -> list[str]:
         return [row[0] for row in self._reader().execute("SELECT doc_id FROM documents ORDER BY doc_id")]
 
@@ -451,6 +461,17 @@ class PassageStore:
                 [model, *chunk],
             ):
                 out[key] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
+    def known_sentence_vectors(self, model: str, hashes: Iterable[str], dim: int) -> dict[str, np.ndarray]:
+        """The sentence vectors held for these embed hashes: float32 (sentences, dim) each."""
+        out: dict[str, np.ndarray] = {}
+        for chunk in _batches(list(dict.fromkeys(hashes)), 500):
+            for key, blob in self._reader().execute(
+                f"SELECT embed_hash, vectors FROM sentence_vectors WHERE model = ? AND embed_hash IN ({','.join('?' * len(chunk))})",
+                [model, *chunk],
+            ):
+                out[key] = np.frombuffer(blob, dtype=np.float16).astype(np.float32).reshape(-1, dim)
         return out
 
     def iter_passage_vectors(self, model: str, batch: int = 20000) -> Iterator[tuple[np.ndarray, np.ndarray]]:

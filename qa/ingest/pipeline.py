@@ -14,7 +14,7 @@ import numpy as np
 
 from embeddings.base import Encoder, available_cores
 from qa.citations import citation_source
-from qa.index.collection import ChunkingSettings, Collection
+from qa.index.contract import Backend, ChunkingSettings, Reindexable
 from qa.index.near_duplicates import NearDuplicateFinder
 from qa.index.store import StoredPassage
 from qa.ingest.chunking import chunk_text
@@ -98,7 +98,7 @@ def embed_passages(encoder: Encoder, texts: Sequence[str], batch_size: int,
 
     The model reads each sentence once, which costs about what reading the whole passage does; a
     passage's own vector, which finds candidates in the vector index, is the normalised mean of its
-    sentences'. The sentence vectors score those candidates (qa.index.collection.CollectionView.dense_scores).
+    sentences'. The sentence vectors score those candidates (qa.index.contract.CollectionView.dense_scores).
     """
     sentences = [embed_sentences(text) for text in texts]
     flat = [sentence for group in sentences for sentence in group]
@@ -112,11 +112,11 @@ def embed_passages(encoder: Encoder, texts: Sequence[str], batch_size: int,
     return means, groups
 
 
-def embed_for(collection: Collection, encoder: Encoder, texts: Sequence[str], batch_size: int,
+def embed_for(collection: Backend, encoder: Encoder, texts: Sequence[str], batch_size: int,
               progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, list[np.ndarray] | None]:
     """(passage vectors, sentence vectors or None) as the collection uses them: a sentence at a time
     for one that scores by sentence, else each passage read whole (the Milvus backend)."""
-    if collection.scores_sentences:
+    if collection.capabilities.scores_sentences:
         return embed_passages(encoder, texts, batch_size, progress)
     return encoder.embed([embed_text(text) for text in texts], "passage", batch_size, progress), None
 
@@ -207,7 +207,7 @@ def default_prepare_workers() -> int:
 class Ingester:
     """Adds documents to a collection: dedupes, chunks, embeds (reusing cached vectors) and commits in batches."""
 
-    def __init__(self, collection: Collection, encoder: Encoder, *, batch_size: int = 32, commit_passages: int = 256,
+    def __init__(self, collection: Backend, encoder: Encoder, *, batch_size: int = 32, commit_passages: int = 256,
                  progress: Callable[[int], None] | None = None, prepare_workers: int | None = None) -> None:
         self.collection = collection
         self.prepare_workers = default_prepare_workers() if prepare_workers is None else prepare_workers
@@ -273,9 +273,8 @@ class Ingester:
                 running = upcoming
 
     def _add_one(self, prepared: PreparedDocument) -> None:
-        store = self.collection.store
         built, signature = prepared.document, prepared.signature
-        existing = store.find_by_hash(built.content_hash) or self._pending_hashes.get(built.content_hash)
+        existing = self.collection.find_by_hash(built.content_hash) or self._pending_hashes.get(built.content_hash)
         if existing is None:
             for finder in (self._near, self._near_pending):
                 near = finder.find(signature)
@@ -293,7 +292,7 @@ class Ingester:
         """Whether a near-identical document can be the same one: a templated release (a yearly rite, a
         recurring meeting) dated otherwise is another speech, however alike the words."""
         pending = next((document for document, _, _ in self._pending if document.doc_id == doc_id), None)
-        known = pending or self.collection.store.get_documents([doc_id]).get(doc_id)
+        known = pending or self.collection.get_documents([doc_id]).get(doc_id)
         other = known.metadata.date if known is not None else None
         return date is None or other is None or date == other
 
@@ -306,7 +305,7 @@ class Ingester:
                     self._pending[i] = (replace(document, sources=(*document.sources, source)), passages, signature)
                     self.report.updated.append(doc_id)
                 return
-        if self.collection.store.add_source(doc_id, source):
+        if self.collection.add_source(doc_id, source):
             self.report.updated.append(doc_id)
         else:
             self.report.duplicates.append(source)
@@ -314,9 +313,8 @@ class Ingester:
     def _flush(self) -> None:
         if not self._pending:
             return
-        store = self.collection.store
         wanted = {s.embed_hash: s.passage.text for _, passages, _ in self._pending for s in passages}
-        known = store.known_vectors(self.collection.model, wanted)
+        known = self.collection.known_vectors(wanted)
         missing = [key for key in wanted if key not in known]
         fresh: dict[str, np.ndarray] = {}
         sentences: dict[str, np.ndarray] = {}
@@ -325,10 +323,10 @@ class Ingester:
                                         self.batch_size, self.progress)
             fresh = dict(zip(missing, vectors, strict=True))
             sentences = dict(zip(missing, groups, strict=True)) if groups is not None else {}
-        if isinstance(self.collection, Collection) and not store.count_documents():
+        if self.collection.derived_version() is not None and not self.collection.count_documents():
             # Everything this collection will hold is derived by this version (until an older one appends).
-            store.set_meta("derived_version", str(DERIVED_VERSION))
-        if self.collection.scores_titles:
+            self.collection.set_derived_version(DERIVED_VERSION)
+        if self.collection.capabilities.scores_titles:
             # Before the documents: a title vector without its document is harmless, the reverse a gap.
             embed_titles(self.collection, self.encoder, [document.metadata.title or "" for document, _, _ in self._pending],
                          self.batch_size)
@@ -357,71 +355,68 @@ def _read_all(paths: Iterable[Path], max_bytes: int) -> Iterator[RawDocument | R
             yield from read_path(found, max_bytes=max_bytes)
 
 
-def refresh_derived(collection: Collection, batch: int = 500) -> int:
+def refresh_derived(collection: Reindexable, batch: int = 500) -> int:
     """Re-derive, from stored text, what this speechqa derives differently from the one that built the
     collection: speakers and places (qa.ingest.metadata.refresh_metadata) and passages' BM25 words (title
     context). No text is re-read from files and nothing is re-embedded. Returns the documents changed."""
     from qa.ingest.metadata import refresh_metadata
 
-    store = collection.store
-    doc_ids = store.all_document_ids()
+    doc_ids = collection.all_document_ids()
     changed = 0
     for start in range(0, len(doc_ids), batch):
-        documents = store.get_documents(doc_ids[start : start + batch], with_text=True)
+        documents = collection.get_documents(doc_ids[start : start + batch], with_text=True)
         updates = []
         for doc_id, document in documents.items():
             meta = refresh_metadata(document)
             context = document_context(meta, document.text)
-            tokens = {pid: passage_tokens(text, meta.title, context) for pid, text in store.passage_texts_of(doc_id)}
+            tokens = {pid: passage_tokens(text, meta.title, context) for pid, text in collection.passage_texts_of(doc_id)}
             updates.append((doc_id, meta, tokens))
         if updates:
-            store.refresh_derived(updates)
+            collection.refresh_derived(updates)
             changed += len(updates)
-    store.set_meta("derived_version", str(DERIVED_VERSION))
+    collection.set_derived_version(DERIVED_VERSION)
     return changed
 
 
-def reindex_advice(collection: Collection) -> str | None:
+def reindex_advice(collection: Backend) -> str | None:
     """What to run when the collection's BM25 words and metadata were derived by an older speechqa
-    (they keep working, without what the newer rules add); None when they are current."""
-    if not collection.store.count_documents():
+    (they keep working, without what the newer rules add); None when they are current, or when the
+    backend records no derivation (nothing to reindex)."""
+    found = collection.derived_version()
+    if found is None or found >= DERIVED_VERSION or not collection.count_documents():
         return None
-    found = int(collection.store.get_meta("derived_version") or 0)
-    if found >= DERIVED_VERSION:
-        return None
-    return (f"{collection.directory}: its BM25 words and speakers were derived by an older speechqa; "
-            f"`speechqa reindex --data {collection.directory}` brings them up to date (nothing is re-embedded "
+    return (f"{collection.location}: its BM25 words and speakers were derived by an older speechqa; "
+            f"`speechqa reindex --data {collection.location}` brings them up to date (nothing is re-embedded "
             "but the document titles)")
 
 
-def embed_titles(collection: Collection, encoder: Encoder, titles: Sequence[str] | None, batch_size: int) -> int:
+def embed_titles(collection: Backend, encoder: Encoder, titles: Sequence[str] | None, batch_size: int) -> int:
     """Embed those of these document titles (default: every stored document's) the collection's model has
     no vector for: an English question's second stage reads them (qa.search.rerank). Returns how many."""
-    missing = collection.store.titles_without_vectors(collection.model, titles)
+    missing = collection.titles_without_vectors(titles)
     for start in range(0, len(missing), 2048):
         block = missing[start : start + 2048]
         vectors = encoder.embed([embed_text(title) for title in block], "passage", batch_size)
-        collection.store.put_title_vectors(collection.model, dict(zip(block, vectors, strict=True)))
+        collection.put_title_vectors(dict(zip(block, vectors, strict=True)))
     return len(missing)
 
 
-def embed_missing(collection: Collection, encoder: Encoder, batch_size: int,
+def embed_missing(collection: Reindexable, encoder: Encoder, batch_size: int,
                   progress: Callable[[int], None] | None = None) -> int:
     """Embed every stored passage the collection's model has no vector for (after a model change), and
     the sentences of passages stored before sentence vectors. Returns the passages embedded."""
-    store = collection.store
-    missing = store.passages_missing_vectors(collection.model)
+    missing = collection.passages_missing_vectors()
     for start in range(0, len(missing), 2048):
         block = missing[start : start + 2048]
         keys = [key for key, _ in block]
         vectors, groups = embed_for(collection, encoder, [text for _, text in block], batch_size, progress)
         if groups is not None:
-            store.put_sentence_vectors(collection.model, dict(zip(keys, groups, strict=True)))
-        store.put_vectors(collection.model, dict(zip(keys, vectors, strict=True)))
-    unscored = store.passages_missing_sentence_vectors(collection.model) if collection.scores_sentences else []
+            collection.put_sentence_vectors(dict(zip(keys, groups, strict=True)))
+        collection.put_vectors(dict(zip(keys, vectors, strict=True)))
+    unscored = collection.passages_missing_sentence_vectors() if collection.capabilities.scores_sentences else []
     for start in range(0, len(unscored), 2048):
         block = unscored[start : start + 2048]
         # Their passage vectors stay: they are the whole passage's, as good for finding candidates.
         _, groups = embed_passages(encoder, [text for _, text in block], batch_size, progress)
-        store.put_sentence_vectors(collection.model, dict(zip([key for key, _ in block], groups, strict=True)))
+        collection.put_sentence_vectors(dict(zip([key for key, _ in block], groups, strict=True)))
     return len(missing) + len(unscored)

@@ -138,7 +138,7 @@ class _Embedder:
 
 def complete_documents(passages: MilvusPassages) -> frozenset[str]:
     """Documents whose first passage is in Milvus: all of their passages are (it is written last)."""
-    return frozenset(row["doc_id"] for row in passages._iterate("ordinal == 0", ["doc_id"]))
+    return frozenset(passages.document_ids())
 
 
 def ray_ingest(settings: Settings, index: str, paths: Sequence[Path], *, address: str | None = None,

@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from embeddings.base import Encoder
 from qa.errors import NotFoundError
-from qa.index.collection import Collection, lower_thread_priority
+from qa.index.collection import lower_thread_priority
+from qa.index.contract import Backend
 from qa.ingest.pipeline import Ingester, IngestReport
 from qa.types import RawDocument, Rejection
 
@@ -20,7 +21,7 @@ class ChangeService:
     `encoder` None: a service that only removes documents, which never needs the model.
     """
 
-    def __init__(self, collection: Collection, encoder: Encoder | None, *, batch_size: int = 32) -> None:
+    def __init__(self, collection: Backend, encoder: Encoder | None, *, batch_size: int = 32) -> None:
         self.collection = collection
         self.encoder = encoder
         self.batch_size = batch_size

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from qa.citations import source_group
+from qa.index.contract import PhraseReads
 from qa.index.phrase_index import fold_for_phrase
-from qa.index.store import PassageStore
 from qa.search.requests import PhraseRequest
 from qa.types import Document, Hit, Passage
 
@@ -184,18 +184,18 @@ def as_hits(occurrences: Sequence[Occurrence], passages_of: Callable[[str], Sequ
 _CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def phrase_timeline(store: PassageStore, request: PhraseRequest) -> PhraseTimeline:
+def phrase_timeline(collection: PhraseReads, request: PhraseRequest) -> PhraseTimeline:
     """The timeline of one phrase over the documents the request's filters allow."""
     started = time.perf_counter()
     request = request.checked()
     folded = fold_for_phrase(request.phrase)
-    candidates = {} if _CONTROL_CHARS.search(folded) else store.phrase_candidates(folded, request.where)
+    candidates = {} if _CONTROL_CHARS.search(folded) else collection.phrase_candidates(folded, request.where)
     occurrences = find_occurrences(candidates.values(), folded)
     granularity = resolve_granularity(request.granularity, [o.document.metadata.date for o in occurrences
                                                             if o.document.metadata.date])
     dated = next((o for o in occurrences if o.document.metadata.date), occurrences[0] if occurrences else None)
-    first_hits = as_hits([dated], store.passages_of) if dated is not None else []
-    page = as_hits(occurrences[request.offset : request.offset + request.limit], store.passages_of, request.offset + 1)
+    first_hits = as_hits([dated], collection.passages_of) if dated is not None else []
+    page = as_hits(occurrences[request.offset : request.offset + request.limit], collection.passages_of, request.offset + 1)
     return PhraseTimeline(
         phrase=request.phrase,
         granularity=granularity,

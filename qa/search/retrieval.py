@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from qa.index.indexes import CollectionView
+from qa.index.contract import CollectionView
 from qa.search.fusion import fuse, ranked, union_candidates, with_clauses
 from qa.search.highlight import highlight_sentences
 from qa.search.query import NamedDate, QueryAnalysis

@@ -9,8 +9,8 @@ import numpy as np
 
 from embeddings.base import Encoder
 from qa.errors import BadInputError, NotFoundError
-from qa.index.collection import Collection
-from qa.index.indexes import CollectionView, LexicalReader
+from qa.index.contract import Backend, CollectionView
+from qa.index.indexes import LexicalReader
 from qa.index.vector_index import use_single_thread
 from qa.search.changes import ChangeService
 from qa.search.crosslingual import is_english, translate_query
@@ -67,7 +67,7 @@ class SearchService:
     Changes go through `changes` (qa.search.changes), over the same collection.
     """
 
-    def __init__(self, collection: Collection, encoder: Encoder | None, *, max_query_chars: int = 2000,
+    def __init__(self, collection: Backend, encoder: Encoder | None, *, max_query_chars: int = 2000,
                  batch_size: int = 32, reranker: CrossEncoderScorer | None = None,
                  ranking: RankingConfig = DEFAULT_RANKING, changes: ChangeService | None = None) -> None:
         """`encoder` None: a service for browsing and removing documents, which never needs the model.
@@ -83,8 +83,8 @@ class SearchService:
         self.query_vectors = QueryVectors(encoder, window_chars=ranking.query_window_chars, batch_size=batch_size) \
             if encoder is not None else None
         self.changes = changes if changes is not None else ChangeService(collection, encoder, batch_size=batch_size)
-        if collection.vectors is None and encoder is not None:
-            collection.load_indexes()
+        if encoder is not None:
+            collection.ensure_indexes()
 
     def warm_up(self) -> None:
         """Load what the first query would otherwise wait for: the segmenter, the dictionary, the model's first run."""
@@ -116,7 +116,7 @@ class SearchService:
     def _known_speakers(self, version: int) -> frozenset[str]:
         cached_version, speakers = self._speakers
         if cached_version != version:
-            speakers = self.collection.store.speakers()
+            speakers = self.collection.speakers()
             self._speakers = (version, speakers)
         return speakers
 
@@ -164,7 +164,7 @@ class SearchService:
             with self.collection.snapshot() as view:
                 return self.lexical_query(text, view.lexical)
         translated = translate_query(text, known=lambda word: all(lexical.knows(t) for t in lexical_tokens(word)),
-                                     known_word=lexical.knows if lexical.knows_in_memory else None)
+                                     known_word=lexical.knows if self.collection.capabilities.knows_in_memory else None)
         return lexical_tokens(" ".join(translated))
 
     def embed_query(self, text: str) -> np.ndarray:
@@ -194,36 +194,31 @@ class SearchService:
 
     # -- documents ----------------------------------------------------------
     def passage(self, chunk_id: str) -> Passage:
-        store = self.collection.store
-        pid = store.pid_of_chunk(chunk_id)
-        passage = store.passages_by_pid([pid]).get(pid) if pid is not None else None
+        passage = self.collection.passage(chunk_id)
         if passage is None:
             raise NotFoundError(f"no passage with chunk_id {chunk_id!r}; take chunk ids from search results")
         return passage
 
     def document(self, doc_id: str) -> tuple[Document, list[Passage]]:
-        store = self.collection.store
-        document = store.get_document(doc_id)
+        document = self.collection.get_document(doc_id)
         if document is None:
             raise NotFoundError(f"no document with id {doc_id!r}; list them with GET /api/documents or `speechqa docs list`")
-        return document, store.passages_of(doc_id)
+        return document, self.collection.passages_of(doc_id)
 
     def phrase(self, request: PhraseRequest) -> PhraseTimeline:
         """Every exact occurrence of a phrase (qa.search.phrase): needs the store only, never the model."""
-        return phrase_timeline(self.collection.store, request)
+        return phrase_timeline(self.collection, request)
 
     def documents(self, offset: int = 0, limit: int = 50) -> tuple[list[tuple[DocumentSummary, int]], int]:
         if offset < 0 or not 1 <= limit <= 500:
             raise BadInputError("offset must be ≥ 0 and limit between 1 and 500")
-        store = self.collection.store
-        return store.list_documents(offset, limit), store.count_documents()
+        return self.collection.list_documents(offset, limit), self.collection.count_documents()
 
     def stats(self) -> dict:
-        store = self.collection.store
         indexes = self.collection.stats()
         return {
-            "documents": store.count_documents(),
-            "chunks": store.count_passages(),
+            "documents": self.collection.count_documents(),
+            "chunks": self.collection.count_passages(),
             "model": self.collection.model,
             "index": indexes["index"],
             "index_recall_at_10": indexes["recall_at_10"],

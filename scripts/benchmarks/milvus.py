@@ -31,7 +31,7 @@ def _passages_written(target: list[str], settings: Settings) -> int:
         return int(read_manifest(Path(target[1])).get("passages", 0))
     collection = open_collection(replace(settings, index=target[1]), model_name(settings))
     try:
-        return collection.store.count_passages()
+        return collection.count_passages()
     finally:
         collection.close()
 
@@ -65,9 +65,10 @@ def bench_milvus_search(archive: Path, n_passages: int, questions_file: Path, re
     from embeddings.loader import load_encoder
     from qa.index.backends import open_collection
     from qa.index.collection import STORE_FILE
-    from qa.index.milvus_backend import _stored_passages, chunk_pid, passage_rows
-    from qa.index.store import PassageStore
+    from qa.index.milvus_backend import chunk_pid
+    from qa.index.store import PassageStore, StoredPassage
     from qa.search.service import SearchRequest, SearchService
+    from qa.types import Document
 
     work = Path(tempfile.mkdtemp(prefix="speechqa-bench-milvus-search-"))
     copy = work / STORE_FILE
@@ -80,26 +81,33 @@ def bench_milvus_search(archive: Path, n_passages: int, questions_file: Path, re
     written, copy_number, started = 0, 0, time.perf_counter()
     while written < n_passages:
         for start in range(0, len(doc_ids), 500):
-            rows: list[dict] = []
-            for doc_id, document in store.get_documents(doc_ids[start : start + 500], with_text=True).items():
-                stored = _stored_passages(store, doc_id)
+            batch = doc_ids[start : start + 500]
+            stored_of = store.stored_passages(batch)
+            items: list[tuple[Document, list[StoredPassage], bytes | None]] = []
+            vectors: dict[str, np.ndarray] = {}
+            for doc_id, document in store.get_documents(batch, with_text=True).items():
+                stored = stored_of.get(doc_id, [])[: n_passages - written]
                 if copy_number:  # a copy under new ids, so every row is a passage of its own
                     document = replace(document, doc_id=f"{doc_id}-{copy_number}",
                                        content_hash=f"{document.content_hash}-{copy_number}")
                     stored = [replace(s, passage=replace(s.passage, doc_id=document.doc_id,
                                                          chunk_id=f"c-{chunk_pid(s.passage.chunk_id) + copy_number & 0xFFFFFFFFFFFFFFFF:016x}"))
                               for s in stored]
-                vectors = rng.standard_normal((len(stored), encoder.dim)).astype(np.float32)
-                vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-                rows += passage_rows(document, stored, list(vectors))
-            rows = rows[: n_passages - written]
-            collection.store.upsert_rows(rows)
-            written += len(rows)
+                # A random vector of its own for each passage, under a key of its own (passages of one text share a hash).
+                stored = [replace(s, embed_hash=s.passage.chunk_id) for s in stored]
+                random = rng.standard_normal((len(stored), encoder.dim)).astype(np.float32)
+                random /= np.linalg.norm(random, axis=1, keepdims=True)
+                vectors.update(zip([s.embed_hash for s in stored], random, strict=True))
+                items.append((document, stored, None))
+                written += len(stored)
+                if written >= n_passages:
+                    break
+            collection.add_documents(items, vectors)
             if written >= n_passages:
                 break
         copy_number += 1
-    collection.store.commit()
-    out: dict = {"passages": collection.store.count_passages(), "load_s": round(time.perf_counter() - started, 1)}
+    with collection.snapshot() as view:  # the writes sealed, as a search finds them
+        out: dict = {"passages": view.vectors.count(), "load_s": round(time.perf_counter() - started, 1)}
     service = SearchService(collection, encoder)
     questions = [json.loads(line)["query"] for line in questions_file.read_text(encoding="utf-8").splitlines() if line.strip()]
     for mode in ("dense", "lexical", "hybrid"):
