@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 from qa.index.collection import STORE_FILE, read_manifest
-from qa.index.milvus_backend import MilvusPassages, copy_from_store
+from qa.index.milvus_backend import copy_from_store
+from qa.index.milvus_passages import MilvusPassages
 from qa.index.store import PassageStore
 
 

@@ -11,7 +11,8 @@ from conftest import ROOT
 pytest.importorskip("pymilvus")
 
 from qa.index.collection import STORE_FILE, read_manifest  # noqa: E402
-from qa.index.milvus_backend import MilvusCollection, chunk_pid  # noqa: E402
+from qa.index.milvus_backend import MilvusCollection  # noqa: E402
+from qa.index.milvus_rows import chunk_pid  # noqa: E402
 from qa.index.store import PassageStore  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("copy_to_milvus", ROOT / "scripts" / "copy_to_milvus.py")
@@ -36,8 +37,8 @@ def test_every_passage_arrives_with_its_stored_vector(seed_collection_dir, tmp_p
     assert capsys.readouterr().out.startswith(f"{passages} passages of {documents} documents copied to {target} in ")
     collection = MilvusCollection.open(target, manifest["model"])
     try:
-        assert collection.store.count_passages() == passages
-        copied = collection.store.vectors_of(np.array([chunk_pid(chunk_id)], dtype=np.int64))
+        assert collection.count_passages() == passages
+        copied = collection.passages.vectors_of(np.array([chunk_pid(chunk_id)], dtype=np.int64))
     finally:
         collection.close()
     assert np.array_equal(copied[chunk_pid(chunk_id)], vectors[0])

@@ -20,18 +20,10 @@ pytest.importorskip("pymilvus")
 
 from conftest import SEEDS, free_port, stop_process  # noqa: E402
 
-from qa.index.milvus_backend import (  # noqa: E402
-    ANALYZER,
-    MilvusPassages,
-    MilvusTarget,
-    bm25_source,
-    bm25_text,
-    chunk_pid,
-    copy_from_store,
-    filter_expression,
-    is_milvus_index,
-    query_text,
-)
+from qa.index.milvus_backend import copy_from_store, is_milvus_index  # noqa: E402
+from qa.index.milvus_passages import MilvusPassages, MilvusTarget  # noqa: E402
+from qa.index.milvus_rows import chunk_pid, filter_expression  # noqa: E402
+from qa.index.milvus_text import ANALYZER, bm25_source, bm25_text, query_text  # noqa: E402
 from qa.index.store import PassageStore  # noqa: E402
 from qa.text.tokens import lexical_tokens  # noqa: E402
 from qa.types import PassageFilter  # noqa: E402
@@ -225,7 +217,7 @@ def test_a_missing_package_is_named_with_its_extra():
         "sys.modules['pymilvus'] = None\n"
         "sys.modules['ray'] = None\n"
         "from qa.errors import MissingDependencyError\n"
-        "from qa.index.milvus_backend import MilvusPassages\n"
+        "from qa.index.milvus_passages import MilvusPassages\n"
         "from qa.ingest.ray_ingest import _ray\n"
         "for call in (lambda: MilvusPassages.open('x.db', 'm'), _ray):\n"
         "    try:\n"

@@ -24,7 +24,8 @@ from test_milvus import (  # noqa: E402, F401
     test_rewriting_a_document_adds_no_passage_and_removing_one_takes_all_of_it,
 )
 
-from qa.index.milvus_backend import MilvusPassages, copy_from_store  # noqa: E402
+from qa.index.milvus_backend import copy_from_store  # noqa: E402
+from qa.index.milvus_passages import MilvusPassages  # noqa: E402
 
 
 @pytest.fixture(scope="module")

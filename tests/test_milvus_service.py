@@ -13,6 +13,7 @@ from conftest import Server, copy_of  # noqa: E402
 from test_milvus import MODEL, LiteServer  # noqa: E402
 
 from qa.index.milvus_backend import MilvusCollection, copy_from_store  # noqa: E402
+from qa.index.milvus_passages import MilvusPassages  # noqa: E402
 from qa.index.store import PassageStore  # noqa: E402
 from qa.search.requests import SearchRequest, SimilarRequest  # noqa: E402
 from qa.search.service import SearchService  # noqa: E402
@@ -32,11 +33,11 @@ def lite_server(tmp_path_factory):
 
 
 def _milvus_copy(seed_collection_dir, index: str) -> MilvusCollection:
-    collection = MilvusCollection.open(index, MODEL, dim=384, create=True)
+    passages = MilvusPassages.open(index, MODEL, 384, create=True)
     store = PassageStore(seed_collection_dir / "speechqa.sqlite")
-    copy_from_store(store, MODEL, collection.store)
+    copy_from_store(store, MODEL, passages)
     store.close()
-    return collection
+    return MilvusCollection(passages)
 
 
 @pytest.fixture(scope="module", params=["lite", "server"])
@@ -107,8 +108,7 @@ def test_an_upload_is_found_and_a_deletion_is_final(milvus_service):
     assert hits[0].passage.doc_id == doc_id
     document = milvus_service.document(doc_id)[0]
     assert document.text.startswith("在全县秸秆综合利用工作推进会上的讲话")
-    store = milvus_service.collection.store
-    assert document.metadata.title and store.titles_without_vectors(store.model, [document.metadata.title]) == []
+    assert document.metadata.title and milvus_service.collection.titles_without_vectors([document.metadata.title]) == []
     again = milvus_service.changes.add_documents([RawDocument(NEW_SPEECH, "straw.txt")])
     assert again.duplicates == ["straw.txt"] and not again.added
     milvus_service.changes.remove_document(doc_id)

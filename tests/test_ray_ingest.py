@@ -70,7 +70,7 @@ def test_a_killed_ray_ingest_resumes_without_duplicates_and_answers(lite_server,
                 except Exception:  # the collection is created once the ingest is under way
                     time.sleep(0.2)
                     continue
-            written = probe.store.count_passages()
+            written = probe.count_passages()
             if written:
                 break
             time.sleep(0.05)
@@ -81,7 +81,7 @@ def test_a_killed_ray_ingest_resumes_without_duplicates_and_answers(lite_server,
 
     second = _ingest(index, model_cache_dir, tmp_path / "ingest.log")
     assert second.wait(240) == 0, (tmp_path / "ingest.log").read_text(errors="replace")
-    store = probe.store
+    store = probe.passages
     rows = store.client.query(store.name, filter="", output_fields=["chunk_id", "doc_id", "n_passages"], limit=16384)
     chunk_ids = [row["chunk_id"] for row in rows]
     assert len(chunk_ids) == len(set(chunk_ids)) == store.count_passages()

@@ -26,7 +26,8 @@ import numpy as np
 
 from qa.errors import IndexNotBuiltError, MissingDependencyError
 from qa.index.collection import ChunkingSettings
-from qa.index.milvus_backend import MilvusPassages, passage_rows
+from qa.index.milvus_passages import MilvusPassages
+from qa.index.milvus_rows import passage_rows
 from qa.ingest.pipeline import IngestReport, PreparedDocument, embed_text, prepare
 from qa.settings import Settings
 from qa.types import Rejection
