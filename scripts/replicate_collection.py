@@ -31,7 +31,8 @@ def _moved(vectors: np.ndarray, rng: np.random.Generator, noise: float) -> np.nd
 
 def replicate(source: Path, target: Path, copies: int, model: str, noise: float = 0.05) -> int:
     from qa.index.collection import STORE_FILE, Collection
-    from qa.index.store import PassageStore, StoredPassage
+    from qa.index.store import PassageStore
+    from qa.index.store_passages import StoredPassage
 
     source_store = PassageStore(source / STORE_FILE)
     target.mkdir(parents=True, exist_ok=True)

@@ -7,12 +7,13 @@ import sqlite3
 import numpy as np
 import pytest
 
+import qa.index.faiss_index as faiss_index
 import qa.index.lexical as lexical_module
 import qa.index.vector_index as vector_index
 from qa.errors import IndexNotBuiltError, ModelMismatchError
 from qa.index.collection import Collection
 from qa.index.lexical import LexicalIndex
-from qa.index.store import StoredPassage
+from qa.index.store_passages import StoredPassage
 from qa.index.vector_index import VectorPassageIndex
 from qa.types import Document, Metadata, Passage, PassageFilter
 
@@ -331,7 +332,7 @@ def test_a_format_1_collection_is_migrated_on_open(tmp_path):
 
 
 def test_an_approximate_index_reports_its_recall(tmp_path, monkeypatch):
-    monkeypatch.setattr(vector_index, "EXACT_SEARCH_MAX", 3)  # force HNSW on a small collection
+    monkeypatch.setattr(faiss_index, "EXACT_SEARCH_MAX", 3)  # force HNSW on a small collection
     collection = Collection.open(tmp_path, "m", create=True)
     add(collection, *[make_document(n, "2022-01-01") for n in range(1, 5)])
     collection.rebuild_indexes()

@@ -24,6 +24,7 @@ from qa.index.milvus_backend import copy_from_store, is_milvus_index  # noqa: E4
 from qa.index.milvus_passages import MilvusPassages, MilvusTarget  # noqa: E402
 from qa.index.milvus_rows import chunk_pid, filter_expression  # noqa: E402
 from qa.index.milvus_text import ANALYZER, bm25_source, bm25_text, query_text  # noqa: E402
+from qa.index.milvus_view import MilvusView  # noqa: E402
 from qa.index.store import PassageStore  # noqa: E402
 from qa.text.tokens import lexical_tokens  # noqa: E402
 from qa.types import PassageFilter  # noqa: E402
@@ -138,23 +139,23 @@ def test_lexical_and_dense_rankings_match_the_embedded_indexes(milvus, seed_stor
     bm25.index(list(token_lists), show_progress=False)
     vectors = {int(p): v for block_pids, block in seed_store.iter_passage_vectors(MODEL) for p, v in zip(block_pids, block, strict=True)}
     matrix = np.stack([vectors[pid] for pid in pids])
-    with milvus.snapshot() as view:
-        for query in QUERIES:
-            tokens = lexical_tokens(query)
-            scores = bm25.get_scores(tokens)
-            order = [i for i in np.argsort(-scores, kind="stable")[:10] if scores[i] > 0]
-            found, found_scores = view.lexical.search(tokens, 10)
-            assert _chunks(view, found) == _chunks(seed_store, [pids[i] for i in order]), query
-            # Milvus scores BM25 times (k1 + 1); the fusion divides by the best score, so it cancels.
-            assert np.allclose(found_scores / 2.5, scores[order], rtol=1e-4)
-            assert np.allclose(view.lexical.score(tokens, found[::-1]), found_scores[::-1], rtol=1e-5)
+    view = MilvusView(milvus)
+    for query in QUERIES:
+        tokens = lexical_tokens(query)
+        scores = bm25.get_scores(tokens)
+        order = [i for i in np.argsort(-scores, kind="stable")[:10] if scores[i] > 0]
+        found, found_scores = view.lexical.search(tokens, 10)
+        assert _chunks(view, found) == _chunks(seed_store, [pids[i] for i in order]), query
+        # Milvus scores BM25 times (k1 + 1); the fusion divides by the best score, so it cancels.
+        assert np.allclose(found_scores / 2.5, scores[order], rtol=1e-4)
+        assert np.allclose(view.lexical.score(tokens, found[::-1]), found_scores[::-1], rtol=1e-5)
 
-            vector = encoder.embed_query(query)
-            cosine = matrix @ vector
-            best = np.argsort(-cosine)[:10]
-            found, found_scores = view.vectors.search(vector, 10)
-            assert _chunks(view, found) == _chunks(seed_store, [pids[i] for i in best]), query
-            assert np.allclose(view.vectors.score(vector, found), cosine[best], atol=1e-5)
+        vector = encoder.embed_query(query)
+        cosine = matrix @ vector
+        best = np.argsort(-cosine)[:10]
+        found, found_scores = view.vectors.search(vector, 10)
+        assert _chunks(view, found) == _chunks(seed_store, [pids[i] for i in best]), query
+        assert np.allclose(view.vectors.score(vector, found), cosine[best], atol=1e-5)
 
 
 def test_document_titles_vectors_come_along_and_are_read_by_title(milvus, seed_store):
@@ -183,9 +184,9 @@ def test_filters_are_milvus_expressions_allowing_what_the_store_allows(milvus, s
         rows = milvus.client.query(milvus.name, filter=filter_expression(where), output_fields=["chunk_id"], limit=16384)
         assert sorted(row["chunk_id"] for row in rows) == expected, where
     excluded = documents[1].doc_id
-    with milvus.snapshot() as view:
-        found, _ = view.lexical.search(lexical_tokens(QUERIES[0]), 50, exclude_doc=excluded)
-        assert len(found) and all(p.doc_id != excluded for p in view.passages(found).values())
+    view = MilvusView(milvus)
+    found, _ = view.lexical.search(lexical_tokens(QUERIES[0]), 50, exclude_doc=excluded)
+    assert len(found) and all(p.doc_id != excluded for p in view.passages(found).values())
 
 
 def test_rewriting_a_document_adds_no_passage_and_removing_one_takes_all_of_it(milvus, seed_store):

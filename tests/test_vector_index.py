@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from qa.index.vector_index import VectorIndex, choose_kind
+from qa.index.faiss_index import VectorIndex, choose_kind
 
 
 def unit_vectors(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:
@@ -67,6 +67,7 @@ def test_kind_follows_collection_size():
 
 
 # -- the collection's vector index: main + delta + tombstones --------------------------------------
+import qa.index.faiss_index as faiss_index  # noqa: E402
 import qa.index.vector_index as vector_index  # noqa: E402
 from qa.index.vector_index import VectorPassageIndex  # noqa: E402
 
@@ -107,14 +108,14 @@ def test_a_merge_carries_over_changes_made_while_it_ran(monkeypatch, tmp_path):
     index = VectorPassageIndex.build(ids[:200], vectors[:200], 1)
     index.add(ids[200:300], vectors[200:300], 2)
     assert index.needs_maintenance()
-    real_clone = vector_index.VectorIndex.clone
+    real_clone = faiss_index.VectorIndex.clone
 
     def clone_while_changing(self):
         index.add(ids[300:400], vectors[300:400], 3)
         index.remove(np.array([10, 250, 350]), 4)
         return real_clone(self)
 
-    monkeypatch.setattr(vector_index.VectorIndex, "clone", clone_while_changing)
+    monkeypatch.setattr(faiss_index.VectorIndex, "clone", clone_while_changing)
     index.maintain()
     keep = np.setdiff1d(ids, [10, 250, 350])
     reader = index.reader()
@@ -127,7 +128,7 @@ def test_a_merge_carries_over_changes_made_while_it_ran(monkeypatch, tmp_path):
 
 
 def test_hnsw_recall_through_tombstones_is_measured(monkeypatch):
-    monkeypatch.setattr(vector_index, "EXACT_SEARCH_MAX", 100)
+    monkeypatch.setattr(faiss_index, "EXACT_SEARCH_MAX", 100)
     vectors = unit_vectors(2000, seed=5)
     ids = np.arange(2000, dtype=np.int64)
     index = VectorPassageIndex.build(ids, vectors, 1)

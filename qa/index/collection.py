@@ -33,7 +33,9 @@ from qa.index.embedded_view import EmbeddedView
 from qa.index.indexes import PassageIndex
 from qa.index.lexical import LexicalIndex
 from qa.index.near_duplicates import NearDuplicateFinder
-from qa.index.store import PassageStore, StoreChange, StoredPassage, StoreSnapshot
+from qa.index.store import PassageStore, StoreSnapshot
+from qa.index.store_log import StoreChange
+from qa.index.store_passages import StoredPassage
 from qa.index.vector_index import VectorPassageIndex
 from qa.text.shingles import band_keys
 from qa.types import Document, DocumentSummary, Metadata, Passage, PassageFilter
@@ -452,7 +454,7 @@ class Collection:
             self._maintenance.start()
 
     def _maintain(self) -> None:
-        from qa.index.vector_index import use_single_thread
+        from qa.index.faiss_index import use_single_thread
 
         use_single_thread()  # a merge must leave the other core to requests
         lower_thread_priority()

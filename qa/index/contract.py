@@ -29,7 +29,8 @@ import numpy as np
 
 from qa.index.indexes import LexicalReader, VectorReader
 from qa.index.near_duplicates import NearDuplicateFinder
-from qa.index.store import StoreChange, StoredPassage
+from qa.index.store_log import StoreChange
+from qa.index.store_passages import StoredPassage
 from qa.types import Document, DocumentSummary, Metadata, Passage, PassageFilter
 
 

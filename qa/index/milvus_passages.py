@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import threading
@@ -31,8 +30,8 @@ from qa.index.milvus_rows import (
 )
 from qa.index.milvus_schema import create_passages_collection, create_titles_collection
 from qa.index.milvus_text import longest_indexed_piece, query_text
-from qa.index.milvus_view import MilvusView
-from qa.index.store import StoredPassage, title_key
+from qa.index.store_passages import StoredPassage
+from qa.index.store_vectors import title_key
 from qa.text.tokens import lexical_tokens
 from qa.types import Document, DocumentSummary, Passage, PassageFilter
 
@@ -375,11 +374,6 @@ class MilvusPassages:
             known = any(token in lexical_tokens(row["bm25_text"]) for row in rows)
             self._known_tokens[token] = known
         return known
-
-    # -- the per-request view ----------------------------------------------------
-    @contextlib.contextmanager
-    def snapshot(self) -> Iterator[MilvusView]:
-        yield MilvusView(self)
 
     def stats(self) -> dict:
         return {"kind": "milvus:HNSW", "uri": self.target.uri if not self.target.lite else "lite", "collection": self.name}

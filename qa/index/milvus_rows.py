@@ -13,7 +13,7 @@ import numpy as np
 
 from qa.citations import source_group
 from qa.index.milvus_text import bm25_source
-from qa.index.store import StoredPassage
+from qa.index.store_passages import StoredPassage
 from qa.types import Document, DocumentSummary, Metadata, Passage, PassageFilter
 
 

@@ -6,16 +6,13 @@ Milvus gives a client no snapshot: every read sees the latest committed rows.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from qa.index.indexes import Hits
+from qa.index.milvus_passages import MilvusPassages
 from qa.index.milvus_rows import filter_expression
 from qa.types import DocumentSummary, Passage, PassageFilter
-
-if TYPE_CHECKING:
-    from qa.index.milvus_passages import MilvusPassages
 
 
 class MilvusReader:

@@ -16,7 +16,7 @@ from embeddings.base import Encoder, available_cores
 from qa.citations import citation_source
 from qa.index.contract import Backend, ChunkingSettings, Reindexable
 from qa.index.near_duplicates import NearDuplicateFinder
-from qa.index.store import StoredPassage
+from qa.index.store_passages import StoredPassage
 from qa.ingest.chunking import chunk_text
 from qa.ingest.cleaning import clean_text
 from qa.ingest.metadata import content_hash, extract_metadata, stated_occasion

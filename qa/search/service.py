@@ -10,8 +10,8 @@ import numpy as np
 from embeddings.base import Encoder
 from qa.errors import BadInputError, NotFoundError
 from qa.index.contract import Backend, CollectionView
+from qa.index.faiss_index import use_single_thread
 from qa.index.indexes import LexicalReader
-from qa.index.vector_index import use_single_thread
 from qa.search.changes import ChangeService
 from qa.search.crosslingual import is_english, translate_query
 from qa.search.facets import Facets, facets_of

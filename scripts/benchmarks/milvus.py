@@ -66,7 +66,8 @@ def bench_milvus_search(archive: Path, n_passages: int, questions_file: Path, re
     from qa.index.backends import open_collection
     from qa.index.collection import STORE_FILE
     from qa.index.milvus_rows import chunk_pid
-    from qa.index.store import PassageStore, StoredPassage
+    from qa.index.store import PassageStore
+    from qa.index.store_passages import StoredPassage
     from qa.search.service import SearchRequest, SearchService
     from qa.types import Document
 

@@ -70,7 +70,7 @@ def bench_vectors(sizes: list[int], hnsw_max: int, dim: int = 384, n_queries: in
     import faiss
     import numpy as np
 
-    from qa.index.vector_index import VectorIndex
+    from qa.index.faiss_index import VectorIndex
 
     out: dict = {}
     for n in sizes:
