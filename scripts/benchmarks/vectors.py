@@ -1,4 +1,4 @@
-"""Vector search at scale: the collection's own index kinds (qa.index.vector_index.VectorIndex) on synthetic vectors.
+"""Vector search at scale: the collection's own index kinds (qa.index.faiss_index.VectorIndex) on synthetic vectors.
 
 Recall, the benchmark's one definition: recall@k of the index under test is the mean share of each query's
 exact top k that the index returns in its own top k, where "exact" is float32 inner-product search over the
