@@ -1,16 +1,18 @@
 """The backend contract: everything search, ingest and the front ends may ask of a collection.
 
 Two backends honour it: the embedded `Collection` (qa.index.collection: SQLite plus FAISS and BM25
-files) and `MilvusCollection` (qa.index.milvus_backend: one Milvus collection holds it all). Callers
-are typed against `Backend` and never against either class, and mypy checks that both satisfy it
-(the typed assignments at the end of each backend's module). Where the backends differ, they say so
-in `capabilities`; callers branch on that, never on a backend's type.
+files) and `MilvusCollection` (qa.index.milvus_backend: one Milvus collection holds it all). Search,
+ingest and the front ends are typed against these protocols, never against either class (only
+`open_collection` and the reindex use case name one), and mypy checks that both satisfy them (the
+typed assignments at the end of each backend's module). Where the backends differ, they say so in
+`capabilities`; callers branch on that, never on a backend's type.
 
 The contract comes in parts, so a caller can ask for no more than it reads:
 
 - `SnapshotReads`: `snapshot()`, the `CollectionView` one request searches (indexes and records as
   of one version);
-- `DocumentReads`: documents, passages, speakers and what ingest derived, read outside a request's view;
+- `DocumentReads`: documents, passages, speakers and what ingest derived, read outside a request's view
+  (`PhraseReads`, the part a phrase timeline reads);
 - `DocumentWrites`: whole documents added and removed, sources, title vectors, the embedding cache;
 - `Backend`: the three, with the model, the chunking, the capabilities and the collection's lifecycle.
 
