@@ -1,4 +1,4 @@
-"""The JSON API of shared/API.md, called over HTTP on a real server (`python -m qa.cli serve`) on loopback.
+"""The JSON API of docs/api.md, called over HTTP on a real server (`python -m qa.cli serve`) on loopback.
 
 The server holds its own copy of the seeds, and every test leaves it so: a test that adds documents has them
 removed when it ends, passed or failed (`forget_added`), so every test holds in any order. (tests/test_milvus_api.py
@@ -28,7 +28,7 @@ DETAIL_KEYS = SUMMARY_KEYS | {"content_hash", "text", "chunks"}
 
 # -- helpers -------------------------------------------------------------------------
 def error_of(response: httpx.Response, status: int, code: str) -> str:
-    """Assert the one error shape of API.md and return its message."""
+    """Assert the one error shape of docs/api.md and return its message."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()
@@ -42,7 +42,7 @@ def error_of(response: httpx.Response, status: int, code: str) -> str:
 
 
 def check_results(body: dict, *, query: str, mode: str) -> list[dict]:
-    """Assert the search response shape of API.md; return its results."""
+    """Assert the search response shape of docs/api.md; return its results."""
     assert RESULT_KEYS <= set(body) <= RESULT_KEYS | {"source", "facets", "applied_filters", "preferences"}  # facets: searches (tests/test_facets.py)
     assert body["query"] == query.strip()
     assert body["mode"] == mode

@@ -1,4 +1,4 @@
-"""qa/search/evaluate.py: the judging rule behind every figure the README reports (../shared/eval/README.md)."""
+"""qa/search/evaluate.py: the judging rule behind every figure the README reports (docs/evaluation.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The judging rule of ../shared/eval/README.md: recall@1/5/10 and MRR@10, overall and per question type."""
+"""The judging rule (docs/evaluation.md): recall@1/5/10 and MRR@10, overall and per question type."""
 
 from __future__ import annotations
 

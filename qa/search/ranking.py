@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
-# The evaluations a value is justified by (the sets are described in ../shared/eval/README.md).
+# The evaluations a value is justified by (the sets and the judging rule: docs/evaluation.md).
 SEEDS = "speechqa eval ../shared/eval/dev_questions.jsonl --data /tmp/seeds --mode all"
 ARCHIVE = "speechqa eval ../shared/eval/archive_dev_questions.jsonl --data ~/speechqa-archive/data --mode all"
 ENGLISH_CHECK = "speechqa eval docs/archive_english_check.jsonl --data ~/speechqa-archive/data --mode all"
