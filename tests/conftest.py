@@ -1,4 +1,12 @@
-"""Shared fixtures: the real bundled model, a real collection built from the sample speeches, a real server."""
+"""Shared fixtures: the sample speeches as a collection, a search service and a real server over it, each
+built twice: with the real bundled model (`encoder`, `seed_collection_dir`, `server`, ...) and with the
+character n-gram encoder (`fake_encoder`, `fake_seed_collection_dir`, `fake_server`, ...).
+
+A test that needs the real model is marked `model`: those that use `encoder`, directly or through another
+fixture, are marked here; those that load it some other way (a `speechqa` process with the default model)
+carry the mark themselves, and any other in this process that tries to load it fails saying so.
+`pytest -m "not model and not browser"` runs the rest, quickly and without the model installed.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +24,29 @@ import pytest
 
 ROOT = Path(__file__).parents[1]
 SEEDS = ROOT / "qa" / "sample_speeches"
+# The fixture that loads the real model: every test that depends on it is marked `model`.
+MODEL_FIXTURE = "encoder"
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects by marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if MODEL_FIXTURE in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.model)
+
+
+@pytest.fixture(autouse=True)
+def _the_model_only_where_marked(request, monkeypatch):
+    """In a test not marked `model`, loading the bundled model in this process fails with what to do."""
+    if request.node.get_closest_marker("model"):
+        return
+    import embeddings.bundled
+
+    def refuse(*args, **kwargs):
+        pytest.fail(f"{request.node.nodeid} loads the bundled model: mark it `model`, or use the fake_* fixtures",
+                    pytrace=False)
+
+    monkeypatch.setattr(embeddings.bundled, "ensure_bundled_model", refuse)
 
 
 def paragraph_files(folder: Path) -> int:
@@ -61,24 +92,53 @@ def settings_factory(model_cache_dir):
 
 @pytest.fixture(scope="session")
 def encoder(settings_factory, tmp_path_factory):
+    """The real bundled model (converted on first use): the tests that use it are marked `model`."""
     from embeddings.loader import load_encoder
 
     return load_encoder(settings_factory(tmp_path_factory.mktemp("unused")))
 
 
 @pytest.fixture(scope="session")
-def seed_collection_dir(tmp_path_factory, settings_factory, encoder) -> Path:
-    """The five sample speeches ingested once; tests that change a collection work on a copy."""
+def fake_encoder():
+    """The character n-gram encoder: deterministic, instant, no model needed."""
+    from embeddings.char_ngrams import CharNgramEncoder
+
+    return CharNgramEncoder()
+
+
+@pytest.fixture
+def fake_model(monkeypatch):
+    """Settings naming the n-gram encoder (`model=CHAR_NGRAMS_MODEL`) load it in this process, until the test ends."""
+    import embeddings.loader
+    from tests.fakes import CHAR_NGRAMS_MODEL, char_ngrams_loader
+
+    monkeypatch.setattr(embeddings.loader, "load_encoder", char_ngrams_loader(embeddings.loader.load_encoder))
+    return CHAR_NGRAMS_MODEL
+
+
+def ingest_seeds(directory: Path, encoder) -> Path:
+    """The five sample speeches as a new collection in directory, indexes built and saved."""
     from qa.index.collection import Collection
     from qa.ingest.pipeline import Ingester
 
-    directory = tmp_path_factory.mktemp("seed-collection")
     collection = Collection.open(directory, encoder.name, create=True)
     report = Ingester(collection, encoder).add_paths([SEEDS], max_bytes=20 * 1024 * 1024)
     assert len(report.added) == 5, report
     collection.rebuild_indexes()
     collection.close()
     return directory
+
+
+@pytest.fixture(scope="session")
+def seed_collection_dir(tmp_path_factory, encoder) -> Path:
+    """The five sample speeches ingested once; tests that change a collection work on a copy."""
+    return ingest_seeds(tmp_path_factory.mktemp("seed-collection"), encoder)
+
+
+@pytest.fixture(scope="session")
+def fake_seed_collection_dir(tmp_path_factory, fake_encoder) -> Path:
+    """The five sample speeches ingested once with the n-gram encoder."""
+    return ingest_seeds(tmp_path_factory.mktemp("fake-seed-collection"), fake_encoder)
 
 
 @pytest.fixture
@@ -88,12 +148,28 @@ def seed_collection_copy(seed_collection_dir, tmp_path) -> Path:
     return target
 
 
-@pytest.fixture(scope="session")
-def seed_service(seed_collection_dir, encoder):
+@pytest.fixture
+def fake_seed_collection_copy(fake_seed_collection_dir, tmp_path) -> Path:
+    target = tmp_path / "collection"
+    shutil.copytree(fake_seed_collection_dir, target)
+    return target
+
+
+def open_service(directory: Path, encoder):
     from qa.index.collection import Collection
     from qa.search.service import SearchService
 
-    return SearchService(Collection.open(seed_collection_dir, encoder.name), encoder)
+    return SearchService(Collection.open(directory, encoder.name), encoder)
+
+
+@pytest.fixture(scope="session")
+def seed_service(seed_collection_dir, encoder):
+    return open_service(seed_collection_dir, encoder)
+
+
+@pytest.fixture(scope="session")
+def fake_seed_service(fake_seed_collection_dir, fake_encoder):
+    return open_service(fake_seed_collection_dir, fake_encoder)
 
 
 def free_port() -> int:
@@ -112,17 +188,32 @@ def stop_process(process: subprocess.Popen, log) -> None:
     log.close()
 
 
+def speechqa_command(fake: bool = False) -> list[str]:
+    """How a test starts `speechqa`: with the configured model, or with the n-gram encoder (`fake`, and
+    SPEECHQA_MODEL from tests.fakes.char_ngrams_env)."""
+    return [sys.executable, "-m", "tests.fakes" if fake else "qa.cli"]
+
+
 class Server:
-    def __init__(self, data_dir: Path, cache_dir: Path, token: str | None = None, log_dir: Path | None = None):
+    """`speechqa serve` on loopback over data_dir, or over a Milvus `index`; `fake`: with the n-gram encoder
+    (for a collection built with it)."""
+
+    def __init__(self, data_dir: Path, cache_dir: Path, token: str | None = None, log_dir: Path | None = None,
+                 fake: bool = False, index: str | None = None):
+        from tests.fakes import char_ngrams_env
+
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "SPEECHQA_CACHE": str(cache_dir), "SPEECHQA_DATA": str(data_dir)}
-        env.pop("SPEECHQA_TOKEN", None)
-        if token:
-            env["SPEECHQA_TOKEN"] = token
+        for name, value in (("SPEECHQA_TOKEN", token), ("SPEECHQA_INDEX", index)):
+            env.pop(name, None)
+            if value:
+                env[name] = value
+        if fake:
+            env = char_ngrams_env(env)
         self.log = open((log_dir or data_dir.parent) / f"server-{self.port}.log", "wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "qa.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            [*speechqa_command(fake), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
             env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=str(ROOT),
         )
         deadline = time.monotonic() + 180
@@ -155,22 +246,37 @@ def copy_of(collection_dir: Path, tmp_path_factory, name: str) -> Path:
     return data
 
 
+def by_passage(collection_dir: Path, encoder, tmp_path_factory):
+    """A copy of a collection scored by passage vectors alone, as the Milvus backend scores (it holds no
+    sentence vectors): what a Milvus copy of that collection must rank like."""
+    directory = copy_of(collection_dir, tmp_path_factory, "seeds-by-passage")
+    rewrite_store(directory, "DELETE FROM sentence_vectors")
+    return open_service(directory, encoder)
+
+
 @pytest.fixture(scope="session")
 def seed_service_by_passage(seed_collection_dir, encoder, tmp_path_factory):
-    """The seed collection scored by passage vectors alone, as the Milvus backend scores (it holds no
-    sentence vectors): what a Milvus copy of the seed collection must rank like."""
-    from qa.index.collection import Collection
-    from qa.search.service import SearchService
+    return by_passage(seed_collection_dir, encoder, tmp_path_factory)
 
-    directory = copy_of(seed_collection_dir, tmp_path_factory, "seeds-by-passage")
-    rewrite_store(directory, "DELETE FROM sentence_vectors")
-    return SearchService(Collection.open(directory, encoder.name), encoder)
+
+@pytest.fixture(scope="session")
+def fake_seed_service_by_passage(fake_seed_collection_dir, fake_encoder, tmp_path_factory):
+    return by_passage(fake_seed_collection_dir, fake_encoder, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def server(seed_collection_dir, model_cache_dir, tmp_path_factory):
     """A real server on loopback over its own copy of the seed collection (no token)."""
     running = Server(copy_of(seed_collection_dir, tmp_path_factory, "server"), model_cache_dir)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def fake_server(fake_seed_collection_dir, model_cache_dir, tmp_path_factory):
+    """`server` with the n-gram encoder, over a copy of fake_seed_collection_dir. Started once for every
+    module that uses it, so each test leaves its collection as it found it."""
+    running = Server(copy_of(fake_seed_collection_dir, tmp_path_factory, "server"), model_cache_dir, fake=True)
     yield running
     running.stop()
 
@@ -183,12 +289,26 @@ def token_server(seed_collection_dir, model_cache_dir, tmp_path_factory):
     running.stop()
 
 
+@pytest.fixture(scope="session")
+def fake_token_server(fake_seed_collection_dir, model_cache_dir, tmp_path_factory):
+    """`token_server` with the n-gram encoder, shared like `fake_server`."""
+    running = Server(copy_of(fake_seed_collection_dir, tmp_path_factory, "token-server"), model_cache_dir,
+                     token="secret", fake=True)
+    yield running
+    running.stop()
+
+
 @pytest.fixture(scope="module")
 def seed_service_copy(seed_collection_dir, encoder, tmp_path_factory):
     """An in-process search service over its own copy of the seed collection, for apps under TestClient."""
-    from qa.index.collection import Collection
-    from qa.search.service import SearchService
+    service = open_service(copy_of(seed_collection_dir, tmp_path_factory, "service-copy"), encoder)
+    yield service
+    service.collection.close()
 
-    collection = Collection.open(copy_of(seed_collection_dir, tmp_path_factory, "service-copy"), encoder.name)
-    yield SearchService(collection, encoder)
-    collection.close()
+
+@pytest.fixture(scope="module")
+def fake_seed_service_copy(fake_seed_collection_dir, fake_encoder, tmp_path_factory):
+    """`seed_service_copy` with the n-gram encoder."""
+    service = open_service(copy_of(fake_seed_collection_dir, tmp_path_factory, "service-copy"), fake_encoder)
+    yield service
+    service.collection.close()
