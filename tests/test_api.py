@@ -1,6 +1,8 @@
 """The JSON API of docs/api.md, called over HTTP on a real server (`python -m qa.cli serve`) on loopback.
 
-The server holds its own copy of the seeds, and every test leaves it so: a test that adds documents has them
+`api` talks to a server with the n-gram encoder (tests/fakes.py): shapes, validation, filters, uploads, pages,
+whatever the model; `model_api` to one with the real model, for what only the model finds. Each server holds
+its own copy of the seeds, and every test leaves it so: a test that adds documents has them
 removed when it ends, passed or failed (`forget_added`), so every test holds in any order. (tests/test_milvus_api.py
 runs these same tests against a server over Milvus.) Settings a server cannot be started with cheaply (a public host,
 a tiny upload limit, no collection) are tested on `create_app(settings)` under FastAPI's TestClient.
@@ -73,7 +75,13 @@ def file_name(source: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def api(server):
+def api(fake_server):
+    with httpx.Client(base_url=fake_server.url, timeout=120) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def model_api(server):
     with httpx.Client(base_url=server.url, timeout=120) as client:
         yield client
 
@@ -98,14 +106,14 @@ def doc_text(api):
 
 
 # -- health and schema -----------------------------------------------------------------
-def test_healthz_reports_the_collection(api):
-    response = api.get("/healthz")
+def test_healthz_reports_the_collection(model_api):
+    response = model_api.get("/healthz")
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {"status", "documents", "chunks", "model", "index", "index_recall_at_10"}
     assert body["status"] == "ok"
     assert body["documents"] == 5
-    total_chunks = sum(d["n_chunks"] for d in api.get("/api/documents").json()["documents"])
+    total_chunks = sum(d["n_chunks"] for d in model_api.get("/api/documents").json()["documents"])
     assert body["chunks"] == total_chunks > 5
     assert body["model"] == "intfloat/multilingual-e5-small"
     assert isinstance(body["index"], str) and body["index"]
@@ -126,8 +134,8 @@ def test_openapi_lists_the_api(api):
 
 
 # -- search ---------------------------------------------------------------------------
-def test_search_finds_the_answer_with_an_exact_citation(api, seed_ids, doc_text):
-    response = api.get("/api/search", params={"q": QUESTION})
+def test_search_finds_the_answer_with_an_exact_citation(model_api, seed_ids, doc_text):
+    response = model_api.get("/api/search", params={"q": QUESTION})
     assert response.status_code == 200
     results = check_results(response.json(), query=QUESTION, mode="hybrid")
     assert len(results) == 10  # default k
@@ -155,8 +163,8 @@ def test_post_search_answers_like_get(api):
 
 
 @pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
-def test_every_mode_answers(api, mode):
-    response = api.get("/api/search", params={"q": QUESTION, "k": 5, "mode": mode})
+def test_every_mode_answers(model_api, mode):
+    response = model_api.get("/api/search", params={"q": QUESTION, "k": 5, "mode": mode})
     assert response.status_code == 200
     results = check_results(response.json(), query=QUESTION, mode=mode)
     assert len(results) == 5
@@ -272,9 +280,9 @@ def test_pages_answer_errors_with_html(api):
 
 
 # -- similar passages ---------------------------------------------------------------------
-def test_similar_to_a_stored_passage_leaves_out_its_own_speech(api, seed_ids):
-    source = api.get("/api/search", params={"q": QUESTION, "k": 1}).json()["results"][0]
-    response = api.post("/api/similar", json={"chunk_id": source["chunk_id"], "k": 5})
+def test_similar_to_a_stored_passage_leaves_out_its_own_speech(model_api, seed_ids):
+    source = model_api.get("/api/search", params={"q": QUESTION, "k": 1}).json()["results"][0]
+    response = model_api.post("/api/similar", json={"chunk_id": source["chunk_id"], "k": 5})
     assert response.status_code == 200
     body = response.json()
     assert body["source"] == {"chunk_id": source["chunk_id"], "doc_id": source["doc_id"], "text": source["text"]}
@@ -447,8 +455,8 @@ def test_upload_needs_files(api):
 
 
 # -- a server with a token ---------------------------------------------------------------------------
-def test_token_server_guards_changes_only(token_server):
-    with httpx.Client(base_url=token_server.url, timeout=120) as client:
+def test_token_server_guards_changes_only(fake_token_server):
+    with httpx.Client(base_url=fake_token_server.url, timeout=120) as client:
         assert client.get("/api/search", params={"q": QUESTION, "k": 1}).status_code == 200
         files = [("token.txt", SPEECH_UTF8.encode())]
         assert "Authorization: Bearer" in error_of(upload(client, files), 401, "unauthorized")
@@ -469,12 +477,12 @@ def test_token_server_guards_changes_only(token_server):
 
 # -- settings no test server is started with -----------------------------------------------------------
 @pytest.fixture(scope="module")
-def app_factory(settings_factory, seed_service_copy, tmp_path_factory):
+def app_factory(settings_factory, fake_seed_service_copy, tmp_path_factory):
     from fastapi.testclient import TestClient
 
     from web.app import create_app
 
-    def make(service=seed_service_copy, **overrides) -> TestClient:
+    def make(service=fake_seed_service_copy, **overrides) -> TestClient:
         settings = settings_factory(tmp_path_factory.mktemp("app"), **overrides)
         return TestClient(create_app(settings, service=service), base_url=LOOPBACK, raise_server_exceptions=False)
 
@@ -534,36 +542,36 @@ def test_an_unexpected_failure_is_a_500_without_a_stack_trace(settings_factory, 
     assert page.status_code == 500 and "secret internals" not in page.text and "Traceback" not in page.text
 
 
-def test_what_the_question_names_is_reported_and_can_be_turned_off(server):
+def test_what_the_question_names_is_reported_and_can_be_turned_off(fake_server):
     query = "2023年工业经济工作怎么抓"
-    favoured = httpx.get(server.url + "/api/search", params={"q": query, "k": 5}).json()
+    favoured = httpx.get(fake_server.url + "/api/search", params={"q": query, "k": 5}).json()
     assert favoured["preferences"] == {"dates": ["2023"], "applied": True}
-    plain = httpx.post(server.url + "/api/search", json={"q": query, "k": 5, "prefer": False}).json()
+    plain = httpx.post(fake_server.url + "/api/search", json={"q": query, "k": 5, "prefer": False}).json()
     assert plain["preferences"] == {"dates": ["2023"], "applied": False}
-    assert "preferences" not in httpx.get(server.url + "/api/search", params={"q": "工业强县"}).json()
-    page = httpx.get(server.url + "/search", params={"q": query}).text
+    assert "preferences" not in httpx.get(fake_server.url + "/api/search", params={"q": "工业强县"}).json()
+    page = httpx.get(fake_server.url + "/search", params={"q": query}).text
     assert 'data-applied="true"' in page and "prefer=false" in page
-    off = httpx.get(server.url + "/search", params={"q": query, "prefer": "false"}).text
+    off = httpx.get(fake_server.url + "/search", params={"q": query, "prefer": "false"}).text
     assert 'data-applied="false"' in off and 'name="prefer" value="false"' in off
 
 
-def test_applied_filters_list_what_the_question_reading_applied_and_each_can_be_switched_off(server):
+def test_applied_filters_list_what_the_question_reading_applied_and_each_can_be_switched_off(fake_server):
     query = "2023年工业经济工作怎么抓"
-    favoured = httpx.get(server.url + "/api/search", params={"q": query, "k": 5}).json()
+    favoured = httpx.get(fake_server.url + "/api/search", params={"q": query, "k": 5}).json()
     assert favoured["applied_filters"] == [{"kind": "date", "value": "2023", "source": "query"}]
-    for off in (httpx.get(server.url + "/api/search", params={"q": query, "k": 5, "ignore_filter": "date:2023"}).json(),
-                httpx.post(server.url + "/api/search", json={"q": query, "k": 5, "ignore_filter": ["date:2023"]}).json(),
-                httpx.post(server.url + "/api/search", json={"q": query, "k": 5, "prefer": False}).json()):
+    for off in (httpx.get(fake_server.url + "/api/search", params={"q": query, "k": 5, "ignore_filter": "date:2023"}).json(),
+                httpx.post(fake_server.url + "/api/search", json={"q": query, "k": 5, "ignore_filter": ["date:2023"]}).json(),
+                httpx.post(fake_server.url + "/api/search", json={"q": query, "k": 5, "prefer": False}).json()):
         assert off["applied_filters"] == [] and off["preferences"] == {"dates": ["2023"], "applied": False}
-    assert httpx.get(server.url + "/api/search", params={"q": "工业强县"}).json()["applied_filters"] == []
-    assert "date:2024" in error_of(httpx.get(server.url + "/api/search", params={"q": query, "ignore_filter": "2023"}),
+    assert httpx.get(fake_server.url + "/api/search", params={"q": "工业强县"}).json()["applied_filters"] == []
+    assert "date:2024" in error_of(httpx.get(fake_server.url + "/api/search", params={"q": query, "ignore_filter": "2023"}),
                                    400, "bad_input")
-    similar = httpx.post(server.url + "/api/similar", json={"text": query, "k": 3}).json()
+    similar = httpx.post(fake_server.url + "/api/similar", json={"text": query, "k": 3}).json()
     assert similar["applied_filters"] == [{"kind": "date", "value": "2023", "source": "query"}]
-    assert httpx.post(server.url + "/api/similar", json={"text": query, "k": 3, "prefer": False}).json()["applied_filters"] == []
+    assert httpx.post(fake_server.url + "/api/similar", json={"text": query, "k": 3, "prefer": False}).json()["applied_filters"] == []
     # The page: each named date is a chip with a link that switches it off, and then one that switches it back on.
-    page = httpx.get(server.url + "/search", params={"q": query}).text
+    page = httpx.get(fake_server.url + "/search", params={"q": query}).text
     assert 'class="remove remove-filter"' in page and "ignore_filter=date%3A2023" in page
-    off_page = httpx.get(server.url + "/search", params={"q": query, "ignore_filter": "date:2023"}).text
+    off_page = httpx.get(fake_server.url + "/search", params={"q": query, "ignore_filter": "date:2023"}).text
     assert 'data-applied="false"' in off_page and 'class="restore-filter"' in off_page
     assert 'name="ignore_filter" value="date:2023"' in off_page

@@ -15,8 +15,8 @@ QUESTION = "招商引资进度为什么落后"
 
 
 @pytest.fixture(scope="module")
-def api(server):
-    with httpx.Client(base_url=server.url, timeout=120) as client:
+def api(fake_server):
+    with httpx.Client(base_url=fake_server.url, timeout=120) as client:
         yield client
 
 
@@ -27,7 +27,7 @@ def rows_of(response: httpx.Response) -> list[dict]:
     return list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
 
 
-def test_search_as_csv_holds_the_results_with_full_citations(api, server):
+def test_search_as_csv_holds_the_results_with_full_citations(api, fake_server):
     params = {"q": QUESTION, "k": 5}
     results = api.get("/api/search", params=params).json()["results"]
     response = api.get("/api/search", params={**params, "format": "csv"})
@@ -39,12 +39,12 @@ def test_search_as_csv_holds_the_results_with_full_citations(api, server):
         citation = hit["citation"]
         assert row["text"] == hit["text"]  # line breaks and quotes survive the CSV round trip
         assert (int(row["char_start"]), int(row["char_end"])) == (citation["char_start"], citation["char_end"])
-        assert row["url"] == server.url + citation["url"]
+        assert row["url"] == fake_server.url + citation["url"]
         assert row["title"] == (citation["title"] or "") and row["date"] == (citation["date"] or "")
         assert int(row["rank"]) == hit["rank"]
 
 
-def test_search_as_json_lines(api, server):
+def test_search_as_json_lines(api):
     results = api.get("/api/search", params={"q": QUESTION, "k": 3}).json()["results"]
     response = api.get("/api/search", params={"q": QUESTION, "k": 3, "format": "jsonl"})
     assert response.headers["content-type"] == "application/x-ndjson; charset=utf-8"

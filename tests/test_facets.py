@@ -33,8 +33,8 @@ def test_counts_are_per_passage_most_frequent_first_and_skip_unknowns():
 
 
 @pytest.fixture(scope="module")
-def api(server):
-    with httpx.Client(base_url=server.url, timeout=120) as client:
+def api(fake_server):
+    with httpx.Client(base_url=fake_server.url, timeout=120) as client:
         yield client
 
 

@@ -19,9 +19,9 @@ pytest.importorskip("schemathesis", reason="the schemathesis package (test extra
 ROOT = Path(__file__).parents[1]
 
 
-def test_the_fuzzer_finds_no_server_error_and_no_schema_violation(server):
+def test_the_fuzzer_finds_no_server_error_and_no_schema_violation(fake_server):
     cases = int(os.environ.get("SPEECHQA_FUZZ_CASES") or 20)
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "fuzz_api.py"), "--url", server.url,
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "fuzz_api.py"), "--url", fake_server.url,
                              "--cases", str(cases), "--seed", "0", "--json"],
                             capture_output=True, text=True, timeout=600, cwd=ROOT)
     report = json.loads(result.stdout.splitlines()[-1])

@@ -1,4 +1,5 @@
-"""Hostile and unlucky requests (issue 11), against a real server on loopback.
+"""Hostile and unlucky requests (issue 11), against a real server on loopback (with the n-gram encoder:
+nothing here depends on the model).
 
 Bad parameters never cost a 500; changes come only from the server's own pages (or carry the token);
 unknown Host names are refused; every response carries the security headers; the OpenAPI description
@@ -23,8 +24,8 @@ TEMPLATES = Path(__file__).parents[1] / "web" / "templates"
 
 
 @pytest.fixture(scope="module")
-def api(server):
-    with httpx.Client(base_url=server.url, timeout=120) as client:
+def api(fake_server):
+    with httpx.Client(base_url=fake_server.url, timeout=120) as client:
         yield client
 
 
@@ -83,14 +84,14 @@ def raw_get(server, target: str) -> tuple[int, dict[str, str], bytes]:
     return int(status_line.split()[1]), headers, body
 
 
-def test_a_1_mb_url_is_a_json_414(server):
-    status, headers, body = raw_get(server, "/api/search?q=" + "%E5%B7%A5" * 100 + "a" * (1024 * 1024))
+def test_a_1_mb_url_is_a_json_414(fake_server):
+    status, headers, body = raw_get(fake_server, "/api/search?q=" + "%E5%B7%A5" * 100 + "a" * (1024 * 1024))
     assert status == 414 and headers["content-type"] == "application/json"
     error = json.loads(body)["error"]
     assert error["code"] == "uri_too_long"
     assert error["message"].startswith("the URL is 1,049,")
     assert "over the limit of 65,536" in error["message"] and "POST /api/search" in error["message"]
-    status, headers, _ = raw_get(server, "/search?q=" + "a" * (1024 * 1024))
+    status, headers, _ = raw_get(fake_server, "/search?q=" + "a" * (1024 * 1024))
     assert status == 414 and headers["content-type"].startswith("text/html")
 
 
@@ -155,8 +156,8 @@ def test_addresses_and_loopback_names_are_served(api, host):
     assert api.get("/healthz", headers={"Host": host}).status_code == 200
 
 
-def test_the_token_lets_a_script_elsewhere_make_changes(token_server):
-    with httpx.Client(base_url=token_server.url, timeout=120) as client:
+def test_the_token_lets_a_script_elsewhere_make_changes(fake_token_server):
+    with httpx.Client(base_url=fake_token_server.url, timeout=120) as client:
         files = [("elsewhere.txt", SPEECH_UTF8.encode())]
         wrong = {"Origin": EVIL, "Authorization": "Bearer nope"}
         error_of(upload(client, files, headers=wrong), 403, "cross_origin")
@@ -169,12 +170,12 @@ def test_the_token_lets_a_script_elsewhere_make_changes(token_server):
 
 
 @pytest.fixture(scope="module")
-def app_factory(settings_factory, seed_service_copy, tmp_path_factory):
+def app_factory(settings_factory, fake_seed_service_copy, tmp_path_factory):
     from fastapi.testclient import TestClient
 
     from web.app import create_app
 
-    def make(base_url: str = LOOPBACK, service=seed_service_copy, **overrides) -> TestClient:
+    def make(base_url: str = LOOPBACK, service=fake_seed_service_copy, **overrides) -> TestClient:
         settings = settings_factory(tmp_path_factory.mktemp("app"), **overrides)
         return TestClient(create_app(settings, service=service), base_url=base_url, raise_server_exceptions=False)
 
@@ -318,15 +319,15 @@ def test_a_chunked_upload_over_the_limit_is_told_so_without_a_made_up_size(app_f
     assert "over the limit of 20 MB;" in error_of(upload(default, [("big.txt", b"x" * (21 * 1024 * 1024))]), 413, "too_large")
 
 
-def test_a_chunked_upload_is_read_only_up_to_the_limit(server):
+def test_a_chunked_upload_is_read_only_up_to_the_limit(fake_server):
     """Over a real connection: the server answers 413 once 20 MB (plus framing) have come, without waiting
     for the rest of a body sent without a length, so an endless upload never fills its disk."""
     import socket
 
     body, content_type = multipart("big.txt", b"")
     head = body.split(b"\r\n--speechqa-test-boundary--")[0]
-    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
-        sock.sendall(f"POST /api/documents HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Type: {content_type}\r\n"
+    with socket.create_connection(("127.0.0.1", fake_server.port), timeout=30) as sock:
+        sock.sendall(f"POST /api/documents HTTP/1.1\r\nHost: 127.0.0.1:{fake_server.port}\r\nContent-Type: {content_type}\r\n"
                      "Transfer-Encoding: chunked\r\n\r\n".encode())
         sock.sendall(b"%x\r\n%s\r\n" % (len(head), head))
         chunk = b"x" * 65536
