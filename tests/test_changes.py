@@ -1,5 +1,6 @@
 """Changes while searching (issue 11 item 3, issue 12): uploads and deletions under concurrent searches,
-and a collection that went through changes answering exactly as one built from scratch."""
+and a collection that went through changes answering exactly as one built from scratch (with the n-gram
+encoder: what is tested is the collection, not the model)."""
 
 from __future__ import annotations
 
@@ -21,11 +22,11 @@ QUERIES = ["招商引资进度为什么落后", "工业经济运行情况", "项
 
 
 @pytest.fixture(scope="module")
-def changing_service(seed_collection_dir, encoder, tmp_path_factory):
+def changing_service(fake_seed_collection_dir, fake_encoder, tmp_path_factory):
     from tests.conftest import copy_of
 
-    collection = Collection.open(copy_of(seed_collection_dir, tmp_path_factory, "changes"), encoder.name)
-    yield SearchService(collection, encoder)
+    collection = Collection.open(copy_of(fake_seed_collection_dir, tmp_path_factory, "changes"), fake_encoder.name)
+    yield SearchService(collection, fake_encoder)
     collection.close()
 
 
@@ -40,7 +41,7 @@ def _snapshot_results(service: SearchService, query: str) -> tuple:
     return lexical, dense, [(hit.passage.chunk_id, hit.score) for hit in hits]
 
 
-def test_searches_during_uploads_and_deletions_never_fail_and_a_deletion_is_final(changing_service, seed_service):
+def test_searches_during_uploads_and_deletions_never_fail_and_a_deletion_is_final(changing_service, fake_seed_service):
     errors: list[BaseException] = []
     seen_probe = []
     stop = threading.Event()
@@ -83,7 +84,7 @@ def test_searches_during_uploads_and_deletions_never_fail_and_a_deletion_is_fina
     # collection built from scratch (the seed collection these changes started from and returned to).
     for query in QUERIES:
         (lexical, dense, hits), (fresh_lexical, fresh_dense, fresh_hits) = (
-            _snapshot_results(changing_service, query), _snapshot_results(seed_service, query))
+            _snapshot_results(changing_service, query), _snapshot_results(fake_seed_service, query))
         assert lexical[0].tolist() == fresh_lexical[0].tolist()
         np.testing.assert_allclose(lexical[1], fresh_lexical[1], atol=1e-5)
         assert dense[0].tolist() == fresh_dense[0].tolist()

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from qa.cli import app
+from tests.conftest import speechqa_command
+from tests.fakes import char_ngrams_env
 
 ROOT = Path(__file__).parents[1]
 COMMANDS = [["ingest"], ["docs", "list"], ["docs", "show"], ["docs", "rm"], ["search"], ["similar"], ["eval"],
@@ -25,14 +26,15 @@ def test_every_command_has_help_with_an_example(command):
     assert "Example: speechqa " + command[0] in result.output
 
 
-def run(*args: str, data: Path, cache: Path, timeout: int = 300) -> subprocess.CompletedProcess:
+def run(*args: str, data: Path, cache: Path, timeout: int = 300, fake: bool = False) -> subprocess.CompletedProcess:
+    """`speechqa ARGS`; `fake`: with the n-gram encoder (tests/fakes.py), for a collection built with it."""
     env = {**os.environ, "SPEECHQA_DATA": str(data), "SPEECHQA_CACHE": str(cache)}
-    return subprocess.run([sys.executable, "-m", "qa.cli", *args], env=env, cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run([*speechqa_command(fake), *args], env=char_ngrams_env(env) if fake else env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
 
 
-def test_search_prints_one_json_object_per_result(seed_collection_dir, model_cache_dir):
-    result = run("search", "招商引资进度为什么落后", "--k", "3", "--json", data=seed_collection_dir, cache=model_cache_dir)
+def test_search_prints_one_json_object_per_result(fake_seed_collection_dir, model_cache_dir):
+    result = run("search", "招商引资进度为什么落后", "--k", "3", "--json", data=fake_seed_collection_dir, cache=model_cache_dir, fake=True)
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["rank"] for line in lines] == [1, 2, 3]
@@ -40,34 +42,34 @@ def test_search_prints_one_json_object_per_result(seed_collection_dir, model_cac
     assert lines[0]["citation"]["url"] == f"/doc/{lines[0]['doc_id']}#{lines[0]['chunk_id']}"
 
 
-def test_search_keeps_to_one_source(seed_collection_dir, model_cache_dir):
+def test_search_keeps_to_one_source(fake_seed_collection_dir, model_cache_dir):
     seed = "001_eacabc2e24b6d2f8.txt"
-    result = run("search", "招商引资进度为什么落后", "--k", "20", "--source", seed, "--json", data=seed_collection_dir,
-                 cache=model_cache_dir)
+    result = run("search", "招商引资进度为什么落后", "--k", "20", "--source", seed, "--json", data=fake_seed_collection_dir,
+                 cache=model_cache_dir, fake=True)
     assert result.returncode == 0, result.stderr
     sources = [Path(json.loads(line)["citation"]["source"]).name for line in result.stdout.splitlines()]
     assert len(sources) > 1 and set(sources) == {seed}  # unfiltered, the best passage is in 002
 
 
-def test_docs_list_and_show(seed_collection_dir, model_cache_dir):
-    listed = run("docs", "list", "--json", data=seed_collection_dir, cache=model_cache_dir)
+def test_docs_list_and_show(fake_seed_collection_dir, model_cache_dir):
+    listed = run("docs", "list", "--json", data=fake_seed_collection_dir, cache=model_cache_dir, fake=True)
     documents = [json.loads(line) for line in listed.stdout.splitlines()]
     assert len(documents) == 5 and all(d["n_chunks"] > 0 for d in documents)
     first = documents[0]
-    shown = run("docs", "show", first["doc_id"], "--json", data=seed_collection_dir, cache=model_cache_dir)
+    shown = run("docs", "show", first["doc_id"], "--json", data=fake_seed_collection_dir, cache=model_cache_dir, fake=True)
     detail = json.loads(shown.stdout)
     assert detail["title"] == first["title"] and detail["text"] and len(detail["chunks"]) == first["n_chunks"]
-    text = run("docs", "show", first["doc_id"], data=seed_collection_dir, cache=model_cache_dir).stdout
+    text = run("docs", "show", first["doc_id"], data=fake_seed_collection_dir, cache=model_cache_dir, fake=True).stdout
     assert f"doc_id: {first['doc_id']}" in text
 
 
-def test_errors_are_one_line_with_what_to_do(tmp_path, seed_collection_dir, model_cache_dir):
-    missing = run("search", "工业", data=tmp_path / "none", cache=model_cache_dir)
+def test_errors_are_one_line_with_what_to_do(tmp_path, fake_seed_collection_dir, model_cache_dir):
+    missing = run("search", "工业", data=tmp_path / "none", cache=model_cache_dir, fake=True)
     assert missing.returncode == 2
     assert missing.stderr.startswith("error: no collection at") and "speechqa ingest" in missing.stderr
-    unknown = run("docs", "show", "d-0000000000000000", data=seed_collection_dir, cache=model_cache_dir)
+    unknown = run("docs", "show", "d-0000000000000000", data=fake_seed_collection_dir, cache=model_cache_dir, fake=True)
     assert unknown.returncode == 2 and "speechqa docs list" in unknown.stderr
-    nothing = run("ingest", str(tmp_path / "no-such-folder"), data=tmp_path / "c", cache=model_cache_dir)
+    nothing = run("ingest", str(tmp_path / "no-such-folder"), data=tmp_path / "c", cache=model_cache_dir, fake=True)
     assert nothing.returncode == 1
     assert "rejected" in nothing.stderr and "no such file or folder" in nothing.stderr
 

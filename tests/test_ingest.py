@@ -1,11 +1,11 @@
-"""Ingesting through the whole pipeline: duplicates, bad input, and a run killed midway."""
+"""Ingesting through the whole pipeline: duplicates, bad input, and a run killed midway (with the n-gram encoder:
+what is tested is the pipeline, not the model)."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,14 +13,15 @@ from qa.index.collection import Collection
 from qa.ingest.pipeline import Ingester
 from qa.search.service import SearchRequest, SearchService
 from qa.text.normalize import to_simplified
-from tests.conftest import documents_in, paragraph_files
+from tests.conftest import documents_in, paragraph_files, speechqa_command
+from tests.fakes import char_ngrams_env
 
 ROOT = Path(__file__).parents[1]
 SEEDS = ROOT / "qa" / "sample_speeches"
 
 
-def test_seeds_become_five_documents_with_their_metadata(seed_collection_dir, encoder):
-    collection = Collection.open(seed_collection_dir, encoder.name)
+def test_seeds_become_five_documents_with_their_metadata(fake_seed_collection_dir, fake_encoder):
+    collection = Collection.open(fake_seed_collection_dir, fake_encoder.name)
     documents = {d.metadata.title: (d, n) for d, n in collection.store.list_documents()}
     assert len(documents) == 5
     by_source = {d.source: d for d, _ in documents.values()}
@@ -36,29 +37,29 @@ def test_seeds_become_five_documents_with_their_metadata(seed_collection_dir, en
             assert len(passage.text) <= 600
 
 
-def test_ingesting_the_same_folder_twice_changes_nothing(seed_collection_copy, encoder):
-    collection = Collection.open(seed_collection_copy, encoder.name)
+def test_ingesting_the_same_folder_twice_changes_nothing(fake_seed_collection_copy, fake_encoder):
+    collection = Collection.open(fake_seed_collection_copy, fake_encoder.name)
     version = collection.store.version
-    report = Ingester(collection, encoder).add_paths([SEEDS], max_bytes=10**7)
+    report = Ingester(collection, fake_encoder).add_paths([SEEDS], max_bytes=10**7)
     assert (len(report.added), len(report.updated), len(report.duplicates)) == (0, 0, 5)
     assert collection.store.version == version and collection.store.count_documents() == 5
 
 
-def test_same_speech_from_another_source_in_the_other_script_is_one_document(seed_collection_copy, encoder, tmp_path):
+def test_same_speech_from_another_source_in_the_other_script_is_one_document(fake_seed_collection_copy, fake_encoder, tmp_path):
     text = (SEEDS / "000_d509771d086070bc.txt").read_text(encoding="utf-8")
     mirror = tmp_path / "mirror" / "speech-simplified.txt"
     mirror.parent.mkdir()
     # A Simplified copy from another site, with that site's own navigation around it.
     mirror.write_text("上一篇:其他讲话\n" + to_simplified(text) + "\n下一篇:另一篇讲话\n", encoding="gb18030")
-    collection = Collection.open(seed_collection_copy, encoder.name)
-    report = Ingester(collection, encoder).add_paths([mirror], max_bytes=10**7)
+    collection = Collection.open(fake_seed_collection_copy, fake_encoder.name)
+    report = Ingester(collection, fake_encoder).add_paths([mirror], max_bytes=10**7)
     assert report.added == [] and len(report.updated) == 1
     document = collection.store.get_document(report.updated[0])
     assert document.sources == ("000_d509771d086070bc.txt", "speech-simplified.txt")
     assert collection.store.count_documents() == 5
 
 
-def test_bad_files_are_named_and_good_ones_still_arrive(seed_collection_copy, encoder, tmp_path):
+def test_bad_files_are_named_and_good_ones_still_arrive(fake_seed_collection_copy, fake_encoder, tmp_path):
     folder = tmp_path / "mixed"
     folder.mkdir()
     (folder / "good.txt").write_text("关于推进园区建设的讲话\n" + "我们要加快园区基础设施建设,提升承载能力。" * 5, encoding="utf-8")
@@ -67,24 +68,25 @@ def test_bad_files_are_named_and_good_ones_still_arrive(seed_collection_copy, en
     (folder / "binary.txt").write_bytes(bytes(range(256)) * 8)
     (folder / "broken.docx").write_bytes(b"PK\x03\x04 not really a docx")
     (folder / "slides.pptx").write_bytes(b"whatever")
-    collection = Collection.open(seed_collection_copy, encoder.name)
-    report = Ingester(collection, encoder).add_paths([folder], max_bytes=10**7)
+    collection = Collection.open(fake_seed_collection_copy, fake_encoder.name)
+    report = Ingester(collection, fake_encoder).add_paths([folder], max_bytes=10**7)
     assert len(report.added) == 2
     rejected = {Path(r.source).name: r.reason for r in report.rejected}
     assert set(rejected) == {"empty.txt", "binary.txt", "broken.docx", "slides.pptx"}
     assert all(len(reason) > 15 for reason in rejected.values())
     collection.rebuild_indexes()
-    hits = SearchService(collection, encoder).search(SearchRequest(query="農業現代化 糧食安全", k=3)).hits
+    hits = SearchService(collection, fake_encoder).search(SearchRequest(query="農業現代化 糧食安全", k=3)).hits
     assert "糧食安全" in hits[0].passage.text
 
 
-def test_an_ingest_killed_midway_leaves_a_usable_collection_and_resumes(tmp_path, model_cache_dir, encoder):
+def test_an_ingest_killed_midway_leaves_a_usable_collection_and_resumes(tmp_path, model_cache_dir, fake_encoder):
     files = tmp_path / "paragraphs"
     n_files = paragraph_files(files)
     assert n_files >= 30
     data = tmp_path / "collection"
-    env = {**os.environ, "SPEECHQA_CACHE": str(model_cache_dir), "SPEECHQA_DATA": str(data), "SPEECHQA_COMMIT_PASSAGES": "4"}
-    command = [sys.executable, "-m", "qa.cli", "ingest", str(files)]
+    env = char_ngrams_env({**os.environ, "SPEECHQA_CACHE": str(model_cache_dir), "SPEECHQA_DATA": str(data),
+                           "SPEECHQA_COMMIT_PASSAGES": "4"})
+    command = [*speechqa_command(fake=True), "ingest", str(files)]
     process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 240
     while documents_in(data) < 3 and process.poll() is None and time.monotonic() < deadline:
@@ -95,12 +97,12 @@ def test_an_ingest_killed_midway_leaves_a_usable_collection_and_resumes(tmp_path
 
     done = documents_in(data)
     assert 3 <= done < n_files
-    collection = Collection.open(data, encoder.name)
+    collection = Collection.open(data, fake_encoder.name)
     collection.load_indexes()  # the indexes were never written: they are rebuilt from the store
     assert len(collection.vectors) == collection.store.count_passages()
     for _, n_chunks in collection.store.list_documents(limit=1000):
         assert n_chunks >= 1  # whole documents only
-    service = SearchService(collection, encoder)
+    service = SearchService(collection, fake_encoder)
     assert service.search(SearchRequest(query="工业经济", k=3)).hits
     collection.close()
 
@@ -110,33 +112,33 @@ def test_an_ingest_killed_midway_leaves_a_usable_collection_and_resumes(tmp_path
     assert f"{n_files - done} added" in finished.stdout
 
 
-def test_a_record_with_a_broken_escape_still_goes_in(seed_collection_copy, encoder, tmp_path):
+def test_a_record_with_a_broken_escape_still_goes_in(fake_seed_collection_copy, fake_encoder, tmp_path):
     collection_file = tmp_path / "records.jsonl"
     collection_file.write_text(
         '{"title": "坏转义", "content": "关于工业\\ud800发展的讲话：我们要加快工业发展步伐，推进重点项目建设。"}\n'
         '{"title": "不是JSON"\n',
         encoding="utf-8",
     )
-    collection = Collection.open(seed_collection_copy, encoder.name)
-    report = Ingester(collection, encoder).add_paths([collection_file], max_bytes=10**6)
+    collection = Collection.open(fake_seed_collection_copy, fake_encoder.name)
+    report = Ingester(collection, fake_encoder).add_paths([collection_file], max_bytes=10**6)
     assert len(report.added) == 1 and len(report.rejected) == 1
     assert "\ud800" not in collection.store.get_document(report.added[0]).text
     assert report.rejected[0].source.endswith("records.jsonl#L2")
 
 
-def test_preparing_in_worker_processes_gives_the_same_collection(seed_collection_dir, encoder, tmp_path, monkeypatch):
+def test_preparing_in_worker_processes_gives_the_same_collection(fake_seed_collection_dir, fake_encoder, tmp_path, monkeypatch):
     import qa.ingest.pipeline
     from qa.types import RawDocument, Rejection
 
     monkeypatch.setattr(qa.ingest.pipeline, "PREPARE_WINDOW", 2)  # several windows, so their overlap is exercised
     monkeypatch.setattr(qa.ingest.pipeline, "PREPARE_POOL_MIN", 1)
-    collection = Collection.open(tmp_path / "parallel", encoder.name, create=True)
+    collection = Collection.open(tmp_path / "parallel", fake_encoder.name, create=True)
     records = [*qa.ingest.pipeline._read_all([SEEDS], 10**7), Rejection("broken.bin", "not a text file"),
                RawDocument("   ", "blank.txt")]
-    report = Ingester(collection, encoder, prepare_workers=2).add_records(records)
+    report = Ingester(collection, fake_encoder, prepare_workers=2).add_records(records)
     assert len(report.added) == 5
     assert [r.source for r in report.rejected] == ["broken.bin", "blank.txt"]
-    serial = Collection.open(seed_collection_dir, encoder.name)
+    serial = Collection.open(fake_seed_collection_dir, fake_encoder.name)
 
     def passages(c: Collection) -> list[tuple[str, str, str]]:
         return sorted((p.chunk_id, p.doc_id, p.text) for d, _ in c.store.list_documents() for p in c.store.passages_of(d.doc_id))
@@ -144,7 +146,7 @@ def test_preparing_in_worker_processes_gives_the_same_collection(seed_collection
     assert passages(collection) == passages(serial)
 
 
-def test_a_document_that_fails_to_process_is_rejected_by_name_and_the_rest_go_in(encoder, tmp_path, monkeypatch):
+def test_a_document_that_fails_to_process_is_rejected_by_name_and_the_rest_go_in(fake_encoder, tmp_path, monkeypatch):
     import qa.ingest.pipeline
     from qa.types import RawDocument
 
@@ -156,25 +158,25 @@ def test_a_document_that_fails_to_process_is_rejected_by_name_and_the_rest_go_in
         return real_chunk_text(text, **kwargs)
 
     monkeypatch.setattr(qa.ingest.pipeline, "chunk_text", chunk_text)
-    collection = Collection.open(tmp_path / "c", encoder.name, create=True)
+    collection = Collection.open(tmp_path / "c", fake_encoder.name, create=True)
     good = (SEEDS / "000_d509771d086070bc.txt").read_text(encoding="utf-8")
     records = [RawDocument("这是一篇会让切分出错的讲话:坏段落。" * 5, "bad.txt"), RawDocument(good, "good.txt")]
-    report = Ingester(collection, encoder, prepare_workers=0).add_records(records)
+    report = Ingester(collection, fake_encoder, prepare_workers=0).add_records(records)
     assert len(report.added) == 1
     [rejected] = report.rejected
     assert rejected.source == "bad.txt"
     assert "could not be processed (ValueError: chunker tripped)" in rejected.reason and "the rest went in" in rejected.reason
 
 
-def test_a_templated_release_of_another_date_is_another_document(seed_collection_copy, encoder):
+def test_a_templated_release_of_another_date_is_another_document(fake_seed_collection_copy, fake_encoder):
     from qa.types import RawDocument
 
-    collection = Collection.open(seed_collection_copy, encoder.name)
+    collection = Collection.open(fake_seed_collection_copy, fake_encoder.name)
     seed = collection.store.get_document(next(d.doc_id for d, _ in collection.store.list_documents()
                                               if d.metadata.date == "2022-09-18"))
     # The same template a year later: a few words changed, another date.
     later = seed.text.replace("2022", "2023", 1) + "\n今年的工作，要在去年基础上再加力。"
-    report = Ingester(collection, encoder).add_records([
+    report = Ingester(collection, fake_encoder).add_records([
         RawDocument(text=later, source="next-year.txt", date="2023-09-18"),
         RawDocument(text=later + "\n（转载）", source="mirror-same-day.txt", date="2023-09-18"),
     ])
@@ -182,19 +184,19 @@ def test_a_templated_release_of_another_date_is_another_document(seed_collection
     assert collection.store.count_documents() == 6
 
 
-def test_a_cli_ingest_into_an_existing_collection_appends(seed_collection_copy, model_cache_dir, tmp_path):
+def test_a_cli_ingest_into_an_existing_collection_appends(fake_seed_collection_copy, model_cache_dir, tmp_path):
     import json
 
-    before = json.loads((seed_collection_copy / "manifest.json").read_text())
+    before = json.loads((fake_seed_collection_copy / "manifest.json").read_text())
     new = tmp_path / "new"
     new.mkdir()
     (new / "park.txt").write_text("关于推进园区建设的讲话\n" + "我们要加快园区基础设施建设,提升承载能力。" * 8, encoding="utf-8")
-    env = {**os.environ, "SPEECHQA_CACHE": str(model_cache_dir), "SPEECHQA_DATA": str(seed_collection_copy)}
-    done = subprocess.run([sys.executable, "-m", "qa.cli", "ingest", str(new)], env=env, cwd=ROOT, capture_output=True,
+    env = char_ngrams_env({**os.environ, "SPEECHQA_CACHE": str(model_cache_dir), "SPEECHQA_DATA": str(fake_seed_collection_copy)})
+    done = subprocess.run([*speechqa_command(fake=True), "ingest", str(new)], env=env, cwd=ROOT, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "1 added" in done.stdout and "holds 6 documents" in done.stdout
-    after = json.loads((seed_collection_copy / "manifest.json").read_text())
+    after = json.loads((fake_seed_collection_copy / "manifest.json").read_text())
     # What was indexed stays as it was: the same main vector index and BM25 segments, plus the new passages.
     assert after["vectors"]["main"] == before["vectors"]["main"]
     assert after["lexical"]["segments"][: len(before["lexical"]["segments"])] == before["lexical"]["segments"]

@@ -1,13 +1,15 @@
-"""`speechqa mcp` started as a subprocess over the seed collection, driven by the MCP SDK's own stdio client."""
+"""`speechqa mcp` started as a subprocess over the seed collection, driven by the MCP SDK's own stdio client
+(with the n-gram encoder: what is tested is the MCP server, not the model)."""
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 
 import pytest
-from conftest import ROOT, copy_of
+from conftest import ROOT, copy_of, speechqa_command
+
+from tests.fakes import char_ngrams_env
 
 mcp = pytest.importorskip("mcp", reason="the mcp package is not installed (pip install 'speechqa[mcp]')")
 from mcp.client.session import ClientSession  # noqa: E402
@@ -39,11 +41,11 @@ def run_session(data_dir, cache_dir, steps, token: str | None = None):
     """Start `speechqa mcp` over stdio, then run `steps(session)` inside an initialised client session."""
     import anyio
 
-    env = {"SPEECHQA_CACHE": str(cache_dir), "SPEECHQA_DATA": str(data_dir), "PATH": os.environ.get("PATH", "")}
+    env = char_ngrams_env({"SPEECHQA_CACHE": str(cache_dir), "SPEECHQA_DATA": str(data_dir), "PATH": os.environ.get("PATH", "")})
     if token:
         env["SPEECHQA_TOKEN"] = token
-    params = StdioServerParameters(command=sys.executable, args=["-m", "qa.cli", "mcp", "--web-url", WEB],
-                                   env=env, cwd=str(ROOT))
+    command, *args = speechqa_command(fake=True)
+    params = StdioServerParameters(command=command, args=[*args, "mcp", "--web-url", WEB], env=env, cwd=str(ROOT))
 
     async def main():
         async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
@@ -54,8 +56,8 @@ def run_session(data_dir, cache_dir, steps, token: str | None = None):
 
 
 @pytest.fixture(scope="module")
-def mcp_data(seed_collection_dir, tmp_path_factory):
-    return copy_of(seed_collection_dir, tmp_path_factory, "mcp")
+def mcp_data(fake_seed_collection_dir, tmp_path_factory):
+    return copy_of(fake_seed_collection_dir, tmp_path_factory, "mcp")
 
 
 def test_every_tool_answers_with_citations_and_links(mcp_data, model_cache_dir):
@@ -134,10 +136,10 @@ def test_streamable_http_on_loopback(mcp_data, model_cache_dir, tmp_path):
     from mcp.client.streamable_http import streamable_http_client
 
     port = free_port()
-    env = {**os.environ, "SPEECHQA_CACHE": str(model_cache_dir), "SPEECHQA_DATA": str(mcp_data)}
+    env = char_ngrams_env({**os.environ, "SPEECHQA_CACHE": str(model_cache_dir), "SPEECHQA_DATA": str(mcp_data)})
     env.pop("SPEECHQA_TOKEN", None)
     with open(tmp_path / "mcp.log", "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "qa.cli", "mcp", "--http", "--port", str(port)],
+        process = subprocess.Popen([*speechqa_command(fake=True), "mcp", "--http", "--port", str(port)],
                                    env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT))
     try:
         deadline = time.monotonic() + 60
@@ -169,8 +171,8 @@ def test_streamable_http_on_loopback(mcp_data, model_cache_dir, tmp_path):
 def test_http_listens_on_loopback_only(mcp_data, model_cache_dir):
     import subprocess
 
-    done = subprocess.run([sys.executable, "-m", "qa.cli", "mcp", "--http", "--host", "0.0.0.0", "--data", str(mcp_data)],
+    done = subprocess.run([*speechqa_command(fake=True), "mcp", "--http", "--host", "0.0.0.0", "--data", str(mcp_data)],
                           capture_output=True, text=True, cwd=str(ROOT), timeout=60,
-                          env={**os.environ, "SPEECHQA_CACHE": str(model_cache_dir)})
+                          env=char_ngrams_env({**os.environ, "SPEECHQA_CACHE": str(model_cache_dir)}))
     assert done.returncode != 0
     assert "the MCP server listens on loopback only" in done.stderr

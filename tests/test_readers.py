@@ -428,10 +428,13 @@ def test_every_skipped_entry_of_a_folder_has_a_reason(tmp_path: Path) -> None:
 
 
 def test_the_ingest_command_takes_the_good_files_and_names_each_bad_one(tmp_path: Path, model_cache_dir: Path) -> None:
-    """Through `speechqa ingest` in a real process: a deep record and an odd file name no longer abort the batch."""
+    """Through `speechqa ingest` in a real process (with the n-gram encoder): a deep record and an odd file name no
+    longer abort the batch."""
     import os
     import subprocess
-    import sys
+
+    from tests.conftest import speechqa_command
+    from tests.fakes import char_ngrams_env
 
     folder = tmp_path / "in"
     folder.mkdir()
@@ -442,8 +445,8 @@ def test_the_ingest_command_takes_the_good_files_and_names_each_bad_one(tmp_path
     (folder / "c.jsonl").write_bytes(bytes(range(256)) * 64)
     Path(os.fsdecode(os.fsencode(folder) + b"/d\xff.txt")).write_text(speech.replace("蓝莓", "茶叶"), encoding="utf-8")
     os.mkfifo(folder / "e.txt")
-    env = {**os.environ, "SPEECHQA_DATA": str(tmp_path / "collection"), "SPEECHQA_CACHE": str(model_cache_dir)}
-    result = subprocess.run([sys.executable, "-m", "qa.cli", "ingest", str(folder), "--json"], env=env,
+    env = char_ngrams_env({**os.environ, "SPEECHQA_DATA": str(tmp_path / "collection"), "SPEECHQA_CACHE": str(model_cache_dir)})
+    result = subprocess.run([*speechqa_command(fake=True), "ingest", str(folder), "--json"], env=env,
                             capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[1])
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
@@ -451,7 +454,7 @@ def test_the_ingest_command_takes_the_good_files_and_names_each_bad_one(tmp_path
     assert set(rejected) == {"b.jsonl#L1", "c.jsonl", "e.txt"}
     assert rejected["b.jsonl#L1"].startswith("line 1: nested too deeply")
     assert lines[-1] == {"summary": {"added": 2, "updated": 0, "duplicates": 0, "rejected": 3}, "documents": 2}
-    listed = subprocess.run([sys.executable, "-m", "qa.cli", "docs", "list", "--json"], env=env, capture_output=True,
+    listed = subprocess.run([*speechqa_command(fake=True), "docs", "list", "--json"], env=env, capture_output=True,
                             text=True, timeout=120, cwd=Path(__file__).parents[1])
     assert sorted(json.loads(line)["source"] for line in listed.stdout.splitlines()) == ["a.txt", "d\ufffd.txt"]
 

@@ -1,4 +1,5 @@
-"""The search facade over a real collection of the five sample speeches, embedded with the real bundled model."""
+"""The search facade over a collection of the five sample speeches: its logic with the n-gram encoder (tests/fakes.py),
+what only the model finds with the real bundled model."""
 
 from __future__ import annotations
 
@@ -49,28 +50,28 @@ def test_question_finds_answer_with_citation_and_highlight(seed_service):
     assert "招商引資進度全市排名最后" in marked
 
 
-def test_loaded_indexes_give_the_results_of_indexes_built_from_the_store(seed_collection_dir, encoder, seed_service,
+def test_loaded_indexes_give_the_results_of_indexes_built_from_the_store(fake_seed_collection_dir, fake_encoder, fake_seed_service,
                                                                          tmp_path_factory):
-    collection = Collection.open(copy_of(seed_collection_dir, tmp_path_factory, "rebuilt"), encoder.name)
-    collection.rebuild_indexes()  # built from the store, searched as built (seed_service loads files)
-    built = SearchService(collection, encoder)
+    collection = Collection.open(copy_of(fake_seed_collection_dir, tmp_path_factory, "rebuilt"), fake_encoder.name)
+    collection.rebuild_indexes()  # built from the store, searched as built (fake_seed_service loads files)
+    built = SearchService(collection, fake_encoder)
     for query in ("平安创建活动", "如何加快工业发展", "What should companies do about saving energy?"):
-        loaded_hits = [(h.passage.chunk_id, h.score) for h in search(seed_service, query).hits]
+        loaded_hits = [(h.passage.chunk_id, h.score) for h in search(fake_seed_service, query).hits]
         built_hits = [(h.passage.chunk_id, h.score) for h in search(built, query).hits]
         assert loaded_hits == built_hits and loaded_hits
     collection.close()
 
 
-def test_filters_by_document_and_date(seed_service):
-    documents, _ = seed_service.documents()
+def test_filters_by_document_and_date(fake_seed_service):
+    documents, _ = fake_seed_service.documents()
     dated = [d for d, _ in documents if d.metadata.date]
     target = dated[0]
-    hits = search(seed_service, "工业发展", k=20, doc_ids=(target.doc_id,)).hits
+    hits = search(fake_seed_service, "工业发展", k=20, doc_ids=(target.doc_id,)).hits
     assert hits and {h.passage.doc_id for h in hits} == {target.doc_id}
     date = target.metadata.date
-    hits = search(seed_service, "工业发展", k=20, date_from=date, date_to=date).hits
+    hits = search(fake_seed_service, "工业发展", k=20, date_from=date, date_to=date).hits
     assert hits and all(h.document.metadata.date == date for h in hits)
-    assert search(seed_service, "工业发展", date_from="2099-01-01").hits == []
+    assert search(fake_seed_service, "工业发展", date_from="2099-01-01").hits == []
 
 
 def test_a_long_pasted_paragraph_is_embedded_whole(seed_service):
@@ -93,16 +94,16 @@ def test_a_long_pasted_paragraph_is_embedded_whole(seed_service):
         ({"query": "工业", "date_from": "2023-01-01", "date_to": "2022-01-01"}, "swap them"),
     ],
 )
-def test_bad_requests_say_what_to_change(seed_service, request_kwargs, message):
+def test_bad_requests_say_what_to_change(fake_seed_service, request_kwargs, message):
     with pytest.raises(BadInputError, match=message):
-        seed_service.search(SearchRequest(**request_kwargs))
+        fake_seed_service.search(SearchRequest(**request_kwargs))
 
 
-def test_similar_language_from_other_documents_with_shared_wording(seed_service):
-    documents = {d.doc_id: d for d, _ in seed_service.documents()[0]}
+def test_similar_language_from_other_documents_with_shared_wording(fake_seed_service):
+    documents = {d.doc_id: d for d, _ in fake_seed_service.documents()[0]}
     source_doc = next(d for d in documents.values() if "動員大會" in (d.metadata.title or ""))
-    source = seed_service.document(source_doc.doc_id)[1][3]
-    result = seed_service.similar(SimilarRequest(chunk_id=source.chunk_id, k=5))
+    source = fake_seed_service.document(source_doc.doc_id)[1][3]
+    result = fake_seed_service.similar(SimilarRequest(chunk_id=source.chunk_id, k=5))
     assert result.source == source
     assert result.hits and all(h.passage.doc_id != source.doc_id for h in result.hits)
     some_marked = [h for h in result.hits if h.highlights]
@@ -114,18 +115,18 @@ def test_similar_language_from_other_documents_with_shared_wording(seed_service)
             assert 0 <= start < end <= len(hit.passage.text)
 
 
-def test_unknown_ids_are_not_found(seed_service):
+def test_unknown_ids_are_not_found(fake_seed_service):
     with pytest.raises(NotFoundError):
-        seed_service.similar(SimilarRequest(chunk_id="c-0000000000000000"))
+        fake_seed_service.similar(SimilarRequest(chunk_id="c-0000000000000000"))
     with pytest.raises(NotFoundError):
-        seed_service.document("d-0000000000000000")
+        fake_seed_service.document("d-0000000000000000")
 
 
-def test_the_same_passage_in_two_speeches_is_one_result_that_counts_the_other(seed_collection_copy, encoder):
+def test_the_same_passage_in_two_speeches_is_one_result_that_counts_the_other(fake_seed_collection_copy, fake_encoder):
     from qa.types import RawDocument
 
-    collection = Collection.open(seed_collection_copy, encoder.name)
-    service = SearchService(collection, encoder)
+    collection = Collection.open(fake_seed_collection_copy, fake_encoder.name)
+    service = SearchService(collection, fake_encoder)
     original = search(service, SEED_003_SENTENCE, k=1).hits[0].passage
     # Another speech reuses that whole passage word for word between text of its own.
     reuse = "在全市项目建设推进会上的讲话\n同志们:今天我们召开会议,研究部署下一阶段项目建设工作。\n" + original.text + "\n散会以后,各单位要立即传达会议精神,抓好贯彻落实。"
@@ -136,64 +137,64 @@ def test_the_same_passage_in_two_speeches_is_one_result_that_counts_the_other(se
     assert len(containing) == 1 and containing[0].duplicates >= 1
 
 
-def test_a_repeated_query_reuses_its_vector(seed_service, monkeypatch):
+def test_a_repeated_query_reuses_its_vector(fake_seed_service, monkeypatch):
     calls: list[str] = []
-    embed = seed_service.encoder.embed_query
-    monkeypatch.setattr(seed_service.encoder, "embed_query", lambda text: calls.append(text) or embed(text))
+    embed = fake_seed_service.encoder.embed_query
+    monkeypatch.setattr(fake_seed_service.encoder, "embed_query", lambda text: calls.append(text) or embed(text))
     query = "县经商局要协调调度哪些生产要素（缓存测试）"
-    first = search(seed_service, query)
-    again = search(seed_service, query, k=3)
+    first = search(fake_seed_service, query)
+    again = search(fake_seed_service, query, k=3)
     assert len(calls) == 1
     assert [h.passage.chunk_id for h in again.hits] == [h.passage.chunk_id for h in first.hits][:3]
-    vector = seed_service.embed_query(query)
+    vector = fake_seed_service.embed_query(query)
     assert not vector.flags.writeable and len(calls) == 1
 
 
-def test_a_named_year_favours_that_years_speeches_and_says_so(seed_service):
+def test_a_named_year_favours_that_years_speeches_and_says_so(fake_seed_service):
     query = "2023年工业经济工作怎么抓"
-    favoured = search(seed_service, query, k=30)
+    favoured = search(fake_seed_service, query, k=30)
     assert favoured.preferences == {"dates": ["2023"]} and favoured.preferences_applied
     assert favoured.hits[0].document.metadata.date.startswith("2023")
     assert any(not (h.document.metadata.date or "").startswith("2023") for h in favoured.hits)  # never a filter
-    plain = search(seed_service, query, k=30, prefer=False)
+    plain = search(fake_seed_service, query, k=30, prefer=False)
     assert plain.preferences == {"dates": ["2023"]} and not plain.preferences_applied
     assert favoured.hits[0].score > next(h.score for h in plain.hits if h.passage.chunk_id == favoured.hits[0].passage.chunk_id)
 
 
-def test_one_named_date_can_be_switched_off_and_the_search_then_ranks_as_without_it(seed_service):
+def test_one_named_date_can_be_switched_off_and_the_search_then_ranks_as_without_it(fake_seed_service):
     query = "2023年工业经济工作怎么抓"
-    assert search(seed_service, query).applied_filters == (("date", "2023"),)
-    switched_off = search(seed_service, query, k=30, ignore_filters=("date:2023",))
+    assert search(fake_seed_service, query).applied_filters == (("date", "2023"),)
+    switched_off = search(fake_seed_service, query, k=30, ignore_filters=("date:2023",))
     assert switched_off.preferences == {"dates": ["2023"]} and not switched_off.preferences_applied
     assert switched_off.applied_filters == ()
-    plain = search(seed_service, query, k=30, prefer=False)
+    plain = search(fake_seed_service, query, k=30, prefer=False)
     assert [(h.passage.chunk_id, h.score) for h in switched_off.hits] == [(h.passage.chunk_id, h.score) for h in plain.hits]
     # Switching off what the question does not name changes nothing.
-    assert search(seed_service, query, ignore_filters=("date:2019",)).applied_filters == (("date", "2023"),)
+    assert search(fake_seed_service, query, ignore_filters=("date:2019",)).applied_filters == (("date", "2023"),)
     with pytest.raises(BadInputError, match="kind:value"):
-        search(seed_service, query, ignore_filters=("2023",))
+        search(fake_seed_service, query, ignore_filters=("2023",))
 
 
-def test_a_named_speaker_is_read_from_the_collections_speakers(seed_service):
+def test_a_named_speaker_is_read_from_the_collections_speakers(fake_seed_service):
     query = "陈章平对工业发展提了什么要求"
-    result = search(seed_service, query, k=30)
+    result = search(fake_seed_service, query, k=30)
     assert result.preferences == {"speakers": ["陈章平"]}
-    plain = {h.passage.chunk_id: h.score for h in search(seed_service, query, k=30, prefer=False).hits}
+    plain = {h.passage.chunk_id: h.score for h in search(fake_seed_service, query, k=30, prefer=False).hits}
     his = [h for h in result.hits if h.document.metadata.speaker == "陈章平"]
     others = [h for h in result.hits if h.document.metadata.speaker != "陈章平"]
     assert his and others
     assert all(h.score > plain[h.passage.chunk_id] for h in his if h.passage.chunk_id in plain)
-    assert search(seed_service, "工业发展提了什么要求").preferences == {}
+    assert search(fake_seed_service, "工业发展提了什么要求").preferences == {}
 
 
-def test_a_collection_built_before_title_words_keeps_working_and_reindex_updates_it(seed_collection_copy, encoder):
+def test_a_collection_built_before_title_words_keeps_working_and_reindex_updates_it(fake_seed_collection_copy, fake_encoder):
     import sqlite3
 
     from qa.ingest.pipeline import DERIVED_VERSION, document_context, passage_tokens, refresh_derived, reindex_advice
     from qa.text.tokens import lexical_tokens
 
     # What an older speechqa stored: BM25 words of the passage text alone, and no speakers.
-    db = sqlite3.connect(seed_collection_copy / "speechqa.sqlite")
+    db = sqlite3.connect(fake_seed_collection_copy / "speechqa.sqlite")
     rows = db.execute("SELECT pid, text FROM passages").fetchall()
     db.executemany("UPDATE passages SET tokens = ? WHERE pid = ?", [(" ".join(lexical_tokens(t)), pid) for pid, t in rows])
     db.execute("UPDATE documents SET speaker = NULL")
@@ -201,10 +202,10 @@ def test_a_collection_built_before_title_words_keeps_working_and_reindex_updates
     db.commit()
     db.close()
 
-    collection = Collection.open(seed_collection_copy, encoder.name)
+    collection = Collection.open(fake_seed_collection_copy, fake_encoder.name)
     advice = reindex_advice(collection)
-    assert advice and f"speechqa reindex --data {seed_collection_copy}" in advice  # what opening it warns
-    service = SearchService(collection, encoder)
+    assert advice and f"speechqa reindex --data {fake_seed_collection_copy}" in advice  # what opening it warns
+    service = SearchService(collection, fake_encoder)
     assert any("招商引資進度全市排名最后" in h.passage.text for h in search(service, "招商引资进度为什么落后", k=5).hits)
 
     assert refresh_derived(collection) == 5
@@ -246,14 +247,14 @@ def test_a_configured_cross_encoder_rescores_the_first_candidates(seed_collectio
     assert scores.shape == (2,) and np.array_equal(scores, scorer(query, ["工业发展", "天气"]))
 
 
-def test_passages_are_embedded_by_sentence_and_scored_by_their_best_one(seed_collection_dir, encoder):
+def test_passages_are_embedded_by_sentence_and_scored_by_their_best_one(fake_seed_collection_dir, fake_encoder):
     from qa.ingest.pipeline import embed_sentences
 
-    collection = Collection.open(seed_collection_dir, encoder.name)
+    collection = Collection.open(fake_seed_collection_dir, fake_encoder.name)
     with collection.snapshot() as view:
         pids = np.array(sorted(int(p) for (p,) in collection.store._db.execute("SELECT pid FROM passages")), dtype=np.int64)
         passages = view.passages(pids.tolist())
-        owners, rows = view.store.sentence_vectors(encoder.name, pids.tolist(), encoder.dim)
+        owners, rows = view.store.sentence_vectors(fake_encoder.name, pids.tolist(), fake_encoder.dim)
         assert set(owners.tolist()) == set(pids.tolist())  # every passage of a fresh collection has them
         pid = int(pids[3])
         sentence_texts = embed_sentences(passages[pid].text)
@@ -263,19 +264,19 @@ def test_passages_are_embedded_by_sentence_and_scored_by_their_best_one(seed_col
         mean = rows[owners == pid].mean(axis=0)
         np.testing.assert_allclose(passage_vector, mean / np.linalg.norm(mean), atol=2e-3)
         # A query that is one of its sentences meets that sentence, not the passage's blend of them.
-        query = encoder.embed([sentence_texts[-1]], "passage")[0]
+        query = fake_encoder.embed([sentence_texts[-1]], "passage")[0]
         best, whole = view.dense_scores(query, np.array([pid]))[0], float(passage_vector @ query)
         assert best == pytest.approx(1.0, abs=5e-3) and whole < best - 0.02  # fp16 copies, batch padding
 
 
-def test_a_collection_without_sentence_vectors_keeps_working_and_reindex_adds_them(seed_collection_copy, encoder):
+def test_a_collection_without_sentence_vectors_keeps_working_and_reindex_adds_them(fake_seed_collection_copy, fake_encoder):
 
     from qa.ingest.pipeline import embed_missing
 
     # What an older speechqa stored: one vector a passage, no sentence vectors.
-    rewrite_store(seed_collection_copy, "DELETE FROM sentence_vectors")
-    collection = Collection.open(seed_collection_copy, encoder.name)
-    service = SearchService(collection, encoder)
+    rewrite_store(fake_seed_collection_copy, "DELETE FROM sentence_vectors")
+    collection = Collection.open(fake_seed_collection_copy, fake_encoder.name)
+    service = SearchService(collection, fake_encoder)
     query = "招商引资进度为什么落后"
     with collection.snapshot() as view:
         pids = np.array([int(p) for (p,) in collection.store._db.execute("SELECT pid FROM passages LIMIT 5")])
@@ -284,11 +285,11 @@ def test_a_collection_without_sentence_vectors_keeps_working_and_reindex_adds_th
     assert any("招商引資進度全市排名最后" in h.passage.text for h in search(service, query, k=5).hits)
 
     before = dict(collection.store._db.execute("SELECT embed_hash, vector FROM embeddings"))
-    assert embed_missing(collection, encoder, batch_size=16) == len([key for key in before if not key.startswith("t-")])
+    assert embed_missing(collection, fake_encoder, batch_size=16) == len([key for key in before if not key.startswith("t-")])
     assert dict(collection.store._db.execute("SELECT embed_hash, vector FROM embeddings")) == before  # passage vectors stay
     with collection.snapshot() as view:
-        assert set(view.store.sentence_vectors(encoder.name, pids.tolist(), encoder.dim)[0].tolist()) == set(pids.tolist())
-    assert embed_missing(collection, encoder, batch_size=16) == 0
+        assert set(view.store.sentence_vectors(fake_encoder.name, pids.tolist(), fake_encoder.dim)[0].tolist()) == set(pids.tolist())
+    assert embed_missing(collection, fake_encoder, batch_size=16) == 0
     assert any("招商引資進度全市排名最后" in h.passage.text for h in search(service, query, k=5).hits)
 
 
@@ -318,15 +319,15 @@ def test_document_titles_are_embedded_and_an_english_question_reads_them(seed_co
     assert [h.passage.chunk_id for h in search(service, query, k=5).hits] == with_titles
 
 
-def test_each_clause_of_a_question_is_met_by_the_passages_sentence_that_fits_it_best(seed_collection_dir, encoder):
+def test_each_clause_of_a_question_is_met_by_the_passages_sentence_that_fits_it_best(fake_seed_collection_dir, fake_encoder):
     from qa.ingest.pipeline import embed_sentences
 
-    collection = Collection.open(seed_collection_dir, encoder.name)
+    collection = Collection.open(fake_seed_collection_dir, fake_encoder.name)
     with collection.snapshot() as view:
         pids = np.array(sorted(int(p) for (p,) in collection.store._db.execute("SELECT pid FROM passages")), dtype=np.int64)
         pid = int(pids[3])
         first, *_, last = embed_sentences(view.passages([pid])[pid].text)
-        clause_vectors = encoder.embed([first, last], "passage")
+        clause_vectors = fake_encoder.embed([first, last], "passage")
         scores = view.sentence_cosines(clause_vectors, pids).mean(axis=1)
         # Both clauses are sentences of that passage: each meets its own, so the mean is about 1,
         # while the passage's one vector, their blend, meets neither as well.
@@ -335,11 +336,11 @@ def test_each_clause_of_a_question_is_met_by_the_passages_sentence_that_fits_it_
         assert float((clause_vectors @ passage_vector).mean()) < scores[3] - 0.02
 
 
-def test_clause_cosines_fall_back_to_passage_vectors_without_sentence_vectors(seed_collection_copy, encoder):
+def test_clause_cosines_fall_back_to_passage_vectors_without_sentence_vectors(fake_seed_collection_copy, fake_encoder):
 
-    rewrite_store(seed_collection_copy, "DELETE FROM sentence_vectors")
-    collection = Collection.open(seed_collection_copy, encoder.name)
-    clause_vectors = np.stack([encoder.embed_query("工业发展"), encoder.embed_query("招商引资进度落后")])
+    rewrite_store(fake_seed_collection_copy, "DELETE FROM sentence_vectors")
+    collection = Collection.open(fake_seed_collection_copy, fake_encoder.name)
+    clause_vectors = np.stack([fake_encoder.embed_query("工业发展"), fake_encoder.embed_query("招商引资进度落后")])
     with collection.snapshot() as view:
         pids = np.array([int(p) for (p,) in collection.store._db.execute("SELECT pid FROM passages LIMIT 6")])
         expected = np.mean([view.vectors.score(clause, pids) for clause in clause_vectors], axis=0)
