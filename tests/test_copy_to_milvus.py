@@ -21,9 +21,9 @@ copy_to_milvus = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(copy_to_milvus)
 
 
-def test_every_passage_arrives_with_its_stored_vector(seed_collection_dir, tmp_path, capsys):
-    manifest = read_manifest(seed_collection_dir)
-    store = PassageStore(seed_collection_dir / STORE_FILE)
+def test_every_passage_arrives_with_its_stored_vector(fake_seed_collection_dir, tmp_path, capsys):
+    manifest = read_manifest(fake_seed_collection_dir)
+    store = PassageStore(fake_seed_collection_dir / STORE_FILE)
     passages, documents = store.count_passages(), store.count_documents()
     with store.snapshot() as view:
         first_pid = view.pids_of_document(store.all_document_ids()[0])[:1]
@@ -32,7 +32,7 @@ def test_every_passage_arrives_with_its_stored_vector(seed_collection_dir, tmp_p
     store.close()
     target = str(tmp_path / "copy.db")
 
-    copy_to_milvus.main(["--data", str(seed_collection_dir), "--index", target])
+    copy_to_milvus.main(["--data", str(fake_seed_collection_dir), "--index", target])
 
     assert capsys.readouterr().out.startswith(f"{passages} passages of {documents} documents copied to {target} in ")
     collection = MilvusCollection.open(target, manifest["model"])

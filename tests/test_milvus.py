@@ -1,7 +1,8 @@
 """The Milvus backend against Milvus Lite, embedded and as a `milvus-lite server` on loopback.
 
 The seed collection's documents and stored vectors are copied into Milvus (no re-embedding); every
-answer is compared with the embedded store's and indexes by chunk id, never by raw score.
+answer is compared with the embedded store's and indexes by chunk id, never by raw score. The seed
+collection is the one built with the n-gram encoder: what is tested is the backend, not the model.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ pytest.importorskip("pymilvus")
 
 from conftest import SEEDS, free_port, stop_process  # noqa: E402
 
+from embeddings.char_ngrams import CHAR_NGRAMS_MODEL  # noqa: E402
 from qa.index.milvus_backend import copy_from_store, is_milvus_index  # noqa: E402
 from qa.index.milvus_passages import MilvusPassages, MilvusTarget  # noqa: E402
 from qa.index.milvus_rows import chunk_pid, filter_expression  # noqa: E402
@@ -29,7 +31,7 @@ from qa.index.store import PassageStore  # noqa: E402
 from qa.text.tokens import lexical_tokens  # noqa: E402
 from qa.types import PassageFilter  # noqa: E402
 
-MODEL = "intfloat/multilingual-e5-small"
+MODEL = CHAR_NGRAMS_MODEL  # the model the vectors of fake_seed_collection_dir are stored under
 QUERIES = ["招商引资进度为什么落后", "工业强县战略", "腊口北坑大坑工业区块规划总用地多少", "深入开展平安创建活动",
            "中华人民共和国成立以来", "县经商局要协调调度哪些生产要素"]
 
@@ -71,8 +73,8 @@ def lite_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def seed_store(seed_collection_dir):
-    store = PassageStore(seed_collection_dir / "speechqa.sqlite")
+def seed_store(fake_seed_collection_dir):
+    store = PassageStore(fake_seed_collection_dir / "speechqa.sqlite")
     yield store
     store.close()
 
@@ -131,7 +133,7 @@ def test_documents_and_pages_are_rebuilt_from_passages(milvus, seed_store):
         assert {d.doc_id: n for d, n in milvus.list_documents()}[document.doc_id] == n_chunks
 
 
-def test_lexical_and_dense_rankings_match_the_embedded_indexes(milvus, seed_store, encoder):
+def test_lexical_and_dense_rankings_match_the_embedded_indexes(milvus, seed_store, fake_encoder):
     import bm25s
 
     pids, token_lists = zip(*[(pid, tokens.split(" ")) for pid, tokens in seed_store.iter_passage_tokens()], strict=True)
@@ -150,7 +152,7 @@ def test_lexical_and_dense_rankings_match_the_embedded_indexes(milvus, seed_stor
         assert np.allclose(found_scores / 2.5, scores[order], rtol=1e-4)
         assert np.allclose(view.lexical.score(tokens, found[::-1]), found_scores[::-1], rtol=1e-5)
 
-        vector = encoder.embed_query(query)
+        vector = fake_encoder.embed_query(query)
         cosine = matrix @ vector
         best = np.argsort(-cosine)[:10]
         found, found_scores = view.vectors.search(vector, 10)

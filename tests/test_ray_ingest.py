@@ -15,8 +15,9 @@ pytest.importorskip("ray")
 pytest.importorskip("pymilvus")
 
 from conftest import ROOT, SEEDS  # noqa: E402
-from test_milvus import MODEL, LiteServer  # noqa: E402
+from test_milvus import LiteServer  # noqa: E402
 
+from embeddings.bundled import BUNDLED_MODEL_NAME as MODEL  # noqa: E402 - the Ray actors load the real model
 from qa.index.milvus_backend import MilvusCollection  # noqa: E402
 from qa.search.service import SearchRequest, SearchService  # noqa: E402
 

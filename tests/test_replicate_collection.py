@@ -26,14 +26,14 @@ def _vectors_of(store: PassageStore, model: str, doc_id: str) -> tuple[np.ndarra
     return passages, sentences[np.argsort(owners, kind="stable")]
 
 
-def test_three_copies_hold_every_passage_three_times_with_near_vectors(seed_collection_dir, tmp_path):
-    model = read_manifest(seed_collection_dir)["model"]
-    source = PassageStore(seed_collection_dir / STORE_FILE)
+def test_three_copies_hold_every_passage_three_times_with_near_vectors(fake_seed_collection_dir, tmp_path):
+    model = read_manifest(fake_seed_collection_dir)["model"]
+    source = PassageStore(fake_seed_collection_dir / STORE_FILE)
     doc_ids, source_passages = source.all_document_ids(), source.count_passages()
     original = _vectors_of(source, model, doc_ids[0])
     source.close()
 
-    written = replicate_collection.replicate(seed_collection_dir, tmp_path / "copies", 3, model)
+    written = replicate_collection.replicate(fake_seed_collection_dir, tmp_path / "copies", 3, model)
 
     assert written == 3 * source_passages
     manifest = read_manifest(tmp_path / "copies")
