@@ -16,6 +16,7 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
+from qa import __version__
 from pydantic import BaseModel, Field
 
 from qa.access import change_refusal, is_loopback, token_matches
@@ -114,7 +115,7 @@ def build_server(settings: Settings, web_url: str = DEFAULT_WEB_URL) -> MCPServe
     from qa.types import Hit as Found
 
     holder = _Service(settings)
-    server = _mcp_server_class()("speechqa", instructions=INSTRUCTIONS, version="0.1.0", log_level="WARNING")
+    server = _mcp_server_class()("speechqa", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING")
 
     def results(payload: dict) -> dict:
         for item in payload.get("results", []):

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from qa import __version__
 from qa.errors import SpeechQAError
 from qa.search.service import SearchService
 from qa.settings import Settings
@@ -45,7 +46,7 @@ def create_app(settings: Settings, service: SearchService | None = None) -> Fast
             log.warning("not ready: %s", exc)
         yield
 
-    app = SpeechQAApp(title="speechqa", version="0.1.0", lifespan=lifespan,
+    app = SpeechQAApp(title="speechqa", version=__version__, lifespan=lifespan,
                       description="Semantic search over speeches with exact citations. Contract: docs/api.md.")
     app.state.settings = settings
     app.state.holder = holder
