@@ -25,6 +25,20 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 docs_app = typer.Typer(no_args_is_help=True, help="List, show and remove documents of a collection.")
 app.add_typer(docs_app, name="docs")
 
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        from qa import __version__
+
+        typer.echo(f"speechqa {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                                   help="print the version and exit")] = False) -> None:
+    pass
+
 DataOpt = Annotated[Path | None, typer.Option("--data", help="collection directory (default: $SPEECHQA_DATA or ~/.local/share/speechqa)")]
 ModelOpt = Annotated[str | None, typer.Option("--model", help="sentence-transformers model name or path (default: the bundled multilingual-e5-small)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object a line")]

@@ -26,6 +26,16 @@ def test_every_command_has_help_with_an_example(command):
     assert "Example: speechqa " + command[0] in result.output
 
 
+def test_version_is_the_one_the_package_is_installed_with():
+    from importlib.metadata import version
+
+    from qa import __version__
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert (result.exit_code, result.output) == (0, f"speechqa {__version__}\n")
+    assert version("speechqa") == __version__
+
+
 def run(*args: str, data: Path, cache: Path, timeout: int = 300, fake: bool = False) -> subprocess.CompletedProcess:
     """`speechqa ARGS`; `fake`: with the n-gram encoder (tests/fakes.py), for a collection built with it."""
     env = {**os.environ, "SPEECHQA_DATA": str(data), "SPEECHQA_CACHE": str(cache)}
