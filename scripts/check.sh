@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Install speechqa with its test extra into .venv, then lint, type-check and run the whole test suite.
-# This is the README's test command; .ci/run calls it word for word.
+# Install speechqa with its test extra into .venv at the versions pinned in constraints.txt, then lint,
+# type-check and run the whole test suite. This is the README's test command; .ci/run calls it word for word.
+# It runs apt-get (as root, or through sudo) for chromium and CJK fonts, and takes several minutes.
+# Arguments go to pytest: scripts/check.sh -m "not model and not browser" runs the fast tier only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python3 -m venv .venv
 # torch==2.13.0 is the CPU build; a bare "torch" requirement would pull a multi-GB CUDA build.
-.venv/bin/pip install --quiet --disable-pip-version-check torch==2.13.0 -e '.[test]'
+.venv/bin/pip install --quiet --disable-pip-version-check -c constraints.txt torch==2.13.0 -e '.[test]'
 
 # The browser tests drive Debian's chromium through Playwright (no browser download); the CJK
 # fonts only make their screenshots readable, so failing to install them is not an error.
