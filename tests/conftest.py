@@ -196,10 +196,10 @@ def speechqa_command(fake: bool = False) -> list[str]:
 
 class Server:
     """`speechqa serve` on loopback over data_dir, or over a Milvus `index`; `fake`: with the n-gram encoder
-    (for a collection built with it)."""
+    (for a collection built with it). Ready when built, unless `wait=False`: then `ready()` waits."""
 
     def __init__(self, data_dir: Path, cache_dir: Path, token: str | None = None, log_dir: Path | None = None,
-                 fake: bool = False, index: str | None = None):
+                 fake: bool = False, index: str | None = None, wait: bool = True):
         from tests.fakes import char_ngrams_env
 
         self.port = free_port()
@@ -216,16 +216,23 @@ class Server:
             [*speechqa_command(fake), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
             env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=str(ROOT),
         )
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
+        self._started = time.monotonic()
+        self._ready = False
+        if wait:
+            self.ready()
+
+    def ready(self) -> Server:
+        deadline = self._started + 180
+        while not self._ready and time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited: {Path(self.log.name).read_text(errors='replace')}")
             try:
-                if httpx.get(self.url + "/healthz", timeout=2).status_code in (200, 503):
-                    return
+                self._ready = httpx.get(self.url + "/healthz", timeout=2).status_code in (200, 503)
             except httpx.HTTPError:
                 time.sleep(0.3)
-        raise RuntimeError("server did not start in 180 s")
+        if not self._ready:
+            raise RuntimeError("server did not start in 180 s")
+        return self
 
     def stop(self) -> None:
         stop_process(self.process, self.log)
@@ -273,12 +280,26 @@ def server(seed_collection_dir, model_cache_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def fake_server(fake_seed_collection_dir, model_cache_dir, tmp_path_factory):
+def _fake_servers(request, fake_seed_collection_dir, model_cache_dir, tmp_path_factory):
+    """The servers with the n-gram encoder that the session's tests use, started together: each spends
+    seconds starting, and two starting at once share the wait."""
+    used = {name for item in request.session.items for name in item.fixturenames}
+    servers = {name: Server(copy_of(fake_seed_collection_dir, tmp_path_factory, name), model_cache_dir, fake=True,
+                            token=token, wait=False)
+               for name, token in (("fake_server", None), ("fake_token_server", "secret")) if name in used}
+    yield servers
+    for running in servers.values():
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def fake_server(_fake_servers, fake_seed_collection_dir, model_cache_dir, tmp_path_factory):
     """`server` with the n-gram encoder, over a copy of fake_seed_collection_dir. Started once for every
     module that uses it, so each test leaves its collection as it found it."""
-    running = Server(copy_of(fake_seed_collection_dir, tmp_path_factory, "server"), model_cache_dir, fake=True)
-    yield running
-    running.stop()
+    if "fake_server" not in _fake_servers:  # asked for by name (request.getfixturevalue)
+        _fake_servers["fake_server"] = Server(copy_of(fake_seed_collection_dir, tmp_path_factory, "fake_server"),
+                                              model_cache_dir, fake=True, wait=False)
+    return _fake_servers["fake_server"].ready()
 
 
 @pytest.fixture(scope="module")
@@ -290,12 +311,12 @@ def token_server(seed_collection_dir, model_cache_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def fake_token_server(fake_seed_collection_dir, model_cache_dir, tmp_path_factory):
+def fake_token_server(_fake_servers, fake_seed_collection_dir, model_cache_dir, tmp_path_factory):
     """`token_server` with the n-gram encoder, shared like `fake_server`."""
-    running = Server(copy_of(fake_seed_collection_dir, tmp_path_factory, "token-server"), model_cache_dir,
-                     token="secret", fake=True)
-    yield running
-    running.stop()
+    if "fake_token_server" not in _fake_servers:
+        _fake_servers["fake_token_server"] = Server(copy_of(fake_seed_collection_dir, tmp_path_factory, "fake_token_server"),
+                                                    model_cache_dir, token="secret", fake=True, wait=False)
+    return _fake_servers["fake_token_server"].ready()
 
 
 @pytest.fixture(scope="module")
