@@ -26,6 +26,8 @@ ROOT = Path(__file__).parents[1]
 SEEDS = ROOT / "qa" / "sample_speeches"
 # The fixture that loads the real model: every test that depends on it is marked `model`.
 MODEL_FIXTURE = "encoder"
+# The servers with the n-gram encoder, started in the background as the session begins (_fake_servers).
+FAKE_SERVERS = ("fake_server", "fake_token_server")
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m selects by marks
@@ -33,6 +35,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if MODEL_FIXTURE in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.model)
+    # The modules that talk to a fake server run last, so that the servers start while the others run.
+    served = {item.parent for item in items if set(FAKE_SERVERS) & set(getattr(item, "fixturenames", ()))}
+    items.sort(key=lambda item: item.parent in served)
 
 
 @pytest.fixture(autouse=True)
@@ -222,16 +227,15 @@ class Server:
             self.ready()
 
     def ready(self) -> Server:
-        deadline = self._started + 180
-        while not self._ready and time.monotonic() < deadline:
+        while not self._ready:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited: {Path(self.log.name).read_text(errors='replace')}")
             try:
                 self._ready = httpx.get(self.url + "/healthz", timeout=2).status_code in (200, 503)
             except httpx.HTTPError:
+                if time.monotonic() > self._started + 180:
+                    raise RuntimeError("server did not start in 180 s") from None
                 time.sleep(0.3)
-        if not self._ready:
-            raise RuntimeError("server did not start in 180 s")
         return self
 
     def stop(self) -> None:
@@ -279,14 +283,16 @@ def server(seed_collection_dir, model_cache_dir, tmp_path_factory):
     running.stop()
 
 
-@pytest.fixture(scope="session")
-def _fake_servers(request, fake_seed_collection_dir, model_cache_dir, tmp_path_factory):
-    """The servers with the n-gram encoder that the session's tests use, started together: each spends
-    seconds starting, and two starting at once share the wait."""
-    used = {name for item in request.session.items for name in item.fixturenames}
-    servers = {name: Server(copy_of(fake_seed_collection_dir, tmp_path_factory, name), model_cache_dir, fake=True,
-                            token=token, wait=False)
-               for name, token in (("fake_server", None), ("fake_token_server", "secret")) if name in used}
+@pytest.fixture(scope="session", autouse=True)
+def _fake_servers(request, model_cache_dir, tmp_path_factory):
+    """The servers with the n-gram encoder that the session's tests use, started in the background as it
+    begins: each spends seconds starting, which the tests before the first to use one do not wait for."""
+    used = {name for item in request.session.items for name in getattr(item, "fixturenames", ())}
+    servers = {}
+    for name, token in zip(FAKE_SERVERS, (None, "secret"), strict=True):
+        if name in used:
+            collection = copy_of(request.getfixturevalue("fake_seed_collection_dir"), tmp_path_factory, name)
+            servers[name] = Server(collection, model_cache_dir, fake=True, token=token, wait=False)
     yield servers
     for running in servers.values():
         running.stop()
