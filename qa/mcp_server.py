@@ -16,9 +16,9 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
-from qa import __version__
 from pydantic import BaseModel, Field
 
+from qa import __version__
 from qa.access import change_refusal, is_loopback, token_matches
 from qa.app import ServiceHolder
 from qa.errors import BadInputError, MissingDependencyError, SpeechQAError
