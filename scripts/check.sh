@@ -22,4 +22,5 @@ fi
 
 .venv/bin/ruff check qa embeddings web scripts tests
 .venv/bin/mypy qa embeddings web scripts
-.venv/bin/python -m pytest -q "$@"
+# One worker a core, each taking whole test files, so module fixtures are built once.
+.venv/bin/python -m pytest -q -n auto --dist loadfile "$@"
