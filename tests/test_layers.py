@@ -108,3 +108,16 @@ def test_the_rule_catches_an_upward_import(tmp_path):
     modules = {"qa.index.bad": fake, "qa.search.service": ROOT / "qa" / "search" / "service.py"}
     assert imports_of(fake, modules) == {"qa.search.service"}
     assert layer_of("qa.index.bad") < layer_of("qa.search.service")
+
+
+MAX_MODULE_LINES = 600  # issue 21: a module past this is doing more than one job; split it by job
+
+
+def test_no_module_is_longer_than_the_house_limit():
+    too_long = {}
+    for folder in ("qa", "embeddings", "web", "scripts"):
+        for path in (ROOT / folder).rglob("*.py"):
+            lines = path.read_text(encoding="utf-8").count("\n")
+            if lines > MAX_MODULE_LINES:
+                too_long[str(path.relative_to(ROOT))] = lines
+    assert too_long == {}, f"split these modules by job: {too_long}"
