@@ -1,0 +1,210 @@
+"""A segment of the reuse index: documents' reuse forms laid end to end, and their fingerprints sorted by hash.
+
+qa.index.reuse_index says what the index is for and why it finds every shared run; this module holds
+the lengths it works with and the immutable segment it is made of.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa.text.fingerprints import reuse_codes, winnow
+
+# The shortest shared run that counts as reuse, in reuse-form characters; docs/evaluation.md ("Text
+# reuse") says how it was chosen: long stock formulations stay below it, copied sentences reach it.
+MIN_RUN = 40
+# Longer grams make fewer documents share a fingerprint by chance; a longer window, fewer fingerprints.
+GRAM = 24
+WINDOW = MIN_RUN - GRAM + 1
+# What the files hold; an index saved in another format (or with other lengths) is rebuilt from the store.
+FORMAT = 1
+# Characters compared per step of a check, and candidates checked at once (bounds the temporary arrays).
+BLOCK = 32
+BATCH = 16_384
+SEGMENT_ARRAYS = ("first_pids", "last_pids", "starts", "codes", "hashes", "places", "owners")
+
+
+@dataclass(frozen=True)
+class IndexedDocument:
+    """What the index reads of one stored document: its id, its text and the pids of its passages."""
+
+    doc_id: str
+    text: str
+    first_pid: int
+    last_pid: int
+
+
+@dataclass(frozen=True)
+class DocumentRuns:
+    """The runs of at least MIN_RUN that a text shares with one document.
+
+    ``runs`` rows are (start in the text, start in the document, length), in reuse-form characters
+    (qa.text.fingerprints.ReuseForm maps them back to offsets), sorted; each is a maximal run.
+    """
+
+    doc_id: str
+    first_pid: int
+    runs: np.ndarray  # int64 (k, 3)
+
+    @property
+    def longest(self) -> int:
+        return int(self.runs[:, 2].max())
+
+
+class ReuseSegment:
+    """Immutable: documents' reuse forms laid end to end, and their fingerprints sorted by hash.
+
+    Document row r holds ``codes[starts[r]:starts[r+1]]``; fingerprint i is ``hashes[i]``, found at
+    ``places[i]`` (an offset into ``codes``) in document row ``owners[i]``.
+    """
+
+    def __init__(self, name: str, doc_ids: Sequence[str], first_pids: np.ndarray, last_pids: np.ndarray,
+                 starts: np.ndarray, codes: np.ndarray, hashes: np.ndarray, places: np.ndarray,
+                 owners: np.ndarray) -> None:
+        self.name = name
+        self.doc_ids = list(doc_ids)
+        self.first_pids, self.last_pids, self.starts = first_pids, last_pids, starts
+        self.codes, self.hashes, self.places, self.owners = codes, hashes, places, owners
+        self.rows = {doc_id: row for row, doc_id in enumerate(self.doc_ids)}
+
+    def __len__(self) -> int:
+        return len(self.doc_ids)
+
+    @classmethod
+    def from_documents(cls, documents: Iterable[IndexedDocument]) -> ReuseSegment:
+        """A segment of these documents (in pid order whatever order they come in)."""
+        chosen = sorted(documents, key=lambda d: d.first_pid)
+        forms = [reuse_codes(document.text) for document in chosen]
+        starts = np.zeros(len(chosen) + 1, dtype=np.int64)
+        np.cumsum([len(codes) for codes in forms], out=starts[1:])
+        hashes, places, owners = [], [], []
+        for row, codes in enumerate(forms):
+            found, at = winnow(codes, GRAM, WINDOW)
+            hashes.append(found)
+            places.append(at + starts[row])
+            owners.append(np.full(len(found), row, dtype=np.int32))
+        joined = np.concatenate(forms) if forms else np.empty(0, dtype=np.uint32)
+        return cls._assemble([d.doc_id for d in chosen], np.array([d.first_pid for d in chosen], dtype=np.int64),
+                             np.array([d.last_pid for d in chosen], dtype=np.int64), starts, joined,
+                             concat(hashes, np.uint64), concat(places, np.int64), concat(owners, np.int32))
+
+    @classmethod
+    def _assemble(cls, doc_ids: list[str], first_pids: np.ndarray, last_pids: np.ndarray, starts: np.ndarray,
+                  codes: np.ndarray, hashes: np.ndarray, places: np.ndarray, owners: np.ndarray) -> ReuseSegment:
+        order = np.lexsort((places, hashes))
+        # Two bytes a character unless a character needs more (one beyond the Basic Multilingual Plane).
+        narrow = codes.dtype if len(codes) and int(codes.max()) >= 1 << 16 else np.uint16
+        offsets = np.uint32 if len(codes) < 1 << 32 else np.int64
+        return cls(f"seg-{uuid.uuid4().hex[:12]}", doc_ids, first_pids, last_pids, starts,
+                   codes.astype(narrow), hashes[order], places[order].astype(offsets), owners[order].astype(np.int32))
+
+    @classmethod
+    def merged(cls, parts: Sequence[tuple[ReuseSegment, np.ndarray]]) -> ReuseSegment:
+        """One segment of the live documents of these (segment, dead mask) pairs, in pid order."""
+        doc_ids: list[str] = []
+        firsts: list[np.ndarray] = []
+        lasts: list[np.ndarray] = []
+        lengths: list[np.ndarray] = []
+        codes: list[np.ndarray] = []
+        hashes: list[np.ndarray] = []
+        places: list[np.ndarray] = []
+        owners: list[np.ndarray] = []
+        new_start = 0
+        for segment, dead in parts:
+            live = np.flatnonzero(~dead)
+            starts = np.asarray(segment.starts)
+            row_lengths = np.diff(starts)[live]
+            shift = np.full(len(segment), -1, dtype=np.int64)  # new start minus old start, per live row
+            shift[live] = new_start + np.concatenate([[0], np.cumsum(row_lengths)[:-1]]) - starts[live]
+            new_row = np.full(len(segment), -1, dtype=np.int64)
+            new_row[live] = len(doc_ids) + np.arange(len(live))
+            owner = np.asarray(segment.owners)
+            keep = ~dead[owner]
+            hashes.append(np.asarray(segment.hashes)[keep])
+            places.append(np.asarray(segment.places)[keep].astype(np.int64) + shift[owner[keep]])
+            owners.append(new_row[owner[keep]])
+            all_codes = np.asarray(segment.codes)
+            codes.extend(all_codes[starts[row] : starts[row + 1]] for row in live)
+            doc_ids.extend(segment.doc_ids[row] for row in live)
+            firsts.append(np.asarray(segment.first_pids)[live])
+            lasts.append(np.asarray(segment.last_pids)[live])
+            lengths.append(row_lengths)
+            new_start += int(row_lengths.sum())
+        first_pids, last_pids = concat(firsts, np.int64), concat(lasts, np.int64)
+        row_lengths = concat(lengths, np.int64)
+        starts = np.zeros(len(doc_ids) + 1, dtype=np.int64)
+        np.cumsum(row_lengths, out=starts[1:])
+        joined = concat(codes, np.uint32)
+        hash_array, place_array, owner_array = concat(hashes, np.uint64), concat(places, np.int64), concat(owners, np.int64)
+        if len(first_pids) > 1 and np.any(np.diff(first_pids) < 0):  # rows must stay in pid order
+            doc_ids, first_pids, last_pids, starts, joined, place_array, owner_array = _in_pid_order(
+                doc_ids, first_pids, last_pids, starts, joined, place_array, owner_array)
+        return cls._assemble(doc_ids, first_pids, last_pids, starts, joined, hash_array, place_array, owner_array)
+
+    def rows_of_pids(self, pids: np.ndarray) -> np.ndarray:
+        """The rows of the documents holding any of these pids."""
+        pids = np.asarray(pids, dtype=np.int64).reshape(-1)
+        if not len(self) or not len(pids):
+            return np.empty(0, dtype=np.int64)
+        row = np.searchsorted(self.first_pids, pids, side="right") - 1
+        held = (row >= 0) & (pids <= np.asarray(self.last_pids)[np.maximum(row, 0)])
+        return np.unique(row[held])
+
+    def postings(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(index into ``hashes``, fingerprint number) of every fingerprint of this segment with one of them."""
+        low = np.searchsorted(self.hashes, hashes, side="left")
+        counts = np.searchsorted(self.hashes, hashes, side="right") - low
+        which = np.repeat(np.arange(len(hashes)), counts)
+        within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        return which, low[which] + within
+
+    # -- files ---------------------------------------------------------------------
+    def save(self, directory: Path) -> None:
+        """Write into a temporary folder, then rename: a segment folder is always whole."""
+        target = directory / self.name
+        if (target / "doc_ids.json").exists():
+            return
+        tmp = directory / (self.name + ".tmp")
+        tmp.mkdir(parents=True, exist_ok=True)
+        for field in SEGMENT_ARRAYS:
+            with open(tmp / f"{field}.npy", "wb") as handle:
+                np.save(handle, np.asarray(getattr(self, field)))
+                handle.flush()
+                os.fsync(handle.fileno())
+        with open(tmp / "doc_ids.json", "w", encoding="utf-8") as handle:
+            json.dump(self.doc_ids, handle, ensure_ascii=False)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+
+    @classmethod
+    def load(cls, directory: Path, name: str) -> ReuseSegment:
+        folder = directory / name
+        doc_ids = json.loads((folder / "doc_ids.json").read_text(encoding="utf-8"))
+        arrays = {field: np.load(folder / f"{field}.npy", mmap_mode="r") for field in SEGMENT_ARRAYS}
+        return cls(name, doc_ids, **arrays)
+
+
+def _in_pid_order(doc_ids: list[str], first_pids: np.ndarray, last_pids: np.ndarray, starts: np.ndarray,
+                  codes: np.ndarray, places: np.ndarray, owners: np.ndarray) -> tuple:
+    """The rows of a merge put in pid order (segments whose pid ranges interleave), fingerprints moved along."""
+    order = np.argsort(first_pids, kind="stable")
+    new_starts = np.zeros(len(order) + 1, dtype=np.int64)
+    np.cumsum(np.diff(starts)[order], out=new_starts[1:])
+    new_row = np.empty_like(order)
+    new_row[order] = np.arange(len(order))
+    moved = places - starts[owners] + new_starts[new_row[owners]]
+    new_codes = concat([codes[starts[row] : starts[row + 1]] for row in order], np.uint32)
+    return ([doc_ids[row] for row in order], first_pids[order], last_pids[order], new_starts, new_codes, moved,
+            new_row[owners])
+
+
+def concat(parts: list[np.ndarray], dtype) -> np.ndarray:
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype=dtype)

@@ -1,0 +1,276 @@
+"""Where else a passage's wording is used: every document sharing a run of it, in time order, with the spans aligned.
+
+A reuse is a run of at least MIN_RUN characters that the passage and a document share in their reuse
+form (qa.text.fingerprints: one script and width, no punctuation or spaces), found by the reuse index
+(qa.index.reuse_index), which finds every such run. Runs are mapped back to offsets in the passage and
+in the document, so both sides can be marked where the reader sees them.
+
+Boilerplate a document shares with its own series (the same title template from the same source, as
+a weekly meeting's story repeats its opening) is flagged, grouped and can be hidden, so that reuse
+across series stands out.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+import numpy as np
+
+from qa.citations import source_group
+from qa.errors import BadInputError, NotFoundError
+from qa.index.reuse_index import MIN_RUN, DocumentRuns, ReuseReader
+from qa.search.phrase import GRANULARITIES, _iso_date, passage_for, period_of, periods_between, resolve_granularity
+from qa.text.fingerprints import ReuseForm, reuse_form
+from qa.text.normalize import drop_surrogates
+from qa.types import Document, DocumentSummary, Passage, PassageFilter
+
+MAX_TEXT_CHARS = 20_000  # a pasted text: a long speech, not a collection
+MAX_LIMIT = 1_000  # reuses in one page
+
+
+class ReuseView(Protocol):
+    """The reads a reuse report needs, as of one store version (a collection snapshot)."""
+
+    reuse: ReuseReader
+
+    def passage_of_chunk(self, chunk_id: str) -> Passage | None: ...
+
+    def filtered_pids(self, where: PassageFilter) -> np.ndarray:
+        """Sorted pids of the passages ``where`` allows."""
+        ...
+
+    def documents(self, doc_ids: Sequence[str]) -> Mapping[str, DocumentSummary]: ...
+
+    def documents_with_text(self, doc_ids: Sequence[str]) -> Mapping[str, Document]: ...
+
+    def passages_of(self, doc_id: str) -> Sequence[Passage]: ...
+
+
+@dataclass(frozen=True)
+class ReuseRequest:
+    """One passage (``chunk_id``) or a pasted ``text``, and which documents may count as reusing it."""
+
+    chunk_id: str | None = None
+    text: str | None = None
+    where: PassageFilter = field(default_factory=PassageFilter)
+    hide_series: bool = False  # leave out the documents of the passage's own series
+    granularity: str = "auto"
+    offset: int = 0
+    limit: int = 50
+
+
+@dataclass(frozen=True)
+class SharedSpan:
+    """One shared run: its span in the source text and in the document's text, and its length in reuse-form characters."""
+
+    source: tuple[int, int]
+    document: tuple[int, int]
+    length: int
+
+
+@dataclass(frozen=True)
+class Reuse:
+    document: DocumentSummary
+    passage: Passage  # the document's passage holding the first shared run: what is cited
+    spans: tuple[SharedSpan, ...]  # in source order
+    share: float  # of the source's reuse-form characters that the document shares
+    longest: int
+    same_series: bool
+    earliest: bool  # the earliest dated document holding the wording (the source's own included)
+
+
+@dataclass(frozen=True)
+class SeriesGroup:
+    """Documents of the source's own series that share its wording."""
+
+    title: str  # the title template, digits as #
+    source: str | None
+    documents: int
+    first_date: str | None
+    last_date: str | None
+
+
+@dataclass(frozen=True)
+class ReusePeriod:
+    period: str  # "2025-01" or "2025"
+    documents: int
+
+
+@dataclass(frozen=True)
+class ReuseReport:
+    source_text: str
+    source_passage: Passage | None  # None for a pasted text
+    source_document: DocumentSummary | None
+    min_run: int
+    granularity: str
+    total_documents: int  # documents listed (the series' left out when hidden)
+    series_documents: int  # documents of the source's own series sharing its wording, hidden or not
+    earliest: DocumentSummary | None  # the earliest dated document holding the wording, the source's own included
+    source_is_earliest: bool
+    undated_documents: int
+    periods: tuple[ReusePeriod, ...]  # every period from the first to the last, empty ones included
+    series: SeriesGroup | None
+    reuses: tuple[Reuse, ...]  # the requested page, in time order
+    offset: int
+    limit: int
+    took_ms: float
+
+
+# Leading tags ([视频], 【联播快讯】) and numbers (dates, issue and session numbers) vary within a series.
+_TITLE_TAGS = re.compile(r"^\s*(?:\[[^\]]*\]|【[^】]*】|［[^］]*］)+")
+_TITLE_NUMBERS = re.compile(r"[0-9０-９]+(?:[.．][0-9０-９]+)?|[〇零一二三四五六七八九十百千两]+(?=[年月日号届次期周])")
+_TITLE_SPACE = re.compile(r"\s+")
+
+
+def title_template(title: str | None) -> str | None:
+    """A title with its leading tags dropped and its numbers as #: what a series' documents have in common."""
+    if not title:
+        return None
+    template = _TITLE_SPACE.sub("", _TITLE_NUMBERS.sub("#", _TITLE_TAGS.sub("", title)))
+    return template or None
+
+
+def series_key(document: DocumentSummary) -> tuple[str | None, str] | None:
+    """(source site or file, title template) of the series a document belongs to; None without a title."""
+    template = title_template(document.metadata.title)
+    return None if template is None else (source_group(document.source), template)
+
+
+def validate(request: ReuseRequest) -> ReuseRequest:
+    text = drop_surrogates(request.text or "").strip() or None
+    chunk_id = (request.chunk_id or "").strip() or None
+    if (text is None) == (chunk_id is None):
+        raise BadInputError("give either the chunk_id of a stored passage or a text to look for (text=...), not both")
+    if text is not None and len(text) > MAX_TEXT_CHARS:
+        raise BadInputError(f"the text is {len(text)} characters long; reuse takes at most {MAX_TEXT_CHARS}")
+    if request.granularity not in GRANULARITIES:
+        raise BadInputError(f"granularity must be one of {', '.join(GRANULARITIES)}, not {request.granularity!r}")
+    if request.offset < 0 or not 1 <= request.limit <= MAX_LIMIT:
+        raise BadInputError(f"offset must be ≥ 0 and limit between 1 and {MAX_LIMIT}")
+    where = request.where
+    date_from, date_to = _iso_date(where.date_from, "date_from"), _iso_date(where.date_to, "date_to")
+    if date_from and date_to and date_from > date_to:
+        raise BadInputError(f"date_from ({date_from}) is after date_to ({date_to}); swap them")
+    where = replace(where, doc_ids=tuple(where.doc_ids), date_from=date_from, date_to=date_to,
+                    speaker=where.speaker or None, source=where.source or None)
+    return replace(request, chunk_id=chunk_id, text=text, where=where)
+
+
+def reuse_of(view: ReuseView, request: ReuseRequest) -> ReuseReport:
+    """Every document that reuses the wording of a passage or a pasted text, as ``request`` asks."""
+    started = time.perf_counter()
+    request = validate(request)
+    passage = source_document = None
+    if request.chunk_id is not None:
+        passage = view.passage_of_chunk(request.chunk_id)
+        if passage is None:
+            raise NotFoundError(f"no passage with chunk_id {request.chunk_id!r}; take chunk ids from search results")
+        source_document = view.documents([passage.doc_id]).get(passage.doc_id)
+        text = passage.text
+    else:
+        text = request.text or ""
+        form = reuse_form(text)
+        if len(form) < MIN_RUN:
+            raise BadInputError(f"the text holds {len(form)} letters and digits; reuse is a shared run of at least "
+                                f"{MIN_RUN}, so give a longer passage")
+    form = reuse_form(text)
+    allowed = view.filtered_pids(request.where) if request.where.active else None
+    found = view.reuse.matches(form.codes, allowed, exclude_doc=passage.doc_id if passage else None)
+    summaries = view.documents([match.doc_id for match in found])
+    found = [match for match in found if match.doc_id in summaries]
+    own_series = series_key(source_document) if source_document is not None else None
+    in_series = {match.doc_id for match in found
+                 if own_series is not None and series_key(summaries[match.doc_id]) == own_series}
+    listed = [match for match in found if not (request.hide_series and match.doc_id in in_series)]
+    listed.sort(key=lambda m: _date_order(summaries[m.doc_id]))
+    earliest = _earliest([summaries[m.doc_id] for m in found], source_document)
+    dates = [summaries[m.doc_id].metadata.date for m in listed]
+    granularity = resolve_granularity(request.granularity, [d for d in dates if d])
+    page = listed[request.offset : request.offset + request.limit]
+    texts = view.documents_with_text([m.doc_id for m in page])
+    reuses = tuple(
+        reuse for match in page if match.doc_id in texts
+        if (reuse := _reuse(match, texts[match.doc_id], view.passages_of(match.doc_id), form,
+                            match.doc_id in in_series, earliest is not None and earliest.doc_id == match.doc_id))
+    )
+    series_members = [summaries[doc_id] for doc_id in in_series]
+    return ReuseReport(
+        source_text=text,
+        source_passage=passage,
+        source_document=source_document,
+        min_run=MIN_RUN,
+        granularity=granularity,
+        total_documents=len(listed),
+        series_documents=len(in_series),
+        earliest=earliest,
+        source_is_earliest=earliest is not None and source_document is not None and earliest.doc_id == source_document.doc_id,
+        undated_documents=sum(1 for d in dates if not d),
+        periods=_periods([d for d in dates if d], granularity),
+        series=_series_group(own_series, series_members),
+        reuses=reuses,
+        offset=request.offset,
+        limit=request.limit,
+        took_ms=round((time.perf_counter() - started) * 1000, 2),
+    )
+
+
+def _date_order(document: DocumentSummary) -> tuple:
+    return document.metadata.date is None, document.metadata.date or "", document.doc_id
+
+
+def _earliest(documents: Sequence[DocumentSummary], source: DocumentSummary | None) -> DocumentSummary | None:
+    """The earliest dated of these documents and the source's own (the source wins a tie): None when none is dated."""
+    dated = [d for d in ([source] if source is not None else []) + list(documents) if d.metadata.date]
+    if not dated:
+        return None
+    first = min(d.metadata.date or "" for d in dated)
+    return next(d for d in dated if d.metadata.date == first)
+
+
+def _periods(dates: Sequence[str], granularity: str) -> tuple[ReusePeriod, ...]:
+    if not dates:
+        return ()
+    counts = Counter(period_of(date, granularity) for date in dates)
+    return tuple(ReusePeriod(label, counts.get(label, 0)) for label in periods_between(min(counts), max(counts), granularity))
+
+
+def _series_group(key: tuple[str | None, str] | None, members: Sequence[DocumentSummary]) -> SeriesGroup | None:
+    if key is None or not members:
+        return None
+    dates = sorted(d.metadata.date for d in members if d.metadata.date)
+    return SeriesGroup(title=key[1], source=key[0], documents=len(members), first_date=dates[0] if dates else None,
+                       last_date=dates[-1] if dates else None)
+
+
+def aligned_spans(match: DocumentRuns, source: ReuseForm, document: ReuseForm) -> tuple[SharedSpan, ...]:
+    """The runs of ``match`` as offsets into the source text and the document's text."""
+    return tuple(
+        SharedSpan(source.span_in_text(int(at), int(at + length)), document.span_in_text(int(doc_at), int(doc_at + length)),
+                   int(length))
+        for at, doc_at, length in match.runs
+    )
+
+
+def covered_share(match: DocumentRuns, source_length: int) -> float:
+    """The share of the source's reuse-form characters inside some run of ``match``."""
+    covered = np.zeros(source_length, dtype=bool)
+    for at, _, length in match.runs:
+        covered[at : at + length] = True
+    return round(float(covered.mean()), 4) if source_length else 0.0
+
+
+def _reuse(match: DocumentRuns, document: Document, passages: Sequence[Passage], source: ReuseForm,
+           same_series: bool, earliest: bool) -> Reuse | None:
+    """The reuse as shown; None for a document whose passages do not hold the run (nothing to cite)."""
+    spans = aligned_spans(match, source, reuse_form(document.text))
+    first = min(spans, key=lambda span: span.document)
+    located = passage_for(passages, *first.document)
+    if located is None:
+        return None
+    return Reuse(document=document, passage=located[0], spans=spans, share=covered_share(match, len(source)),
+                 longest=match.longest, same_series=same_series, earliest=earliest)

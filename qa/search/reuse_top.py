@@ -1,0 +1,151 @@
+"""The most reused passages of a collection (or of the documents a filter allows), with their reach in documents and time.
+
+Candidates come from the reuse index's most widely held fingerprints: a fingerprint that many
+documents hold marks wording they may share. Each candidate is checked exactly: the passage holding
+the fingerprint is looked up as qa.search.reuse does, so every count listed is the number of
+documents that share a run of at least MIN_RUN with it. The order in which candidates are tried is
+an estimate (a fingerprint's documents, not the passage's), so the search tries more candidates than
+it lists and stops once the next fingerprint is held by fewer documents than the last passage listed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from qa.errors import BadInputError
+from qa.index.reuse_index import GRAM, WINDOW, DocumentRuns
+from qa.search.phrase import _iso_date, passage_for
+from qa.search.reuse import ReuseView, series_key
+from qa.text.fingerprints import reuse_form, winnow
+from qa.types import DocumentSummary, Passage, PassageFilter
+
+MAX_LIMIT = 100
+# Candidates tried per passage listed (beyond a first few): the estimate misorders some, never most.
+CANDIDATES_PER_PASSAGE = 4
+FIRST_CANDIDATES = 20
+
+
+@dataclass(frozen=True)
+class TopReuseRequest:
+    where: PassageFilter = field(default_factory=PassageFilter)
+    hide_series: bool = False  # count only documents outside the passage's own series
+    limit: int = 20
+
+
+@dataclass(frozen=True)
+class ReusedPassage:
+    passage: Passage  # in the earliest dated document holding the wording
+    document: DocumentSummary
+    documents: int  # documents holding the wording, that one included (its series' left out when hidden)
+    series_documents: int  # documents of the passage's own series among those holding it, hidden or not
+    first_date: str | None
+    last_date: str | None
+
+
+@dataclass(frozen=True)
+class TopReuse:
+    passages: tuple[ReusedPassage, ...]  # most documents first
+    candidates_checked: int
+    took_ms: float
+
+
+def validate_top(request: TopReuseRequest) -> TopReuseRequest:
+    if not 1 <= request.limit <= MAX_LIMIT:
+        raise BadInputError(f"limit must be between 1 and {MAX_LIMIT}")
+    where = request.where
+    date_from, date_to = _iso_date(where.date_from, "date_from"), _iso_date(where.date_to, "date_to")
+    if date_from and date_to and date_from > date_to:
+        raise BadInputError(f"date_from ({date_from}) is after date_to ({date_to}); swap them")
+    return replace(request, where=replace(where, doc_ids=tuple(where.doc_ids), date_from=date_from, date_to=date_to,
+                                          speaker=where.speaker or None, source=where.source or None))
+
+
+def most_reused(view: ReuseView, request: TopReuseRequest) -> TopReuse:
+    """The passages whose wording the most documents share, as ``request`` asks."""
+    started = time.perf_counter()
+    request = validate_top(request)
+    allowed = view.filtered_pids(request.where) if request.where.active else None
+    covered: set[int] = set()
+    found: list[ReusedPassage] = []
+    checked = 0
+    budget = FIRST_CANDIDATES + CANDIDATES_PER_PASSAGE * request.limit
+    for candidate in view.reuse.shared_fingerprints(allowed):
+        if candidate.hash in covered:
+            continue
+        listed = sorted(found, key=lambda p: -p.documents)[: request.limit]
+        if checked >= budget or (len(listed) == request.limit and candidate.documents <= listed[-1].documents):
+            break
+        checked += 1
+        passage = _passage_at(view, candidate.doc_id, candidate.place)
+        if passage is None:
+            continue
+        reused = _reach(view, passage, allowed, request.hide_series, covered)
+        if reused is not None:
+            found.append(reused)
+        covered.add(candidate.hash)
+    found.sort(key=lambda p: (-p.documents, p.first_date or "9999", p.passage.chunk_id))
+    return TopReuse(tuple(found[: request.limit]), checked, round((time.perf_counter() - started) * 1000, 2))
+
+
+def _passage_at(view: ReuseView, doc_id: str, place: int) -> Passage | None:
+    """The passage of a document holding its reuse-form character ``place``."""
+    document = view.documents_with_text([doc_id]).get(doc_id)
+    if document is None:
+        return None
+    form = reuse_form(document.text)
+    if place >= len(form):
+        return None
+    offset = int(form.positions[place])
+    located = passage_for(view.passages_of(doc_id), offset, offset + 1)
+    return located[0] if located is not None else None
+
+
+@dataclass(frozen=True)
+class _Holders:
+    """The documents holding a passage's wording, as the top list counts them."""
+
+    counted: list[DocumentSummary]  # the passage's own first (its series' left out when hidden)
+    series: set[str]  # doc ids of its own series among them, hidden or not
+    earlier: DocumentRuns | None  # the match in the earliest dated of them, when that is another document
+    summaries: Mapping[str, DocumentSummary]
+
+
+def _reach(view: ReuseView, passage: Passage, allowed, hide_series: bool, covered: set[int]) -> ReusedPassage | None:
+    """How far the passage's wording went (documents, dates, series), told from the earliest dated document
+    holding it: when that is another document, its passage holding the first shared run is counted instead."""
+    holders = _holders(view, passage, allowed, hide_series, covered)
+    if holders is None:
+        return None
+    if holders.earlier is not None:
+        earlier = _passage_at(view, holders.earlier.doc_id, int(holders.earlier.runs[0, 1]))
+        again = _holders(view, earlier, allowed, hide_series, covered) if earlier is not None else None
+        if earlier is not None and again is not None:
+            passage, holders = earlier, again
+    dated = sorted(d.metadata.date for d in holders.counted if d.metadata.date)
+    return ReusedPassage(passage=passage, document=holders.summaries[passage.doc_id], documents=len(holders.counted),
+                         series_documents=len(holders.series), first_date=dated[0] if dated else None,
+                         last_date=dated[-1] if dated else None)
+
+
+def _holders(view: ReuseView, passage: Passage, allowed, hide_series: bool, covered: set[int]) -> _Holders | None:
+    """None when no other document holds the wording. The passage's fingerprints join ``covered``."""
+    form = reuse_form(passage.text)
+    covered.update(int(h) for h in winnow(form.codes, GRAM, WINDOW)[0])
+    matches = view.reuse.matches(form.codes, allowed, exclude_doc=passage.doc_id)
+    summaries = view.documents([passage.doc_id, *(m.doc_id for m in matches)])
+    own = summaries.get(passage.doc_id)
+    if own is None or not matches:
+        return None
+    key = series_key(own)
+    others = [summaries[m.doc_id] for m in matches if m.doc_id in summaries]
+    series = {d.doc_id for d in others if key is not None and series_key(d) == key}
+    counted = [own] + [d for d in others if not (hide_series and d.doc_id in series)]
+    if len(counted) < 2:
+        return None
+    first = min((d for d in counted if d.metadata.date), key=lambda d: (d.metadata.date or "", d.doc_id), default=None)
+    earlier = None
+    if first is not None and first.doc_id != own.doc_id and (own.metadata.date or "9999") > (first.metadata.date or ""):
+        earlier = next(m for m in matches if m.doc_id == first.doc_id)
+    return _Holders(counted, series, earlier, summaries)
