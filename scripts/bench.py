@@ -16,6 +16,9 @@ Parts, each run when its flag asks for it (scripts/benchmarks/ holds one module 
                         synthetic unit vectors of each size
   --phrase-collection DIR   phrase timeline p50 over a store of stories (built without vectors if DIR holds
                         none: the timeline reads only the store), the trigram index's size and memory
+  --reuse-collection DIR    text reuse over a store of stories (built without vectors if DIR holds none): reuse of
+                        random passages p50, the most reused passages (all, a year, series hidden), the reuse
+                        index's cost at ingest (documents/s with and without it), on disk and in memory
   --changes-collection DIR  on a copy of DIR through a real server: upload -> searchable, upload and delete
                         return times, memory after --changes uploads + deletions, 8 searchers' p99 without and
                         with 1 writer, recall@10 afterwards; --changes-ingest N adds a CLI ingest into it vs
@@ -83,6 +86,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     phrase.add_argument("--phrase-collection", type=Path,
                         help="store for the phrase timeline benchmark (built from the stories, without vectors, if missing)")
     phrase.add_argument("--phrase-stories", type=int, default=None, help="stories in a new phrase store (default all)")
+
+    reuse = parser.add_argument_group("text reuse")
+    reuse.add_argument("--reuse-collection", type=Path,
+                       help="store for the text reuse benchmark (built from the stories, without vectors, if missing)")
+    reuse.add_argument("--reuse-stories", type=int, default=None, help="stories in a new reuse store (default all)")
+    reuse.add_argument("--reuse-queries", type=int, default=200, help="random passages whose reuse is timed")
+    reuse.add_argument("--reuse-survey", type=int, default=0,
+                       help="stories drawn for the survey of shared-run lengths the minimum run is chosen from (0 skips)")
 
     changes = parser.add_argument_group("uploads and deletions")
     changes.add_argument("--changes-collection", type=Path, help="collection to measure uploads and deletions on (a copy of it)")
@@ -190,6 +201,36 @@ def run_phrase(args: argparse.Namespace, results: dict) -> None:
         print(f"          {phrase}: {row['documents']} documents, {row['occurrences']} occurrences, p50 {row['p50_ms']} ms", flush=True)
 
 
+def run_reuse(args: argparse.Namespace, results: dict) -> None:
+    from scripts.benchmarks.reuse import ENTRY, bench_reuse
+
+    # The stories are read only to build a store where there is none.
+    stories = None if (args.reuse_collection / ENTRY).exists() else stories_file(args.corpus)
+    r = results["reuse"] = bench_reuse(args.reuse_collection, stories, args.reuse_stories, args.reuse_queries)
+    if "built" in r:
+        b = r["built"]
+        print(f"reuse   ingest of {b['documents']} documents ({b['passages']} passages): {b['docs_per_s_without']} docs/s "
+              f"without the reuse index, {b['docs_per_s_with']} with it ({b['passages_per_s_without']} -> "
+              f"{b['passages_per_s_with']} passages/s; index {b['reuse_index_s']} s + merge {b['merge_s']} s)", flush=True)
+    p = r["passage"]
+    print(f"reuse   {r['documents']} documents: reuse of a passage p50 {p['p50_ms']} ms, p95 {p['p95_ms']} ms, p99 "
+          f"{p['p99_ms']} ms over {p['n']} random passages ({p['with_reuse']} with reuse; first query "
+          f"{r['first_query_s']} s); index {r['index_mb']} MB on disk ({r['fingerprints']} fingerprints), "
+          f"memory: heap +{r['heap_growth_mb']} MB, mapped pages read +{r['mapped_growth_mb']} MB", flush=True)
+    for label, t in r["top"].items():
+        print(f"          most reused ({label}): {t['seconds']} s, {t['passages']} passages, "
+              f"{t['candidates_checked']} candidates checked", flush=True)
+    if args.reuse_survey:
+        from scripts.benchmarks.reuse import survey_run_lengths
+
+        s = results["reuse_survey"] = survey_run_lengths(args.reuse_collection, args.reuse_survey)
+        print(f"reuse   longest run shared with another story, {s['sampled']} of {s['stories']} stories drawn "
+              f"({s['pairs']} pairs sharing 20 characters or more):", flush=True)
+        for row in s["buckets"]:
+            print(f"          {row['from']}-{row['below'] - 1 if row['below'] else ''}: {row['pairs']} pairs "
+                  f"({100 * row['share']:.1f}%)", flush=True)
+
+
 def run_changes(args: argparse.Namespace, settings, results: dict) -> None:
     from scripts.benchmarks.serving import bench_changes
 
@@ -239,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
             run_api(args, settings, results)
         if args.phrase_collection:
             run_phrase(args, results)
+        if args.reuse_collection:
+            run_reuse(args, results)
         if args.vectors.strip():
             run_vectors(args, results)
         if args.changes_collection:

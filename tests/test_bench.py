@@ -167,3 +167,20 @@ def test_milvus_ingest_part(run_bench):
     assert code == 0, printed
     ingest = results["milvus_ingest"]
     assert ingest["passages"] > 0 and ingest["embedded"]["passages_per_s"] > 0 and ingest["ray"]["passages_per_s"] > 0
+
+
+def test_reuse_part_builds_a_store_and_its_reuse_index_then_reads_them(run_bench, tmp_path):
+    store = tmp_path / "reuse-store"
+    code, results, printed = run_bench("--reuse-collection", str(store), "--reuse-stories", "5", "--reuse-queries", "3",
+                                       "--reuse-survey", "5")
+    assert code == 0, printed
+    reuse = results["reuse"]
+    assert reuse["built"]["documents"] == 5 == reuse["documents"] and reuse["passage"]["n"] == 3
+    assert reuse["built"]["docs_per_s_with"] < reuse["built"]["docs_per_s_without"]
+    assert set(reuse["top"]) == {"all", "range", "all_hide_series"} and reuse["index_mb"] > 0
+    assert [row["from"] for row in results["reuse_survey"]["buckets"]][:2] == [20, 24]
+    code, again, printed = run_bench("--reuse-collection", str(store), "--reuse-queries", "3",
+                                     "--corpus", str(tmp_path / "not-needed"))
+    assert code == 0, printed
+    assert "built" not in again["reuse"] and again["reuse"]["passage"]["with_reuse"] == reuse["passage"]["with_reuse"]
+    assert "reuse of a passage p50" in printed

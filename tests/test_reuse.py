@@ -11,7 +11,6 @@ from qa.search.reuse import ReuseRequest, reuse_of, series_key, title_template
 from qa.search.reuse_top import TopReuseRequest, most_reused
 from qa.text.fingerprints import reuse_codes
 from qa.text.normalize import to_simplified
-from qa.types import PassageFilter
 
 # A paragraph of the sample speech 000 (Traditional), copied below into xwlb stories of other years.
 PARAGRAPH = ("加快工業經濟發展,一定要根據我縣實際,用好用夠政策,充分發揮我縣能源、旅游等資源比較優勢,完善工業發展規劃,"
@@ -92,7 +91,7 @@ def test_filters_and_paging(collection):
     view, documents, hosts = collection
     everything = reuse_of(view, ReuseRequest(text=PARAGRAPH))
     second = everything.reuses[1].document.metadata.date
-    later = reuse_of(view, ReuseRequest(text=PARAGRAPH, where=PassageFilter(date_from=second)))
+    later = reuse_of(view, ReuseRequest(text=PARAGRAPH, date_from=second))
     assert [r.document.doc_id for r in later.reuses] == [r.document.doc_id for r in everything.reuses
                                                          if (r.document.metadata.date or "") >= second]
     page = reuse_of(view, ReuseRequest(text=PARAGRAPH, offset=1, limit=2))
@@ -160,7 +159,7 @@ def test_series_keys_need_a_title(collection):
     (ReuseRequest(text="太短的一句话"), BadInputError, f"at least {MIN_RUN}"),
     (ReuseRequest(chunk_id="c-nope"), NotFoundError, "no passage with chunk_id"),
     (ReuseRequest(text=PARAGRAPH, limit=0), BadInputError, "limit between"),
-    (ReuseRequest(text=PARAGRAPH, where=PassageFilter(date_from="2023-13-01")), BadInputError, "ISO date"),
+    (ReuseRequest(text=PARAGRAPH, date_from="2023-13-01"), BadInputError, "ISO date"),
 ])
 def test_bad_requests_say_what_to_change(collection, request_, error, message):
     with pytest.raises(error, match=message):

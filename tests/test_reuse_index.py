@@ -196,3 +196,21 @@ def test_rebuilt_from_the_store_when_it_cannot_be_read_or_caught_up(tmp_path, pl
     if damage != "log gone":
         assert "rebuilding it from the store" in caplog.text
     store.close()
+
+
+def test_characters_beyond_the_basic_plane_compare_exactly(tmp_path):
+    # Extension B ideographs (a few names and places are written with them) are kept in two bytes too.
+    base = "".join(chr(0x4E00 + i * 11) for i in range(MIN_RUN + 60))
+    rare = base[:20] + "\U00020000\U0002A6D6" + base[20:]
+    other = base[:20] + "\U00020001\U0002A6D6" + base[20:]  # one rare character differs
+    documents = [reuse_index.IndexedDocument("rare", rare, 1, 1), reuse_index.IndexedDocument("plain", base, 2, 2)]
+    index = ReuseIndex.build(documents, 1)
+    segment = index._state.segments[0]
+    assert segment.codes.dtype == np.uint16 and len(segment.astral) == 2
+    assert segment.decoded(0, len(reuse_codes(rare))).tolist() == reuse_codes(rare).tolist()
+    found = {m.doc_id: m.runs[:, 2].max() for m in index.reader().matches(reuse_codes(rare), exclude_doc="none")}
+    assert found == {"rare": len(reuse_codes(rare)), "plain": len(base) - 20}
+    found = {m.doc_id: m.runs[:, 2].max() for m in index.reader().matches(reuse_codes(other), exclude_doc="none")}
+    assert found == {"plain": len(base) - 20, "rare": len(base) - 20 + 1}
+    loaded = ReuseIndex.load(tmp_path, index.save(tmp_path))
+    assert {m.doc_id for m in loaded.reader().matches(reuse_codes(rare), exclude_doc="none")} == {"rare", "plain"}

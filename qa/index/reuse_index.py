@@ -50,11 +50,14 @@ from qa.index.reuse_segment import (
     WINDOW,
     DocumentRuns,
     IndexedDocument,
+    Lengths,
     ReuseSegment,
     concat,
 )
 from qa.index.store import ChangesSince
-from qa.text.fingerprints import winnow
+
+__all__ = ["GRAM", "MIN_RUN", "WINDOW", "DocumentRuns", "IndexedDocument", "Lengths", "ReuseIndex", "ReuseReader",
+           "ReuseSource", "SharedFingerprint", "caught_up"]
 
 log = logging.getLogger(__name__)
 FOLDER = "reuse"
@@ -73,6 +76,7 @@ class ReuseState:
     segments: tuple[ReuseSegment, ...]
     dead: tuple[np.ndarray, ...]  # bool per document row of each segment
     version: int
+    lengths: Lengths
 
     @property
     def live(self) -> int:
@@ -85,12 +89,13 @@ class ReuseState:
             if len(rows) and not dead[i][rows].all():
                 dead[i] = dead[i].copy()
                 dead[i][rows] = True
-        return ReuseState(self.segments, tuple(dead), version)
+        return ReuseState(self.segments, tuple(dead), version, self.lengths)
 
     def adding(self, segment: ReuseSegment | None, version: int) -> ReuseState:
         if segment is None or not len(segment):
-            return ReuseState(self.segments, self.dead, version)
-        return ReuseState((*self.segments, segment), (*self.dead, np.zeros(len(segment), dtype=bool)), version)
+            return ReuseState(self.segments, self.dead, version, self.lengths)
+        return ReuseState((*self.segments, segment), (*self.dead, np.zeros(len(segment), dtype=bool)), version,
+                          self.lengths)
 
 
 class ReuseIndex:
@@ -107,14 +112,19 @@ class ReuseIndex:
     def version(self) -> int:
         return self._state.version
 
+    @property
+    def lengths(self) -> Lengths:
+        return self._state.lengths
+
     @classmethod
-    def build(cls, documents: Iterable[IndexedDocument], version: int) -> ReuseIndex:
-        segment = ReuseSegment.from_documents(documents)
-        return cls(ReuseState((segment,), (np.zeros(len(segment), dtype=bool),), version))
+    def build(cls, documents: Iterable[IndexedDocument], version: int, lengths: Lengths = Lengths()) -> ReuseIndex:
+        """An index of these documents at store ``version``; other ``lengths`` than the default serve measurements."""
+        segment = ReuseSegment.from_documents(documents, lengths)
+        return cls(ReuseState((segment,), (np.zeros(len(segment), dtype=bool),), version, lengths))
 
     def add(self, documents: Sequence[IndexedDocument], version: int) -> None:
         """Index these new documents; afterwards the index reflects ``version``."""
-        segment = ReuseSegment.from_documents(documents) if documents else None
+        segment = ReuseSegment.from_documents(documents, self.lengths) if documents else None
         with self._lock:
             self._state = self._state.adding(segment, version)
 
@@ -169,7 +179,7 @@ class ReuseIndex:
             keep = [i for i in range(len(state.segments)) if i not in indexes]
             segments = [state.segments[i] for i in keep[:start]] + [merged] + [state.segments[i] for i in keep[start:]]
             deads = [state.dead[i] for i in keep[:start]] + [merged_dead] + [state.dead[i] for i in keep[start:]]
-            self._state = ReuseState(tuple(segments), tuple(deads), state.version)
+            self._state = ReuseState(tuple(segments), tuple(deads), state.version, state.lengths)
 
     # -- files ---------------------------------------------------------------------
     def save(self, directory: Path) -> dict:
@@ -185,22 +195,24 @@ class ReuseIndex:
             np.save(handle, dead_pids)
             handle.flush()
             os.fsync(handle.fileno())
-        return {"kind": self.kind, "format": FORMAT, "min_run": MIN_RUN, "gram": GRAM, "window": WINDOW,
+        lengths = state.lengths
+        return {"kind": self.kind, "format": FORMAT, "min_run": lengths.min_run, "gram": lengths.gram, "window": lengths.window,
                 "version": state.version, "segments": [s.name for s in state.segments], "dead": dead_name,
                 "documents": state.live,
                 "files": [f"{FOLDER}/{s.name}" for s in state.segments] + [f"{FOLDER}/{dead_name}"]}
 
     @classmethod
-    def load(cls, directory: Path, entry: dict) -> ReuseIndex:
-        """The index a ``save`` wrote; ValueError when the entry is of another format (rebuild it then)."""
-        made_with = (entry.get("format"), entry.get("min_run"), entry.get("gram"), entry.get("window"))
-        if made_with != (FORMAT, MIN_RUN, GRAM, WINDOW):
-            raise ValueError(f"reuse index of format {made_with}, this speechqa reads {(FORMAT, MIN_RUN, GRAM, WINDOW)}")
+    def load(cls, directory: Path, entry: dict, lengths: Lengths = Lengths()) -> ReuseIndex:
+        """The index a ``save`` wrote; ValueError when the entry is of another format or other lengths (rebuild it then)."""
+        made_with = (entry.get("format"), entry.get("gram"), entry.get("window"))
+        if made_with != (FORMAT, lengths.gram, lengths.window):
+            raise ValueError(f"reuse index of format, gram and window {made_with}, not "
+                             f"{(FORMAT, lengths.gram, lengths.window)}")
         folder = directory / FOLDER
         segments = tuple(ReuseSegment.load(folder, name) for name in entry["segments"])
         dead_pids = np.load(folder / entry["dead"])
         dead = tuple(np.isin(np.asarray(s.first_pids), dead_pids) for s in segments)
-        return cls(ReuseState(segments, dead, int(entry["version"])))
+        return cls(ReuseState(segments, dead, int(entry["version"]), lengths))
 
     def files(self, entry: dict) -> set[str]:
         """Names under the collection directory that ``entry`` needs (so older ones can be deleted)."""
@@ -208,7 +220,8 @@ class ReuseIndex:
 
     def stats(self) -> dict:
         state = self._state
-        return {"kind": self.kind, "documents": state.live, "segments": len(state.segments), "min_run": MIN_RUN}
+        return {"kind": self.kind, "documents": state.live, "segments": len(state.segments), "min_run": state.lengths.min_run,
+                "fingerprints": sum(len(s.hashes) for s in state.segments)}
 
 
 class ReuseSource(Protocol):
@@ -225,11 +238,12 @@ class ReuseSource(Protocol):
         ...
 
 
-def caught_up(current: ReuseIndex | None, directory: Path, entry: dict | None, source: ReuseSource) -> ReuseIndex:
+def caught_up(current: ReuseIndex | None, directory: Path, entry: dict | None, source: ReuseSource,
+              lengths: Lengths = Lengths()) -> ReuseIndex:
     """The reuse index as of ``source.version``: ``current`` (or else the saved one ``entry`` names) brought
     up from the store's change log, or, when neither can be (missing, unreadable, another format, a log
     that no longer reaches back), one built from every document of the store."""
-    for index in _starting_points(current, directory, entry):
+    for index in _starting_points(current, directory, entry, lengths):
         if index.version == source.version:
             return index
         changes = source.changes_since(index.version)
@@ -237,15 +251,16 @@ def caught_up(current: ReuseIndex | None, directory: Path, entry: dict | None, s
             index.remove(changes.removed, source.version)
             index.add(list(source.indexed_documents(changes.added)) if len(changes.added) else [], source.version)
             return index
-    return ReuseIndex.build(source.indexed_documents(), source.version)
+    return ReuseIndex.build(source.indexed_documents(), source.version, lengths)
 
 
-def _starting_points(current: ReuseIndex | None, directory: Path, entry: dict | None) -> Iterator[ReuseIndex]:
-    if current is not None:
+def _starting_points(current: ReuseIndex | None, directory: Path, entry: dict | None,
+                     lengths: Lengths) -> Iterator[ReuseIndex]:
+    if current is not None and current.lengths == lengths:
         yield current
     if entry:
         try:
-            loaded = ReuseIndex.load(directory, entry)
+            loaded = ReuseIndex.load(directory, entry, lengths)
         except (OSError, ValueError, KeyError) as exc:
             # Derived files only: whatever happened to them, the store rebuilds them.
             log.warning("could not read the reuse index of %s (%s): rebuilding it from the store", directory, exc)
@@ -272,6 +287,12 @@ class ReuseReader:
     def __init__(self, state: ReuseState) -> None:
         self._state = state
         self.version = state.version
+        self.lengths = state.lengths
+
+    @property
+    def min_run(self) -> int:
+        """The shortest shared run this index finds every time: what counts as reuse."""
+        return self.lengths.min_run
 
     def count(self) -> int:
         """Documents this reader holds."""
@@ -292,7 +313,7 @@ class ReuseReader:
 
     def matches(self, codes: np.ndarray, allowed: np.ndarray | None = None,
                 exclude_doc: str | None = None) -> list[DocumentRuns]:
-        """Every document sharing a run of at least MIN_RUN with a text given by its reuse form.
+        """Every document sharing a run of at least ``min_run`` with a text given by its reuse form.
 
         Args:
             codes: qa.text.fingerprints.reuse_codes of the text.
@@ -302,7 +323,7 @@ class ReuseReader:
             One DocumentRuns per document, in index order (the caller orders them by date).
         """
         codes = np.asarray(codes, dtype=np.uint32)
-        hashes, starts = winnow(codes, GRAM, WINDOW)
+        hashes, starts = self.lengths.fingerprints(codes)
         out: list[DocumentRuns] = []
         if not len(hashes):
             return out
@@ -311,7 +332,7 @@ class ReuseReader:
             if not len(postings):
                 continue
             owners, text_starts, doc_starts, lengths = shared_runs(codes, segment, query_at, postings)
-            kept = lengths >= MIN_RUN
+            kept = lengths >= self.min_run
             if not kept.any():
                 continue
             owners, text_starts, doc_starts, lengths = owners[kept], text_starts[kept], doc_starts[kept], lengths[kept]
@@ -325,13 +346,13 @@ class ReuseReader:
         return out
 
     def has_reuse(self, codes: np.ndarray, exclude_doc: str | None = None) -> bool:
-        """Whether any document but ``exclude_doc`` shares a run of at least MIN_RUN with the text.
+        """Whether any document but ``exclude_doc`` shares a run of at least ``min_run`` with the text.
 
         Fingerprints held by few documents are checked first, and the check stops at the first run found,
         so a passage with reuse answers after a handful of comparisons.
         """
         codes = np.asarray(codes, dtype=np.uint32)
-        hashes, starts = winnow(codes, GRAM, WINDOW)
+        hashes, starts = self.lengths.fingerprints(codes)
         if not len(hashes):
             return False
         for segment, usable in zip(self._state.segments, self._usable(None, exclude_doc), strict=True):
@@ -343,7 +364,7 @@ class ReuseReader:
             begin, size = 0, 64
             while begin < len(order):
                 chosen = order[begin : begin + size]
-                if (shared_runs(codes, segment, query_at[chosen], postings[chosen])[3] >= MIN_RUN).any():
+                if (shared_runs(codes, segment, query_at[chosen], postings[chosen])[3] >= self.min_run).any():
                     return True
                 begin, size = begin + size, min(BATCH, size * 4)
         return False

@@ -51,13 +51,14 @@ def _extents(codes: np.ndarray, segment: ReuseSegment, query_at: np.ndarray, pla
              owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """How far the text and the documents agree to the left of and from each anchor."""
     starts = np.asarray(segment.starts)
+    text = segment.encoded(codes)
     left = np.empty(len(query_at), dtype=np.int64)
     right = np.empty(len(query_at), dtype=np.int64)
     for begin in range(0, len(query_at), BATCH):
         part = slice(begin, begin + BATCH)
         q, d, row = query_at[part], places[part], owners[part]
-        right[part] = _agreement(codes, segment.codes, q, d, np.minimum(len(codes) - q, starts[row + 1] - d), 1)
-        left[part] = _agreement(codes, segment.codes, q - 1, d - 1, np.minimum(q, d - starts[row]), -1)
+        right[part] = _agreement(text, segment.codes, q, d, np.minimum(len(text) - q, starts[row + 1] - d), 1)
+        left[part] = _agreement(text, segment.codes, q - 1, d - 1, np.minimum(q, d - starts[row]), -1)
     return left, right
 
 

@@ -25,10 +25,30 @@ GRAM = 24
 WINDOW = MIN_RUN - GRAM + 1
 # What the files hold; an index saved in another format (or with other lengths) is rebuilt from the store.
 FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Lengths:
+    """The lengths an index is built with: every shared run of ``min_run`` characters shares a fingerprint."""
+
+    gram: int = GRAM
+    window: int = WINDOW
+
+    @property
+    def min_run(self) -> int:
+        return self.gram + self.window - 1
+
+    def fingerprints(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(hashes, starts) of a reuse form's winnowed fingerprints."""
+        return winnow(np.asarray(codes, dtype=np.uint32), self.gram, self.window)
 # Characters compared per step of a check, and candidates checked at once (bounds the temporary arrays).
 BLOCK = 32
 BATCH = 16_384
-SEGMENT_ARRAYS = ("first_pids", "last_pids", "starts", "codes", "hashes", "places", "owners")
+SEGMENT_ARRAYS = ("first_pids", "last_pids", "starts", "codes", "astral", "hashes", "places", "owners")
+# Codes are kept in two bytes: a character beyond the Basic Multilingual Plane (an extension B ideograph, say) is
+# kept as one of these slots (surrogate code points, which no reuse form holds), named by the segment's `astral`.
+ASTRAL_BASE = 0xD800
+ASTRAL_SLOTS = 0x800
 
 
 @dataclass(frozen=True)
@@ -43,7 +63,7 @@ class IndexedDocument:
 
 @dataclass(frozen=True)
 class DocumentRuns:
-    """The runs of at least MIN_RUN that a text shares with one document.
+    """The runs of at least the minimum length that a text shares with one document.
 
     ``runs`` rows are (start in the text, start in the document, length), in reuse-form characters
     (qa.text.fingerprints.ReuseForm maps them back to offsets), sorted; each is a maximal run.
@@ -61,24 +81,25 @@ class DocumentRuns:
 class ReuseSegment:
     """Immutable: documents' reuse forms laid end to end, and their fingerprints sorted by hash.
 
-    Document row r holds ``codes[starts[r]:starts[r+1]]``; fingerprint i is ``hashes[i]``, found at
-    ``places[i]`` (an offset into ``codes``) in document row ``owners[i]``.
+    Document row r holds ``codes[starts[r]:starts[r+1]]`` (as ``stored`` writes them); fingerprint i is
+    ``hashes[i]``, found at ``places[i]`` (an offset into ``codes``) in document row ``owners[i]``.
     """
 
     def __init__(self, name: str, doc_ids: Sequence[str], first_pids: np.ndarray, last_pids: np.ndarray,
-                 starts: np.ndarray, codes: np.ndarray, hashes: np.ndarray, places: np.ndarray,
+                 starts: np.ndarray, codes: np.ndarray, astral: np.ndarray, hashes: np.ndarray, places: np.ndarray,
                  owners: np.ndarray) -> None:
         self.name = name
         self.doc_ids = list(doc_ids)
         self.first_pids, self.last_pids, self.starts = first_pids, last_pids, starts
-        self.codes, self.hashes, self.places, self.owners = codes, hashes, places, owners
+        self.codes, self.astral = codes, astral
+        self.hashes, self.places, self.owners = hashes, places, owners
         self.rows = {doc_id: row for row, doc_id in enumerate(self.doc_ids)}
 
     def __len__(self) -> int:
         return len(self.doc_ids)
 
     @classmethod
-    def from_documents(cls, documents: Iterable[IndexedDocument]) -> ReuseSegment:
+    def from_documents(cls, documents: Iterable[IndexedDocument], lengths: Lengths) -> ReuseSegment:
         """A segment of these documents (in pid order whatever order they come in)."""
         chosen = sorted(documents, key=lambda d: d.first_pid)
         forms = [reuse_codes(document.text) for document in chosen]
@@ -86,7 +107,7 @@ class ReuseSegment:
         np.cumsum([len(codes) for codes in forms], out=starts[1:])
         hashes, places, owners = [], [], []
         for row, codes in enumerate(forms):
-            found, at = winnow(codes, GRAM, WINDOW)
+            found, at = lengths.fingerprints(codes)
             hashes.append(found)
             places.append(at + starts[row])
             owners.append(np.full(len(found), row, dtype=np.int32))
@@ -99,11 +120,32 @@ class ReuseSegment:
     def _assemble(cls, doc_ids: list[str], first_pids: np.ndarray, last_pids: np.ndarray, starts: np.ndarray,
                   codes: np.ndarray, hashes: np.ndarray, places: np.ndarray, owners: np.ndarray) -> ReuseSegment:
         order = np.lexsort((places, hashes))
-        # Two bytes a character unless a character needs more (one beyond the Basic Multilingual Plane).
-        narrow = codes.dtype if len(codes) and int(codes.max()) >= 1 << 16 else np.uint16
         offsets = np.uint32 if len(codes) < 1 << 32 else np.int64
-        return cls(f"seg-{uuid.uuid4().hex[:12]}", doc_ids, first_pids, last_pids, starts,
-                   codes.astype(narrow), hashes[order], places[order].astype(offsets), owners[order].astype(np.int32))
+        kept, astral = _stored(codes)
+        return cls(f"seg-{uuid.uuid4().hex[:12]}", doc_ids, first_pids, last_pids, starts, kept, astral,
+                   hashes[order], places[order].astype(offsets), owners[order].astype(np.int32))
+
+    def decoded(self, start: int, end: int) -> np.ndarray:
+        """The reuse-form codes (uint32) of ``codes[start:end]``."""
+        codes = np.asarray(self.codes[start:end]).astype(np.uint32)
+        if len(self.astral):
+            slot = (codes >= ASTRAL_BASE) & (codes < ASTRAL_BASE + len(self.astral))
+            codes[slot] = np.asarray(self.astral)[codes[slot] - ASTRAL_BASE]
+        return codes
+
+    def encoded(self, codes: np.ndarray) -> np.ndarray:
+        """A text's reuse-form codes as this segment stores characters, to compare with ``codes``: a character
+        beyond the BMP that no document of the segment holds becomes 0, which matches nothing."""
+        codes = np.asarray(codes, dtype=np.uint32)
+        high = codes >= 1 << 16
+        if self.codes.dtype == np.uint32 or not high.any():
+            return codes
+        out = codes.copy()
+        astral = np.asarray(self.astral)
+        at = np.minimum(np.searchsorted(astral, codes[high]), max(len(astral) - 1, 0))
+        held = astral[at] == codes[high] if len(astral) else np.zeros(int(high.sum()), dtype=bool)
+        out[high] = np.where(held, ASTRAL_BASE + at, 0)
+        return out
 
     @classmethod
     def merged(cls, parts: Sequence[tuple[ReuseSegment, np.ndarray]]) -> ReuseSegment:
@@ -130,8 +172,7 @@ class ReuseSegment:
             hashes.append(np.asarray(segment.hashes)[keep])
             places.append(np.asarray(segment.places)[keep].astype(np.int64) + shift[owner[keep]])
             owners.append(new_row[owner[keep]])
-            all_codes = np.asarray(segment.codes)
-            codes.extend(all_codes[starts[row] : starts[row + 1]] for row in live)
+            codes.extend(segment.decoded(int(starts[row]), int(starts[row + 1])) for row in live)
             doc_ids.extend(segment.doc_ids[row] for row in live)
             firsts.append(np.asarray(segment.first_pids)[live])
             lasts.append(np.asarray(segment.last_pids)[live])
@@ -204,6 +245,20 @@ def _in_pid_order(doc_ids: list[str], first_pids: np.ndarray, last_pids: np.ndar
     new_codes = concat([codes[starts[row] : starts[row + 1]] for row in order], np.uint32)
     return ([doc_ids[row] for row in order], first_pids[order], last_pids[order], new_starts, new_codes, moved,
             new_row[owners])
+
+
+def _stored(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(codes as a segment keeps them, the characters beyond the BMP its slots stand for): two bytes a character,
+    unless more such characters occur than there are slots."""
+    high = codes >= 1 << 16
+    if not high.any():
+        return codes.astype(np.uint16), np.empty(0, dtype=np.uint32)
+    astral = np.unique(codes[high])
+    if len(astral) > ASTRAL_SLOTS:
+        return codes.astype(np.uint32), np.empty(0, dtype=np.uint32)
+    kept = codes.copy()
+    kept[high] = ASTRAL_BASE + np.searchsorted(astral, codes[high])
+    return kept.astype(np.uint16), astral.astype(np.uint32)
 
 
 def concat(parts: list[np.ndarray], dtype) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Where else a passage's wording is used: every document sharing a run of it, in time order, with the spans aligned.
 
-A reuse is a run of at least MIN_RUN characters that the passage and a document share in their reuse
+A reuse is a run of at least MIN_RUN (qa.index.reuse_segment) characters that the passage and a document share in their reuse
 form (qa.text.fingerprints: one script and width, no punctuation or spaces), found by the reuse index
 (qa.index.reuse_index), which finds every such run. Runs are mapped back to offsets in the passage and
 in the document, so both sides can be marked where the reader sees them.
@@ -16,15 +16,17 @@ import re
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+from pydantic import ConfigDict, Field
 
 from qa.citations import source_group
 from qa.errors import BadInputError, NotFoundError
-from qa.index.reuse_index import MIN_RUN, DocumentRuns, ReuseReader
-from qa.search.phrase import GRANULARITIES, _iso_date, passage_for, period_of, periods_between, resolve_granularity
+from qa.index.reuse_index import DocumentRuns, ReuseReader
+from qa.search.phrase import passage_for, period_of, periods_between, resolve_granularity
+from qa.search.requests import GRANULARITIES, MAX_OFFSET, Filters
 from qa.text.fingerprints import ReuseForm, reuse_form
 from qa.text.normalize import drop_surrogates
 from qa.types import Document, DocumentSummary, Passage, PassageFilter
@@ -51,17 +53,39 @@ class ReuseView(Protocol):
     def passages_of(self, doc_id: str) -> Sequence[Passage]: ...
 
 
-@dataclass(frozen=True)
-class ReuseRequest:
-    """One passage (``chunk_id``) or a pasted ``text``, and which documents may count as reusing it."""
+class ReuseRequest(Filters):
+    """One stored passage (``chunk_id``) or a pasted ``text``, and which documents may count as reusing it."""
 
-    chunk_id: str | None = None
-    text: str | None = None
-    where: PassageFilter = field(default_factory=PassageFilter)
-    hide_series: bool = False  # leave out the documents of the passage's own series
-    granularity: str = "auto"
-    offset: int = 0
-    limit: int = 50
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"required": ["text"], "properties": {"text": {"type": "string"}}},
+        {"required": ["chunk_id"], "properties": {"chunk_id": {"type": "string", "minLength": 1}}},
+    ]})
+
+    chunk_id: str | None = Field(default=None, description="a stored passage; its own document is left out")
+    text: str | None = Field(default=None, description=f"pasted text, at most {MAX_TEXT_CHARS:,} characters; or give chunk_id",
+                             json_schema_extra=dict(maxLength=MAX_TEXT_CHARS))
+    hide_series: bool = Field(default=False, description="leave out the documents of the passage's own series "
+                                                         "(same source, same title but for its numbers)")
+    granularity: str = Field(default="auto", description="auto, month or year",
+                             json_schema_extra=dict(enum=list(GRANULARITIES)))
+    offset: int = Field(default=0, description="reusing documents to skip", json_schema_extra=dict(minimum=0, maximum=MAX_OFFSET))
+    limit: int = Field(default=50, description=f"reusing documents listed, 1-{MAX_LIMIT}",
+                       json_schema_extra=dict(minimum=1, maximum=MAX_LIMIT))
+
+    def checked(self) -> ReuseRequest:
+        """This request as the report runs it, or BadInputError saying what to change."""
+        self._check_text(("chunk_id", self.chunk_id))
+        text = drop_surrogates(self.text or "").strip() or None
+        chunk_id = (self.chunk_id or "").strip() or None
+        if (text is None) == (chunk_id is None):
+            raise BadInputError("give either the chunk_id of a stored passage or a text to look for (text=...), not both")
+        if text is not None and len(text) > MAX_TEXT_CHARS:
+            raise BadInputError(f"the text is {len(text)} characters long; reuse takes at most {MAX_TEXT_CHARS:,}")
+        if self.granularity not in GRANULARITIES:
+            raise BadInputError(f"granularity must be one of {', '.join(GRANULARITIES)}, not {self.granularity!r}")
+        if not 0 <= self.offset <= MAX_OFFSET or not 1 <= self.limit <= MAX_LIMIT:
+            raise BadInputError(f"offset must be between 0 and {MAX_OFFSET:,} and limit between 1 and {MAX_LIMIT}")
+        return self.model_copy(update={**self._checked_where(), "chunk_id": chunk_id, "text": text})
 
 
 @dataclass(frozen=True)
@@ -141,30 +165,10 @@ def series_key(document: DocumentSummary) -> tuple[str | None, str] | None:
     return None if template is None else (source_group(document.source), template)
 
 
-def validate(request: ReuseRequest) -> ReuseRequest:
-    text = drop_surrogates(request.text or "").strip() or None
-    chunk_id = (request.chunk_id or "").strip() or None
-    if (text is None) == (chunk_id is None):
-        raise BadInputError("give either the chunk_id of a stored passage or a text to look for (text=...), not both")
-    if text is not None and len(text) > MAX_TEXT_CHARS:
-        raise BadInputError(f"the text is {len(text)} characters long; reuse takes at most {MAX_TEXT_CHARS}")
-    if request.granularity not in GRANULARITIES:
-        raise BadInputError(f"granularity must be one of {', '.join(GRANULARITIES)}, not {request.granularity!r}")
-    if request.offset < 0 or not 1 <= request.limit <= MAX_LIMIT:
-        raise BadInputError(f"offset must be ≥ 0 and limit between 1 and {MAX_LIMIT}")
-    where = request.where
-    date_from, date_to = _iso_date(where.date_from, "date_from"), _iso_date(where.date_to, "date_to")
-    if date_from and date_to and date_from > date_to:
-        raise BadInputError(f"date_from ({date_from}) is after date_to ({date_to}); swap them")
-    where = replace(where, doc_ids=tuple(where.doc_ids), date_from=date_from, date_to=date_to,
-                    speaker=where.speaker or None, source=where.source or None)
-    return replace(request, chunk_id=chunk_id, text=text, where=where)
-
-
 def reuse_of(view: ReuseView, request: ReuseRequest) -> ReuseReport:
     """Every document that reuses the wording of a passage or a pasted text, as ``request`` asks."""
     started = time.perf_counter()
-    request = validate(request)
+    request = request.checked()
     passage = source_document = None
     if request.chunk_id is not None:
         passage = view.passage_of_chunk(request.chunk_id)
@@ -175,9 +179,9 @@ def reuse_of(view: ReuseView, request: ReuseRequest) -> ReuseReport:
     else:
         text = request.text or ""
         form = reuse_form(text)
-        if len(form) < MIN_RUN:
+        if len(form) < view.reuse.min_run:
             raise BadInputError(f"the text holds {len(form)} letters and digits; reuse is a shared run of at least "
-                                f"{MIN_RUN}, so give a longer passage")
+                                f"{view.reuse.min_run}, so give a longer passage")
     form = reuse_form(text)
     allowed = view.filtered_pids(request.where) if request.where.active else None
     found = view.reuse.matches(form.codes, allowed, exclude_doc=passage.doc_id if passage else None)
@@ -203,7 +207,7 @@ def reuse_of(view: ReuseView, request: ReuseRequest) -> ReuseReport:
         source_text=text,
         source_passage=passage,
         source_document=source_document,
-        min_run=MIN_RUN,
+        min_run=view.reuse.min_run,
         granularity=granularity,
         total_documents=len(listed),
         series_documents=len(in_series),

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
+
+from pydantic import Field
 
 from qa.errors import BadInputError
-from qa.index.reuse_index import GRAM, WINDOW, DocumentRuns
-from qa.search.phrase import _iso_date, passage_for
+from qa.index.reuse_index import DocumentRuns
+from qa.search.phrase import passage_for
+from qa.search.requests import Filters
 from qa.search.reuse import ReuseView, series_key
-from qa.text.fingerprints import reuse_form, winnow
-from qa.types import DocumentSummary, Passage, PassageFilter
+from qa.text.fingerprints import reuse_form
+from qa.types import DocumentSummary, Passage
 
 MAX_LIMIT = 100
 # Candidates tried per passage listed (beyond a first few): the estimate misorders some, never most.
@@ -27,11 +30,19 @@ CANDIDATES_PER_PASSAGE = 4
 FIRST_CANDIDATES = 20
 
 
-@dataclass(frozen=True)
-class TopReuseRequest:
-    where: PassageFilter = field(default_factory=PassageFilter)
-    hide_series: bool = False  # count only documents outside the passage's own series
-    limit: int = 20
+class TopReuseRequest(Filters):
+    """The most reused passages among the documents the filter allows."""
+
+    hide_series: bool = Field(default=False, description="count only documents outside each passage's own series")
+    limit: int = Field(default=20, description=f"passages listed, 1-{MAX_LIMIT}",
+                       json_schema_extra=dict(minimum=1, maximum=MAX_LIMIT))
+
+    def checked(self) -> TopReuseRequest:
+        """This request as the list runs it, or BadInputError saying what to change."""
+        self._check_text()
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise BadInputError(f"limit must be between 1 and {MAX_LIMIT}, not {self.limit}")
+        return self.model_copy(update=self._checked_where())
 
 
 @dataclass(frozen=True)
@@ -51,21 +62,10 @@ class TopReuse:
     took_ms: float
 
 
-def validate_top(request: TopReuseRequest) -> TopReuseRequest:
-    if not 1 <= request.limit <= MAX_LIMIT:
-        raise BadInputError(f"limit must be between 1 and {MAX_LIMIT}")
-    where = request.where
-    date_from, date_to = _iso_date(where.date_from, "date_from"), _iso_date(where.date_to, "date_to")
-    if date_from and date_to and date_from > date_to:
-        raise BadInputError(f"date_from ({date_from}) is after date_to ({date_to}); swap them")
-    return replace(request, where=replace(where, doc_ids=tuple(where.doc_ids), date_from=date_from, date_to=date_to,
-                                          speaker=where.speaker or None, source=where.source or None))
-
-
 def most_reused(view: ReuseView, request: TopReuseRequest) -> TopReuse:
     """The passages whose wording the most documents share, as ``request`` asks."""
     started = time.perf_counter()
-    request = validate_top(request)
+    request = request.checked()
     allowed = view.filtered_pids(request.where) if request.where.active else None
     covered: set[int] = set()
     found: list[ReusedPassage] = []
@@ -82,7 +82,8 @@ def most_reused(view: ReuseView, request: TopReuseRequest) -> TopReuse:
         if passage is None:
             continue
         reused = _reach(view, passage, allowed, request.hide_series, covered)
-        if reused is not None:
+        # Several candidates can lead to one earliest passage: it is listed once.
+        if reused is not None and all(p.passage.chunk_id != reused.passage.chunk_id for p in found):
             found.append(reused)
         covered.add(candidate.hash)
     found.sort(key=lambda p: (-p.documents, p.first_date or "9999", p.passage.chunk_id))
@@ -132,7 +133,7 @@ def _reach(view: ReuseView, passage: Passage, allowed, hide_series: bool, covere
 def _holders(view: ReuseView, passage: Passage, allowed, hide_series: bool, covered: set[int]) -> _Holders | None:
     """None when no other document holds the wording. The passage's fingerprints join ``covered``."""
     form = reuse_form(passage.text)
-    covered.update(int(h) for h in winnow(form.codes, GRAM, WINDOW)[0])
+    covered.update(int(h) for h in view.reuse.lengths.fingerprints(form.codes)[0])
     matches = view.reuse.matches(form.codes, allowed, exclude_doc=passage.doc_id)
     summaries = view.documents([passage.doc_id, *(m.doc_id for m in matches)])
     own = summaries.get(passage.doc_id)
