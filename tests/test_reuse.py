@@ -144,6 +144,11 @@ def test_the_most_reused_passages(collection):
         assert item.documents == exact.total_documents + 1
         dates = [r.document.metadata.date for r in exact.reuses if r.document.metadata.date] + [item.document.metadata.date]
         assert item.first_date == min(d for d in dates if d)
+        shared = item.passage.text[slice(*item.shared)]
+        assert len(reuse_codes(shared)) >= MIN_RUN
+        wording = set(range(*item.shared)) & {i for i, ch in enumerate(item.passage.text) if ch.isalnum()}
+        covering = [r for r in exact.reuses if wording <= {i for s in r.spans for i in range(*s.source)}]
+        assert item.shared_documents == len(covering) >= 1
 
 
 def test_series_keys_need_a_title(collection):

@@ -54,7 +54,7 @@ from qa.index.reuse_segment import (
     ReuseSegment,
     concat,
 )
-from qa.index.store import ChangesSince
+from qa.index.store_log import ChangesSince
 
 __all__ = ["GRAM", "MIN_RUN", "WINDOW", "DocumentRuns", "IndexedDocument", "Lengths", "ReuseIndex", "ReuseReader",
            "ReuseSource", "SharedFingerprint", "caught_up"]

@@ -11,9 +11,10 @@ it lists and stops once the next fingerprint is held by fewer documents than the
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from pydantic import Field
 
 from qa.errors import BadInputError
@@ -21,7 +22,7 @@ from qa.index.reuse_index import DocumentRuns
 from qa.search.phrase import passage_for
 from qa.search.requests import Filters
 from qa.search.reuse import ReuseView, series_key
-from qa.text.fingerprints import reuse_form
+from qa.text.fingerprints import ReuseForm, reuse_form
 from qa.types import DocumentSummary, Passage
 
 MAX_LIMIT = 100
@@ -53,6 +54,8 @@ class ReusedPassage:
     series_documents: int  # documents of the passage's own series among those holding it, hidden or not
     first_date: str | None
     last_date: str | None
+    shared: tuple[int, int]  # the span of the passage's text that the most of those documents share
+    shared_documents: int  # how many of them share that span (the passage's own not counted)
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,8 @@ class _Holders:
     series: set[str]  # doc ids of its own series among them, hidden or not
     earlier: DocumentRuns | None  # the match in the earliest dated of them, when that is another document
     summaries: Mapping[str, DocumentSummary]
+    shared: tuple[int, int]
+    shared_documents: int
 
 
 def _reach(view: ReuseView, passage: Passage, allowed, hide_series: bool, covered: set[int]) -> ReusedPassage | None:
@@ -127,7 +132,8 @@ def _reach(view: ReuseView, passage: Passage, allowed, hide_series: bool, covere
     dated = sorted(d.metadata.date for d in holders.counted if d.metadata.date)
     return ReusedPassage(passage=passage, document=holders.summaries[passage.doc_id], documents=len(holders.counted),
                          series_documents=len(holders.series), first_date=dated[0] if dated else None,
-                         last_date=dated[-1] if dated else None)
+                         last_date=dated[-1] if dated else None, shared=holders.shared,
+                         shared_documents=holders.shared_documents)
 
 
 def _holders(view: ReuseView, passage: Passage, allowed, hide_series: bool, covered: set[int]) -> _Holders | None:
@@ -149,4 +155,38 @@ def _holders(view: ReuseView, passage: Passage, allowed, hide_series: bool, cove
     earlier = None
     if first is not None and first.doc_id != own.doc_id and (own.metadata.date or "9999") > (first.metadata.date or ""):
         earlier = next(m for m in matches if m.doc_id == first.doc_id)
-    return _Holders(counted, series, earlier, summaries)
+    kept = {d.doc_id for d in counted}
+    start, end, sharing = most_shared(form, [m for m in matches if m.doc_id in kept])
+    return _Holders(counted, series, earlier, summaries, form.span_in_text(start, end), sharing)
+
+
+def most_shared(form: ReuseForm, matches: Sequence[DocumentRuns]) -> tuple[int, int, int]:
+    """(start, end) in reuse-form characters of the longest stretch of the text that the most of these
+    documents share, all of them the whole stretch, and how many they are."""
+    runs = [match.runs for match in matches]
+    bounds = np.unique(np.concatenate([np.r_[r[:, 0], r[:, 0] + r[:, 2]] for r in runs]))
+    # Between two bounds, every document shares all or none of the text; a set of documents is told by the
+    # sum of a random number per document.
+    count = np.zeros(len(bounds) - 1, dtype=np.int64)
+    signature = np.zeros(len(bounds) - 1, dtype=np.uint64)
+    tags = np.random.default_rng(0).integers(1, 1 << 63, len(runs), dtype=np.uint64)
+    for tag, r in zip(tags, runs, strict=True):
+        covered = np.zeros(len(bounds) - 1, dtype=bool)
+        for first, last in zip(np.searchsorted(bounds, r[:, 0]), np.searchsorted(bounds, r[:, 0] + r[:, 2]), strict=True):
+            covered[first:last] = True
+        count += covered
+        signature[covered] += tag
+    most = int(count.max())
+    best = (0, 0)
+    at = 0
+    while at < len(count):
+        if count[at] != most:
+            at += 1
+            continue
+        end = at + 1
+        while end < len(count) and count[end] == most and signature[end] == signature[at]:
+            end += 1
+        if bounds[end] - bounds[at] > best[1] - best[0]:
+            best = (int(bounds[at]), int(bounds[end]))
+        at = end
+    return best[0], best[1], most
