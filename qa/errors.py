@@ -8,7 +8,7 @@ class to an HTTP status in one exception handler.
 from embeddings.errors import BadInputError, MissingDependencyError, SpeechQAError
 
 __all__ = ["BadInputError", "ForbiddenError", "IndexNotBuiltError", "MissingDependencyError", "ModelMismatchError",
-           "NotFoundError", "SpeechQAError", "TooLargeError", "UnauthorizedError"]
+           "NotFoundError", "NotSupportedError", "SpeechQAError", "TooLargeError", "UnauthorizedError"]
 
 
 class NotFoundError(SpeechQAError):
@@ -39,3 +39,10 @@ class ForbiddenError(SpeechQAError):
 class TooLargeError(SpeechQAError):
     code = "too_large"
     status = 413
+
+
+class NotSupportedError(SpeechQAError):
+    """The collection's backend does not offer this (the message says which does)."""
+
+    code = "not_supported"
+    status = 501

@@ -18,6 +18,8 @@ from pydantic import ConfigDict, Field, TypeAdapter
 
 from qa import types as records
 from qa.ingest.pipeline import IngestReport
+from qa.search import reuse as reports
+from qa.search import reuse_top
 from qa.search.facets import KINDS as FACET_KINDS
 from qa.search.facets import Facets
 from qa.search.phrase import PhraseTimeline as Timeline
@@ -263,6 +265,167 @@ class PhraseTimeline(_Shape):
             limit=timeline.limit,
             search_url=None if timeline.total_occurrences else "/search?" + urlencode({"q": timeline.phrase}),
         )
+
+
+@dataclass(frozen=True)
+class SharedSpan(_Shape):
+    __pydantic_config__ = OPEN
+
+    source: Annotated[Span, Field(description="[start, end) in the source text (the passage's, or the pasted text)")]
+    document: Annotated[Span, Field(description="[start, end) in the reusing document's text")]
+    length: Annotated[int, Field(description="letters and digits shared, after script, width and punctuation are set aside")]
+
+
+@dataclass(frozen=True)
+class ReuseSource(_Shape):
+    __pydantic_config__ = OPEN
+
+    text: str
+    chunk_id: str | None
+    doc_id: str | None
+    citation: Citation | None
+
+
+@dataclass(frozen=True)
+class ReusingDocument(_Shape):
+    __pydantic_config__ = OPEN
+
+    rank: int
+    chunk_id: str
+    doc_id: str
+    text: Annotated[str, Field(description="the document's passage holding its first shared run: what the citation cites")]
+    highlights: Annotated[list[Span], Field(description="[start, end) offsets into text of the shared wording")]
+    citation: Citation
+    spans: list[SharedSpan]
+    share: Annotated[float, Field(description="share of the source's letters and digits that the document shares")]
+    longest: int
+    same_series: Annotated[bool, Field(description="a document of the source's own series (same source, same "
+                                                   "title but for its numbers)")]
+    earliest: Annotated[bool, Field(description="the earliest dated document holding the wording")]
+
+    @classmethod
+    def of(cls, rank: int, reuse: reports.Reuse) -> ReusingDocument:
+        passage = reuse.passage
+        inside = [(max(s.document[0], passage.char_start) - passage.char_start,
+                   min(s.document[1], passage.char_end) - passage.char_start)
+                  for s in reuse.spans if s.document[0] < passage.char_end and s.document[1] > passage.char_start]
+        return cls(rank=rank, chunk_id=passage.chunk_id, doc_id=passage.doc_id, text=passage.text,
+                   highlights=sorted(inside), citation=Citation.of(passage, reuse.document),
+                   spans=[SharedSpan(source=s.source, document=s.document, length=s.length) for s in reuse.spans],
+                   share=reuse.share, longest=reuse.longest, same_series=reuse.same_series, earliest=reuse.earliest)
+
+
+@dataclass(frozen=True)
+class EarliestSource(_Shape):
+    __pydantic_config__ = OPEN
+
+    doc_id: str
+    title: str | None
+    date: str | None
+    is_source: Annotated[bool, Field(description="the source passage's own document is the earliest")]
+
+
+@dataclass(frozen=True)
+class ReusePeriod(_Shape):
+    __pydantic_config__ = OPEN
+
+    period: str
+    documents: int
+    date_from: str | None
+    date_to: str | None
+
+
+@dataclass(frozen=True)
+class SeriesGroup(_Shape):
+    __pydantic_config__ = OPEN
+
+    title: Annotated[str, Field(description="the series' title template, numbers as #")]
+    source: str | None
+    documents: int
+    first_date: str | None
+    last_date: str | None
+
+
+@dataclass(frozen=True)
+class ReuseResponse(_Shape):
+    __pydantic_config__ = OPEN
+
+    source: ReuseSource
+    min_run: Annotated[int, Field(description="the shortest shared run that counts as reuse, in letters and digits")]
+    took_ms: float
+    granularity: str
+    total_documents: Annotated[int, Field(description="documents that reuse the wording (the series' left out when hidden)")]
+    series_documents: int
+    undated_documents: int
+    earliest: EarliestSource | None
+    periods: list[ReusePeriod]
+    series: SeriesGroup | None
+    reuses: list[ReusingDocument]
+    offset: int
+    limit: int
+
+    @classmethod
+    def of(cls, report: reports.ReuseReport) -> ReuseResponse:
+        passage, document = report.source_passage, report.source_document
+        earliest = report.earliest
+        series = report.series
+        return cls(
+            source=ReuseSource(text=report.source_text, chunk_id=passage.chunk_id if passage else None,
+                               doc_id=passage.doc_id if passage else None,
+                               citation=Citation.of(passage, document) if passage and document else None),
+            min_run=report.min_run, took_ms=report.took_ms, granularity=report.granularity,
+            total_documents=report.total_documents, series_documents=report.series_documents,
+            undated_documents=report.undated_documents,
+            earliest=EarliestSource(doc_id=earliest.doc_id, title=earliest.metadata.title, date=earliest.metadata.date,
+                                    is_source=report.source_is_earliest) if earliest else None,
+            periods=[ReusePeriod(period=p.period, documents=p.documents, date_from=period_bounds(p.period)[0],
+                                 date_to=period_bounds(p.period)[1]) for p in report.periods],
+            series=SeriesGroup(title=series.title, source=series.source, documents=series.documents,
+                               first_date=series.first_date, last_date=series.last_date) if series else None,
+            reuses=[ReusingDocument.of(rank, reuse) for rank, reuse in enumerate(report.reuses, start=report.offset + 1)],
+            offset=report.offset, limit=report.limit,
+        )
+
+
+@dataclass(frozen=True)
+class ReusedPassage(_Shape):
+    __pydantic_config__ = OPEN
+
+    rank: int
+    chunk_id: str
+    doc_id: str
+    text: str
+    citation: Citation
+    documents: Annotated[int, Field(description="documents holding the passage's wording, its own included")]
+    series_documents: int
+    first_date: str | None
+    last_date: str | None
+    shared: Annotated[Span, Field(description="[start, end) in text of the wording the most of them share")]
+    shared_documents: int
+    reuse_url: str
+
+    @classmethod
+    def of(cls, rank: int, item: reuse_top.ReusedPassage) -> ReusedPassage:
+        passage = item.passage
+        return cls(rank=rank, chunk_id=passage.chunk_id, doc_id=passage.doc_id, text=passage.text,
+                   citation=Citation.of(passage, item.document), documents=item.documents,
+                   series_documents=item.series_documents, first_date=item.first_date, last_date=item.last_date,
+                   shared=item.shared, shared_documents=item.shared_documents,
+                   reuse_url="/reuse?" + urlencode({"chunk_id": passage.chunk_id}))
+
+
+@dataclass(frozen=True)
+class TopReuseResponse(_Shape):
+    __pydantic_config__ = OPEN
+
+    took_ms: float
+    candidates_checked: int
+    passages: list[ReusedPassage]
+
+    @classmethod
+    def of(cls, top: reuse_top.TopReuse) -> TopReuseResponse:
+        return cls(took_ms=top.took_ms, candidates_checked=top.candidates_checked,
+                   passages=[ReusedPassage.of(rank, item) for rank, item in enumerate(top.passages, start=1)])
 
 
 @dataclass(frozen=True)

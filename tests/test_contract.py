@@ -108,7 +108,8 @@ def test_only_the_embedded_backend_is_reindexable():
 
 
 def test_capabilities_are_declared_not_discovered(backends):
-    assert backends["embedded"].capabilities == Capabilities(scores_sentences=True, scores_titles=True, knows_in_memory=True)
+    assert backends["embedded"].capabilities == Capabilities(scores_sentences=True, scores_titles=True, knows_in_memory=True,
+                                                             finds_reuse=True)
     assert backends["milvus"].capabilities == Capabilities(scores_sentences=False, scores_titles=True, knows_in_memory=False)
 
 

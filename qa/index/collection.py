@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Literal, TypeVar, overload
 import numpy as np
 
 from qa.errors import IndexNotBuiltError, ModelMismatchError
+from qa.index.collection_reuse import CollectionReuse, EmbeddedReuseView
 from qa.index.contract import Capabilities, ChunkingSettings, Reindexable
 from qa.index.embedded_view import EmbeddedView
 from qa.index.indexes import PassageIndex
@@ -107,7 +108,7 @@ class Collection:
 
     # Passages are embedded a sentence at a time and scored by their best sentence (EmbeddedView.dense_scores),
     # documents' titles are embedded too (EmbeddedView.title_scores), and the BM25 vocabulary is in memory.
-    capabilities = Capabilities(scores_sentences=True, scores_titles=True, knows_in_memory=True)
+    capabilities = Capabilities(scores_sentences=True, scores_titles=True, knows_in_memory=True, finds_reuse=True)
 
     def __init__(self, directory: Path, model: str, chunking: ChunkingSettings | None = None) -> None:
         self.directory = directory
@@ -116,6 +117,7 @@ class Collection:
         self.store = PassageStore(directory / STORE_FILE)
         self.vectors: VectorPassageIndex | None = None
         self.lexical: LexicalIndex | None = None
+        self.reuse = CollectionReuse(directory)
         self._write_lock = threading.RLock()  # one change (or catch-up) at a time
         self._publish_lock = threading.Lock()  # a store commit and its index change look like one step
         self._save_lock = threading.Lock()
@@ -168,7 +170,8 @@ class Collection:
     def is_current(self) -> bool:
         """Whether the loaded indexes reflect the store's latest version."""
         vectors, lexical = self.vectors, self.lexical
-        return vectors is not None and lexical is not None and vectors.version == lexical.version == self.store.version
+        return vectors is not None and lexical is not None and \
+            vectors.version == lexical.version == self.reuse.version == self.store.version
 
     # -- opening -----------------------------------------------------------------
     def load_indexes(self) -> None:
@@ -211,11 +214,13 @@ class Collection:
                 LexicalIndex, self.lexical if from_memory else None, view, manifest.get("lexical"),
                 lambda index, pids: functools.partial(index.add, *view.passage_tokens(pids), view.version),
                 lambda: LexicalIndex.build(*view.passage_tokens(), view.version))
-            changed = vectors is not self.vectors or lexical is not self.lexical or bool(vector_steps or lexical_steps)
+            reuse, reuse_steps = self.reuse.next_index(view, manifest.get("reuse"), from_memory)
+            changed = vectors is not self.vectors or lexical is not self.lexical or reuse is not self.reuse.index or \
+                bool(vector_steps or lexical_steps or reuse_steps)
             with self._publish_lock:
-                for step in (*vector_steps, *lexical_steps):
+                for step in (*vector_steps, *lexical_steps, *reuse_steps):
                     step()
-                self.vectors, self.lexical = vectors, lexical
+                self.vectors, self.lexical, self.reuse.index = vectors, lexical, reuse
             if changed:
                 self._dirty = True
                 self._near = None  # another process may have written: read the signatures again when needed
@@ -289,10 +294,11 @@ class Collection:
             new = vectors if fresh is None else {key: vectors[key] for key in fresh}
             with self._publish_lock:
                 change = self.store.add_documents(items, new, self.model, sentence_vectors)
-                in_step = _in_step(change, vector_index, lexical_index)
+                in_step = _in_step(change, vector_index, lexical_index) and self.reuse.version == change.version - 1
                 if in_step and matrix is not None:
                     vector_index.add(change.added, matrix, change.version)
                     lexical_index.add(change.added, tokens, change.version)
+                    self.reuse.add(items, change)
             if self._near is not None:
                 for document, _, shingles in items:
                     if shingles is not None:
@@ -311,10 +317,11 @@ class Collection:
                 change = self.store.remove_document(doc_id)
                 if change is None:
                     return False
-                in_step = _in_step(change, vectors, lexical)
+                in_step = _in_step(change, vectors, lexical) and self.reuse.version == change.version - 1
                 if in_step:
                     vectors.remove(change.removed, change.version)
                     lexical.remove(change.removed, change.version)
+                    self.reuse.remove(change)
             if self._near is not None:
                 self._near.remove(doc_id)
             self._dirty = True
@@ -341,18 +348,25 @@ class Collection:
         for attempt in range(2):
             with self._publish_lock:
                 vectors, lexical = self._indexes()
+                reuse = self.reuse.reader()
                 store_view = self.store.snapshot()
                 store = store_view.__enter__()
-            if attempt == 0 and not (vectors.version == lexical.version == store.version):
+            if attempt == 0 and not (vectors.version == lexical.version == reuse.version == store.version):
                 # Another process changed the store: catch up from its log, then look again.
                 store_view.__exit__(None, None, None)
                 self.catch_up()
                 continue
             break
         try:
-            yield EmbeddedView(store, vectors.reader(store), lexical.reader(store), self.model)
+            yield EmbeddedView(store, vectors.reader(store), lexical.reader(store), self.model, reuse)
         finally:
             store_view.__exit__(None, None, None)
+
+    @contextlib.contextmanager
+    def reuse_snapshot(self) -> Iterator[EmbeddedReuseView]:
+        """The reuse index and the store as of one version, for one reuse request."""
+        with self.snapshot() as view:
+            yield EmbeddedReuseView(view.reuse, view.store, self.store)
 
     def stats(self) -> dict:
         """What /healthz reports. An approximate index's recall is measured again in the background when
@@ -445,7 +459,8 @@ class Collection:
     # -- background work and files -----------------------------------------------------
     def _schedule_maintenance(self, measure: bool = False) -> None:
         self._measure_wanted = self._measure_wanted or measure
-        if not (measure or any(index is not None and index.needs_maintenance() for index in (self.vectors, self.lexical))):
+        due = any(index is not None and index.needs_maintenance() for index in (self.vectors, self.lexical))
+        if not (measure or due or self.reuse.needs_maintenance()):
             return
         with self._maintenance_lock:
             if self._maintenance is not None and self._maintenance.is_alive():
@@ -459,7 +474,10 @@ class Collection:
         use_single_thread()  # a merge must leave the other core to requests
         lower_thread_priority()
         for _ in range(16):  # each pass merges what was due when it started
-            due = [index for index in (self.vectors, self.lexical) if index is not None and index.needs_maintenance()]
+            due: list[PassageIndex | CollectionReuse] = [
+                index for index in (self.vectors, self.lexical) if index is not None and index.needs_maintenance()]
+            if self.reuse.needs_maintenance():
+                due.append(self.reuse)
             if not due:
                 break
             for index in due:
@@ -485,6 +503,8 @@ class Collection:
             self._dirty = False
             vector_entry = vectors.save(self.directory)
             lexical_entry = lexical.save(self.directory)
+            reuse_entry = self.reuse.save()
+            saved = [vector_entry["version"], lexical_entry["version"]] + ([reuse_entry["version"]] if reuse_entry else [])
             _write_json_atomic(
                 self.directory / MANIFEST,
                 {
@@ -496,14 +516,16 @@ class Collection:
                     "passages": vector_entry["passages"],
                     "index": vector_entry["kind"],
                     "recall_at_10": vector_entry.get("recall_at_10"),
-                    "store_version": min(vector_entry["version"], lexical_entry["version"]),
+                    "store_version": min(saved),
                     "vectors": vector_entry,
                     "lexical": lexical_entry,
+                    "reuse": reuse_entry,
                 },
             )
             with self._write_lock:
-                self.store.forget_changes(min(vector_entry["version"], lexical_entry["version"]))
-            self._remove_stale_files(set(vector_entry["files"]) | set(lexical_entry["files"]))
+                self.store.forget_changes(min(saved))
+            self._remove_stale_files(set(vector_entry["files"]) | set(lexical_entry["files"]) |
+                                     set(reuse_entry["files"] if reuse_entry else ()))
 
     def _remove_stale_files(self, keep: set[str]) -> None:
         def remove(entry: Path) -> None:
@@ -521,6 +543,8 @@ class Collection:
             for entry in lexical_dir.iterdir():
                 if f"lexical/{entry.name}" not in keep:
                     remove(entry)
+        for entry in self.reuse.stale_files(keep):
+            remove(entry)
 
 
 def _in_step(change: StoreChange, *indexes: PassageIndex) -> bool:

@@ -14,7 +14,9 @@ The contract comes in parts, so a caller can ask for no more than it reads:
 - `DocumentReads`: documents, passages, speakers and what ingest derived, read outside a request's view
   (`PhraseReads`, the part a phrase timeline reads);
 - `DocumentWrites`: whole documents added and removed, sources, title vectors, the embedding cache;
-- `Backend`: the three, with the model, the chunking, the capabilities and the collection's lifecycle.
+- `ReuseReads`: `reuse_snapshot()`, the `ReuseView` one reuse request reads (the text reuse index and
+  the records it names), where the backend keeps one (`capabilities.finds_reuse`);
+- `Backend`: the four, with the model, the chunking, the capabilities and the collection's lifecycle.
 
 `Reindexable` adds what `speechqa reindex` rewrites in place; only the embedded backend keeps
 passages and vectors apart enough to offer it.
@@ -31,6 +33,7 @@ import numpy as np
 
 from qa.index.indexes import LexicalReader, VectorReader
 from qa.index.near_duplicates import NearDuplicateFinder
+from qa.index.reuse_index import ReuseReader
 from qa.index.store_log import StoreChange
 from qa.index.store_passages import StoredPassage
 from qa.types import Document, DocumentSummary, Metadata, Passage, PassageFilter
@@ -58,6 +61,8 @@ class Capabilities:
     # LexicalReader.knows looks in memory, so asking it about the many spellings a pinyin name may
     # have (qa.search.crosslingual.pinyin_names) is cheap; a server round trip for each is not.
     knows_in_memory: bool
+    # A text reuse index (qa.index.reuse_index) is kept in step with the documents: reuse_snapshot() works.
+    finds_reuse: bool = False
 
 
 class CollectionView(Protocol):
@@ -105,6 +110,32 @@ class CollectionView(Protocol):
 class SnapshotReads(Protocol):
     def snapshot(self) -> contextlib.AbstractContextManager[CollectionView]:
         """The view one request reads through, released when the block ends."""
+        ...
+
+
+class ReuseView(Protocol):
+    """What one reuse request reads (qa.search.reuse), as of one version: the text reuse index, the
+    filter's passages and the documents' summaries; their texts and passages are read as they are now."""
+
+    @property
+    def reuse(self) -> ReuseReader: ...
+
+    def filtered_pids(self, where: PassageFilter) -> np.ndarray:
+        """Sorted int64 pids of the passages `where` allows."""
+        ...
+
+    def documents(self, doc_ids: Sequence[str]) -> Mapping[str, DocumentSummary]: ...
+
+    def documents_with_text(self, doc_ids: Sequence[str]) -> Mapping[str, Document]: ...
+
+    def passage_of_chunk(self, chunk_id: str) -> Passage | None: ...
+
+    def passages_of(self, doc_id: str) -> Sequence[Passage]: ...
+
+
+class ReuseReads(Protocol):
+    def reuse_snapshot(self) -> contextlib.AbstractContextManager[ReuseView]:
+        """The view one reuse request reads through; NotSupportedError where `capabilities.finds_reuse` is false."""
         ...
 
 
@@ -207,7 +238,7 @@ class DocumentWrites(Protocol):
         ...
 
 
-class Backend(SnapshotReads, DocumentReads, DocumentWrites, Protocol):
+class Backend(SnapshotReads, DocumentReads, DocumentWrites, ReuseReads, Protocol):
     """A collection, whichever backend holds it: what `qa.index.backends.open_collection` returns."""
 
     @property

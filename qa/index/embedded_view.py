@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from qa.index.lexical import LexicalSnapshot
+from qa.index.reuse_index import ReuseReader
 from qa.index.store import StoreSnapshot
 from qa.index.vector_index import VectorSnapshot
 from qa.types import DocumentSummary, Passage
@@ -15,10 +16,12 @@ from qa.types import DocumentSummary, Passage
 class EmbeddedView:
     """What one request reads (qa.index.contract.CollectionView): indexes and store as of one version."""
 
-    def __init__(self, store: StoreSnapshot, vectors: VectorSnapshot, lexical: LexicalSnapshot, model: str) -> None:
+    def __init__(self, store: StoreSnapshot, vectors: VectorSnapshot, lexical: LexicalSnapshot, model: str,
+                 reuse: ReuseReader) -> None:
         self.store = store
         self.vectors = vectors
         self.lexical = lexical
+        self.reuse = reuse
         self.version = store.version
         self._model = model
 

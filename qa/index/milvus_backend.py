@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Literal, overload
 
 import numpy as np
 
-from qa.index.contract import Backend, Capabilities, ChunkingSettings
+from qa.errors import NotSupportedError
+from qa.index.contract import Backend, Capabilities, ChunkingSettings, ReuseView
 from qa.index.milvus_passages import MilvusPassages
 from qa.index.milvus_rows import batches, chunk_pid, passage_rows
 from qa.index.milvus_schema import FORMAT_VERSION
@@ -120,6 +121,13 @@ class MilvusCollection:
     def snapshot(self) -> contextlib.AbstractContextManager[MilvusView]:
         self._seal()
         return contextlib.nullcontext(MilvusView(self.passages))
+
+    def reuse_snapshot(self) -> contextlib.AbstractContextManager[ReuseView]:
+        # Text reuse reads every document's reuse form from a local index (qa.index.reuse_index) kept in step
+        # with a local store's change log; a Milvus collection has neither.
+        raise NotSupportedError(
+            f"text reuse needs the embedded backend; the Milvus collection at {self.location} keeps no reuse "
+            "index: serve an embedded copy of it (`speechqa ingest` into a --data directory) to look for reuse")
 
     def stats(self) -> dict:
         return {"index": "milvus:HNSW", "recall_at_10": None}

@@ -29,11 +29,13 @@ change log names pids and a document's passages have consecutive pids that are n
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -57,7 +59,7 @@ from qa.index.reuse_segment import (
 from qa.index.store_log import ChangesSince
 
 __all__ = ["GRAM", "MIN_RUN", "WINDOW", "DocumentRuns", "IndexedDocument", "Lengths", "ReuseIndex", "ReuseReader",
-           "ReuseSource", "SharedFingerprint", "caught_up"]
+           "ReuseSource", "SharedFingerprint", "catch_up_plan", "caught_up", "read_indexed_documents"]
 
 log = logging.getLogger(__name__)
 FOLDER = "reuse"
@@ -238,20 +240,53 @@ class ReuseSource(Protocol):
         ...
 
 
-def caught_up(current: ReuseIndex | None, directory: Path, entry: dict | None, source: ReuseSource,
-              lengths: Lengths = Lengths()) -> ReuseIndex:
-    """The reuse index as of ``source.version``: ``current`` (or else the saved one ``entry`` names) brought
-    up from the store's change log, or, when neither can be (missing, unreadable, another format, a log
-    that no longer reaches back), one built from every document of the store."""
+def read_indexed_documents(db: sqlite3.Connection, pids: np.ndarray | None = None) -> Iterator[IndexedDocument]:
+    """The stored documents holding any of these pids (every document when None), with their texts and pid
+    ranges, a thousand at a time: what the reuse index is built and caught up from (a store snapshot's reads)."""
+    if pids is None:
+        doc_ids = [row[0] for row in db.execute("SELECT doc_id FROM documents ORDER BY doc_id")]
+    else:
+        found: set[str] = set()
+        chosen = sorted(int(p) for p in pids)
+        for start in range(0, len(chosen), 500):
+            part = chosen[start : start + 500]
+            found.update(row[0] for row in db.execute(
+                f"SELECT DISTINCT doc_id FROM passages WHERE pid IN ({','.join('?' * len(part))})", part))
+        doc_ids = sorted(found)
+    for start in range(0, len(doc_ids), 1000):
+        part = doc_ids[start : start + 1000]
+        marks = ",".join("?" * len(part))
+        rows = db.execute(f"SELECT d.doc_id, d.text, MIN(p.pid), MAX(p.pid) FROM documents d JOIN passages p "
+                          f"ON p.doc_id = d.doc_id WHERE d.doc_id IN ({marks}) GROUP BY d.doc_id", part)
+        for doc_id, text, first, last in rows.fetchall():
+            yield IndexedDocument(doc_id, text, int(first), int(last))
+
+
+def catch_up_plan(current: ReuseIndex | None, directory: Path, entry: dict | None, source: ReuseSource,
+                  lengths: Lengths = Lengths()) -> tuple[ReuseIndex, list[Callable[[], None]]]:
+    """(index, changes to apply to it) that bring ``current``, or else the saved index ``entry`` names, to
+    ``source.version`` from the store's change log; an index built from every document of the store, and no
+    changes, when neither can be (missing, unreadable, another format, a log that no longer reaches back).
+    The documents the changes add are read now, from ``source``; the changes are applied by the caller
+    (the collection applies them where it publishes its indexes)."""
     for index in _starting_points(current, directory, entry, lengths):
         if index.version == source.version:
-            return index
+            return index, []
         changes = source.changes_since(index.version)
         if changes is not None:
-            index.remove(changes.removed, source.version)
-            index.add(list(source.indexed_documents(changes.added)) if len(changes.added) else [], source.version)
-            return index
-    return ReuseIndex.build(source.indexed_documents(), source.version, lengths)
+            added = list(source.indexed_documents(changes.added)) if len(changes.added) else []
+            return index, [functools.partial(index.remove, changes.removed, source.version),
+                           functools.partial(index.add, added, source.version)]
+    return ReuseIndex.build(source.indexed_documents(), source.version, lengths), []
+
+
+def caught_up(current: ReuseIndex | None, directory: Path, entry: dict | None, source: ReuseSource,
+              lengths: Lengths = Lengths()) -> ReuseIndex:
+    """``catch_up_plan``'s index with its changes applied."""
+    index, steps = catch_up_plan(current, directory, entry, source, lengths)
+    for step in steps:
+        step()
+    return index
 
 
 def _starting_points(current: ReuseIndex | None, directory: Path, entry: dict | None,

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.index import phrase_index
+from qa.index.reuse_index import IndexedDocument, read_indexed_documents
 from qa.index.store_documents import DocumentRecords, insert_document, read_documents
 from qa.index.store_log import ChangeLog, ChangesSince, StoreChange, log_changes, read_changes_since, read_version
 from qa.index.store_passages import (
@@ -226,6 +227,10 @@ class StoreSnapshot:
     def passage_tokens(self, pids: np.ndarray | None = None) -> tuple[np.ndarray, list[list[str]]]:
         """(pids, token lists) of these passages (every passage when None), in pid order."""
         return read_passage_tokens(self._db, pids)
+
+    def indexed_documents(self, pids: np.ndarray | None = None) -> Iterator[IndexedDocument]:
+        """The documents holding any of these pids (every document when None) as the reuse index reads them."""
+        return read_indexed_documents(self._db, pids)
 
     def passage_vectors(self, model: str, pids: np.ndarray | None = None,
                         batch: int = 20000) -> Iterator[tuple[np.ndarray, np.ndarray]]:

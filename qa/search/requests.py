@@ -31,6 +31,9 @@ MIN_PHRASE_CHARS = 2
 MAX_PHRASE_LIMIT = 10_000  # occurrences in one page or one export
 GRANULARITIES = ("auto", "month", "year")
 MAX_DOCUMENTS_LIMIT = 500
+MAX_REUSE_TEXT_CHARS = 20_000  # a pasted text: a long speech, not a collection
+MAX_REUSE_LIMIT = 1_000  # reusing documents in one page
+MAX_TOP_REUSE_LIMIT = 100
 MAX_OFFSET = 1_000_000_000  # far past any collection, well inside SQLite's 64-bit integers
 
 # What the services take as "not empty": a character that str.strip() keeps (and, for queries, that
@@ -229,6 +232,56 @@ class PhraseRequest(Filters):
         return self.model_copy(update={**self._checked_where(), "phrase": phrase})
 
 
+class ReuseRequest(Filters):
+    """One stored passage (``chunk_id``) or a pasted ``text``, and which documents may count as reusing it."""
+
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"required": ["text"], "properties": {"text": {"type": "string"}}},
+        {"required": ["chunk_id"], "properties": {"chunk_id": {"type": "string", "minLength": 1}}},
+    ]})
+
+    chunk_id: str | None = Field(default=None, description="a stored passage; its own document is left out")
+    text: str | None = Field(default=None, description=f"pasted text, at most {MAX_REUSE_TEXT_CHARS:,} characters; or give chunk_id",
+                             json_schema_extra=dict(maxLength=MAX_REUSE_TEXT_CHARS))
+    hide_series: bool = Field(default=False, description="leave out the documents of the passage's own series "
+                                                         "(same source, same title but for its numbers)")
+    granularity: str = Field(default="auto", description="auto, month or year",
+                             json_schema_extra=dict(enum=list(GRANULARITIES)))
+    offset: int = Field(default=0, description="reusing documents to skip", json_schema_extra=dict(minimum=0, maximum=MAX_OFFSET))
+    limit: int = Field(default=50, description=f"reusing documents listed, 1-{MAX_REUSE_LIMIT}",
+                       json_schema_extra=dict(minimum=1, maximum=MAX_REUSE_LIMIT))
+
+    def checked(self) -> ReuseRequest:
+        """This request as the report runs it, or BadInputError saying what to change."""
+        self._check_text(("chunk_id", self.chunk_id))
+        text = drop_surrogates(self.text or "").strip() or None
+        chunk_id = (self.chunk_id or "").strip() or None
+        if (text is None) == (chunk_id is None):
+            raise BadInputError("give either the chunk_id of a stored passage or a text to look for (text=...), not both")
+        if text is not None and len(text) > MAX_REUSE_TEXT_CHARS:
+            raise BadInputError(f"the text is {len(text)} characters long; reuse takes at most {MAX_REUSE_TEXT_CHARS:,}")
+        if self.granularity not in GRANULARITIES:
+            raise BadInputError(f"granularity must be one of {', '.join(GRANULARITIES)}, not {self.granularity!r}")
+        if not 0 <= self.offset <= MAX_OFFSET or not 1 <= self.limit <= MAX_REUSE_LIMIT:
+            raise BadInputError(f"offset must be between 0 and {MAX_OFFSET:,} and limit between 1 and {MAX_REUSE_LIMIT}")
+        return self.model_copy(update={**self._checked_where(), "chunk_id": chunk_id, "text": text})
+
+
+class TopReuseRequest(Filters):
+    """The most reused passages among the documents the filter allows."""
+
+    hide_series: bool = Field(default=False, description="count only documents outside each passage's own series")
+    limit: int = Field(default=20, description=f"passages listed, 1-{MAX_TOP_REUSE_LIMIT}",
+                       json_schema_extra=dict(minimum=1, maximum=MAX_TOP_REUSE_LIMIT))
+
+    def checked(self) -> TopReuseRequest:
+        """This request as the list runs it, or BadInputError saying what to change."""
+        self._check_text()
+        if not 1 <= self.limit <= MAX_TOP_REUSE_LIMIT:
+            raise BadInputError(f"limit must be between 1 and {MAX_TOP_REUSE_LIMIT}, not {self.limit}")
+        return self.model_copy(update=self._checked_where())
+
+
 class DocumentsRequest(_Request):
     """A page of the collection's documents."""
 
@@ -267,4 +320,5 @@ def parameters(model: type[BaseModel]) -> list[Parameter]:
 
 
 OPERATIONS: dict[str, type[_Request]] = {"search": SearchRequest, "similar": SimilarRequest, "phrase": PhraseRequest,
+                                         "reuse": ReuseRequest, "reuse_top": TopReuseRequest,
                                          "documents": DocumentsRequest}

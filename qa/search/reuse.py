@@ -15,77 +15,19 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
-from pydantic import ConfigDict, Field
 
 from qa.citations import source_group
 from qa.errors import BadInputError, NotFoundError
-from qa.index.reuse_index import DocumentRuns, ReuseReader
+from qa.index.contract import ReuseView
+from qa.index.reuse_index import DocumentRuns
 from qa.search.phrase import passage_for, period_of, periods_between, resolve_granularity
-from qa.search.requests import GRANULARITIES, MAX_OFFSET, Filters
+from qa.search.requests import ReuseRequest
 from qa.text.fingerprints import ReuseForm, reuse_form
-from qa.text.normalize import drop_surrogates
-from qa.types import Document, DocumentSummary, Passage, PassageFilter
-
-MAX_TEXT_CHARS = 20_000  # a pasted text: a long speech, not a collection
-MAX_LIMIT = 1_000  # reuses in one page
-
-
-class ReuseView(Protocol):
-    """The reads a reuse report needs, as of one store version (a collection snapshot)."""
-
-    reuse: ReuseReader
-
-    def passage_of_chunk(self, chunk_id: str) -> Passage | None: ...
-
-    def filtered_pids(self, where: PassageFilter) -> np.ndarray:
-        """Sorted pids of the passages ``where`` allows."""
-        ...
-
-    def documents(self, doc_ids: Sequence[str]) -> Mapping[str, DocumentSummary]: ...
-
-    def documents_with_text(self, doc_ids: Sequence[str]) -> Mapping[str, Document]: ...
-
-    def passages_of(self, doc_id: str) -> Sequence[Passage]: ...
-
-
-class ReuseRequest(Filters):
-    """One stored passage (``chunk_id``) or a pasted ``text``, and which documents may count as reusing it."""
-
-    model_config = ConfigDict(json_schema_extra={"anyOf": [
-        {"required": ["text"], "properties": {"text": {"type": "string"}}},
-        {"required": ["chunk_id"], "properties": {"chunk_id": {"type": "string", "minLength": 1}}},
-    ]})
-
-    chunk_id: str | None = Field(default=None, description="a stored passage; its own document is left out")
-    text: str | None = Field(default=None, description=f"pasted text, at most {MAX_TEXT_CHARS:,} characters; or give chunk_id",
-                             json_schema_extra=dict(maxLength=MAX_TEXT_CHARS))
-    hide_series: bool = Field(default=False, description="leave out the documents of the passage's own series "
-                                                         "(same source, same title but for its numbers)")
-    granularity: str = Field(default="auto", description="auto, month or year",
-                             json_schema_extra=dict(enum=list(GRANULARITIES)))
-    offset: int = Field(default=0, description="reusing documents to skip", json_schema_extra=dict(minimum=0, maximum=MAX_OFFSET))
-    limit: int = Field(default=50, description=f"reusing documents listed, 1-{MAX_LIMIT}",
-                       json_schema_extra=dict(minimum=1, maximum=MAX_LIMIT))
-
-    def checked(self) -> ReuseRequest:
-        """This request as the report runs it, or BadInputError saying what to change."""
-        self._check_text(("chunk_id", self.chunk_id))
-        text = drop_surrogates(self.text or "").strip() or None
-        chunk_id = (self.chunk_id or "").strip() or None
-        if (text is None) == (chunk_id is None):
-            raise BadInputError("give either the chunk_id of a stored passage or a text to look for (text=...), not both")
-        if text is not None and len(text) > MAX_TEXT_CHARS:
-            raise BadInputError(f"the text is {len(text)} characters long; reuse takes at most {MAX_TEXT_CHARS:,}")
-        if self.granularity not in GRANULARITIES:
-            raise BadInputError(f"granularity must be one of {', '.join(GRANULARITIES)}, not {self.granularity!r}")
-        if not 0 <= self.offset <= MAX_OFFSET or not 1 <= self.limit <= MAX_LIMIT:
-            raise BadInputError(f"offset must be between 0 and {MAX_OFFSET:,} and limit between 1 and {MAX_LIMIT}")
-        return self.model_copy(update={**self._checked_where(), "chunk_id": chunk_id, "text": text})
+from qa.types import Document, DocumentSummary, Passage
 
 
 @dataclass(frozen=True)
@@ -278,3 +220,8 @@ def _reuse(match: DocumentRuns, document: Document, passages: Sequence[Passage],
         return None
     return Reuse(document=document, passage=located[0], spans=spans, share=covered_share(match, len(source)),
                  longest=match.longest, same_series=same_series, earliest=earliest)
+
+
+def passages_with_reuse(view: ReuseView, passages: Sequence[Passage]) -> set[str]:
+    """The chunk ids of these passages whose wording some other document shares (a run of the minimum)."""
+    return {p.chunk_id for p in passages if view.reuse.has_reuse(reuse_form(p.text).codes, exclude_doc=p.doc_id)}

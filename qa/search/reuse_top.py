@@ -15,35 +15,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from pydantic import Field
 
-from qa.errors import BadInputError
+from qa.index.contract import ReuseView
 from qa.index.reuse_index import DocumentRuns
 from qa.search.phrase import passage_for
-from qa.search.requests import Filters
-from qa.search.reuse import ReuseView, series_key
+from qa.search.requests import TopReuseRequest
+from qa.search.reuse import series_key
 from qa.text.fingerprints import ReuseForm, reuse_form
 from qa.types import DocumentSummary, Passage
 
-MAX_LIMIT = 100
 # Candidates tried per passage listed (beyond a first few): the estimate misorders some, never most.
 CANDIDATES_PER_PASSAGE = 4
 FIRST_CANDIDATES = 20
-
-
-class TopReuseRequest(Filters):
-    """The most reused passages among the documents the filter allows."""
-
-    hide_series: bool = Field(default=False, description="count only documents outside each passage's own series")
-    limit: int = Field(default=20, description=f"passages listed, 1-{MAX_LIMIT}",
-                       json_schema_extra=dict(minimum=1, maximum=MAX_LIMIT))
-
-    def checked(self) -> TopReuseRequest:
-        """This request as the list runs it, or BadInputError saying what to change."""
-        self._check_text()
-        if not 1 <= self.limit <= MAX_LIMIT:
-            raise BadInputError(f"limit must be between 1 and {MAX_LIMIT}, not {self.limit}")
-        return self.model_copy(update=self._checked_where())
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
-"""The read side of the facade every front end calls: search, similar passages, phrases, documents."""
+"""The read side of the facade every front end calls: search, similar passages, phrases, reuse, documents."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -19,7 +20,7 @@ from qa.search.phrase import PhraseTimeline, phrase_timeline
 from qa.search.query import QueryAnalysis, analyse, parse_switched_off
 from qa.search.query_vectors import QueryVectors
 from qa.search.ranking import DEFAULT_RANKING, RankingConfig
-from qa.search.requests import PhraseRequest, SearchRequest, SimilarRequest
+from qa.search.requests import PhraseRequest, ReuseRequest, SearchRequest, SimilarRequest, TopReuseRequest
 from qa.search.rerank import CrossEncoderScorer, word_rarity
 from qa.search.retrieval import (
     Query,
@@ -30,6 +31,8 @@ from qa.search.retrieval import (
     read_passages,
     second_stage,
 )
+from qa.search.reuse import ReuseReport, passages_with_reuse, reuse_of
+from qa.search.reuse_top import TopReuse, most_reused
 from qa.text.alignment import shared_spans
 from qa.text.tokens import lexical_tokens
 from qa.types import Document, DocumentSummary, Hit, Passage
@@ -208,6 +211,24 @@ class SearchService:
     def phrase(self, request: PhraseRequest) -> PhraseTimeline:
         """Every exact occurrence of a phrase (qa.search.phrase): needs the store only, never the model."""
         return phrase_timeline(self.collection, request)
+
+    def reuse(self, request: ReuseRequest) -> ReuseReport:
+        """Every document reusing a passage's wording (qa.search.reuse): the reuse index and the store, never the model."""
+        with self.collection.reuse_snapshot() as view:
+            return reuse_of(view, request)
+
+    def reuse_top(self, request: TopReuseRequest) -> TopReuse:
+        """The most reused passages (qa.search.reuse_top)."""
+        with self.collection.reuse_snapshot() as view:
+            return most_reused(view, request)
+
+    def reused(self, passages: Sequence[Passage]) -> set[str]:
+        """The chunk ids of these passages whose wording another document shares (none where the backend keeps no
+        reuse index): which results get a link to their reuse."""
+        if not self.collection.capabilities.finds_reuse or not passages:
+            return set()
+        with self.collection.reuse_snapshot() as view:
+            return passages_with_reuse(view, passages)
 
     def documents(self, offset: int = 0, limit: int = 50) -> tuple[list[tuple[DocumentSummary, int]], int]:
         if offset < 0 or not 1 <= limit <= 500:
