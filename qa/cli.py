@@ -15,7 +15,15 @@ from pydantic import BaseModel
 
 from qa.app import open_service
 from qa.errors import SpeechQAError
-from qa.search.requests import DocumentsRequest, PhraseRequest, SearchRequest, SimilarRequest, parameters
+from qa.search.requests import (
+    DocumentsRequest,
+    PhraseRequest,
+    ReuseRequest,
+    SearchRequest,
+    SimilarRequest,
+    TopReuseRequest,
+    parameters,
+)
 from qa.settings import Settings
 
 if TYPE_CHECKING:
@@ -407,6 +415,75 @@ def phrase(
     shown = timeline.offset + len(timeline.occurrences)
     if shown < timeline.total_occurrences:
         typer.echo(f"({timeline.total_occurrences - shown} more: --offset {shown})")
+
+
+@app.command()
+@takes(ReuseRequest, argument="chunk_id", limit=20)
+def reuse(
+    request: ReuseRequest,
+    data: DataOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the API's JSON (GET /api/reuse) on one line")] = False,
+    index: IndexOpt = None,
+) -> None:
+    """Every document that reuses a passage's wording (give its chunk id, or --text), in time order, with citations.
+
+    Example: speechqa reuse c-4eadaac54e5b4061-0 --hide-series
+    """
+    from qa.serialize import ReuseResponse
+
+    report = _browser(_settings(data, index=index)).reuse(request)
+    if as_json:
+        _emit(ReuseResponse.of(report).data())
+        return
+    source = report.source_passage
+    where = f"{source.chunk_id}" if source else "the text"
+    typer.echo(f"{where}: {report.total_documents} documents reuse its wording (runs of {report.min_run}+ letters "
+               "and digits, either script, punctuation aside)")
+    if report.earliest is not None:
+        own = " (this passage's own document)" if report.source_is_earliest else ""
+        typer.echo(f"earliest known source: {report.earliest.metadata.title or report.earliest.doc_id} "
+                   f"{report.earliest.metadata.date}{own}")
+    if report.series is not None:
+        hidden = ", hidden" if request.hide_series else " (--hide-series leaves them out)"
+        typer.echo(f"its own series 「{report.series.title}」: {report.series.documents} documents{hidden}")
+    top = max((p.documents for p in report.periods), default=0)
+    for point in report.periods:
+        typer.echo(f"  {point.period:>7}  {point.documents:>5}  {'█' * round(30 * point.documents / top) if top else ''}")
+    typer.echo("")
+    for rank, found in enumerate(report.reuses, start=report.offset + 1):
+        marks = "".join((" earliest" if found.earliest else "", " same series" if found.same_series else ""))
+        typer.echo(f"[{rank}] {_cite(found)} · {round(100 * found.share)}% of the passage, longest run {found.longest}{marks}")
+        start, end = found.highlights[0] if found.highlights else (0, 0)
+        text_ = found.passage.text.replace("\n", " ")
+        typer.echo(f"    …{text_[max(0, start - 20):start]}【{text_[start:end]}】{text_[end:end + 20]}…")
+    shown = report.offset + len(report.reuses)
+    if shown < report.total_documents:
+        typer.echo(f"({report.total_documents - shown} more: --offset {shown})")
+
+
+@app.command("reuse-top")
+@takes(TopReuseRequest)
+def reuse_top(
+    request: TopReuseRequest,
+    data: DataOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the API's JSON (GET /api/reuse/top) on one line")] = False,
+    index: IndexOpt = None,
+) -> None:
+    """The most reused passages of the collection (or of a date range), with how many documents hold each.
+
+    Example: speechqa reuse-top --date-from 2020-01-01 --date-to 2020-12-31 --limit 10
+    """
+    from qa.serialize import TopReuseResponse
+
+    top = _browser(_settings(data, index=index)).reuse_top(request)
+    if as_json:
+        _emit(TopReuseResponse.of(top).data())
+        return
+    for rank, item in enumerate(top.passages, start=1):
+        start, end = item.shared
+        typer.echo(f"[{rank}] {item.documents} documents, {item.first_date} – {item.last_date}: {_cite(item)}")
+        typer.echo(f"    【{item.passage.text[start:end].replace(chr(10), ' ')}】")
+        typer.echo(f"    speechqa reuse {item.passage.chunk_id}")
 
 
 def _cite(hit) -> str:

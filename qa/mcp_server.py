@@ -1,6 +1,6 @@
 """`speechqa mcp`: the collection as Model Context Protocol tools, so AI assistants answer from it with our citations.
 
-Tools mirror the JSON API (docs/api.md): search, similar, phrase_timeline and list_documents take the
+Tools mirror the JSON API (docs/api.md): search, similar, phrase_timeline, reuse and list_documents take the
 fields of the API's request models (qa.search.requests) as their arguments and answer with its shapes
 (qa.serialize); get_document and get_passage read one. Every passage they return carries its citation
 and a link into the web app. The server only reads, unless a token is configured (SPEECHQA_TOKEN): then
@@ -22,7 +22,7 @@ from qa import __version__
 from qa.access import change_refusal, is_loopback, token_matches
 from qa.app import ServiceHolder
 from qa.errors import BadInputError, MissingDependencyError, SpeechQAError
-from qa.search.requests import DocumentsRequest, PhraseRequest, SearchRequest, SimilarRequest, parameters
+from qa.search.requests import DocumentsRequest, PhraseRequest, ReuseRequest, SearchRequest, SimilarRequest, parameters
 from qa.settings import Settings
 
 if TYPE_CHECKING:
@@ -34,7 +34,8 @@ DEFAULT_WEB_URL = "http://127.0.0.1:8000"
 INSTRUCTIONS = (
     "Search a collection of speeches and policy texts (Chinese, either script, or English questions). "
     "Quote passages with their citation (title, date, speaker, section) and link, and prefer "
-    "phrase_timeline for questions about when or how often an exact formulation was used."
+    "phrase_timeline for questions about when or how often an exact formulation was used, and reuse for where "
+    "a passage's wording came from or was copied to."
 )
 
 
@@ -111,7 +112,15 @@ def _taking(model: type[BaseModel], tool: Callable[[Any], dict[str, Any]], **def
 
 def build_server(settings: Settings, web_url: str = DEFAULT_WEB_URL) -> MCPServer:
     """The MCP server over the collection of `settings`; links point into the web app at `web_url`."""
-    from qa.serialize import DocumentDetail, DocumentsPage, Hit, PhraseTimeline, SearchResponse, UploadReport
+    from qa.serialize import (
+        DocumentDetail,
+        DocumentsPage,
+        Hit,
+        PhraseTimeline,
+        ReuseResponse,
+        SearchResponse,
+        UploadReport,
+    )
     from qa.types import Hit as Found
 
     holder = _Service(settings)
@@ -150,6 +159,16 @@ def build_server(settings: Settings, web_url: str = DEFAULT_WEB_URL) -> MCPServe
             _linked(item, web_url)
         if payload["first"]:
             _linked(payload["first"], web_url)
+        return payload
+
+    @tool(ReuseRequest, limit=20)
+    def reuse(request: ReuseRequest) -> dict[str, Any]:
+        """Every document that reuses the wording of a stored passage (chunk_id) or a pasted text: shared runs of
+        40+ letters in either script, each with its spans in both texts, the share reused and a citation and link;
+        in time order, the earliest marked, counts per period, the passage's own series grouped (hide_series)."""
+        payload = ReuseResponse.of(holder.reader().reuse(request)).data()
+        for item in payload["reuses"]:
+            _linked(item, web_url)
         return payload
 
     @tool(DocumentsRequest)

@@ -306,11 +306,8 @@ class ReusingDocument(_Shape):
     @classmethod
     def of(cls, rank: int, reuse: reports.Reuse) -> ReusingDocument:
         passage = reuse.passage
-        inside = [(max(s.document[0], passage.char_start) - passage.char_start,
-                   min(s.document[1], passage.char_end) - passage.char_start)
-                  for s in reuse.spans if s.document[0] < passage.char_end and s.document[1] > passage.char_start]
         return cls(rank=rank, chunk_id=passage.chunk_id, doc_id=passage.doc_id, text=passage.text,
-                   highlights=sorted(inside), citation=Citation.of(passage, reuse.document),
+                   highlights=reuse.highlights, citation=Citation.of(passage, reuse.document),
                    spans=[SharedSpan(source=s.source, document=s.document, length=s.length) for s in reuse.spans],
                    share=reuse.share, longest=reuse.longest, same_series=reuse.same_series, earliest=reuse.earliest)
 

@@ -18,11 +18,25 @@ from qa.serialize import (
     ErrorBody,
     Health,
     PhraseTimeline,
+    ReuseResponse,
     SearchResponse,
+    TopReuseResponse,
     UploadReport,
 )
 from qa.types import Hit
-from web.deps import AppSettings, DocumentsQuery, PhraseQuery, SearchBody, SearchQuery, Service, SimilarBody, Writer
+from web.deps import (
+    AppSettings,
+    DocumentsQuery,
+    PhraseQuery,
+    ReuseBody,
+    ReuseQuery,
+    SearchBody,
+    SearchQuery,
+    Service,
+    SimilarBody,
+    TopReuseQuery,
+    Writer,
+)
 from web.errors import public_message, too_large_message
 
 _STATUS_WORDS = {
@@ -35,6 +49,7 @@ _STATUS_WORDS = {
     414: "the URL is too long: send long text in a POST body",
     421: "the Host header names a host this server does not answer to",
     422: "the request does not parse: a missing field, or a value of the wrong type",
+    501: "the collection's backend does not offer this (text reuse needs the embedded backend)",
     503: "no collection is built yet, or it was built with another model; the message names the command",
 }
 
@@ -57,8 +72,8 @@ ExportFormat = Annotated[str | None, Query(description="csv or jsonl: the passag
                                            json_schema_extra={"enum": ["csv", "jsonl", ""]})]
 
 
-def answer(shape: Health | SearchResponse | PhraseTimeline | DocumentsPage | DocumentDetail | UploadReport | Deleted,
-           status: int = 200) -> Response:
+def answer(shape: Health | SearchResponse | PhraseTimeline | ReuseResponse | TopReuseResponse | DocumentsPage
+           | DocumentDetail | UploadReport | Deleted, status: int = 200) -> Response:
     """The shape's JSON, written by pydantic and sent as it is (FastAPI's response_model only describes it)."""
     return Response(shape.json(), status_code=status, media_type="application/json")
 
@@ -105,6 +120,21 @@ def api_phrase(request: Request, service: Service, phrase: PhraseQuery, format: 
     if fmt:
         return download(request, timeline.occurrences, fmt, "speechqa-phrase")
     return answer(PhraseTimeline.of(timeline))
+
+
+@api.get("/api/reuse", response_model=ReuseResponse, responses=error_responses(501))
+def api_reuse(service: Service, reuse: ReuseQuery):
+    return answer(ReuseResponse.of(service.reuse(reuse)))
+
+
+@api.post("/api/reuse", response_model=ReuseResponse, responses=error_responses(501))
+def api_reuse_post(reuse: ReuseBody, service: Service):
+    return answer(ReuseResponse.of(service.reuse(reuse)))
+
+
+@api.get("/api/reuse/top", response_model=TopReuseResponse, responses=error_responses(501))
+def api_reuse_top(service: Service, top: TopReuseQuery):
+    return answer(TopReuseResponse.of(service.reuse_top(top)))
 
 
 @api.get("/api/documents", response_model=DocumentsPage)

@@ -10,7 +10,14 @@ from pydantic import AliasChoices, Field
 from qa.access import change_refusal
 from qa.app import ServiceHolder
 from qa.errors import SpeechQAError
-from qa.search.requests import DocumentsRequest, PhraseRequest, SearchRequest, SimilarRequest
+from qa.search.requests import (
+    DocumentsRequest,
+    PhraseRequest,
+    ReuseRequest,
+    SearchRequest,
+    SimilarRequest,
+    TopReuseRequest,
+)
 from qa.search.service import SearchService
 from qa.settings import Settings
 
@@ -69,6 +76,10 @@ class SimilarBody(SimilarRequest):
     """POST /api/similar: similar passages, of a pasted text or of a stored passage."""
 
 
+class ReuseBody(ReuseRequest):
+    """POST /api/reuse: the reuse of a pasted text (or of a stored passage) as a JSON object."""
+
+
 class SearchForm(SearchRequest):
     """The /search page: without a question it shows the empty form."""
 
@@ -99,6 +110,18 @@ def _documents(listing: Annotated[DocumentsRequest, Query()]) -> DocumentsReques
     return listing
 
 
+def _reuse(reuse: Annotated[ReuseRequest, Query()]) -> ReuseRequest:
+    return reuse
+
+
+def _reuse_form(reuse: Annotated[ReuseRequest, Form()]) -> ReuseRequest:
+    return reuse
+
+
+def _reuse_top(top: Annotated[TopReuseRequest, Query()]) -> TopReuseRequest:
+    return top
+
+
 def _search_form(search: Annotated[SearchForm, Query()]) -> SearchForm:
     return search
 
@@ -118,6 +141,9 @@ def _similar_form(similar: Annotated[SimilarForm, Form()]) -> SimilarForm:
 SearchQuery = Annotated[SearchRequest, Depends(_search)]
 PhraseQuery = Annotated[PhraseRequest, Depends(_phrase)]
 DocumentsQuery = Annotated[DocumentsRequest, Depends(_documents)]
+ReuseQuery = Annotated[ReuseRequest, Depends(_reuse)]
+ReusePosted = Annotated[ReuseRequest, Depends(_reuse_form)]
+TopReuseQuery = Annotated[TopReuseRequest, Depends(_reuse_top)]
 SearchPage = Annotated[SearchForm, Depends(_search_form)]
 PhrasePage = Annotated[PhraseForm, Depends(_phrase_form)]
 SimilarLink = Annotated[SimilarForm, Depends(_similar_link)]

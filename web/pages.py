@@ -7,17 +7,20 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from qa.search.requests import Filters, SearchRequest
+from qa.search.requests import Filters, ReuseRequest, SearchRequest
 from web.api import uploaded
 from web.deps import (
     AppSettings,
     DocumentsQuery,
     PhrasePage,
+    ReusePosted,
+    ReuseQuery,
     SearchPage,
     Service,
     SimilarForm,
     SimilarLink,
     SimilarPosted,
+    TopReuseQuery,
     check_writer,
 )
 from web.errors import public_message, shows_bad_input
@@ -53,7 +56,9 @@ def search_page(request: Request, service: Service, search: SearchPage):
     if not search.query.strip():
         return page(request, "index.html", stats=service.stats(), not_ready=None, form=form)
     shows_bad_input(request, "search.html", form=form, result=None)
-    return page(request, "search.html", form=form, result=service.search(search), error=None)
+    result = service.search(search)
+    return page(request, "search.html", form=form, result=result, error=None,
+                reused=service.reused([hit.passage for hit in result.hits]))
 
 
 @pages.get("/doc/{doc_id}")
@@ -78,7 +83,8 @@ def _similar(request: Request, service: Service, similar: SimilarForm):
     shows_bad_input(request, "similar.html", result=None, text=similar.text or "")
     result = service.similar(similar)
     source_doc = service.document(result.source.doc_id)[0] if result.source else None
-    return page(request, "similar.html", result=result, text=result.query, source_doc=source_doc, error=None)
+    return page(request, "similar.html", result=result, text=result.query, source_doc=source_doc, error=None,
+                reused=service.reused([hit.passage for hit in result.hits]))
 
 
 @pages.get("/documents")
@@ -119,3 +125,34 @@ def phrase_page(request: Request, service: Service, phrase: PhrasePage):
         return page(request, "phrase.html", form=form, timeline=None, error=None)
     shows_bad_input(request, "phrase.html", form=form, timeline=None)
     return page(request, "phrase.html", form=form, timeline=service.phrase(phrase), error=None)
+
+
+def _reuse_form(reuse: ReuseRequest) -> dict[str, Any]:
+    return {"chunk_id": reuse.chunk_id or "", **_filter_form(reuse), "hide_series": "true" if reuse.hide_series else "",
+            "granularity": reuse.granularity if reuse.granularity != "auto" else ""}
+
+
+@pages.get("/reuse")
+def reuse_page(request: Request, service: Service, reuse: ReuseQuery):
+    return _reuse(request, service, reuse)
+
+
+@pages.post("/reuse")
+def reuse_posted(request: Request, service: Service, reuse: ReusePosted):
+    return _reuse(request, service, reuse)
+
+
+def _reuse(request: Request, service: Service, reuse: ReuseRequest):
+    form = _reuse_form(reuse)
+    if not reuse.chunk_id and not (reuse.text or "").strip():
+        return page(request, "reuse.html", form=form, report=None, text="", error=None)
+    shows_bad_input(request, "reuse.html", form=form, report=None, text=reuse.text or "")
+    report = service.reuse(reuse)
+    return page(request, "reuse.html", form=form, report=report, text=reuse.text or "", error=None)
+
+
+@pages.get("/reuse/top")
+def reuse_top_page(request: Request, service: Service, top: TopReuseQuery):
+    form = {**_filter_form(top), "hide_series": "true" if top.hide_series else ""}
+    shows_bad_input(request, "reuse_top.html", form=form, top=None)
+    return page(request, "reuse_top.html", form=form, top=service.reuse_top(top), error=None)

@@ -49,6 +49,19 @@ class Reuse:
     same_series: bool
     earliest: bool  # the earliest dated document holding the wording (the source's own included)
 
+    @property
+    def highlights(self) -> list[tuple[int, int]]:
+        """The shared wording inside the cited passage, as offsets into its text."""
+        passage = self.passage
+        return sorted((max(s.document[0], passage.char_start) - passage.char_start,
+                       min(s.document[1], passage.char_end) - passage.char_start)
+                      for s in self.spans if s.document[0] < passage.char_end and s.document[1] > passage.char_start)
+
+    @property
+    def source_highlights(self) -> list[tuple[int, int]]:
+        """The shared wording in the source text."""
+        return sorted(span.source for span in self.spans)
+
 
 @dataclass(frozen=True)
 class SeriesGroup:
