@@ -280,9 +280,9 @@ class SharedSpan(_Shape):
 class ReuseSource(_Shape):
     __pydantic_config__ = OPEN
 
-    text: str
     chunk_id: str | None
     doc_id: str | None
+    text: str
     citation: Citation | None
 
 
@@ -294,22 +294,26 @@ class ReusingDocument(_Shape):
     chunk_id: str
     doc_id: str
     text: Annotated[str, Field(description="the document's passage holding its first shared run: what the citation cites")]
-    highlights: Annotated[list[Span], Field(description="[start, end) offsets into text of the shared wording")]
-    citation: Citation
-    spans: list[SharedSpan]
-    share: Annotated[float, Field(description="share of the source's letters and digits that the document shares")]
-    longest: int
+    shared_chars: Annotated[int, Field(description="letters and digits of the source that the document shares")]
+    share: Annotated[float, Field(description="shared_chars over the source's letters and digits")]
+    spans: Annotated[list[Span], Field(description="[start, end) offsets into text of the shared wording")]
+    source_spans: Annotated[list[Span], Field(description="[start, end) offsets into the source text of the same")]
     same_series: Annotated[bool, Field(description="a document of the source's own series (same source, same "
                                                    "title but for its numbers)")]
+    citation: Citation
+    longest: int
     earliest: Annotated[bool, Field(description="the earliest dated document holding the wording")]
+    alignment: Annotated[list[SharedSpan], Field(description="each shared run: its span in the source text and in "
+                                                            "the document's whole text")]
 
     @classmethod
     def of(cls, rank: int, reuse: reports.Reuse) -> ReusingDocument:
         passage = reuse.passage
         return cls(rank=rank, chunk_id=passage.chunk_id, doc_id=passage.doc_id, text=passage.text,
-                   highlights=reuse.highlights, citation=Citation.of(passage, reuse.document),
-                   spans=[SharedSpan(source=s.source, document=s.document, length=s.length) for s in reuse.spans],
-                   share=reuse.share, longest=reuse.longest, same_series=reuse.same_series, earliest=reuse.earliest)
+                   shared_chars=reuse.shared_chars, share=reuse.share, spans=reuse.highlights,
+                   source_spans=reuse.source_highlights, same_series=reuse.same_series,
+                   citation=Citation.of(passage, reuse.document), longest=reuse.longest, earliest=reuse.earliest,
+                   alignment=[SharedSpan(source=s.source, document=s.document, length=s.length) for s in reuse.spans])
 
 
 @dataclass(frozen=True)
@@ -317,8 +321,9 @@ class EarliestSource(_Shape):
     __pydantic_config__ = OPEN
 
     doc_id: str
-    title: str | None
+    chunk_id: Annotated[str | None, Field(description="its passage holding the wording")]
     date: str | None
+    title: str | None
     is_source: Annotated[bool, Field(description="the source passage's own document is the earliest")]
 
 
@@ -348,38 +353,39 @@ class ReuseResponse(_Shape):
     __pydantic_config__ = OPEN
 
     source: ReuseSource
+    total_documents: Annotated[int, Field(description="documents that reuse the wording (the series' left out when hidden)")]
+    earliest: EarliestSource | None
+    series: Annotated[list[ReusePeriod], Field(description="reusing documents per period, every period from the "
+                                                           "first to the last")]
+    reuses: list[ReusingDocument]
     min_run: Annotated[int, Field(description="the shortest shared run that counts as reuse, in letters and digits")]
     took_ms: float
     granularity: str
-    total_documents: Annotated[int, Field(description="documents that reuse the wording (the series' left out when hidden)")]
-    series_documents: int
     undated_documents: int
-    earliest: EarliestSource | None
-    periods: list[ReusePeriod]
-    series: SeriesGroup | None
-    reuses: list[ReusingDocument]
+    series_documents: Annotated[int, Field(description="documents of the source's own series sharing its wording, "
+                                                       "hidden or not")]
+    series_group: SeriesGroup | None
     offset: int
     limit: int
 
     @classmethod
     def of(cls, report: reports.ReuseReport) -> ReuseResponse:
         passage, document = report.source_passage, report.source_document
-        earliest = report.earliest
-        series = report.series
+        earliest, group = report.earliest, report.series
         return cls(
-            source=ReuseSource(text=report.source_text, chunk_id=passage.chunk_id if passage else None,
-                               doc_id=passage.doc_id if passage else None,
+            source=ReuseSource(chunk_id=passage.chunk_id if passage else None, doc_id=passage.doc_id if passage else None,
+                               text=report.source_text,
                                citation=Citation.of(passage, document) if passage and document else None),
-            min_run=report.min_run, took_ms=report.took_ms, granularity=report.granularity,
-            total_documents=report.total_documents, series_documents=report.series_documents,
-            undated_documents=report.undated_documents,
-            earliest=EarliestSource(doc_id=earliest.doc_id, title=earliest.metadata.title, date=earliest.metadata.date,
-                                    is_source=report.source_is_earliest) if earliest else None,
-            periods=[ReusePeriod(period=p.period, documents=p.documents, date_from=period_bounds(p.period)[0],
-                                 date_to=period_bounds(p.period)[1]) for p in report.periods],
-            series=SeriesGroup(title=series.title, source=series.source, documents=series.documents,
-                               first_date=series.first_date, last_date=series.last_date) if series else None,
+            total_documents=report.total_documents,
+            earliest=EarliestSource(doc_id=earliest.doc_id, chunk_id=report.earliest_chunk_id, date=earliest.metadata.date,
+                                    title=earliest.metadata.title, is_source=report.source_is_earliest) if earliest else None,
+            series=[ReusePeriod(period=p.period, documents=p.documents, date_from=period_bounds(p.period)[0],
+                                date_to=period_bounds(p.period)[1]) for p in report.periods],
             reuses=[ReusingDocument.of(rank, reuse) for rank, reuse in enumerate(report.reuses, start=report.offset + 1)],
+            min_run=report.min_run, took_ms=report.took_ms, granularity=report.granularity,
+            undated_documents=report.undated_documents, series_documents=report.series_documents,
+            series_group=SeriesGroup(title=group.title, source=group.source, documents=group.documents,
+                                     first_date=group.first_date, last_date=group.last_date) if group else None,
             offset=report.offset, limit=report.limit,
         )
 
@@ -392,11 +398,11 @@ class ReusedPassage(_Shape):
     chunk_id: str
     doc_id: str
     text: str
-    citation: Citation
     documents: Annotated[int, Field(description="documents holding the passage's wording, its own included")]
-    series_documents: int
     first_date: str | None
     last_date: str | None
+    citation: Citation
+    series_documents: int
     shared: Annotated[Span, Field(description="[start, end) in text of the wording the most of them share")]
     shared_documents: int
     reuse_url: str

@@ -99,7 +99,7 @@ def test_a_search_result_leads_to_its_reuse_side_by_side(server, page):
     page.wait_for_url(f"**/reuse?chunk_id={chunk_id}")
 
     answer = httpx.get(url + "/api/reuse", params={"chunk_id": chunk_id}, timeout=60).json()
-    drawn = [p for p in answer["periods"] if p["documents"]]
+    drawn = [p for p in answer["series"] if p["documents"]]
     bars = page.locator("svg.timeline-chart a.bar")
     expect(bars).to_have_count(len(drawn))
     assert [bars.nth(i).get_attribute("data-period") for i in range(len(drawn))] == [p["period"] for p in drawn]

@@ -63,14 +63,20 @@ def test_the_api_answers_a_passage_and_a_pasted_text_alike(web):
     assert by_text["source"] == {"text": plant.text, "chunk_id": None, "doc_id": None, "citation": None}
     assert {r["doc_id"] for r in by_text["reuses"]} >= {plant.source, plant.target}
     reuse = next(r for r in by_chunk["reuses"] if r["doc_id"] == plant.target)
-    assert set(reuse) == {"rank", "chunk_id", "doc_id", "text", "highlights", "citation", "spans", "share", "longest",
-                          "same_series", "earliest"}
-    for span in reuse["spans"]:
-        start, end = span["source"]
-        assert len(reuse_codes(by_chunk["source"]["text"][start:end])) == span["length"] >= by_chunk["min_run"]
-    for start, end in reuse["highlights"]:
+    # The contract's fields (docs/api.md), then what this speechqa adds.
+    assert list(reuse)[:9] == ["rank", "chunk_id", "doc_id", "text", "shared_chars", "share", "spans", "source_spans",
+                               "same_series"]
+    assert list(by_chunk)[:5] == ["source", "total_documents", "earliest", "series", "reuses"]
+    for run in reuse["alignment"]:
+        start, end = run["source"]
+        assert len(reuse_codes(by_chunk["source"]["text"][start:end])) == run["length"] >= by_chunk["min_run"]
+    for start, end in reuse["spans"]:
         assert reuse_codes(reuse["text"][start:end]).tobytes() in reuse_codes(by_chunk["source"]["text"]).tobytes()
-    assert sum(p["documents"] for p in by_chunk["periods"]) == by_chunk["total_documents"] - by_chunk["undated_documents"]
+    assert reuse["source_spans"] == sorted(run["source"] for run in reuse["alignment"])
+    assert reuse["shared_chars"] <= len(reuse_codes(by_chunk["source"]["text"])) and reuse["share"] > 0
+    earliest = by_chunk["earliest"]
+    assert earliest["chunk_id"] in {r["chunk_id"] for r in by_chunk["reuses"] if r["earliest"]} | {chunk_id}
+    assert sum(p["documents"] for p in by_chunk["series"]) == by_chunk["total_documents"] - by_chunk["undated_documents"]
 
 
 def test_the_top_list_links_each_passage_to_its_reuse(web):
@@ -95,7 +101,7 @@ def test_the_page_draws_the_chart_and_marks_both_sides(web):
     client, plants = web
     chunk_id, answer = a_planted_chunk(client, plants[0])
     html = client.get("/reuse", params={"chunk_id": chunk_id}).text
-    drawn = [p for p in answer["periods"] if p["documents"]]
+    drawn = [p for p in answer["series"] if p["documents"]]
     assert len(re.findall(r'<a class="bar"', html)) == len(drawn)
     assert len(re.findall(r'<section class="pair reuse', html)) == len(answer["reuses"])
     assert html.count("<mark>") >= 2 * len(answer["reuses"])

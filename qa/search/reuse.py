@@ -44,7 +44,8 @@ class Reuse:
     document: DocumentSummary
     passage: Passage  # the document's passage holding the first shared run: what is cited
     spans: tuple[SharedSpan, ...]  # in source order
-    share: float  # of the source's reuse-form characters that the document shares
+    shared_chars: int  # the source's reuse-form characters that the document shares
+    share: float  # shared_chars over the source's reuse-form characters
     longest: int
     same_series: bool
     earliest: bool  # the earliest dated document holding the wording (the source's own included)
@@ -90,6 +91,7 @@ class ReuseReport:
     total_documents: int  # documents listed (the series' left out when hidden)
     series_documents: int  # documents of the source's own series sharing its wording, hidden or not
     earliest: DocumentSummary | None  # the earliest dated document holding the wording, the source's own included
+    earliest_chunk_id: str | None  # its passage holding the wording (of the listed page or the source)
     source_is_earliest: bool
     undated_documents: int
     periods: tuple[ReusePeriod, ...]  # every period from the first to the last, empty ones included
@@ -158,6 +160,7 @@ def reuse_of(view: ReuseView, request: ReuseRequest) -> ReuseReport:
                             match.doc_id in in_series, earliest is not None and earliest.doc_id == match.doc_id))
     )
     series_members = [summaries[doc_id] for doc_id in in_series]
+    source_is_earliest = earliest is not None and source_document is not None and earliest.doc_id == source_document.doc_id
     return ReuseReport(
         source_text=text,
         source_passage=passage,
@@ -167,7 +170,9 @@ def reuse_of(view: ReuseView, request: ReuseRequest) -> ReuseReport:
         total_documents=len(listed),
         series_documents=len(in_series),
         earliest=earliest,
-        source_is_earliest=earliest is not None and source_document is not None and earliest.doc_id == source_document.doc_id,
+        earliest_chunk_id=(passage.chunk_id if source_is_earliest and passage else
+                           _earliest_chunk(view, earliest, found, reuses, form) if earliest is not None else None),
+        source_is_earliest=source_is_earliest,
         undated_documents=sum(1 for d in dates if not d),
         periods=_periods([d for d in dates if d], granularity),
         series=_series_group(own_series, series_members),
@@ -176,6 +181,20 @@ def reuse_of(view: ReuseView, request: ReuseRequest) -> ReuseReport:
         limit=request.limit,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
     )
+
+
+def _earliest_chunk(view: ReuseView, earliest: DocumentSummary, found: Sequence[DocumentRuns],
+                    listed: Sequence[Reuse], form: ReuseForm) -> str | None:
+    """The passage of the earliest document that holds its first shared run (read again when it is not listed)."""
+    shown = next((r for r in listed if r.document.doc_id == earliest.doc_id), None)
+    if shown is not None:
+        return shown.passage.chunk_id
+    match = next((m for m in found if m.doc_id == earliest.doc_id), None)
+    document = view.documents_with_text([earliest.doc_id]).get(earliest.doc_id) if match is not None else None
+    if match is None or document is None:
+        return None
+    reuse = _reuse(match, document, view.passages_of(earliest.doc_id), form, False, True)
+    return reuse.passage.chunk_id if reuse is not None else None
 
 
 def _date_order(document: DocumentSummary) -> tuple:
@@ -215,12 +234,12 @@ def aligned_spans(match: DocumentRuns, source: ReuseForm, document: ReuseForm) -
     )
 
 
-def covered_share(match: DocumentRuns, source_length: int) -> float:
-    """The share of the source's reuse-form characters inside some run of ``match``."""
-    covered = np.zeros(source_length, dtype=bool)
+def covered(match: DocumentRuns, source_length: int) -> int:
+    """How many of the source's reuse-form characters lie inside some run of ``match``."""
+    inside = np.zeros(source_length, dtype=bool)
     for at, _, length in match.runs:
-        covered[at : at + length] = True
-    return round(float(covered.mean()), 4) if source_length else 0.0
+        inside[at : at + length] = True
+    return int(inside.sum())
 
 
 def _reuse(match: DocumentRuns, document: Document, passages: Sequence[Passage], source: ReuseForm,
@@ -231,7 +250,9 @@ def _reuse(match: DocumentRuns, document: Document, passages: Sequence[Passage],
     located = passage_for(passages, *first.document)
     if located is None:
         return None
-    return Reuse(document=document, passage=located[0], spans=spans, share=covered_share(match, len(source)),
+    shared = covered(match, len(source))
+    return Reuse(document=document, passage=located[0], spans=spans, shared_chars=shared,
+                 share=round(shared / len(source), 4) if len(source) else 0.0,
                  longest=match.longest, same_series=same_series, earliest=earliest)
 
 
