@@ -19,10 +19,14 @@ from qa.search.requests import (
     OPERATIONS,
     DocumentsRequest,
     PhraseRequest,
+    ReuseRequest,
     SearchRequest,
     SimilarRequest,
+    TopReuseRequest,
     parameters,
 )
+from qa.search.reuse import ReuseReport
+from qa.search.reuse_top import TopReuse
 from qa.search.service import SearchResult
 from qa.settings import Settings
 from qa.types import PassageFilter
@@ -33,12 +37,17 @@ SAMPLE: dict[str, Any] = {
     "speaker": "张三", "source": "www.gov.cn", "query": "工业强县", "k": 7, "mode": "lexical",
     "exclude_doc": "d-0000000000000003", "prefer": False, "ignore_filters": ("date:2024",), "text": "坚持工业立县",
     "chunk_id": "c-0000000000000001", "phrase": "工业", "granularity": "year", "offset": 3, "limit": 9,
+    "hide_series": True,
 }
 # What each front end takes besides an operation's fields, and nothing else.
-API_GET_EXTRAS = {"search": {"format"}, "phrase": {"format"}, "documents": set()}
+API_GET_EXTRAS = {"search": {"format"}, "phrase": {"format"}, "documents": set(), "reuse": set(), "reuse_top": set()}
 CLI_EXTRAS = {"data", "model", "as_json", "index", "reranker"}
-CLI_COMMANDS = {"search": ["search"], "similar": ["similar"], "phrase": ["phrase"], "documents": ["docs", "list"]}
-MCP_TOOLS = {"search": "search", "similar": "similar", "phrase": "phrase_timeline", "documents": "list_documents"}
+CLI_COMMANDS = {"search": ["search"], "similar": ["similar"], "phrase": ["phrase"], "documents": ["docs", "list"],
+                "reuse": ["reuse"], "reuse_top": ["reuse-top"]}
+MCP_TOOLS = {"search": "search", "similar": "similar", "phrase": "phrase_timeline", "documents": "list_documents",
+             "reuse": "reuse"}
+POSITIONAL = {"search": "query", "similar": "text", "phrase": "phrase", "reuse": "chunk_id"}  # the CLI's argument
+PAGES = {"search": "/search", "phrase": "/phrase", "documents": "/documents", "reuse": "/reuse", "reuse_top": "/reuse/top"}
 
 
 def sample(model: type) -> Any:
@@ -62,6 +71,18 @@ class RecordingService:
     def phrase(self, request: PhraseRequest) -> PhraseTimeline:
         self.asked.append(("phrase", request))
         return PhraseTimeline(request.phrase, "year", 0, 0, 0, None, (), (), (), (), request.offset, request.limit, 0.0)
+
+    def reuse(self, request: ReuseRequest) -> ReuseReport:
+        self.asked.append(("reuse", request))
+        return ReuseReport(request.text or "", None, None, 40, "year", 0, 0, None, None, False, 0, (), None, (),
+                           request.offset, request.limit, 0.0)
+
+    def reuse_top(self, request: TopReuseRequest) -> TopReuse:
+        self.asked.append(("reuse_top", request))
+        return TopReuse((), 0, 0.0)
+
+    def reused(self, passages) -> set[str]:
+        return set()
 
     def documents(self, offset: int = 0, limit: int = 50) -> tuple[list, int]:
         self.asked.append(("documents", DocumentsRequest(offset=offset, limit=limit)))
@@ -157,7 +178,8 @@ def test_a_similar_request_is_a_search_for_its_text():
 def test_the_openapi_description_states_each_operations_fields(web):
     client, _ = web
     paths = client.get("/openapi.json").json()["paths"]
-    for operation, path in (("search", "/api/search"), ("phrase", "/api/phrase"), ("documents", "/api/documents")):
+    for operation, path in (("search", "/api/search"), ("phrase", "/api/phrase"), ("documents", "/api/documents"),
+                            ("reuse", "/api/reuse"), ("reuse_top", "/api/reuse/top")):
         aliases = {field.alias for field in parameters(OPERATIONS[operation])}
         assert {p["name"] for p in paths[path]["get"]["parameters"]} == aliases | API_GET_EXTRAS[operation], path
     schemas = client.get("/openapi.json").json()["components"]["schemas"]
@@ -165,11 +187,11 @@ def test_the_openapi_description_states_each_operations_fields(web):
         assert set(schemas[body]["properties"]) == {field.alias for field in parameters(OPERATIONS[operation])}
 
 
-@pytest.mark.parametrize("operation", ["search", "phrase", "documents"])
+@pytest.mark.parametrize("operation", ["search", "phrase", "documents", "reuse", "reuse_top"])
 def test_the_api_get_and_the_page_pass_every_field_on(web, operation):
     client, service = web
     model = OPERATIONS[operation]
-    path = {"search": "/search", "phrase": "/phrase", "documents": "/documents"}[operation]
+    path = PAGES[operation]
     for url in (f"/api{path}", path):
         service.asked.clear()
         response = client.get(url, params=url_params(model))
@@ -178,7 +200,7 @@ def test_the_api_get_and_the_page_pass_every_field_on(web, operation):
         assert (asked, as_given(request)) == (operation, as_given(sample(model))), url
 
 
-@pytest.mark.parametrize("operation", ["search", "similar"])
+@pytest.mark.parametrize("operation", ["search", "similar", "reuse"])
 def test_the_api_post_passes_every_field_on(web, operation):
     client, service = web
     model = OPERATIONS[operation]
@@ -200,7 +222,7 @@ def test_the_similar_page_passes_every_field_on_from_a_link_and_from_its_form(we
     assert old_link.chunk_id == "c-0000000000000001"
 
 
-@pytest.mark.parametrize("operation", ["search", "similar", "phrase", "documents"])
+@pytest.mark.parametrize("operation", ["search", "similar", "phrase", "documents", "reuse", "reuse_top"])
 def test_the_cli_takes_every_field(monkeypatch, tmp_path, operation):
     import typer.main
 
@@ -221,7 +243,7 @@ def test_the_cli_takes_every_field(monkeypatch, tmp_path, operation):
     arguments = [*CLI_COMMANDS[operation]]
     for field in parameters(model):
         value = SAMPLE[field.name]
-        if field.name in ("query", "text", "phrase"):
+        if field.name == POSITIONAL.get(operation):
             arguments.insert(len(CLI_COMMANDS[operation]), value)
         elif isinstance(value, bool):
             arguments.append(f"--{field.alias}" if value else f"--no-{field.alias}")
@@ -234,7 +256,7 @@ def test_the_cli_takes_every_field(monkeypatch, tmp_path, operation):
     assert (asked, as_given(request)) == (operation, as_given(sample(model)))
 
 
-@pytest.mark.parametrize("operation", ["search", "similar", "phrase", "documents"])
+@pytest.mark.parametrize("operation", ["search", "similar", "phrase", "documents", "reuse"])
 def test_the_mcp_tools_take_every_field(monkeypatch, tmp_path, operation):
     pytest.importorskip("mcp", reason="the mcp package is not installed (pip install 'speechqa[mcp]')")
     import anyio
