@@ -429,36 +429,15 @@ def reuse(
 
     Example: speechqa reuse c-4eadaac54e5b4061-0 --hide-series
     """
-    from qa.serialize import ReuseResponse
+    from qa.cli_reuse import reuse_lines
+    from qa.serialize_reuse import ReuseResponse
 
     report = _browser(_settings(data, index=index)).reuse(request)
     if as_json:
         _emit(ReuseResponse.of(report).data())
         return
-    source = report.source_passage
-    where = f"{source.chunk_id}" if source else "the text"
-    typer.echo(f"{where}: {report.total_documents} documents reuse its wording (runs of {report.min_run}+ letters "
-               "and digits, either script, punctuation aside)")
-    if report.earliest is not None:
-        own = " (this passage's own document)" if report.source_is_earliest else ""
-        typer.echo(f"earliest known source: {report.earliest.metadata.title or report.earliest.doc_id} "
-                   f"{report.earliest.metadata.date}{own}")
-    if report.series is not None:
-        hidden = ", hidden" if request.hide_series else " (--hide-series leaves them out)"
-        typer.echo(f"its own series 「{report.series.title}」: {report.series.documents} documents{hidden}")
-    top = max((p.documents for p in report.periods), default=0)
-    for point in report.periods:
-        typer.echo(f"  {point.period:>7}  {point.documents:>5}  {'█' * round(30 * point.documents / top) if top else ''}")
-    typer.echo("")
-    for rank, found in enumerate(report.reuses, start=report.offset + 1):
-        marks = "".join((" earliest" if found.earliest else "", " same series" if found.same_series else ""))
-        typer.echo(f"[{rank}] {_cite(found)} · {round(100 * found.share)}% of the passage, longest run {found.longest}{marks}")
-        start, end = found.highlights[0] if found.highlights else (0, 0)
-        text_ = found.passage.text.replace("\n", " ")
-        typer.echo(f"    …{text_[max(0, start - 20):start]}【{text_[start:end]}】{text_[end:end + 20]}…")
-    shown = report.offset + len(report.reuses)
-    if shown < report.total_documents:
-        typer.echo(f"({report.total_documents - shown} more: --offset {shown})")
+    for line in reuse_lines(report, hide_series=request.hide_series, cite=_cite):
+        typer.echo(line)
 
 
 @app.command("reuse-top")
@@ -473,17 +452,15 @@ def reuse_top(
 
     Example: speechqa reuse-top --date-from 2020-01-01 --date-to 2020-12-31 --limit 10
     """
-    from qa.serialize import TopReuseResponse
+    from qa.cli_reuse import top_lines
+    from qa.serialize_reuse import TopReuseResponse
 
     top = _browser(_settings(data, index=index)).reuse_top(request)
     if as_json:
         _emit(TopReuseResponse.of(top).data())
         return
-    for rank, item in enumerate(top.passages, start=1):
-        start, end = item.shared
-        typer.echo(f"[{rank}] {item.documents} documents, {item.first_date} – {item.last_date}: {_cite(item)}")
-        typer.echo(f"    【{item.passage.text[start:end].replace(chr(10), ' ')}】")
-        typer.echo(f"    speechqa reuse {item.passage.chunk_id}")
+    for line in top_lines(top, cite=_cite):
+        typer.echo(line)
 
 
 def _cite(hit) -> str:

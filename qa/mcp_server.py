@@ -117,10 +117,10 @@ def build_server(settings: Settings, web_url: str = DEFAULT_WEB_URL) -> MCPServe
         DocumentsPage,
         Hit,
         PhraseTimeline,
-        ReuseResponse,
         SearchResponse,
         UploadReport,
     )
+    from qa.serialize_reuse import ReuseResponse
     from qa.types import Hit as Found
 
     holder = _Service(settings)

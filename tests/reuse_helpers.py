@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import random
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from conftest import ROOT, SEEDS
 
-from embeddings.base import Encoder
 from qa.index.collection import ChunkingSettings
 from qa.index.reuse_index import MIN_RUN, IndexedDocument, ReuseIndex
 from qa.index.store import PassageStore
@@ -172,26 +170,6 @@ def longest_common_run(a: np.ndarray, b: np.ndarray) -> int:
         best = max(best, int(current.max()))
         previous = current
     return best
-
-
-class CharacterEncoder(Encoder):
-    """Unit vectors of hashed character counts: deterministic and instant, for collections whose reuse is
-    tested (reuse reads no vectors; a collection needs some)."""
-
-    name = "test-characters"
-    dim = 32
-    backend = "test"
-
-    def tokenize(self, texts, kind: str) -> list[str]:
-        return list(texts)
-
-    def forward(self, inputs: list[str]) -> np.ndarray:
-        out = np.zeros((len(inputs), self.dim), dtype=np.float32)
-        for row, text in enumerate(inputs):
-            for ch in text:
-                out[row, zlib.crc32(ch.encode()) % self.dim] += 1
-            out[row] = out[row] / np.linalg.norm(out[row]) if out[row].any() else np.eye(self.dim, dtype=np.float32)[0]
-        return out
 
 
 def as_raw(document: Document) -> RawDocument:

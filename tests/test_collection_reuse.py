@@ -7,10 +7,12 @@ import shutil
 from types import SimpleNamespace
 
 import pytest
-from reuse_helpers import CharacterEncoder, as_raw, planted_documents
+from reuse_helpers import as_raw, planted_documents
 
+from embeddings.char_ngrams import CHAR_NGRAMS_MODEL, CharNgramEncoder
 from qa.errors import NotSupportedError
-from qa.index.collection import Collection, read_manifest
+from qa.index.collection import Collection
+from qa.index.manifest import read_manifest
 from qa.index.milvus_backend import MilvusCollection
 from qa.ingest.pipeline import Ingester
 from qa.search.requests import ReuseRequest
@@ -24,9 +26,9 @@ COPIED = ("加快工業經濟發展,一定要根據我縣實際,用好用夠政�
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """A collection of the planted documents, ingested as ingest does with a stand-in encoder, then closed."""
+    """A collection of the planted documents, ingested as ingest does with the n-gram encoder, then closed."""
     directory = tmp_path_factory.mktemp("reuse-collection")
-    encoder = CharacterEncoder()
+    encoder = CharNgramEncoder()
     collection = Collection.open(directory, encoder.name, create=True)
     documents, plants = planted_documents()
     report = Ingester(collection, encoder).add_records([as_raw(d) for d in documents])
@@ -39,7 +41,7 @@ def built(tmp_path_factory):
 def collection(built, tmp_path):
     directory = tmp_path / "copy"
     shutil.copytree(built[0], directory)
-    opened = Collection.open(directory, CharacterEncoder.name)
+    opened = Collection.open(directory, CHAR_NGRAMS_MODEL)
     yield opened
     opened.close()
 
@@ -63,7 +65,7 @@ def test_an_upload_and_a_deletion_count_at_once_without_a_rebuild(collection, bu
     before = reusing(collection, COPIED)
     index = collection.reuse.index
     segments = index.segment_count
-    Ingester(collection, CharacterEncoder()).add_records(
+    Ingester(collection, CharNgramEncoder()).add_records(
         [RawDocument(text=f"县工业推进会讲话\n{COPIED}\n会议要求各乡镇抓好落实。", source="copy.txt", date="2024-05-01")])
     after = service.reuse(ReuseRequest(text=COPIED))
     added = {r.document.doc_id for r in after.reuses} - before
@@ -78,7 +80,7 @@ def test_reopened_it_reads_the_saved_index_and_answers_alike(collection, built, 
     directory = collection.directory
     collection.close()
     with caplog.at_level(logging.WARNING):
-        reopened = Collection.open(directory, CharacterEncoder.name)
+        reopened = Collection.open(directory, CHAR_NGRAMS_MODEL)
         try:
             assert answers(reopened, built[1]) == expected
         finally:
@@ -92,7 +94,7 @@ def test_missing_files_are_rebuilt_from_the_store(collection, built, caplog):
     collection.close()
     shutil.rmtree(directory / "reuse")
     with caplog.at_level(logging.WARNING):
-        reopened = Collection.open(directory, CharacterEncoder.name)
+        reopened = Collection.open(directory, CHAR_NGRAMS_MODEL)
         try:
             assert answers(reopened, built[1]) == expected
         finally:
@@ -102,9 +104,9 @@ def test_missing_files_are_rebuilt_from_the_store(collection, built, caplog):
 
 def test_a_change_another_process_made_is_caught_up_from_the_log(collection):
     before = reusing(collection, COPIED)
-    other = Collection.open(collection.directory, CharacterEncoder.name)
+    other = Collection.open(collection.directory, CHAR_NGRAMS_MODEL)
     # The other writer stops without saving its indexes, as a killed process would.
-    report = Ingester(other, CharacterEncoder()).add_records(
+    report = Ingester(other, CharNgramEncoder()).add_records(
         [RawDocument(text=f"另一进程写入\n{COPIED}\n完。", source="other.txt", date="2024-06-01")])
     other.wait_for_maintenance()
     other.store.close()

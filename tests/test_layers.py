@@ -27,7 +27,9 @@ LAYERS = {
     "qa.search": 3,
     "qa.app": 4,
     "qa.serialize": 4,
+    "qa.serialize_reuse": 4,
     "qa.cli": 5,
+    "qa.cli_reuse": 5,
     "qa.mcp_server": 5,
     "web": 5,
 }

@@ -1,6 +1,6 @@
 """The reuse pages in a real headless chromium: the chart's bars, both sides marked, the link from a search result.
 
-The server runs in this process over a collection with planted reuse, embedded by a stand-in encoder, so no
+The server runs in this process over a collection with planted reuse, embedded by the character n-gram encoder, so no
 model is needed. Screenshots go to test-output/screenshots/ (git-ignored), as tests/test_browser.py's do.
 """
 
@@ -12,7 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from reuse_helpers import CharacterEncoder, as_raw, planted_documents
+from reuse_helpers import as_raw, planted_documents
+
+from embeddings.char_ngrams import CharNgramEncoder
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -38,7 +40,7 @@ def server(tmp_path_factory):
     from web.app import create_app
 
     directory = tmp_path_factory.mktemp("reuse-browser") / "data"
-    encoder = CharacterEncoder()
+    encoder = CharNgramEncoder()
     collection = Collection.open(directory, encoder.name, create=True)
     documents, plants = planted_documents()
     Ingester(collection, encoder).add_records([as_raw(d) for d in documents])

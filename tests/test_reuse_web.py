@@ -8,9 +8,10 @@ import shutil
 
 import pytest
 from fastapi.testclient import TestClient
-from reuse_helpers import CharacterEncoder, as_raw, planted_documents
+from reuse_helpers import as_raw, planted_documents
 from typer.testing import CliRunner
 
+from embeddings.char_ngrams import CHAR_NGRAMS_MODEL, CharNgramEncoder
 from qa.index.collection import Collection
 from qa.ingest.pipeline import Ingester
 from qa.search.service import SearchService
@@ -21,7 +22,7 @@ from qa.text.fingerprints import reuse_codes
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     directory = tmp_path_factory.mktemp("reuse-web") / "data"
-    encoder = CharacterEncoder()
+    encoder = CharNgramEncoder()
     collection = Collection.open(directory, encoder.name, create=True)
     documents, plants = planted_documents()
     Ingester(collection, encoder).add_records([as_raw(d) for d in documents])
@@ -35,9 +36,9 @@ def web(built, tmp_path_factory):
 
     directory = tmp_path_factory.mktemp("reuse-web-copy") / "data"
     shutil.copytree(built[0], directory)
-    collection = Collection.open(directory, CharacterEncoder.name)
+    collection = Collection.open(directory, CHAR_NGRAMS_MODEL)
     settings = Settings.from_env({}, data_dir=directory, cache_dir=directory.parent / "cache")
-    client = TestClient(create_app(settings, service=SearchService(collection, CharacterEncoder())),
+    client = TestClient(create_app(settings, service=SearchService(collection, CharNgramEncoder())),
                         base_url="http://127.0.0.1")
     yield client, built[1]
     collection.close()

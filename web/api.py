@@ -18,11 +18,10 @@ from qa.serialize import (
     ErrorBody,
     Health,
     PhraseTimeline,
-    ReuseResponse,
     SearchResponse,
-    TopReuseResponse,
     UploadReport,
 )
+from qa.serialize_reuse import ReuseResponse, TopReuseResponse
 from qa.types import Hit
 from web.deps import (
     AppSettings,

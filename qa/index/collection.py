@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
-import json
 import logging
 import os
 import shutil
@@ -33,43 +32,23 @@ from qa.index.contract import Capabilities, ChunkingSettings, Reindexable
 from qa.index.embedded_view import EmbeddedView
 from qa.index.indexes import PassageIndex
 from qa.index.lexical import LexicalIndex
+from qa.index.manifest import MANIFEST, read_manifest, write_json_atomic
 from qa.index.near_duplicates import NearDuplicateFinder
 from qa.index.store import PassageStore, StoreSnapshot
 from qa.index.store_log import StoreChange
 from qa.index.store_passages import StoredPassage
 from qa.index.vector_index import VectorPassageIndex
-from qa.text.shingles import band_keys
 from qa.types import Document, DocumentSummary, Metadata, Passage, PassageFilter
 
 log = logging.getLogger(__name__)
 
 # 2: indexes in segments with tombstones, each recording its store version; a change log in the store.
 FORMAT_VERSION = 2
-MANIFEST = "manifest.json"
 STORE_FILE = "speechqa.sqlite"
 LOCK_FILE = "speechqa.lock"
 
 IndexT = TypeVar("IndexT", VectorPassageIndex, LexicalIndex)
 Step = Callable[[], None]  # one change to an index, applied when the collection publishes it
-
-
-def read_manifest(directory: Path) -> dict:
-    path = directory / MANIFEST
-    if not path.exists():
-        return {}
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:  # written atomically, so only a hand-edited file is broken: rebuild from the store
-        return {}
-
-
-def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, ensure_ascii=False, indent=2)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def lower_thread_priority(by: int = 10) -> None:
@@ -86,21 +65,6 @@ def lower_thread_priority(by: int = 10) -> None:
 
 def rebuild_hint(directory: Path, model: str) -> str:
     return f"run `speechqa reindex --data {directory} --model {model}` to rebuild it with that model"
-
-
-class LiveNearDuplicates(NearDuplicateFinder):
-    """The collection's MinHash signatures, kept in step with its documents (so an upload need not read them all)."""
-
-    def remove(self, doc_id: str) -> None:
-        signature = self._signatures.pop(doc_id, None)
-        if signature is None:
-            return
-        for key in band_keys(signature):
-            bucket = self._buckets.get(key)
-            if bucket is not None and doc_id in bucket:
-                bucket.remove(doc_id)
-                if not bucket:
-                    del self._buckets[key]
 
 
 class Collection:
@@ -124,7 +88,7 @@ class Collection:
         self._maintenance: threading.Thread | None = None
         self._maintenance_lock = threading.Lock()
         self._dirty = False
-        self._near: LiveNearDuplicates | None = None
+        self._near: NearDuplicateFinder | None = None
         self._measure_wanted = False
 
     @classmethod
@@ -334,7 +298,7 @@ class Collection:
         """Signatures of every stored document, read from the store once and then kept in step."""
         with self._write_lock:
             if self._near is None:
-                near = LiveNearDuplicates()
+                near = NearDuplicateFinder()
                 for doc_id, blob in self.store.iter_shingles():
                     near.add(doc_id, np.frombuffer(blob, dtype=np.uint64))
                 self._near = near
@@ -505,7 +469,7 @@ class Collection:
             lexical_entry = lexical.save(self.directory)
             reuse_entry = self.reuse.save()
             saved = [vector_entry["version"], lexical_entry["version"]] + ([reuse_entry["version"]] if reuse_entry else [])
-            _write_json_atomic(
+            write_json_atomic(
                 self.directory / MANIFEST,
                 {
                     "format_version": FORMAT_VERSION,

@@ -8,7 +8,8 @@ from qa.text.shingles import NEAR_DUPLICATE_JACCARD, band_keys, estimated_jaccar
 
 
 class NearDuplicateFinder:
-    """Holds the signatures of a collection's documents and finds the one a new text nearly repeats."""
+    """Holds the signatures of a collection's documents and finds the one a new text nearly repeats; kept in step
+    with the collection's documents, so an upload need not read them all."""
 
     def __init__(self) -> None:
         self._buckets: dict[bytes, list[str]] = {}
@@ -27,3 +28,14 @@ class NearDuplicateFinder:
                 if score >= best_score:
                     best, best_score = doc_id, score
         return best
+
+    def remove(self, doc_id: str) -> None:
+        signature = self._signatures.pop(doc_id, None)
+        if signature is None:
+            return
+        for key in band_keys(signature):
+            bucket = self._buckets.get(key)
+            if bucket is not None and doc_id in bucket:
+                bucket.remove(doc_id)
+                if not bucket:
+                    del self._buckets[key]
