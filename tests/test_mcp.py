@@ -18,7 +18,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client  # noqa: E402
 WEB = "http://127.0.0.1:8000"
 QUESTION = "招商引资进度为什么落后"
 ANSWER = "招商引資進度全市排名最后"
-READ_TOOLS = {"search", "similar", "list_documents", "get_document", "get_passage", "phrase_timeline"}
+READ_TOOLS = {"search", "similar", "list_documents", "get_document", "get_passage", "phrase_timeline", "reuse"}
 CITATION_KEYS = {"title", "date", "speaker", "place", "source", "section", "char_start", "char_end", "url"}
 
 
@@ -73,6 +73,7 @@ def test_every_tool_answers_with_citations_and_links(mcp_data, model_cache_dir):
             "document": payload(await session.call_tool("get_document", {"doc_id": found["results"][0]["doc_id"]})),
             "phrase": payload(await session.call_tool("phrase_timeline", {"phrase": "招商引资", "limit": 3})),
             "listed": payload(await session.call_tool("list_documents", {"offset": 1, "limit": 2})),
+            "reuse": payload(await session.call_tool("reuse", {"text": found["results"][0]["text"]})),
             "missing": await session.call_tool("get_passage", {"chunk_id": "c-nope"}),
         }
 
@@ -110,6 +111,12 @@ def test_every_tool_answers_with_citations_and_links(mcp_data, model_cache_dir):
     listed = out["listed"]
     assert (listed["total"], listed["offset"], listed["limit"], len(listed["documents"])) == (5, 1, 2, 2)
     assert all(d["link"] == f"{WEB}/doc/{d['doc_id']}" for d in listed["documents"])
+
+    reuse = out["reuse"]  # a pasted passage: its own document holds all of its wording
+    own = next(r for r in reuse["reuses"] if r["chunk_id"] == results[0]["chunk_id"])
+    assert own["share"] == 1.0 and reuse["total_documents"] == len(reuse["reuses"]) >= 1
+    for item in reuse["reuses"]:
+        check_cited(item)
 
     assert out["missing"].is_error
     assert "no passage with chunk_id 'c-nope'" in out["missing"].content[0].text
