@@ -292,7 +292,7 @@ def similar(
 
 @app.command("eval")
 def eval_command(
-    questions: Path,
+    questions: Annotated[list[Path], typer.Argument(help="one or more questions files")],
     data: DataOpt = None,
     model: ModelOpt = None,
     k: Annotated[int, typer.Option(help="passages per query, 1-100")] = 10,
@@ -302,29 +302,44 @@ def eval_command(
     index: IndexOpt = None,
     reranker: RerankerOpt = None,
 ) -> None:
-    """Measure recall@1/5/10 and MRR@10 on a questions file (one JSON object a line: id, type, query, gold).
+    """Measure recall@1/5/10 and MRR@10 on questions files (one JSON object a line: id, type, query, gold);
+    with several files, each file's figures and then those of all their questions pooled.
 
-    Example: speechqa eval ../shared/eval/dev_questions.jsonl --mode all
+    Example: speechqa eval ../shared/eval/archive_dev_questions.jsonl ../shared/eval/archive_dev2_questions.jsonl --mode all
     """
-    from qa.search.evaluate import evaluate, load_questions
+    from qa.search.evaluate import evaluate_sets, load_questions
     from qa.text.normalize import to_simplified, to_traditional
 
     transforms = {"none": None, "t2s": to_simplified, "s2t": to_traditional}
     if script not in transforms:
         raise typer.BadParameter("--script must be none, t2s or s2t")
-    loaded = load_questions(questions)
+    sets = {str(path): load_questions(path) for path in questions}
+    if len(sets) < len(questions):
+        raise typer.BadParameter("each questions file may be named once")
     service = open_service(_settings(data, model, index=index, reranker=reranker))
     modes = ["dense", "lexical", "hybrid"] if mode == "all" else [mode]
+    several = len(sets) > 1
     for one in modes:
-        report = evaluate(service, loaded, k=k, mode=one, transform=transforms[script])
-        if as_json:
-            _emit(report)
+        reports, pooled = evaluate_sets(service, sets, k=k, mode=one, transform=transforms[script])
+        if not several:
+            _print_evaluation(next(iter(reports.values())), as_json)
             continue
-        overall = report["overall"]
-        typer.echo(f"mode={one}  n={overall['n']}  " + "  ".join(f"{key}={value}" for key, value in overall.items() if key != "n")
-                   + f"  p50={report['latency_ms']['p50']}ms p95={report['latency_ms']['p95']}ms")
-        for kind, metrics in report["by_type"].items():
-            typer.echo(f"    {kind:<13}" + "  ".join(f"{key}={value}" for key, value in metrics.items()))
+        for name, report in reports.items():
+            _print_evaluation(report, as_json, heading=name, extra={"file": name})
+        _print_evaluation(pooled, as_json, heading=f"pooled: {len(sets)} files", extra={"files": list(sets)})
+
+
+def _print_evaluation(report: dict, as_json: bool, *, heading: str | None = None, extra: dict | None = None) -> None:
+    if as_json:
+        _emit({**(extra or {}), **report})
+        return
+    if heading:
+        typer.echo(f"[{heading}]")
+    overall = report["overall"]
+    typer.echo(f"mode={report['mode']}  n={overall['n']}  " + "  ".join(f"{key}={value}" for key, value in overall.items() if key != "n")
+               + f"  p50={report['latency_ms']['p50']}ms p95={report['latency_ms']['p95']}ms")
+    for kind, metrics in report["by_type"].items():
+        typer.echo(f"    {kind:<13}" + "  ".join(f"{key}={value}" for key, value in metrics.items()))
 
 
 @app.command()

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from qa.errors import BadInputError
-from qa.search.evaluate import JUDGED_PREFIX_CHARS, Question, answers, evaluate, judge_normalise, load_questions
+from qa.search.evaluate import (
+    JUDGED_PREFIX_CHARS,
+    Question,
+    answers,
+    evaluate,
+    evaluate_sets,
+    judge_normalise,
+    load_questions,
+)
 
 SAMPLES = Path(__file__).parents[1] / "qa" / "sample_speeches"
 
@@ -126,6 +135,56 @@ def test_a_transform_changes_the_query_sent():
     service = CannedService({"问一?": ranked(2, "答案甲")})
     report = evaluate(service, QUESTIONS[:1], transform=lambda query: query + "?")
     assert [r.query for r in service.requests] == ["问一?"] and report["questions"][0]["rank"] == 2
+
+
+def test_several_sets_are_reported_each_and_pooled_over_their_questions():
+    second = [Question("q1", "english", "问五", ("答案己",))]  # an id the first set uses too
+    service = CannedService({**SERVICE_RESULTS, "问五": ranked(2, "答案己")})
+    reports, pooled = evaluate_sets(service, {"a.jsonl": QUESTIONS, "b.jsonl": second}, k=10, mode="lexical")
+    assert service.warmed
+    assert list(reports) == ["a.jsonl", "b.jsonl"]
+    assert {key: value for key, value in reports["a.jsonl"].items() if key != "latency_ms"} == {
+        key: value for key, value in evaluate(CannedService(SERVICE_RESULTS), QUESTIONS, mode="lexical").items()
+        if key != "latency_ms"}
+    assert reports["b.jsonl"]["overall"] == {"recall@1": 0.0, "recall@5": 1.0, "recall@10": 1.0, "mrr@10": 0.5, "n": 1}
+    # Pooled over the five questions, not the mean of the two sets' figures.
+    assert pooled["overall"] == {"recall@1": 0.2, "recall@5": 0.6, "recall@10": 0.8,
+                                 "mrr@10": round((1 + 1 / 3 + 1 / 7 + 1 / 2) / 5, 4), "n": 5}
+    assert sorted(pooled["by_type"]) == ["english", "factoid", "paraphrase"]
+    assert pooled["questions"][-2:] == [{"id": "q4", "type": "paraphrase", "rank": 7, "set": "a.jsonl"},
+                                        {"id": "q1", "type": "english", "rank": 2, "set": "b.jsonl"}]
+    assert (pooled["mode"], pooled["k"], sorted(pooled["latency_ms"])) == ("lexical", 10, ["p50", "p95"])
+
+
+def test_the_eval_command_prints_each_file_then_the_pooled_figures(tmp_path: Path, monkeypatch):
+    from typer.testing import CliRunner
+
+    import qa.cli
+
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_text('{"id": "q1", "type": "factoid", "query": "问一", "gold": ["答案甲"]}\n', encoding="utf-8")
+    second.write_text('{"id": "q2", "type": "english", "query": "问二", "gold": ["答案乙"]}\n', encoding="utf-8")
+    monkeypatch.setattr(qa.cli, "open_service", lambda settings: CannedService(SERVICE_RESULTS))
+    runner = CliRunner()
+    text = runner.invoke(qa.cli.app, ["eval", str(first), str(second), "--data", str(tmp_path)])
+    assert text.exit_code == 0, text.output
+    lines = [line.split("  p50=")[0] for line in text.output.splitlines()]
+    assert lines == [
+        f"[{first}]", "mode=hybrid  n=1  recall@1=1.0  recall@5=1.0  recall@10=1.0  mrr@10=1.0",
+        "    factoid      recall@1=1.0  recall@5=1.0  recall@10=1.0  mrr@10=1.0  n=1",
+        f"[{second}]", "mode=hybrid  n=1  recall@1=0.0  recall@5=1.0  recall@10=1.0  mrr@10=0.3333",
+        "    english      recall@1=0.0  recall@5=1.0  recall@10=1.0  mrr@10=0.3333  n=1",
+        "[pooled: 2 files]", "mode=hybrid  n=2  recall@1=0.5  recall@5=1.0  recall@10=1.0  mrr@10=0.6667",
+        "    english      recall@1=0.0  recall@5=1.0  recall@10=1.0  mrr@10=0.3333  n=1",
+        "    factoid      recall@1=1.0  recall@5=1.0  recall@10=1.0  mrr@10=1.0  n=1",
+    ]
+    as_json = runner.invoke(qa.cli.app, ["eval", str(first), str(second), "--json", "--mode", "lexical", "--data", str(tmp_path)])
+    objects = [json.loads(line) for line in as_json.output.splitlines()]
+    assert [(o.get("file"), o.get("files"), o["mode"], o["overall"]["n"]) for o in objects] == [
+        (str(first), None, "lexical", 1), (str(second), None, "lexical", 1), (None, [str(first), str(second)], "lexical", 2)]
+    single = runner.invoke(qa.cli.app, ["eval", str(first), "--json", "--data", str(tmp_path)])
+    assert [sorted(json.loads(line)) for line in single.output.splitlines()] == [
+        ["by_type", "k", "latency_ms", "mode", "overall", "questions"]]  # one file: the report as before, no file key
 
 
 # --------------------------------------------------------------------------- the questions file

@@ -6,7 +6,7 @@ import json
 import re
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,21 +69,21 @@ def _metrics(ranks: list[int | None], k: int) -> dict:
     return out
 
 
-def evaluate(service: SearchService, questions: Sequence[Question], *, k: int = 10, mode: str = "hybrid",
-             transform: Callable[[str], str] | None = None) -> dict:
-    """Run every question, judge its top k, and report the metrics with latency."""
-    service.warm_up()  # latency is measured on a warm service, as the server runs
+def _judge(service: SearchService, questions: Sequence[Question], *, k: int, mode: str,
+           transform: Callable[[str], str] | None) -> tuple[list[int | None], list[float]]:
+    """Each question's first answering rank (None when none of the top k answers) and its latency in ms."""
     ranks: list[int | None] = []
     latencies: list[float] = []
-    per_question = []
     for question in questions:
         query = transform(question.query) if transform else question.query
         started = time.perf_counter()
         result = service.search(SearchRequest(query=query, k=k, mode=mode))
         latencies.append((time.perf_counter() - started) * 1000)
-        rank = next((hit.rank for hit in result.hits if answers(hit.passage.text, question.gold)), None)
-        ranks.append(rank)
-        per_question.append({"id": question.id, "type": question.type, "rank": rank})
+        ranks.append(next((hit.rank for hit in result.hits if answers(hit.passage.text, question.gold)), None))
+    return ranks, latencies
+
+
+def _report(questions: Sequence[Question], ranks: list[int | None], latencies: list[float], *, k: int, mode: str) -> dict:
     types = sorted({q.type for q in questions})
     ordered = sorted(latencies)
     return {
@@ -95,5 +95,39 @@ def evaluate(service: SearchService, questions: Sequence[Question], *, k: int = 
             "p50": round(statistics.median(latencies), 2),
             "p95": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 2),
         },
-        "questions": per_question,
+        "questions": [{"id": q.id, "type": q.type, "rank": r} for q, r in zip(questions, ranks, strict=True)],
     }
+
+
+def evaluate(service: SearchService, questions: Sequence[Question], *, k: int = 10, mode: str = "hybrid",
+             transform: Callable[[str], str] | None = None) -> dict:
+    """Run every question, judge its top k, and report the metrics with latency."""
+    service.warm_up()  # latency is measured on a warm service, as the server runs
+    ranks, latencies = _judge(service, questions, k=k, mode=mode, transform=transform)
+    return _report(questions, ranks, latencies, k=k, mode=mode)
+
+
+def evaluate_sets(service: SearchService, sets: Mapping[str, Sequence[Question]], *, k: int = 10, mode: str = "hybrid",
+                  transform: Callable[[str], str] | None = None) -> tuple[dict[str, dict], dict]:
+    """`evaluate` for each named question set, and the report of all their questions pooled.
+
+    Pooled figures are over questions, not an average of the sets' figures: a set of 60 weighs more
+    than one of 48. A pooled question's entry names its set, as ids may repeat across sets.
+    """
+    service.warm_up()
+    reports: dict[str, dict] = {}
+    pooled_questions: list[Question] = []
+    pooled_ranks: list[int | None] = []
+    pooled_latencies: list[float] = []
+    names: list[str] = []
+    for name, questions in sets.items():
+        ranks, latencies = _judge(service, questions, k=k, mode=mode, transform=transform)
+        reports[name] = _report(questions, ranks, latencies, k=k, mode=mode)
+        pooled_questions.extend(questions)
+        pooled_ranks.extend(ranks)
+        pooled_latencies.extend(latencies)
+        names.extend([name] * len(questions))
+    pooled = _report(pooled_questions, pooled_ranks, pooled_latencies, k=k, mode=mode)
+    for entry, name in zip(pooled["questions"], names, strict=True):
+        entry["set"] = name
+    return reports, pooled
