@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from qa.text.name_pairs import NamePair, count_pairs, english_key, is_acronym, kept_pairs, pairs_in_text
@@ -74,3 +77,17 @@ def test_a_pair_is_kept_when_it_recurs_or_its_english_has_no_other_chinese_name(
 def test_pairs_are_counted_over_texts():
     texts = ["美國在台協會（AIT）特別選定", "感謝美國在台協會（AIT）與", "no pairs here"]
     assert count_pairs(texts) == {NamePair("美國在台協會", "AIT"): 2}
+
+
+# --- the hand check: 100 kept pairs drawn at random (docs/name_pairs_check.md) ------------------------
+CHECKED = [json.loads(line) for line in (Path(__file__).parent / "data" / "name_pairs_check.jsonl").open(encoding="utf-8")]
+
+
+@pytest.mark.parametrize("record", CHECKED, ids=[str(record["n"]) for record in CHECKED])
+def test_each_checked_pair_is_still_harvested_from_its_line(record: dict):
+    assert NamePair(record["chinese"], record["english"]) in pairs_in_text(record["line"])
+
+
+def test_the_checked_pairs_are_precise():
+    assert len(CHECKED) == 100 and {record["verdict"] for record in CHECKED} <= {"correct", "wrong"}
+    assert sum(record["verdict"] == "correct" for record in CHECKED) / len(CHECKED) >= 0.95

@@ -24,6 +24,7 @@ _LATIN_LETTER = "A-Za-z\u00c0-\u024f"
 _ENGLISH_SIDE = re.compile(rf"^[{_LATIN_LETTER}0-9][{_LATIN_LETTER}0-9 .,&'’\-‧·/+]*$")
 _BRACKETED = re.compile(r"[（(]([^（）()]{1,120})[）)]")
 _HAN_RUN = re.compile(f"[{HAN_UNIFIED}‧·・．•]+$")
+_MEASURE_WORDS = frozenset("屆年月日號週周次個位名家項條期")
 _QUOTED = re.compile(f"[「『“]([{HAN_UNIFIED}‧·・．•]{{2,24}})[」』”]$")
 _HAN_SIDE = re.compile(f"^[{HAN_UNIFIED}][{HAN_UNIFIED}‧·・．•]{{1,23}}$")
 _LATIN_RUN = re.compile(rf"[{_LATIN_LETTER}0-9][{_LATIN_LETTER}0-9.&'’\-]*(?:[ \u00a0][{_LATIN_LETTER}0-9.&'’\-]+)*")
@@ -40,7 +41,7 @@ _QUALIFIER = re.compile(r"^(?:Jr\.?|Sr\.?|I{1,3}|IV|Ph\.?D\.?|[RDI]-[A-Z]{2}|G?[
 # Titles after which a person's name follows: 外交部長孟卡達, 駐台大使達比亞, 教宗方濟各. A title is whole
 # jieba words (one or more); words ending in 長 are titles (部長, 處長, 議長, 幹事長) unless listed here.
 _TITLES = frozenset(
-    "書記 常代 夫婿 召集人 家 卿 大使 公使 代表 總統 副總統 總理 副總理 首相 主席 副主席 主任 議員 參議員 眾議員 委員 理事 董事 幹事 顧問 "
+    "書記 常代 夫婿 召集人 總監 手 家 卿 大使 公使 代表 總統 副總統 總理 副總理 首相 主席 副主席 主任 議員 參議員 眾議員 委員 理事 董事 幹事 顧問 "
     "研究員 秘書 教宗 國王 王后 女王 親王 王儲 王子 公主 總督 夫人 女士 先生 博士 教授 律師 醫師 經理 創辦人 發言人 "
     "負責人 主持人 當選人 候選人 代辦 特使 總裁 主教 樞機 執行董事 執行理事 部長 次長".split()
 )
@@ -133,11 +134,18 @@ def chinese_side(left: str, english: str) -> str | None:
     quoted = _QUOTED.search(left)
     if quoted:
         return quoted.group(1)
-    run = _HAN_RUN.search(left[-MAX_LEFT_CHARS:])
+    tail = left[-MAX_LEFT_CHARS:]
+    run = _HAN_RUN.search(tail)
     if not run:
         return None
-    words = _split_titles(_words(run.group(0)))
-    if run.start() == 0 and len(left) > MAX_LEFT_CHARS and _HAN_RUN.search(left[:-MAX_LEFT_CHARS]):
+    start = len(left) - len(tail) + run.start()  # where the run starts in `left`
+    text = run.group(0)
+    if left[start - 1:start].isdigit() and text[0] in _MEASURE_WORDS:
+        text = text[1:]  # 第23屆世界蘭花會議: a measure word after a number starts no name
+    if not text:
+        return None
+    words = _split_titles(_words(text))
+    if run.start() == 0 and start > 0 and _HAN_RUN.search(left[:start]):
         words = words[1:]  # the run was cut short, so its first word may be a fragment
     person = not is_acronym(english)
     if person:
