@@ -48,9 +48,10 @@ def replicate(source: Path, target: Path, copies: int, model: str, noise: float 
         dim = len(next(iter(passage_vectors.values()))) if passage_vectors else 0
         sentence_vectors = source_store.known_sentence_vectors(model, hashes, dim)
         for copy in range(copies):
-            items, vectors, sentences = [], {}, {}
+            items, vectors, sentences, names = [], {}, {}, {}
             for doc_id, document in documents.items():
                 new_id = f"{doc_id}x{copy}"
+                names[new_id] = source_store.name_pairs_of(doc_id)
                 stored = []
                 for source_passage in stored_of.get(doc_id, []):
                     vector = passage_vectors.get(source_passage.embed_hash)
@@ -67,7 +68,7 @@ def replicate(source: Path, target: Path, copies: int, model: str, noise: float 
                 items.append((replace(document, doc_id=new_id, content_hash=f"{document.content_hash}~{copy}",
                                       sources=tuple(f"{s}~{copy}" for s in document.sources)), stored, None))
                 written += len(stored)
-            store.add_documents(items, vectors, model, sentence_vectors=sentences)
+            store.add_documents(items, vectors, model, sentence_vectors=sentences, name_pairs=names)
         # Copies keep their titles, and so their titles' vectors (English questions read them).
         titles = {document.metadata.title for document in documents.values() if document.metadata.title}
         store.put_title_vectors(model, source_store.title_vectors(model, titles))

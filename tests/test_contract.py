@@ -12,19 +12,20 @@ import pytest
 from qa.index.collection import Collection
 from qa.index.contract import Backend, Capabilities, ChunkingSettings, Reindexable
 from qa.index.phrase_index import fold_for_phrase
+from qa.text.name_pairs import NamePair
 from qa.ingest.pipeline import DERIVED_VERSION, PreparedDocument, prepare
 from qa.types import PassageFilter, RawDocument
 
 DIM = 8
 SPEECHES = [
     RawDocument("在全县招商引资工作会议上的讲话\n\n同志们：今年以来，全县招商引资工作取得新进展，签约项目二十个。"
-                "各乡镇要抓紧项目落地，优化营商环境，确保全年目标任务完成。", "zhaoshang.txt",
+                "各乡镇要抓紧项目落地，与美国在台协会（AIT）交流，优化营商环境，确保全年目标任务完成。", "zhaoshang.txt",
                 title="在全县招商引资工作会议上的讲话", date="2023-03-01", speaker="王明"),
     RawDocument("在全县农业农村工作会议上的讲话\n\n同志们：粮食安全是国之大者。我们要稳定粮食播种面积，"
                 "推进高标准农田建设，抓好农业社会化服务，让农民腰包鼓起来。", "nongye.txt",
                 title="在全县农业农村工作会议上的讲话", date="2022-11-20", speaker="李华"),
     RawDocument("在全县工业强县推进会上的讲话\n\n同志们：工业强县战略是县委的重大决策。要做大做强园区，"
-                "培育龙头企业，推动招商引资和项目建设再上新台阶。", "gongye.txt", title="在全县工业强县推进会上的讲话"),
+                "培育龙头企业。县长与美国在台协会（AIT）处长孙晓雅（Sandra Oudkirk）座谈，推动招商引资和项目建设再上新台阶。", "gongye.txt", title="在全县工业强县推进会上的讲话"),
 ]
 
 
@@ -47,7 +48,8 @@ def _write(collection: Backend, prepared: list[PreparedDocument]) -> None:
     fresh = {key: _vector(key) for key in wanted if key not in known}
     sentences = {key: vector[None, :] for key, vector in fresh.items()} if collection.capabilities.scores_sentences else {}
     collection.put_title_vectors({p.document.metadata.title: _vector("title") for p in prepared[:2]})
-    change = collection.add_documents(items, {**known, **fresh}, fresh=list(fresh), sentence_vectors=sentences)
+    change = collection.add_documents(items, {**known, **fresh}, fresh=list(fresh), sentence_vectors=sentences,
+                                      name_pairs={p.document.doc_id: p.name_pairs for p in prepared})
     assert len(change.added) == len({s.passage.chunk_id for p in prepared for s in p.passages})
 
 
@@ -140,6 +142,8 @@ def test_both_backends_read_back_what_was_written(backends):
         == {prepared[0].document.doc_id}
     titles = [p.document.metadata.title for p in prepared]
     assert embedded.titles_without_vectors(titles) == milvus.titles_without_vectors(titles) == titles[2:]
+    assert embedded.name_pair_counts() == milvus.name_pair_counts() == {
+        NamePair("美国在台协会", "AIT"): 2, NamePair("孙晓雅", "Sandra Oudkirk"): 1}
 
 
 def test_one_view_serves_a_request_on_either_backend(backends):
@@ -168,6 +172,8 @@ def test_sources_removals_and_derivation_through_the_contract(tmp_path):
         assert collection.get_document(last.doc_id).sources == ("gongye.txt", "again.txt")
         assert collection.remove_document(last.doc_id) and not collection.remove_document(last.doc_id)
         assert collection.count_documents() == 2 and collection.get_document(last.doc_id) is None
+        # A document's name pairs go with it: Sandra Oudkirk was named only there.
+        assert collection.name_pair_counts() == {NamePair("美国在台协会", "AIT"): 1}
     embedded.set_derived_version(DERIVED_VERSION)
     milvus.set_derived_version(DERIVED_VERSION)
     assert embedded.derived_version() == DERIVED_VERSION and milvus.derived_version() is None

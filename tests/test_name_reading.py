@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from embeddings.base import Encoder
+from qa.index.collection import Collection
 from qa.search.name_reading import NameReader, Reading, collection_words
+from qa.search.requests import SearchRequest
+from qa.search.service import SearchService
 from qa.text.name_pairs import NamePair
+from qa.types import RawDocument
 
 PAIRS = [
     NamePair("孫曉雅", "Sandra Oudkirk"),
@@ -54,3 +65,79 @@ def test_the_collection_s_latin_words_are_kept_as_bm25_words():
     held = {"ait", "cptpp", "5g", "redteamalpha0001", "the"}
     assert collection_words("Did the AIT discuss CPTPP, 5G and redteamalpha0001 or MQ-9B?", held.__contains__) == [
         "ait", "cptpp", "5g", "redteamalpha0001"]  # function words never, however common in English passages
+
+
+# --- through a collection and the search service, embedded with a fake encoder -------------------------------
+
+
+class HashedCharacters(Encoder):
+    """Unit vectors of hashed character counts: deterministic, and blind to meaning (these tests are about BM25)."""
+
+    name = "test-characters"
+    dim = 32
+    backend = "test"
+
+    def tokenize(self, texts: Sequence[str], kind: str) -> list[str]:
+        return list(texts)
+
+    def forward(self, inputs: list[str]) -> np.ndarray:
+        out = np.full((len(inputs), self.dim), 1e-3, dtype=np.float32)
+        for row, text in enumerate(inputs):
+            for character in text:
+                out[row, zlib.crc32(character.encode()) % self.dim] += 1
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+RELEASE = RawDocument(  # a release stating two pairs, as the Presidential Office writes them
+    "總統今日上午接見「美國在台協會」（AIT）台北辦事處新任處長孫曉雅（Sandra Oudkirk），期盼臺美雙方在既有的深厚基礎上，"
+    "持續深化「真朋友、真進展」的夥伴關係。總統表示，臺美在經貿、安全與民主價值上合作密切。", "release.txt",
+    title="總統接見美國在台協會台北辦事處處長孫曉雅", date="2021-07-10")
+LATER = RawDocument(  # a later one naming her in Chinese alone
+    "副總統今日出席美國獨立紀念日酒會，孫曉雅處長致詞時表示，美方將持續支持臺灣參與國際組織，雙方將深化供應鏈合作。",
+    "later.txt", title="副總統出席美國獨立紀念日酒會", date="2021-07-02")
+
+
+@pytest.fixture
+def service(tmp_path):
+    encoder = HashedCharacters()
+    collection = Collection.open(tmp_path / "data", encoder.name, create=True)
+    searcher = SearchService(collection, encoder)
+    report = searcher.changes.add_documents([RELEASE, LATER])
+    assert len(report.added) == 2, report
+    yield searcher
+    collection.close()
+
+
+def doc_of(service: SearchService, source: str) -> str:
+    return next(document.doc_id for document, _ in service.documents(0, 10)[0] if document.source == source)
+
+
+def test_a_pair_stated_at_ingest_reads_an_english_question_until_its_last_document_goes(service):
+    release, later = doc_of(service, "release.txt"), doc_of(service, "later.txt")
+    assert service.collection.name_pair_counts() == {NamePair("美國在台協會", "AIT"): 1, NamePair("孫曉雅", "Sandra Oudkirk"): 1}
+    question = SearchRequest(query="Who is Sandra Oudkirk?", mode="lexical")
+    result = service.search(question)
+    assert result.applied_filters == (("name", "Sandra Oudkirk → 孫曉雅"),) and not result.preferences_applied
+    assert result.preferences == {"names": ["Sandra Oudkirk → 孫曉雅"]}
+    assert {hit.document.doc_id for hit in result.hits} == {release, later}  # the later one names her in Chinese only
+    # The reading can be switched off like any other, by its label or by the English alone: then only the
+    # release, which writes her name in Latin letters too, still matches.
+    for switch in ("name:Sandra Oudkirk → 孫曉雅", "name:Sandra Oudkirk"):
+        off = service.search(question.model_copy(update={"ignore_filters": (switch,)}))
+        assert off.applied_filters == () and off.preferences == {"names": ["Sandra Oudkirk → 孫曉雅"]}
+        assert [hit.document.doc_id for hit in off.hits] == [release]
+    service.changes.remove_document(release)
+    assert service.collection.name_pair_counts() == {}
+    after = service.search(question)
+    assert after.applied_filters == () and after.preferences == {} and not after.hits
+
+
+def test_an_acronym_the_collection_holds_is_a_bm25_word_in_every_mode_that_runs_bm25(service):
+    release = doc_of(service, "release.txt")
+    for mode in ("lexical", "hybrid"):
+        result = service.search(SearchRequest(query="AIT", mode=mode))
+        assert result.hits and result.hits[0].document.doc_id == release, mode
+        assert result.applied_filters == (("name", "AIT → 美國在台協會"),)
+    with service.collection.snapshot() as view:
+        assert service.lexical_query("AIT", view.lexical) == ["ait"]  # unread, it is still looked for as written
+        assert service.lexical_query("the WTO and AIT", view.lexical) == ["ait"]  # WTO is no word of the collection

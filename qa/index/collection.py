@@ -38,6 +38,7 @@ from qa.index.store import PassageStore, StoreSnapshot
 from qa.index.store_log import StoreChange
 from qa.index.store_passages import StoredPassage
 from qa.index.vector_index import VectorPassageIndex
+from qa.text.name_pairs import NamePair
 from qa.types import Document, DocumentSummary, Metadata, Passage, PassageFilter
 
 log = logging.getLogger(__name__)
@@ -244,11 +245,13 @@ class Collection:
     # -- changes -------------------------------------------------------------------
     def add_documents(self, items: Sequence[tuple[Document, Sequence[StoredPassage], bytes | None]],
                       vectors: dict[str, np.ndarray], fresh: Sequence[str] | None = None,
-                      sentence_vectors: dict[str, np.ndarray] | None = None) -> StoreChange:
+                      sentence_vectors: dict[str, np.ndarray] | None = None,
+                      name_pairs: Mapping[str, Sequence[NamePair]] | None = None) -> StoreChange:
         """Write whole documents to the store and index their passages (and only theirs).
 
         `vectors` holds the vector of every passage by embed hash; `fresh` names those the store does
-        not hold yet (all of them when None); `sentence_vectors` the sentence vectors of fresh ones.
+        not hold yet (all of them when None); `sentence_vectors` the sentence vectors of fresh ones;
+        `name_pairs` the pairs each document states, by doc id.
         """
         with self._write_lock:
             vector_index, lexical_index = self._indexes()
@@ -257,7 +260,7 @@ class Collection:
             tokens = [s.tokens.split(" ") if s.tokens else [] for s in passages]
             new = vectors if fresh is None else {key: vectors[key] for key in fresh}
             with self._publish_lock:
-                change = self.store.add_documents(items, new, self.model, sentence_vectors)
+                change = self.store.add_documents(items, new, self.model, sentence_vectors, name_pairs)
                 in_step = _in_step(change, vector_index, lexical_index) and self.reuse.version == change.version - 1
                 if in_step and matrix is not None:
                     vector_index.add(change.added, matrix, change.version)
@@ -375,6 +378,9 @@ class Collection:
     def speakers(self) -> frozenset[str]:
         return self.store.speakers()
 
+    def name_pair_counts(self) -> dict[NamePair, int]:
+        return self.store.name_pair_counts()
+
     def phrase_candidates(self, folded_phrase: str, where: PassageFilter) -> dict[str, Document]:
         return self.store.phrase_candidates(folded_phrase, where)
 
@@ -405,8 +411,9 @@ class Collection:
     def passage_texts_of(self, doc_id: str) -> list[tuple[int, str]]:
         return self.store.passage_texts_of(doc_id)
 
-    def refresh_derived(self, updates: Sequence[tuple[str, Metadata, dict[int, str]]]) -> int:
-        return self.store.refresh_derived(updates)
+    def refresh_derived(self, updates: Sequence[tuple[str, Metadata, dict[int, str]]],
+                        name_pairs: Mapping[str, Sequence[NamePair]] | None = None) -> int:
+        return self.store.refresh_derived(updates, name_pairs)
 
     def passages_missing_vectors(self) -> list[tuple[str, str]]:
         return self.store.passages_missing_vectors(self.model)

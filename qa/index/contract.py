@@ -36,6 +36,7 @@ from qa.index.near_duplicates import NearDuplicateFinder
 from qa.index.reuse_index import ReuseReader
 from qa.index.store_log import StoreChange
 from qa.index.store_passages import StoredPassage
+from qa.text.name_pairs import NamePair
 from qa.types import Document, DocumentSummary, Metadata, Passage, PassageFilter
 
 
@@ -185,6 +186,11 @@ class DocumentReads(PhraseReads, Protocol):
         """Every speaker some document names (what a query naming a person is matched against)."""
         ...
 
+    def name_pair_counts(self) -> dict[NamePair, int]:
+        """How often the stored documents state each name pair (qa.text.name_pairs), all together: what an
+        English question is read by (qa.search.name_reading)."""
+        ...
+
     def find_by_hash(self, content_hash: str) -> str | None:
         """The id of the document of this cleaned-text hash, if one is stored (exact duplicates)."""
         ...
@@ -204,12 +210,14 @@ class DocumentWrites(Protocol):
 
     def add_documents(self, items: Sequence[tuple[Document, Sequence[StoredPassage], bytes | None]],
                       vectors: dict[str, np.ndarray], fresh: Sequence[str] | None = None,
-                      sentence_vectors: dict[str, np.ndarray] | None = None) -> StoreChange:
+                      sentence_vectors: dict[str, np.ndarray] | None = None,
+                      name_pairs: Mapping[str, Sequence[NamePair]] | None = None) -> StoreChange:
         """Write whole documents (each with its passages and MinHash shingles) and index their passages.
 
         `vectors` holds the vector of every passage by embed hash; `fresh` names those the backend does
         not hold yet (all of them when None); `sentence_vectors` the sentence vectors of fresh ones, for
-        a backend that scores sentences. Returns the version the write made and the pids it added.
+        a backend that scores sentences; `name_pairs` the pairs each document states, by doc id, which
+        go when the document goes. Returns the version the write made and the pids it added.
         """
         ...
 
@@ -284,9 +292,11 @@ class Reindexable(Backend, Protocol):
         """(pid, text) of a document's passages, in order."""
         ...
 
-    def refresh_derived(self, updates: Sequence[tuple[str, Metadata, dict[int, str]]]) -> int:
+    def refresh_derived(self, updates: Sequence[tuple[str, Metadata, dict[int, str]]],
+                        name_pairs: Mapping[str, Sequence[NamePair]] | None = None) -> int:
         """Rewrite documents' metadata and their passages' BM25 words, (doc_id, metadata, {pid: space-joined
-        tokens}) per document, in one change; returns the new version."""
+        tokens}) per document, and the name pairs each states (by doc id; None keeps them), in one change;
+        returns the new version."""
         ...
 
     def passages_missing_vectors(self) -> list[tuple[str, str]]:

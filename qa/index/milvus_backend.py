@@ -29,6 +29,7 @@ import numpy as np
 
 from qa.errors import NotSupportedError
 from qa.index.contract import Backend, Capabilities, ChunkingSettings, ReuseView
+from qa.index.milvus_names import MilvusNamePairs
 from qa.index.milvus_passages import MilvusPassages
 from qa.index.milvus_rows import batches, chunk_pid, passage_rows
 from qa.index.milvus_schema import FORMAT_VERSION
@@ -37,6 +38,7 @@ from qa.index.near_duplicates import NearDuplicateFinder
 from qa.index.store import PassageStore
 from qa.index.store_log import StoreChange
 from qa.index.store_passages import StoredPassage
+from qa.text.name_pairs import NamePair
 from qa.types import Document, DocumentSummary, Passage, PassageFilter
 
 
@@ -45,8 +47,9 @@ def is_milvus_index(index: str | None) -> bool:
 
 
 def copy_from_store(store: PassageStore, model: str, passages: MilvusPassages, batch_documents: int = 200) -> int:
-    """Write every document of an embedded collection's store, with its stored vectors, into Milvus
-    (no re-embedding); returns the passages written."""
+    """Write every document of an embedded collection's store, with its stored vectors and the name pairs
+    it states, into Milvus (no re-embedding); returns the passages written."""
+    names = MilvusNamePairs(passages.client, passages.name)
     written = 0
     for batch in batches(store.all_document_ids(), batch_documents):
         documents = store.get_documents(batch, with_text=True)
@@ -57,6 +60,7 @@ def copy_from_store(store: PassageStore, model: str, passages: MilvusPassages, b
             vectors = store.known_vectors(model, [s.embed_hash for s in stored])
             rows += passage_rows(documents[doc_id], stored, [vectors[s.embed_hash] for s in stored])
         passages.upsert_rows(rows)
+        names.put({doc_id: store.name_pairs_of(doc_id) for doc_id in batch})
         titles = {document.metadata.title for document in documents.values() if document.metadata.title}
         passages.put_title_vectors(model, store.title_vectors(model, titles))
         written += len(rows)
@@ -77,6 +81,7 @@ class MilvusCollection:
 
     def __init__(self, passages: MilvusPassages) -> None:
         self.passages = passages
+        self.names = MilvusNamePairs(passages.client, passages.name)
         self.model = passages.model
         self.chunking = ChunkingSettings()
         self._unsealed = False
@@ -135,14 +140,21 @@ class MilvusCollection:
     # -- writes ----------------------------------------------------------------
     def add_documents(self, items: Sequence[tuple[Document, Sequence[StoredPassage], bytes | None]],
                       vectors: dict[str, np.ndarray], fresh: Sequence[str] | None = None,
-                      sentence_vectors: dict[str, np.ndarray] | None = None) -> StoreChange:
-        """Every passage is written with its vector (Milvus keeps no embedding cache, and no sentence vectors)."""
+                      sentence_vectors: dict[str, np.ndarray] | None = None,
+                      name_pairs: Mapping[str, Sequence[NamePair]] | None = None) -> StoreChange:
+        """Every passage is written with its vector (Milvus keeps no embedding cache, and no sentence vectors).
+
+        The name pairs are written after the passages and removed before them, so a crash between the two
+        leaves a document stating none rather than pairs of a document that is not there.
+        """
         self.passages.add_documents(items, vectors, self.model)
+        self.names.put({document.doc_id: (name_pairs or {}).get(document.doc_id, ()) for document, _, _ in items})
         self._unsealed = True
         added = np.array([chunk_pid(s.passage.chunk_id) for _, stored, _ in items for s in stored], dtype=np.int64)
         return StoreChange(self.passages.version, added, np.empty(0, dtype=np.int64))
 
     def remove_document(self, doc_id: str) -> bool:
+        self.names.remove([doc_id])
         removed = self.passages.remove_document(doc_id)
         self._unsealed = self._unsealed or removed
         return removed
@@ -190,6 +202,9 @@ class MilvusCollection:
 
     def speakers(self) -> frozenset[str]:
         return self.passages.speakers()
+
+    def name_pair_counts(self) -> dict[NamePair, int]:
+        return self.names.counts()
 
     def phrase_candidates(self, folded_phrase: str, where: PassageFilter) -> dict[str, Document]:
         return self.passages.phrase_candidates(folded_phrase, where)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,8 @@ from qa.index import phrase_index
 from qa.index.reuse_index import IndexedDocument, read_indexed_documents
 from qa.index.store_documents import DocumentRecords, insert_document, read_documents
 from qa.index.store_log import ChangeLog, ChangesSince, StoreChange, log_changes, read_changes_since, read_version
+from qa.index.store_names import SCHEMA as NAMES_SCHEMA
+from qa.index.store_names import NameRecords, insert_name_pairs, replace_name_pairs
 from qa.index.store_passages import (
     PassageRecords,
     StoredPassage,
@@ -39,6 +41,7 @@ from qa.index.store_vectors import (
     read_title_vectors,
 )
 from qa.index.transaction import write_transaction
+from qa.text.name_pairs import NamePair
 from qa.types import Document, DocumentSummary, Metadata, Passage, PassageFilter
 
 # 2: a change log (which pids each version added or removed) and pids that are never reused.
@@ -101,10 +104,11 @@ CREATE INDEX IF NOT EXISTS changes_version ON changes(version);
 """
 
 
-class PassageStore(ChangeLog, DocumentRecords, PassageRecords, VectorRecords):
+class PassageStore(ChangeLog, DocumentRecords, PassageRecords, VectorRecords, NameRecords):
     def __init__(self, path: Path) -> None:
         super().__init__(path)
         self._db.executescript(_SCHEMA)
+        self._db.executescript(NAMES_SCHEMA)
         phrase_index.create_schema(self._db)
         self._migrate()
 
@@ -132,8 +136,10 @@ class PassageStore(ChangeLog, DocumentRecords, PassageRecords, VectorRecords):
         vectors: dict[str, np.ndarray],
         model: str,
         sentence_vectors: dict[str, np.ndarray] | None = None,
+        name_pairs: Mapping[str, Sequence[NamePair]] | None = None,
     ) -> StoreChange:
-        """Write whole documents with their passages and new vectors (and sentence vectors) in one transaction.
+        """Write whole documents with their passages and new vectors (and sentence vectors, and the name
+        pairs each states, by doc id) in one transaction.
 
         Returns the change: the new version and the pids given to the passages, in the order of `items`.
         """
@@ -142,6 +148,7 @@ class PassageStore(ChangeLog, DocumentRecords, PassageRecords, VectorRecords):
             added: list[int] = []
             for document, stored, shingles in items:
                 insert_document(db, document, shingles)
+                insert_name_pairs(db, document.doc_id, (name_pairs or {}).get(document.doc_id, ()))
                 pids = list(range(next_pid, next_pid + len(stored)))
                 next_pid += len(stored)
                 added.extend(pids)
@@ -167,17 +174,22 @@ class PassageStore(ChangeLog, DocumentRecords, PassageRecords, VectorRecords):
                 change = StoreChange(version, np.empty(0, dtype=np.int64), removed)
         return change
 
-    def refresh_derived(self, updates: Sequence[tuple[str, Metadata, dict[int, str]]]) -> int:
-        """Rewrite what ingest derives from a stored document (its metadata, its passages' BM25 words),
-        for collections built by an older speechqa; one transaction, then the indexes are rebuilt.
+    def refresh_derived(self, updates: Sequence[tuple[str, Metadata, dict[int, str]]],
+                        name_pairs: Mapping[str, Sequence[NamePair]] | None = None) -> int:
+        """Rewrite what ingest derives from a stored document (its metadata, its passages' BM25 words, the
+        name pairs it states), for collections built by an older speechqa; one transaction, then the
+        indexes are rebuilt.
 
         Args:
             updates: (doc_id, metadata, {pid: space-joined tokens}) per document.
+            name_pairs: the pairs each of them states, by doc id (None: their pairs stay as they are).
         Returns:
             The new store version.
         """
         with write_transaction(self._db) as db:
             for doc_id, meta, tokens in updates:
+                if name_pairs is not None:
+                    replace_name_pairs(db, doc_id, name_pairs.get(doc_id, ()))
                 db.execute("UPDATE documents SET title = ?, date = ?, date_kind = ?, speaker = ?, place = ? WHERE doc_id = ?",
                            (meta.title, meta.date, meta.date_kind, meta.speaker, meta.place, doc_id))
                 db.executemany("UPDATE passages SET tokens = ? WHERE pid = ?", [(t, pid) for pid, t in tokens.items()])

@@ -21,6 +21,7 @@ from qa.ingest.chunking import chunk_text
 from qa.ingest.cleaning import clean_text
 from qa.ingest.metadata import content_hash, extract_metadata, stated_occasion
 from qa.ingest.readers import find_inputs, read_path
+from qa.text.name_pairs import NamePair, document_pairs
 from qa.text.normalize import detect_script, to_simplified
 from qa.text.sentences import split_sentences
 from qa.text.shingles import minhash_signature
@@ -40,7 +41,7 @@ PREPARE_POOL_MIN = 128
 GPU_COMMIT_PASSAGES = 8192
 # Bumped when what ingest derives from a document's text changes (metadata rules, BM25 words), so a
 # collection built before knows that `speechqa reindex` would bring it up to date.
-DERIVED_VERSION = 3
+DERIVED_VERSION = 4  # 4: the name pairs a document states
 
 
 @dataclass
@@ -175,11 +176,13 @@ def build_document(raw: RawDocument) -> Document | Rejection:
 
 @dataclass(frozen=True)
 class PreparedDocument:
-    """A document with everything computed from its own text: passages, their BM25 words, its signature."""
+    """A document with everything computed from its own text: passages, their BM25 words, its signature,
+    the name pairs it states."""
 
     document: Document
     passages: list[StoredPassage]
     signature: np.ndarray
+    name_pairs: tuple[NamePair, ...] = ()
 
 
 def prepare(raw: RawDocument, chunking: ChunkingSettings) -> PreparedDocument | Rejection:
@@ -189,7 +192,8 @@ def prepare(raw: RawDocument, chunking: ChunkingSettings) -> PreparedDocument | 
         if isinstance(built, Rejection):
             return built
         return PreparedDocument(built, make_passages(built.doc_id, built.text, chunking, built.metadata.title,
-                                                        document_context(built.metadata, built.text)), minhash_signature(built.text))
+                                                        document_context(built.metadata, built.text)),
+                                minhash_signature(built.text), tuple(document_pairs(built.metadata.title, built.text)))
     except Exception as exc:  # one odd document must not stop the rest of the run
         log.exception("could not process %s", raw.source)
         return Rejection(raw.source, f"could not be processed ({type(exc).__name__}: {exc}); "
@@ -222,6 +226,7 @@ class Ingester:
         self._near_pending = NearDuplicateFinder()  # documents of the batch not yet written
         self._pending: list[tuple[Document, list[StoredPassage], bytes]] = []
         self._pending_hashes: dict[str, str] = {}
+        self._pending_names: dict[str, tuple[NamePair, ...]] = {}
 
     def add_paths(self, paths: Iterable[Path], max_bytes: int, limit: int | None = None) -> IngestReport:
         """Ingest files; `limit` stops after that many records (documents or rejections)."""
@@ -286,6 +291,7 @@ class Ingester:
             return
         self._pending.append((built, prepared.passages, signature.tobytes()))
         self._pending_hashes[built.content_hash] = built.doc_id
+        self._pending_names[built.doc_id] = prepared.name_pairs
         self._near_pending.add(built.doc_id, signature)
 
     def _same_date(self, doc_id: str, date: str | None) -> bool:
@@ -331,10 +337,12 @@ class Ingester:
             embed_titles(self.collection, self.encoder, [document.metadata.title or "" for document, _, _ in self._pending],
                          self.batch_size)
         # The collection writes the store and indexes just these passages.
-        self.collection.add_documents(self._pending, {**known, **fresh}, fresh=list(fresh), sentence_vectors=sentences)
+        self.collection.add_documents(self._pending, {**known, **fresh}, fresh=list(fresh), sentence_vectors=sentences,
+                                      name_pairs=self._pending_names)
         self.report.added.extend(document.doc_id for document, _, _ in self._pending)
         self._pending = []
         self._pending_hashes = {}
+        self._pending_names = {}
         self._near_pending = NearDuplicateFinder()
 
 
@@ -357,8 +365,9 @@ def _read_all(paths: Iterable[Path], max_bytes: int) -> Iterator[RawDocument | R
 
 def refresh_derived(collection: Reindexable, batch: int = 500) -> int:
     """Re-derive, from stored text, what this speechqa derives differently from the one that built the
-    collection: speakers and places (qa.ingest.metadata.refresh_metadata) and passages' BM25 words (title
-    context). No text is re-read from files and nothing is re-embedded. Returns the documents changed."""
+    collection: speakers and places (qa.ingest.metadata.refresh_metadata), passages' BM25 words (title
+    context) and the name pairs each document states. No text is re-read from files and nothing is
+    re-embedded. Returns the documents changed."""
     from qa.ingest.metadata import refresh_metadata
 
     doc_ids = collection.all_document_ids()
@@ -366,13 +375,15 @@ def refresh_derived(collection: Reindexable, batch: int = 500) -> int:
     for start in range(0, len(doc_ids), batch):
         documents = collection.get_documents(doc_ids[start : start + batch], with_text=True)
         updates = []
+        names: dict[str, list[NamePair]] = {}
         for doc_id, document in documents.items():
             meta = refresh_metadata(document)
             context = document_context(meta, document.text)
             tokens = {pid: passage_tokens(text, meta.title, context) for pid, text in collection.passage_texts_of(doc_id)}
             updates.append((doc_id, meta, tokens))
+            names[doc_id] = document_pairs(meta.title, document.text)
         if updates:
-            collection.refresh_derived(updates)
+            collection.refresh_derived(updates, names)
             changed += len(updates)
     collection.set_derived_version(DERIVED_VERSION)
     return changed

@@ -26,10 +26,12 @@ import numpy as np
 
 from qa.errors import IndexNotBuiltError, MissingDependencyError
 from qa.index.collection import ChunkingSettings
+from qa.index.milvus_names import MilvusNamePairs
 from qa.index.milvus_passages import MilvusPassages
 from qa.index.milvus_rows import passage_rows
 from qa.ingest.pipeline import IngestReport, PreparedDocument, embed_text, prepare
 from qa.settings import Settings
+from qa.text.name_pairs import NamePair
 from qa.types import Rejection
 
 RAY_EXTRA = "pip install 'speechqa[ray]'"
@@ -208,9 +210,12 @@ def _run(ray, settings: Settings, passages: MilvusPassages, files: list[str], li
 
 
 def _write(dataset, passages: MilvusPassages, report: IngestReport, dim: int, write_rows: int) -> None:
-    """Upsert whole documents, each one's first passage last, in batches of about `write_rows` rows."""
+    """Upsert whole documents, each one's first passage last, in batches of about `write_rows` rows, and
+    then the name pairs they state."""
+    names = MilvusNamePairs(passages.client, passages.name)
     rows: list[dict] = []
     titles: dict[str, np.ndarray] = {}
+    stated: dict[str, tuple[NamePair, ...]] = {}
     written: set[str] = set()
     for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
         for payload, blob, title_blob in zip(batch["payload"], batch["vectors"], batch["title_vector"], strict=True):
@@ -229,14 +234,17 @@ def _write(dataset, passages: MilvusPassages, report: IngestReport, dim: int, wr
             rows += passage_rows(document, prepared.passages, list(vectors))
             if len(title_blob) and document.metadata.title:
                 titles[document.metadata.title] = np.frombuffer(title_blob, dtype=np.float32)
+            stated[document.doc_id] = prepared.name_pairs
             written.add(document.doc_id)
             report.added.append(document.doc_id)
             if len(rows) >= write_rows:
                 passages.put_title_vectors(passages.model, titles)  # before the rows, as the embedded backend writes them
                 passages.upsert_rows(rows)
-                rows, titles = [], {}
+                names.put(stated)
+                rows, titles, stated = [], {}, {}
     if rows:
         passages.put_title_vectors(passages.model, titles)
         passages.upsert_rows(rows)
+        names.put(stated)
     passages.commit()
 

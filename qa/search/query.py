@@ -1,9 +1,10 @@
-"""A query read once into a value: its script and language, the words BM25 looks for, and the dates
-and people it names.
+"""A query read once into a value: its script and language, the words BM25 looks for, and the dates,
+people and names it names.
 
 Everything later stages need from the raw query is derived here, so retrieval never re-reads it.
 What the query names (a year, a month, a speaker) becomes a soft preference, shown to the user and
-removable, never a silent filter.
+removable, never a silent filter; so does how an English question's names were read (Sandra Oudkirk
+→ 孫曉雅, qa.search.name_reading).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 
 from qa.errors import BadInputError
+from qa.search.name_reading import NameReader, Reading
 from qa.search.ranking import DEFAULT_RANKING, ClauseRule
 from qa.text.normalize import HAN_BASIC, fold_width, lexical_form, to_simplified, to_traditional
 
@@ -70,6 +72,7 @@ class QueryAnalysis:
     dates: tuple[NamedDate, ...] = ()
     speakers: tuple[str, ...] = field(default=())  # speakers of the collection the query names
     clauses: tuple[str, ...] = ()  # its clauses, where it has more than one (each is matched on its own)
+    names: tuple[Reading, ...] = ()  # an English question's names read by the collection's name pairs
 
     @property
     def preferences(self) -> dict[str, list[str]]:
@@ -79,21 +82,32 @@ class QueryAnalysis:
             out["dates"] = [d.label() for d in self.dates]
         if self.speakers:
             out["speakers"] = list(self.speakers)
+        if self.names:
+            out["names"] = [reading.label() for reading in self.names]
         return out
 
     def filters(self) -> list[tuple[str, str]]:
-        """(kind, value) of each thing the query names, as the API lists and the user switches them off: date 2024, speaker 賴清德."""
+        """(kind, value) of each date and speaker the query names, as the API lists and the user switches
+        them off: date 2024, speaker 賴清德."""
         return [("date", d.label()) for d in self.dates] + [("speaker", name) for name in self.speakers]
 
+    def name_filters(self) -> list[tuple[str, str]]:
+        """(kind, value) of each name read, as the API lists and the user switches them off: name
+        Sandra Oudkirk → 孫曉雅 (or by the English alone, name:Sandra Oudkirk)."""
+        return [("name", reading.label()) for reading in self.names]
+
     def without(self, switched_off: Collection[tuple[str, str]]) -> QueryAnalysis:
-        """The analysis less the named dates and speakers the user switched off (kind, value as `filters` gives them)."""
+        """The analysis less the named dates, speakers and name readings the user switched off (kind, value
+        as `filters` and `name_filters` give them)."""
         if not switched_off:
             return self
         return replace(self, dates=tuple(d for d in self.dates if ("date", d.label()) not in switched_off),
-                       speakers=tuple(name for name in self.speakers if ("speaker", name) not in switched_off))
+                       speakers=tuple(name for name in self.speakers if ("speaker", name) not in switched_off),
+                       names=tuple(reading for reading in self.names if ("name", reading.label()) not in switched_off
+                                   and ("name", reading.english) not in switched_off))
 
 
-FILTER_KINDS = ("date", "speaker")
+FILTER_KINDS = ("date", "speaker", "name")
 
 
 def parse_switched_off(values: Iterable[str]) -> tuple[tuple[str, str], ...]:
@@ -105,7 +119,7 @@ def parse_switched_off(values: Iterable[str]) -> tuple[tuple[str, str], ...]:
         kind, colon, named = value.partition(":")
         if not colon or kind.strip() not in FILTER_KINDS or not named.strip():
             raise BadInputError(f"ignore_filter takes kind:value as applied_filters lists them (date:2024, "
-                                f"speaker:賴清德), kind one of {', '.join(FILTER_KINDS)}; not {value!r}")
+                                f"speaker:賴清德, name:AIT), kind one of {', '.join(FILTER_KINDS)}; not {value!r}")
         parsed.append((kind.strip(), named.strip()))
     return tuple(dict.fromkeys(parsed))
 
@@ -185,7 +199,8 @@ def clauses(text: str, rule: ClauseRule = DEFAULT_RANKING.clauses) -> tuple[str,
 
 
 def analyse(text: str, *, english: bool, speakers: frozenset[str] = frozenset(),
-            clause_rule: ClauseRule = DEFAULT_RANKING.clauses) -> QueryAnalysis:
+            clause_rule: ClauseRule = DEFAULT_RANKING.clauses, names: NameReader | None = None) -> QueryAnalysis:
     simplified = lexical_form(text)
+    readings = tuple(names.read(text)[0]) if english and names is not None else ()
     return QueryAnalysis(text, simplified, english, named_dates(text), named_speakers(simplified, speakers),
-                         clauses(text, clause_rule))
+                         clauses(text, clause_rule), readings)

@@ -16,6 +16,7 @@ from qa.index.indexes import LexicalReader
 from qa.search.changes import ChangeService
 from qa.search.crosslingual import is_english, translate_query
 from qa.search.facets import Facets, facets_of
+from qa.search.name_reading import NameReader, Reading, collection_words
 from qa.search.phrase import PhraseTimeline, phrase_timeline
 from qa.search.query import QueryAnalysis, analyse, parse_switched_off
 from qa.search.query_vectors import QueryVectors
@@ -34,6 +35,7 @@ from qa.search.retrieval import (
 from qa.search.reuse import ReuseReport, passages_with_reuse, reuse_of
 from qa.search.reuse_top import TopReuse, most_reused
 from qa.text.alignment import shared_spans
+from qa.text.name_pairs import kept_pairs
 from qa.text.tokens import lexical_tokens
 from qa.types import Document, DocumentSummary, Hit, Passage
 
@@ -50,7 +52,8 @@ class SearchResult:
     # What the query names (dates, speakers) and whether it was allowed to favour documents that fit.
     preferences: dict[str, list[str]] = field(default_factory=dict)
     preferences_applied: bool = False
-    # (kind, value) of each named date and speaker that favoured documents: those not switched off, when allowed.
+    # (kind, value) of each named date and speaker that favoured documents (those not switched off, when
+    # allowed), and of each name read for BM25 ("name", "Sandra Oudkirk → 孫曉雅").
     applied_filters: tuple[tuple[str, str], ...] = ()
 
 
@@ -81,6 +84,7 @@ class SearchService:
         self.reranker = reranker
         self.ranking = ranking
         self._speakers: tuple[int, frozenset[str]] = (-1, frozenset())
+        self._names: tuple[int, NameReader] | None = None
         self.encoder = encoder
         self.max_query_chars = max_query_chars
         self.query_vectors = QueryVectors(encoder, window_chars=ranking.query_window_chars, batch_size=batch_size) \
@@ -112,9 +116,20 @@ class SearchService:
                             facets=retrieval.facets, **_named(retrieval))
 
     def analyse(self, query: str, store_version: int) -> QueryAnalysis:
-        """The query read once: language, the dates it names, the collection's speakers it names."""
-        return analyse(query, english=is_english(query), speakers=self._known_speakers(store_version),
-                       clause_rule=self.ranking.clauses)
+        """The query read once: language, the dates it names, the collection's speakers it names, and an
+        English question's names as the collection's name pairs read them."""
+        english = is_english(query)
+        return analyse(query, english=english, speakers=self._known_speakers(store_version),
+                       clause_rule=self.ranking.clauses, names=self.name_reader(store_version) if english else None)
+
+    def name_reader(self, version: int) -> NameReader:
+        """The collection's kept name pairs as a reader, built again when the collection has changed."""
+        cached = self._names
+        if cached is None or cached[0] != version:
+            counts = self.collection.name_pair_counts()
+            cached = (version, NameReader(kept_pairs(counts), lambda pair: counts.get(pair, 1)))
+            self._names = cached
+        return cached[1]
 
     def _known_speakers(self, version: int) -> frozenset[str]:
         cached_version, speakers = self._speakers
@@ -143,6 +158,8 @@ class SearchService:
             ranking = second_stage(query, ranking, read, config.second_stage, self.reranker)
         hits = collapse_hits(ranking, query, read, config)
         applied = tuple(query.analysis.filters()) if query.prefers else ()
+        if query.words is not None:  # names are read for BM25, in every mode that runs it
+            applied += tuple(query.analysis.name_filters())
         return Retrieval(hits, named, facets_of(read.passages, read.documents) if query.with_facets else None, applied)
 
     def _query(self, request: SearchRequest, named: QueryAnalysis, view: CollectionView) -> Query:
@@ -152,23 +169,29 @@ class SearchService:
         hybrid = request.mode == "hybrid"
         vector = self.embed_query(request.query) \
             if request.mode in ("hybrid", "dense") and view.vectors.count() > 0 else None
-        words = tuple(self.lexical_query(request.query, view.lexical)) \
+        words = tuple(self.lexical_query(request.query, view.lexical, analysis.names)) \
             if request.mode in ("hybrid", "lexical") else None
         clause_vectors = tuple(self.embed_query(clause) for clause in analysis.clauses) \
             if hybrid and vector is not None else ()
         return Query(request.query, request.mode, request.k, analysis, request.where, request.exclude_doc, request.prefer,
                      vector, clause_vectors, words)
 
-    def lexical_query(self, text: str, lexical: LexicalReader | None = None) -> list[str]:
-        """BM25 tokens of the query; an English query is first put into Chinese words the collection uses."""
+    def lexical_query(self, text: str, lexical: LexicalReader | None = None, names: Sequence[Reading] = ()) -> list[str]:
+        """BM25 tokens of the query. An English query is put into Chinese words the collection uses: the
+        names read by its name pairs (`names`, from the query's analysis) as the collection writes them,
+        the rest through the dictionary; its Latin words that the collection holds are kept as they are."""
         if not is_english(text):
             return lexical_tokens(text)
         if lexical is None:
             with self.collection.snapshot() as view:
-                return self.lexical_query(text, view.lexical)
-        translated = translate_query(text, known=lambda word: all(lexical.knows(t) for t in lexical_tokens(word)),
+                return self.lexical_query(text, view.lexical, names)
+        rest = text
+        for reading in names:
+            rest = rest.replace(reading.english, " ", 1)  # a name read is not looked up in the dictionary too
+        translated = translate_query(rest, known=lambda word: all(lexical.knows(t) for t in lexical_tokens(word)),
                                      known_word=lexical.knows if self.collection.capabilities.knows_in_memory else None)
-        return lexical_tokens(" ".join(translated))
+        words = lexical_tokens(" ".join([chinese for reading in names for chinese in reading.chinese] + translated))
+        return words + [word for word in collection_words(text, lexical.knows) if word not in words]
 
     def embed_query(self, text: str) -> np.ndarray:
         """One vector for a query of any length (qa.search.query_vectors), shared between requests."""
@@ -247,6 +270,8 @@ class SearchService:
 
 
 def _named(retrieval: Retrieval) -> dict:
-    """SearchResult's fields on what the query names: all of it, and what of it favoured documents."""
-    return {"preferences": retrieval.analysis.preferences, "preferences_applied": bool(retrieval.applied_filters),
+    """SearchResult's fields on what the query names: all of it, and what of it favoured documents (a
+    name read is applied whatever `prefer` says, so it alone does not make the preferences applied)."""
+    favoured = any(kind != "name" for kind, _ in retrieval.applied_filters)
+    return {"preferences": retrieval.analysis.preferences, "preferences_applied": favoured,
             "applied_filters": retrieval.applied_filters}

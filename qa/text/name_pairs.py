@@ -234,6 +234,11 @@ def pairs_in_text(text: str) -> list[NamePair]:
     return found
 
 
+def document_pairs(title: str | None, text: str) -> list[NamePair]:
+    """The pairs a document states, in its title and then its text."""
+    return (pairs_in_text(title) if title else []) + pairs_in_text(text)
+
+
 def kept_pairs(counts: Mapping[NamePair, int]) -> list[NamePair]:
     """The pairs worth reading questions by.
 
