@@ -12,8 +12,8 @@ import pytest
 from qa.index.collection import Collection
 from qa.index.contract import Backend, Capabilities, ChunkingSettings, Reindexable
 from qa.index.phrase_index import fold_for_phrase
-from qa.text.name_pairs import NamePair
 from qa.ingest.pipeline import DERIVED_VERSION, PreparedDocument, prepare
+from qa.text.name_pairs import NamePair
 from qa.types import PassageFilter, RawDocument
 
 DIM = 8

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import zlib
-from collections.abc import Sequence
-
-import numpy as np
 import pytest
 
-from embeddings.base import Encoder
 from qa.index.collection import Collection
 from qa.search.name_reading import NameReader, Reading, collection_words
 from qa.search.requests import SearchRequest
@@ -61,31 +56,18 @@ def test_a_long_name_is_also_found_by_its_first_and_one_later_word():
     assert reader().read("Lord Davies of Gower spoke")[0] == [Reading("Davies of Gower", ("戴維斯",))]
 
 
-def test_the_collection_s_latin_words_are_kept_as_bm25_words():
-    held = {"ait", "cptpp", "5g", "redteamalpha0001", "the"}
-    assert collection_words("Did the AIT discuss CPTPP, 5G and redteamalpha0001 or MQ-9B?", held.__contains__) == [
-        "ait", "cptpp", "5g", "redteamalpha0001"]  # function words never, however common in English passages
+def test_the_collection_s_latin_words_are_kept_as_bm25_words_where_written_as_codes_or_read_names():
+    held = {"ait", "cptpp", "5g", "redteamalpha0001", "iphone", "the", "met", "china", "beijing", "sandra", "oudkirk"}
+    assert collection_words("Did the AIT discuss CPTPP, 5G, iPhone and redteamalpha0001 or MQ-9B?", held.__contains__) == [
+        "ait", "cptpp", "5g", "iphone", "redteamalpha0001"]
+    # Everyday words and the dictionary's names, held only by the collection's English passages, are not kept...
+    assert collection_words("Who met Sandra Oudkirk in Beijing, China?", held.__contains__) == []
+    # ...but a name its pairs read is, as the release that states the pair writes it.
+    readings, _ = reader().read("Who met Sandra Oudkirk in Beijing, China?")
+    assert collection_words("Who met Sandra Oudkirk in Beijing, China?", held.__contains__, readings) == ["sandra", "oudkirk"]
 
 
-# --- through a collection and the search service, embedded with a fake encoder -------------------------------
-
-
-class HashedCharacters(Encoder):
-    """Unit vectors of hashed character counts: deterministic, and blind to meaning (these tests are about BM25)."""
-
-    name = "test-characters"
-    dim = 32
-    backend = "test"
-
-    def tokenize(self, texts: Sequence[str], kind: str) -> list[str]:
-        return list(texts)
-
-    def forward(self, inputs: list[str]) -> np.ndarray:
-        out = np.full((len(inputs), self.dim), 1e-3, dtype=np.float32)
-        for row, text in enumerate(inputs):
-            for character in text:
-                out[row, zlib.crc32(character.encode()) % self.dim] += 1
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
+# --- through a collection on either backend and the search service, with the n-gram encoder -------------
 
 
 RELEASE = RawDocument(  # a release stating two pairs, as the Presidential Office writes them
@@ -97,11 +79,16 @@ LATER = RawDocument(  # a later one naming her in Chinese alone
     "later.txt", title="副總統出席美國獨立紀念日酒會", date="2021-07-02")
 
 
-@pytest.fixture
-def service(tmp_path):
-    encoder = HashedCharacters()
-    collection = Collection.open(tmp_path / "data", encoder.name, create=True)
-    searcher = SearchService(collection, encoder)
+@pytest.fixture(params=["embedded", "milvus-lite"])
+def service(request, tmp_path, fake_encoder):
+    if request.param == "embedded":
+        collection = Collection.open(tmp_path / "data", fake_encoder.name, create=True)
+    else:
+        pytest.importorskip("pymilvus")
+        from qa.index.milvus_backend import MilvusCollection
+
+        collection = MilvusCollection.open(str(tmp_path / "milvus.db"), fake_encoder.name, dim=fake_encoder.dim, create=True)
+    searcher = SearchService(collection, fake_encoder)
     report = searcher.changes.add_documents([RELEASE, LATER])
     assert len(report.added) == 2, report
     yield searcher

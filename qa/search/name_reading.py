@@ -20,14 +20,6 @@ from qa.text.tokens import lexical_tokens
 _TOKEN = re.compile(r"[A-Za-z\u00c0-\u024f0-9]+")
 # Words a name holds in lower case between capitalised ones: "Davies of Gower", "Ramiro de León Carpio".
 _JOINERS = frozenset("of the and for de del da di la le van von der den du y al bin".split())
-# English words never kept as BM25 words on their own: they occur in the collection's English passages
-# but carry nothing a Chinese passage could match.
-_FUNCTION_WORDS = frozenset(
-    "a an the of to in on for and or but with by at from as into about over under is are was were be been being "
-    "do does did doing done have has had what which who whom whose when where why how that this these those it its "
-    "they them their we our you your he she his her i me my should would could can will shall may might must "
-    "there here some any all each every more most much many such than then so not no very also just".split()
-)
 MIN_SUBNAME_WORDS = 3  # a name of three words or more is also found by its first word and any later one
 
 
@@ -141,8 +133,18 @@ def _ordered(found: dict[str, tuple[int, str]]) -> tuple[str, ...]:
     return tuple(written for _, written in sorted(found.values(), key=lambda item: (-item[0], item[1])))
 
 
-def collection_words(text: str, knows: Callable[[str], bool]) -> list[str]:
-    """The question's Latin words, as BM25 holds them, that the collection holds: AIT, CPTPP, 5G, a model
-    number, a file's unique token. An English question's translations would lose them."""
-    return list(dict.fromkeys(token for token in lexical_tokens(text)
-                              if token.isascii() and token not in _FUNCTION_WORDS and knows(token)))
+def _written_as_a_code(word: str) -> bool:
+    """AIT, CPTPP, 5G, MQ-9B, iPhone, redteamalpha0001: capitals throughout, a digit, or a capital inside."""
+    return any(c.isdigit() for c in word) or (len(word) > 1 and word.isupper()) or any(c.isupper() for c in word[1:])
+
+
+def collection_words(text: str, knows: Callable[[str], bool], names: Iterable[Reading] = ()) -> list[str]:
+    """The question's Latin words, as BM25 holds them, that the collection holds and that the question
+    writes as a code (AIT, CPTPP, 5G, a model number, a file's unique token) or within a name its name
+    pairs read (the release that states 孫曉雅（Sandra Oudkirk） writes her name so). Everyday words and
+    other names are left to the dictionary: kept as they are, they match only the collection's few
+    English passages (interviews held in English), whatever the question asks."""
+    words = [word for word in _TOKEN.findall(text) if _written_as_a_code(word)]
+    words += [word for reading in names for word in _TOKEN.findall(reading.english)]
+    return list(dict.fromkeys(token for word in words for token in lexical_tokens(word)
+                              if token.isascii() and knows(token)))
