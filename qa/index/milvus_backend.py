@@ -21,6 +21,7 @@ collections' schema (milvus_schema), the client's reads and writes (milvus_passa
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Literal, overload
@@ -81,12 +82,16 @@ class MilvusCollection:
 
     def __init__(self, passages: MilvusPassages) -> None:
         self.passages = passages
-        self.names = MilvusNamePairs(passages.client, passages.name)
         self.model = passages.model
         self.chunking = ChunkingSettings()
         self._unsealed = False
         self._seal_lock = threading.Lock()
         self._near: NearDuplicateFinder | None = None
+
+    @functools.cached_property
+    def names(self) -> MilvusNamePairs:
+        """The documents' name pairs, in the companion collection: reached on first use."""
+        return MilvusNamePairs(self.passages.client, self.passages.name)
 
     @classmethod
     def open(cls, index: str, model: str, *, dim: int | None = None, create: bool = False,
