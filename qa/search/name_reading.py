@@ -20,6 +20,9 @@ from qa.text.tokens import lexical_tokens
 _TOKEN = re.compile(r"[A-Za-z\u00c0-\u024f0-9]+")
 # Words a name holds in lower case between capitalised ones: "Davies of Gower", "Ramiro de León Carpio".
 _JOINERS = frozenset("of the and for de del da di la le van von der den du y al bin".split())
+# English words that, in capitals, are no acronym (US, IT, AM): what the collection's English passages
+# hold as these words is the pronoun, the verb.
+_FUNCTION_WORDS = frozenset("a an am as at be by do go he if in is it me my no of on or so to up us we".split())
 MIN_SUBNAME_WORDS = 3  # a name of three words or more is also found by its first word and any later one
 
 
@@ -134,17 +137,20 @@ def _ordered(found: dict[str, tuple[int, str]]) -> tuple[str, ...]:
 
 
 def _written_as_a_code(word: str) -> bool:
-    """AIT, CPTPP, 5G, MQ-9B, iPhone, redteamalpha0001: capitals throughout, a digit, or a capital inside."""
-    return any(c.isdigit() for c in word) or (len(word) > 1 and word.isupper()) or any(c.isupper() for c in word[1:])
+    """AIT, CPTPP, 5G, MQ-9B, iPhone, redteamalpha0001: a digit, capitals throughout, or a capital after
+    a lower-case start. Not a name (McGuinness), nor a pronoun in capitals (US: the collection's English
+    passages hold "us")."""
+    if any(c.isdigit() for c in word):
+        return True
+    if len(word) > 1 and word.isupper():
+        return word.lower() not in _FUNCTION_WORDS
+    return word[0].islower() and any(c.isupper() for c in word[1:])
 
 
-def collection_words(text: str, knows: Callable[[str], bool], names: Iterable[Reading] = ()) -> list[str]:
+def collection_words(text: str, knows: Callable[[str], bool]) -> list[str]:
     """The question's Latin words, as BM25 holds them, that the collection holds and that the question
-    writes as a code (AIT, CPTPP, 5G, a model number, a file's unique token) or within a name its name
-    pairs read (the release that states 孫曉雅（Sandra Oudkirk） writes her name so). Everyday words and
-    other names are left to the dictionary: kept as they are, they match only the collection's few
-    English passages (interviews held in English), whatever the question asks."""
-    words = [word for word in _TOKEN.findall(text) if _written_as_a_code(word)]
-    words += [word for reading in names for word in _TOKEN.findall(reading.english)]
-    return list(dict.fromkeys(token for word in words for token in lexical_tokens(word)
-                              if token.isascii() and knows(token)))
+    writes as a code: AIT, CPTPP, 5G, a model number, a file's unique token. Everyday words and names
+    are left to the name pairs and the dictionary: kept as they are, they match only the collection's
+    few English passages (interviews held in English), whatever the question asks."""
+    return list(dict.fromkeys(token for word in _TOKEN.findall(text) if _written_as_a_code(word)
+                              for token in lexical_tokens(word) if token.isascii() and knows(token)))

@@ -169,33 +169,30 @@ class SearchService:
         hybrid = request.mode == "hybrid"
         vector = self.embed_query(request.query) \
             if request.mode in ("hybrid", "dense") and view.vectors.count() > 0 else None
-        words = tuple(self.lexical_query(request.query, view.lexical, analysis.names, named.names)) \
+        words = tuple(self.lexical_query(request.query, view.lexical, analysis.names)) \
             if request.mode in ("hybrid", "lexical") else None
         clause_vectors = tuple(self.embed_query(clause) for clause in analysis.clauses) \
             if hybrid and vector is not None else ()
         return Query(request.query, request.mode, request.k, analysis, request.where, request.exclude_doc, request.prefer,
                      vector, clause_vectors, words)
 
-    def lexical_query(self, text: str, lexical: LexicalReader | None = None, names: Sequence[Reading] = (),
-                      found: Sequence[Reading] | None = None) -> list[str]:
+    def lexical_query(self, text: str, lexical: LexicalReader | None = None, names: Sequence[Reading] = ()) -> list[str]:
         """BM25 tokens of the query. An English query is put into Chinese words the collection uses: the
         names read by its name pairs (`names`, from the query's analysis) as the collection writes them,
-        the rest through the dictionary; its Latin words that the collection holds are kept as they are
-        where written as codes (AIT) or within a name found (`found`, by default `names`; a reading
-        switched off still leaves the name as written)."""
+        the rest through the dictionary; its Latin words that the collection holds and that it writes
+        as codes (AIT, 5G) are kept as they are."""
         if not is_english(text):
             return lexical_tokens(text)
         if lexical is None:
             with self.collection.snapshot() as view:
-                return self.lexical_query(text, view.lexical, names, found)
+                return self.lexical_query(text, view.lexical, names)
         rest = text
         for reading in names:
             rest = rest.replace(reading.english, " ", 1)  # a name read is not looked up in the dictionary too
         translated = translate_query(rest, known=lambda word: all(lexical.knows(t) for t in lexical_tokens(word)),
                                      known_word=lexical.knows if self.collection.capabilities.knows_in_memory else None)
         words = lexical_tokens(" ".join([chinese for reading in names for chinese in reading.chinese] + translated))
-        return words + [word for word in collection_words(text, lexical.knows, names if found is None else found)
-                         if word not in words]
+        return words + [word for word in collection_words(text, lexical.knows) if word not in words]
 
     def embed_query(self, text: str) -> np.ndarray:
         """One vector for a query of any length (qa.search.query_vectors), shared between requests."""
