@@ -15,6 +15,7 @@ from typing import Any
 # The evaluations a value is justified by (the sets and the judging rule: docs/evaluation.md).
 SEEDS = "speechqa eval ../shared/eval/dev_questions.jsonl --data /tmp/seeds --mode all"
 ARCHIVE = "speechqa eval ../shared/eval/archive_dev_questions.jsonl --data ~/speechqa-archive/data --mode all"
+ARCHIVE_2 = "speechqa eval ../shared/eval/archive_dev2_questions.jsonl --data ~/speechqa-archive/data --mode all"
 ENGLISH_CHECK = "speechqa eval docs/archive_english_check.jsonl --data ~/speechqa-archive/data --mode all"
 CHINESE_CHECK = "speechqa eval docs/archive_chinese_check.jsonl --data ~/speechqa-archive/data --mode all"
 WITH_RERANKER = ARCHIVE + " --reranker NAME_OR_PATH"
@@ -54,7 +55,9 @@ class FusionWeights:
     """How a candidate's cosine and BM25 make its first-stage score (qa.search.fusion)."""
 
     dense_weight: float = tuned(0.6, "the dense side is the surer once passages are scored by their best "
-                                    "sentence, for Chinese and English questions alike", ARCHIVE, CHINESE_CHECK)
+                                    "sentence, for Chinese and English questions alike (a share for English "
+                                    "questions alone, chosen on either archive set, lowers the other)",
+                                ARCHIVE, ARCHIVE_2, CHINESE_CHECK)
     clause_weight: float = tuned(0.3, "a question of several clauses mixes in the mean of its clauses' best "
                                      "sentences: in the middle of the shares that help", ARCHIVE, CHINESE_CHECK)
 
