@@ -19,5 +19,9 @@ def write_transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         yield db
         db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        # SQLite ends the transaction itself when a COMMIT fails on a full disk or an I/O error; a ROLLBACK
+        # then raises "cannot rollback - no transaction is active" in place of the error that says what happened.
+        if db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
         raise
