@@ -440,8 +440,10 @@ def test_two_cli_ingests_at_once_keep_each_document_once(seed_collection_dir, mo
 
 # -- 5. smaller ----------------------------------------------------------------------------------------------
 def test_a_long_file_name_keeps_its_extension():
-    from qa.ingest.readers import cited_name
+    from qa.ingest.readers import read_named
+    from qa.types import RawDocument
 
     name = "关于" + "进一步优化营商环境" * 20 + "的讲话.docx"
-    cited = cited_name(name)
-    assert cited.endswith("的讲话.docx") and len(cited) <= 120
+    [document] = read_named(name, hostile.docx([SPEECH]))
+    assert isinstance(document, RawDocument) and document.text == SPEECH
+    assert document.source.endswith("进一步优化.docx") and len(document.source) == 120
