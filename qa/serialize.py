@@ -351,7 +351,7 @@ class UploadReport(_Shape):
     @classmethod
     def of(cls, report: IngestReport) -> UploadReport:
         return cls(added=report.added, updated=report.updated, duplicates=report.duplicates,
-                   rejected=[RejectedInput(source=r.source, reason=r.reason) for r in report.rejected])
+                   rejected=[RejectedInput(source=r.source, reason=r.reason) for r in report.rejections()])
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import numpy as np
 
 from embeddings.base import Encoder, available_cores
 from qa.citations import citation_source
+from qa.errors import DiskFullError
 from qa.index.contract import Backend, ChunkingSettings, Reindexable
 from qa.index.near_duplicates import NearDuplicateFinder
 from qa.index.store_passages import StoredPassage
@@ -44,25 +45,52 @@ GPU_COMMIT_PASSAGES = 8192
 DERIVED_VERSION = 4  # 4: the name pairs a document states
 
 
+# Rejections a report lists with their reasons; those after are counted. A file of a million bad records
+# then costs a thousand reasons, not a million (and its upload's answer stays small).
+MAX_LISTED_REJECTIONS = 1000
+
+
 @dataclass
 class IngestReport:
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)  # an existing document gained a new source
     duplicates: list[str] = field(default_factory=list)  # sources already known, or repeats of a known text
-    rejected: list[Rejection] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)  # the first MAX_LISTED_REJECTIONS
+    rejected_count: int = 0
+    _first_unlisted: str | None = None
+
+    def reject(self, rejection: Rejection) -> None:
+        self.rejected_count += 1
+        if len(self.rejected) < MAX_LISTED_REJECTIONS:
+            self.rejected.append(rejection)
+        elif self._first_unlisted is None:
+            self._first_unlisted = rejection.source
+
+    def rejections(self) -> list[Rejection]:
+        """The listed rejections, and one that says how many more there were."""
+        more = self.rejected_count - len(self.rejected)
+        if not more or self._first_unlisted is None:
+            return list(self.rejected)
+        where = self._first_unlisted.split("#", 1)[0]
+        return [*self.rejected, Rejection(where, f"{more:,} more were rejected and are not listed (the first "
+                                                 f"{len(self.rejected):,} are, each with its reason)")]
+
+    def counts(self) -> dict[str, int]:
+        """What a summary counts: documents added and updated, sources that were duplicates, inputs rejected."""
+        return {"added": len(self.added), "updated": len(self.updated), "duplicates": len(self.duplicates),
+                "rejected": self.rejected_count}
 
     def summary(self) -> str:
-        return (
-            f"{len(self.added)} added, {len(self.updated)} updated, "
-            f"{len(self.duplicates)} duplicates, {len(self.rejected)} rejected"
-        )
+        counts = self.counts()
+        return (f"{counts['added']} added, {counts['updated']} updated, "
+                f"{counts['duplicates']} duplicates, {counts['rejected']} rejected")
 
     def as_dict(self) -> dict:
         return {
             "added": self.added,
             "updated": self.updated,
             "duplicates": self.duplicates,
-            "rejected": [{"source": r.source, "reason": r.reason} for r in self.rejected],
+            "rejected": [{"source": r.source, "reason": r.reason} for r in self.rejections()],
         }
 
 
@@ -235,14 +263,16 @@ class Ingester:
     def add_records(self, records: Iterable[RawDocument | Rejection]) -> IngestReport:
         for prepared in self._prepared(records):
             if isinstance(prepared, Rejection):
-                self.report.rejected.append(prepared)
+                self.report.reject(prepared)
                 continue
             try:
                 self._add_one(prepared)
+            except DiskFullError:
+                raise
             except Exception as exc:  # one odd document must not stop the rest of the run
                 source = prepared.document.sources[0]
                 log.exception("could not process %s", source)
-                self.report.rejected.append(Rejection(source, f"could not be processed ({type(exc).__name__}: {exc}); "
+                self.report.reject(Rejection(source, f"could not be processed ({type(exc).__name__}: {exc}); "
                                                               "the rest went in — please report this file"))
             if sum(len(p) for _, p, _ in self._pending) >= self.commit_passages:
                 self._flush()
@@ -336,14 +366,43 @@ class Ingester:
             # Before the documents: a title vector without its document is harmless, the reverse a gap.
             embed_titles(self.collection, self.encoder, [document.metadata.title or "" for document, _, _ in self._pending],
                          self.batch_size)
-        # The collection writes the store and indexes just these passages.
-        self.collection.add_documents(self._pending, {**known, **fresh}, fresh=list(fresh), sentence_vectors=sentences,
-                                      name_pairs=self._pending_names)
-        self.report.added.extend(document.doc_id for document, _, _ in self._pending)
-        self._pending = []
+        batch, self._pending = self._pending, []
+        names = {document.doc_id: self._pending_names[document.doc_id] for document, _, _ in batch
+                 if document.doc_id in self._pending_names}
         self._pending_hashes = {}
         self._pending_names = {}
         self._near_pending = NearDuplicateFinder()
+        self._write(batch, {**known, **fresh}, list(fresh), sentences, names)
+
+    def _write(self, batch: list[tuple[Document, list[StoredPassage], bytes]], vectors: dict[str, np.ndarray],
+               fresh: list[str], sentences: dict[str, np.ndarray], names: dict[str, tuple[NamePair, ...]]) -> None:
+        """Write a batch of documents in one transaction; when it fails for another reason than a full disk,
+        each document alone, so that one that cannot be written is rejected and the others go in."""
+        try:
+            # The collection writes the store and indexes just these passages.
+            change = self.collection.add_documents(batch, vectors, fresh=fresh, sentence_vectors=sentences,
+                                                   name_pairs=names)
+        except DiskFullError:
+            raise  # nothing of the batch was written, and no other batch can be
+        except Exception as exc:
+            if len(batch) > 1:
+                log.warning("a batch of %d documents could not be written (%s): writing each alone", len(batch), exc)
+                for item in batch:
+                    self._write([item], vectors, fresh, sentences, names)
+                return
+            source = batch[0][0].sources[0]
+            log.exception("could not write %s", source)
+            self.report.reject(Rejection(source, f"could not be written ({type(exc).__name__}: {exc}); "
+                                                 "the rest went in — please report this file"))
+            return
+        for document, _, _ in batch:
+            gained_a_source = change.already_stored.get(document.doc_id)
+            if gained_a_source is None:
+                self.report.added.append(document.doc_id)
+            elif gained_a_source:  # another writer stored the same text first, from another source
+                self.report.updated.append(document.doc_id)
+            else:
+                self.report.duplicates.extend(document.sources)
 
 
 def _prepare_record(record: RawDocument | Rejection, chunking: ChunkingSettings) -> PreparedDocument | Rejection:
