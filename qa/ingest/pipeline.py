@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from multiprocessing.pool import ApplyResult
@@ -240,7 +241,9 @@ class Ingester:
     """Adds documents to a collection: dedupes, chunks, embeds (reusing cached vectors) and commits in batches."""
 
     def __init__(self, collection: Backend, encoder: Encoder, *, batch_size: int = 32, commit_passages: int = 256,
-                 progress: Callable[[int], None] | None = None, prepare_workers: int | None = None) -> None:
+                 progress: Callable[[int], None] | None = None, prepare_workers: int | None = None,
+                 report: IngestReport | None = None) -> None:
+        """`report`: the one to fill in as documents are committed (a change job's, which others read meanwhile)."""
         self.collection = collection
         self.prepare_workers = default_prepare_workers() if prepare_workers is None else prepare_workers
         self.encoder = encoder
@@ -249,7 +252,7 @@ class Ingester:
         # SQLite and on Python between them, so it gets larger ones (scripts/bench.py --embed for its speed).
         self.commit_passages = commit_passages if encoder.device == "cpu" else max(commit_passages, GPU_COMMIT_PASSAGES)
         self.progress = progress
-        self.report = IngestReport()
+        self.report = IngestReport() if report is None else report
         self._near = collection.near_duplicates()  # stored documents; the collection keeps it current
         self._near_pending = NearDuplicateFinder()  # documents of the batch not yet written
         self._pending: list[tuple[Document, list[StoredPassage], bytes]] = []
@@ -260,8 +263,16 @@ class Ingester:
         """Ingest files; `limit` stops after that many records (documents or rejections)."""
         return self.add_records(read_records(paths, max_bytes, limit))
 
-    def add_records(self, records: Iterable[RawDocument | Rejection]) -> IngestReport:
-        for prepared in self._prepared(records):
+    def add_records(self, records: Iterable[RawDocument | Rejection], stop: threading.Event | None = None) -> IngestReport:
+        return self.add_prepared(self._prepared(records), stop)
+
+    def add_prepared(self, items: Iterable[PreparedDocument | Rejection],
+                     stop: threading.Event | None = None) -> IngestReport:
+        """Dedupe, embed and commit prepared documents. Once `stop` is set, this ends at the next document:
+        the batch not yet committed is dropped (it was never reported as added)."""
+        for prepared in items:
+            if stop is not None and stop.is_set():
+                return self.report
             if isinstance(prepared, Rejection):
                 self.report.reject(prepared)
                 continue
@@ -287,23 +298,23 @@ class Ingester:
         # Inside a worker (a script without a __main__ guard re-runs itself there) never start another pool.
         if self.prepare_workers < 1 or multiprocessing.parent_process() is not None:
             for record in records:
-                yield _prepare_record(record, chunking)
+                yield prepare_record(record, chunking)
             return
         iterator = iter(records)
         window = list(itertools.islice(iterator, PREPARE_WINDOW))
         if len(window) < PREPARE_POOL_MIN:  # a few files: starting processes would cost more than it saves
             for record in window:
-                yield _prepare_record(record, chunking)
+                yield prepare_record(record, chunking)
             return
         # spawn, not fork: the parent holds model and tokenizer threads that a fork would copy mid-lock.
         context = multiprocessing.get_context("spawn")
         with context.Pool(self.prepare_workers) as pool:
             # One window is prepared while the previous one is embedded and written.
             running: ApplyResult[list[PreparedDocument | Rejection]] | None = pool.starmap_async(
-                _prepare_record, [(record, chunking) for record in window])
+                prepare_record, [(record, chunking) for record in window])
             while running is not None:
                 following = list(itertools.islice(iterator, PREPARE_WINDOW))
-                upcoming = pool.starmap_async(_prepare_record, [(record, chunking) for record in following]) if following else None
+                upcoming = pool.starmap_async(prepare_record, [(record, chunking) for record in following]) if following else None
                 yield from running.get()
                 running = upcoming
 
@@ -405,7 +416,7 @@ class Ingester:
                 self.report.duplicates.extend(document.sources)
 
 
-def _prepare_record(record: RawDocument | Rejection, chunking: ChunkingSettings) -> PreparedDocument | Rejection:
+def prepare_record(record: RawDocument | Rejection, chunking: ChunkingSettings) -> PreparedDocument | Rejection:
     return record if isinstance(record, Rejection) else prepare(record, chunking)
 
 

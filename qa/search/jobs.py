@@ -15,15 +15,19 @@ import queue
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from qa.errors import NotFoundError, SpeechQAError
+from qa.index.collection import lower_thread_priority
 from qa.ingest.pipeline import IngestReport
 
 log = logging.getLogger(__name__)
 
 QUEUED, RUNNING, DONE, FAILED, STOPPED = "queued", "running", "done", "failed", "stopped"
+# An upload holding more than this once decompressed is added by a job: reading, embedding and writing it
+# takes longer than a request should wait (a megabyte of text is a few hundred passages).
+JOB_BYTES = 1024 * 1024
 # Finished jobs kept for their reports, newest last; an older one's URL then answers 404.
 KEPT_JOBS = 100
 
@@ -55,13 +59,12 @@ class Job:
 class ChangeJobs:
     """The server's queue of change jobs and the one thread that runs them."""
 
-    def __init__(self, on_start: Callable[[], None] | None = None) -> None:
+    def __init__(self) -> None:
         self._jobs: dict[str, Job] = {}  # oldest first
         self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._on_start = on_start
 
     def submit(self, files: tuple[str, ...], work: JobWork) -> Job:
         """Queue `work`; it runs after the jobs before it."""
@@ -104,8 +107,7 @@ class ChangeJobs:
             del self._jobs[job_id]
 
     def _run(self) -> None:
-        if self._on_start is not None:
-            self._on_start()
+        lower_thread_priority()  # searches have the CPU first
         while True:
             job = self._queue.get()
             if job is None or self._stop.is_set():
@@ -141,3 +143,15 @@ class ChangeJobs:
     def _end(self, job: Job, status: str) -> None:
         with self._lock:
             job.status, job.finished = status, time.time()
+
+
+def needs_a_job(files: Sequence[tuple[str, bytes]], max_file_bytes: int) -> bool:
+    """Whether an upload (name, contents) is large enough to be added by a job rather than at once."""
+    from qa.ingest.readers.expansion import expanded_size
+
+    total = 0
+    for name, data in files:
+        total += expanded_size(name, data, max_file_bytes)
+        if total > JOB_BYTES:
+            return True
+    return False
