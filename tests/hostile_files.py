@@ -121,6 +121,11 @@ def random_han_line(size: int, seed: int = 25) -> bytes:
     return points.astype("<u4").tobytes().decode("utf-32-le").encode()
 
 
+def distinct_speech(seed: int, chars: int = 300) -> str:
+    """A short text that shares no wording with another seed's (so that no near-duplicate check joins them)."""
+    return "同志们：" + random_han_line(3 * chars, seed).decode() + "。"
+
+
 def rejected_jsonl(size: int) -> bytes:
     """`size` bytes of JSON Lines whose every record has no text, so that each is rejected."""
     line = b'{"title": "x"}\n'
