@@ -61,11 +61,17 @@ def test_repair_wrong_codec_runs_leaves_real_text_alone(line: str) -> None:
 @pytest.mark.parametrize(
     ("garbled", "repaired"),
     [
-        # seed 003: "在“保”上有措施" lost the lead byte of 保 and the trail byte of 施.
-        ("在“包”上有方案、有重點,在“?!鄙嫌写胧?、有成效。", "在“包”上有方案、有重點,在“”上有措、有成效。"),
+        # seed 003: the character between the quotes lost its lead byte (its trail A3 makes no word
+        # between quotes: dropped), 施 its trail byte (its lead CA after 措 makes 措施: kept).
+        ("在“包”上有方案、有重點,在“?!鄙嫌写胧?、有成效。", "在“包”上有方案、有重點,在“”上有措施、有成效。"),
+        # 快 kept its trail byte EC, but 天干 is as much a word as 快干: dropped.
         ("要強化時間意識??旄梢粋€樣,慢干又一個樣;", "要強化時間意識干一個樣,慢干又一個樣;"),
+        # 縣 kept its trail byte 68 ('h'), and no everyday character with it makes a word with 駐.
         ("做到心中有數??h駐企辦要擬好調研提綱,", "做到心中有數駐企辦要擬好調研提綱,"),
-        ("三、要確?!邦I導包項、干部駐企”工作切實落到實處", "三、要確“領導包項、干部駐企”工作切實落到實處"),
+        # ... but with 級 it does: 縣級.
+        ("大服務”格局的出現,率先垂范,轉變作風??h級領導、各部門主要領導", "大服務”格局的出現,率先垂范,轉變作風縣級領導、各部門主要領導"),
+        # 保 kept its trail byte A3 (in the '!' of A3 A1), and 確 before it makes 確保.
+        ("三、要確?!邦I導包項、干部駐企”工作切實落到實處", "三、要確保“領導包項、干部駐企”工作切實落到實處"),
         ("是扩张的“助推器\ufffd\ufffd、是富民强县的", "是扩张的“助推器、是富民强县的"),
     ],
 )
@@ -401,7 +407,7 @@ KEPT = {
         "17%",
         "11項重點優勢產業",
         "一是要當好“調研員”",
-        "三、要確“領導包項",
+        "三、要確保“領導包項", "在“”上有措施、有成效",
         "做出應有的貢獻。",
     ],
     "004": [

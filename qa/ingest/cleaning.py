@@ -12,8 +12,18 @@ import codecs
 import functools
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from qa.text.normalize import HAN, HAN_COMPATIBILITY, HAN_EXTENSION_A, common_han_chars, count_common_han, count_han
+from qa.text.normalize import (
+    HAN,
+    HAN_COMPATIBILITY,
+    HAN_EXTENSION_A,
+    common_han_chars,
+    count_common_han,
+    count_han,
+    to_simplified,
+)
+from qa.text.tokens import segmenter
 
 # --- character classes -------------------------------------------------------------------
 
@@ -171,18 +181,88 @@ _GBK_INCREMENTAL = codecs.getincrementaldecoder("gbk")
 _CLAUSE_PUNCT = frozenset("、，。；：")
 
 
-def _realigned(marks: str, tail: str) -> str | None:
+@dataclass(frozen=True)
+class _Realigned:
+    """What a shifted GBK stream holds: whole characters, and the one byte left of a character at
+    either end whose other byte was lost."""
+
+    text: str
+    first_trail: int | None  # the trail byte of the character whose lead byte was lost
+    last_lead: int | None  # the lead byte of a character whose trail byte was lost
+
+
+def _realigned(marks: str, tail: str) -> _Realigned | None:
     """The characters hidden in ``tail`` once the GBK stream is shifted back by one byte."""
     trailing_bangs = len(marks) - len(marks.rstrip("!"))
     prefix = b"\xa3\xa1" * trailing_bangs
     data = _gbk_bytes(tail)
     if data is None:
         return None
+    stream = prefix + data
+    decoder = _GBK_INCREMENTAL()
     try:
-        decoded = _GBK_INCREMENTAL().decode((prefix + data)[1:], final=False)
+        decoded = decoder.decode(stream[1:], final=False)
     except UnicodeDecodeError:
         return None
-    return decoded if _plausible(decoded) else None
+    if not _plausible(decoded):
+        return None
+    pending = decoder.getstate()[0]
+    return _Realigned(decoded, stream[0] if stream and stream[0] >= 0x40 else None,
+                      pending[0] if len(pending) == 1 else None)
+
+
+# A character of which one byte survived is put back only when, with the intact character beside
+# it, it makes a word of jieba's dictionary that is both common and far more likely than what any
+# other candidate would make: the evidence is one byte and one neighbour, so anything less is a guess.
+_MIN_WORD_FREQUENCY = 100
+_WORD_MARGIN = 10
+
+
+@functools.lru_cache(maxsize=512)
+def _half_candidates(byte: int, known_is_trail: bool) -> tuple[str, ...]:
+    """The everyday characters whose GBK form has ``byte`` as its trail (or lead) byte."""
+    common = common_han_chars()
+    found = []
+    for other in range(0x81, 0xFF):
+        pair = bytes((other, byte)) if known_is_trail else bytes((byte, other))
+        try:
+            char = pair.decode("gbk")
+        except UnicodeDecodeError:
+            continue
+        if char in common:
+            found.append(char)
+    return tuple(found)
+
+
+def _completing_char(byte: int | None, known_is_trail: bool, left: str, right: str) -> str:
+    """The character holding ``byte`` that makes a dictionary word with its intact neighbour
+    (``left`` or ``right``, each one character or empty), or "" when none clearly does."""
+    if byte is None or not (_HAN_CHAR.fullmatch(left) or _HAN_CHAR.fullmatch(right)):
+        return ""
+    jieba = segmenter()
+    scored = []
+    for char in _half_candidates(byte, known_is_trail):
+        words = [left + char] if _HAN_CHAR.fullmatch(left) else []
+        words += [char + right] if _HAN_CHAR.fullmatch(right) else []
+        frequency = max(jieba.get_FREQ(to_simplified(word)) or 0 for word in words)
+        if frequency:
+            scored.append((frequency, char))
+    scored.sort(reverse=True)
+    if not scored or scored[0][0] < _MIN_WORD_FREQUENCY:
+        return ""
+    if len(scored) > 1 and scored[0][0] < _WORD_MARGIN * scored[1][0]:
+        return ""
+    return scored[0][1]
+
+
+def _with_halves(realigned: _Realigned, marks: str, before: str, after: str) -> str:
+    """``realigned`` with the characters of which one byte survived, where a dictionary word tells them."""
+    text = realigned.text
+    # The character before the marks touched the damaged one only when a single byte was lost there.
+    left = before if marks.rstrip("!") == "?" else ""
+    first = _completing_char(realigned.first_trail, True, left, (text + after)[:1])
+    last = _completing_char(realigned.last_lead, False, (first + text)[-1:], after)
+    return first + text + last
 
 
 def _repair_lost_byte(match: re.Match[str]) -> str:
@@ -190,6 +270,8 @@ def _repair_lost_byte(match: re.Match[str]) -> str:
     marks, tail, end = match.group("marks"), match.group("tail"), match.group("end") or ""
     before = text[start - 1] if start else ""
     after = text[stop] if stop < len(text) else ""
+    # The intact text after the damage: a '?' right after it stands for the lost trail byte.
+    intact_after = text[stop + 1 : stop + 2] if after in "?\ufffd" else after
     near_cjk = bool(tail) or after in _CLAUSE_PUNCT or bool(before and _CJK_CHAR.match(before))
     if not near_cjk:
         return match.group()
@@ -201,21 +283,23 @@ def _repair_lost_byte(match: re.Match[str]) -> str:
         if tail and uncommon * 3 >= len(tail):
             realigned = _realigned(marks, tail + end)
             if realigned is not None:
-                return realigned
+                return _with_halves(realigned, marks, before, intact_after)
         if not tail and not end and after in _CLAUSE_PUNCT and _HAN_CHAR.match(before or "x"):
             return ""
         return match.group()
     if tail or end:
         realigned = _realigned(marks, tail + end)
         if realigned is not None and (uncommon or end or not tail):
-            return realigned
+            return _with_halves(realigned, marks, before, intact_after)
     return tail  # the marks (and a stray one-byte letter) carry nothing recoverable
 
 
 def repair_lost_byte_runs(text: str) -> str:
-    """Repair or drop the garbage a lost byte leaves in GBK text: ``在“?!鄙嫌写胧?、`` -> ``在“”上有措、``.
+    """Repair or drop the garbage a lost byte leaves in GBK text: ``在“?!鄙嫌写胧?、`` -> ``在“”上有措施、``.
 
-    Characters whose bytes were lost cannot be recovered and are dropped; U+FFFD is always dropped.
+    A character that kept one of its two bytes comes back when the dictionary word it makes with
+    its neighbour says which it was (措 + the lead byte of 施); one that no word vouches for is
+    dropped, as is U+FFFD.
     """
     if "?" not in text and "\ufffd" not in text:
         return text
