@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import os
 from urllib.parse import urlsplit
+
+# What ends a folder in a path read on this machine: on Linux only "/" does, and a backslash is an
+# ordinary character of a file name (b67_backslash..\..\evil.txt is one file).
+_PATH_SEPARATORS = "".join(sep for sep in {"/", os.sep, os.altsep} if sep)
+
+
+def _base_name(name: str, separators: str) -> str:
+    cut = max(name.rfind(sep) for sep in separators)
+    return name[cut + 1 :] or name
 
 
 def citation_source(source: str) -> str:
-    """What a citation shows of a source: a URL as it is, a file by its name alone, after either
-    separator (folders are private to the machine that read the file)."""
+    """What a citation shows of a source: a URL as it is, a file by its name alone (folders are
+    private to the machine that read the file)."""
     if "://" in source:
         return source
-    return source.replace("\\", "/").rsplit("/", 1)[-1] or source
+    return _base_name(source, _PATH_SEPARATORS)
+
+
+def uploaded_file_name(name: str) -> str:
+    """The file name in a name a client sent with an upload: a browser on Windows may send a whole
+    path (C:\\Users\\alice\\講話.docx), so there either separator ends a folder."""
+    return _base_name(name, "/\\")
 
 
 def source_group(source: str | None) -> str | None:

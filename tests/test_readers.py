@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.citations import citation_source
+from qa.citations import citation_source, uploaded_file_name
 from qa.ingest.readers import SUPPORTED_SUFFIXES, decode_text, discover_files, html_to_text, read_path
 from qa.types import RawDocument, Rejection
 
@@ -160,7 +160,7 @@ def test_html_fragments_in_records_lose_the_same_chrome_as_pages() -> None:
 
 def test_citations_name_the_file_never_its_folders() -> None:
     assert citation_source("/home/alice/speeches/002_efcfb80e12f1a49d.txt") == "002_efcfb80e12f1a49d.txt"
-    assert citation_source("C:\\Users\\alice\\講話.docx") == "講話.docx"  # a Windows path, any machine
+    assert uploaded_file_name("C:\\Users\\alice\\講話.docx") == "講話.docx"  # an upload's Windows path, any machine
     assert citation_source("exports/news.jsonl.gz#L12") == "news.jsonl.gz#L12"
     assert citation_source("https://tv.cctv.com/2025/01/02/VIDE1.shtml") == "https://tv.cctv.com/2025/01/02/VIDE1.shtml"
 

@@ -6,7 +6,7 @@ import os
 import re
 from pathlib import Path
 
-from qa.citations import citation_source
+from qa.citations import uploaded_file_name
 
 
 def display_name(path: Path | str) -> str:
@@ -23,7 +23,7 @@ MAX_CITED_NAME = 120
 def cited_name(filename: str) -> str:
     """How a file known only by a name someone sent is cited: its base name, directories and odd characters
     dropped, cut to MAX_CITED_NAME characters before its extension, which tells its type."""
-    name = _UNSAFE_NAME.sub("_", citation_source(filename)).strip("._") or "upload"
+    name = _UNSAFE_NAME.sub("_", uploaded_file_name(filename)).strip("._") or "upload"
     if len(name) <= MAX_CITED_NAME:
         return name
     found = _EXTENSION.search(name)
