@@ -503,27 +503,41 @@ def mcp(
     serve(_settings(data, model, index=index), http=http, host=host, port=port, web_url=web_url)
 
 
+def _is_empty(settings: Settings) -> bool:
+    """Whether the collection of `settings` is missing or holds no documents (an ingest that added none)."""
+    from qa.index.collection import STORE_FILE
+
+    directory = settings.data_dir
+    if not (directory / STORE_FILE).exists() or not (directory / "manifest.json").exists():
+        return True
+    service = _browser(settings)
+    try:
+        return service.documents(0, 1)[1] == 0
+    finally:
+        service.collection.close()
+
+
 def sample_speeches_dir() -> Path:
     return Path(str(resources.files("qa") / "sample_speeches"))
 
 
 @app.command()
 def demo(
-    data: Annotated[Path | None, typer.Option("--data", help="demo collection directory (default: <data dir>/demo)")] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="collection directory (default: $SPEECHQA_DATA or "
+                                              "~/.local/share/speechqa, which every command uses)")] = None,
     host: str = "127.0.0.1",
     port: int = 8000,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="build the demo collection and exit")] = False,
 ) -> None:
-    """Ingest the bundled sample speeches into a demo collection (once), then serve it and print the URL.
+    """Ingest the bundled sample speeches into the collection when it has no documents yet, then serve it.
+
+    The collection is the one every other command uses by default, so `speechqa search` finds the demo.
 
     Example: speechqa demo --port 8000
     """
-    base = _settings()
-    directory = data or base.data_dir / "demo"
-    settings = _settings(directory, host=host, port=port)
-    from qa.index.collection import STORE_FILE
-
-    if not (directory / STORE_FILE).exists() or not (directory / "manifest.json").exists():
+    settings = _settings(data, host=host, port=port)
+    directory = settings.data_dir
+    if _is_empty(settings):
         typer.echo(f"building the demo collection in {directory} (first run converts the bundled model; a minute or two)", err=True)
         report, total = run_ingest(settings, [sample_speeches_dir()])
         typer.echo(f"{report.summary()}; {total} documents", err=True)
