@@ -231,14 +231,27 @@ def _display_width(text: str) -> int:
 
 
 def test_docs_list_columns_line_up(seed_collection_dir, model_cache_dir, tmp_path):
+    """Each column (date, title, speaker, passages) starts, or for a number ends, at the same place on every line."""
     env = user_env(tmp_path / "home", model_cache_dir, SPEECHQA_DATA=str(seed_collection_dir))
     rows = [json.loads(line) for line in speechqa("docs", "list", "--json", env=env).stdout.splitlines()]
     lines = speechqa("docs", "list", env=env).stdout.splitlines()
-    starts = set()
+    columns: dict[str, list[tuple[int, int]]] = {}
     for row in rows:
         [line] = [line for line in lines if line.startswith(row["doc_id"])]
-        starts.add(_display_width(line[: line.index(row["title"])]))
-    assert len(starts) == 1, lines
+        fields = {"date": row["date"], "title": row["title"], "speaker": row["speaker"]}
+        for name, value in fields.items():
+            if value:
+                at = line.index(value)
+                columns.setdefault(name, []).append((_display_width(line[:at]), _display_width(line[: at + len(value)])))
+        after = line.index(row["date"]) + len(row["date"]) if row["date"] else len(row["doc_id"])
+        count = re.search(rf"(?<![\w-]){row['n_chunks']}(?![\w-])", line[after:])
+        assert count, line
+        columns.setdefault("passages", []).append((_display_width(line[: after + count.start()]),
+                                                   _display_width(line[: after + count.end()])))
+    assert sum(1 for row in rows if row["speaker"]) >= 2  # the seeds: so that the speaker column is checked
+    for name, spans in columns.items():
+        starts, ends = {start for start, _ in spans}, {end for _, end in spans}
+        assert len(starts) == 1 or len(ends) == 1, (name, spans, lines)
 
 
 def test_mcp_errors_name_mcp_arguments(seed_collection_dir, model_cache_dir):
