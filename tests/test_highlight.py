@@ -72,3 +72,13 @@ def test_empty_query_or_passage_highlights_nothing() -> None:
     assert highlight_sentences(PASSAGE, "  ") == []
     assert highlight_sentences("", "工业") == []
     assert highlight_sentences(PASSAGE, "工业", max_spans=0) == []
+
+
+def test_best_scoring_sentence_marks_the_one_span_that_scores_best():
+    from qa.search.highlight import best_scoring_sentence
+
+    text = "第一句話。第二句話。第三句話。"
+    spans = [(0, 5), (5, 10), (10, 15)]
+    assert best_scoring_sentence(text, spans, [0.71, 0.83, 0.79]) == [(5, 10)]
+    assert best_scoring_sentence(text, spans, [0.8, 0.8, 0.1]) == [(0, 5)]  # a tie: the first
+    assert best_scoring_sentence(text, spans, [0.5, 0.6]) == []  # scores for other sentences

@@ -25,7 +25,7 @@ from qa.ingest.metadata import content_hash, extract_metadata, stated_occasion
 from qa.ingest.readers import find_inputs, read_path
 from qa.text.name_pairs import NamePair, document_pairs
 from qa.text.normalize import detect_script, to_simplified
-from qa.text.sentences import split_sentences
+from qa.text.sentences import sentence_groups
 from qa.text.shingles import minhash_signature
 from qa.text.tokens import lexical_tokens
 from qa.types import Document, Metadata, Passage, RawDocument, Rejection
@@ -111,15 +111,17 @@ def embed_sentences(passage_text: str) -> list[str]:
     better than the vector of the whole passage, where the other sentences dilute it.
     """
     text = embed_text(passage_text)
-    sentences, pending = [], ""
-    for start, end in split_sentences(text) or [(0, len(text))]:
-        pending += text[start:end]
-        if len(pending.strip()) >= SENTENCE_MIN_CHARS:
-            sentences.append(pending.strip())
-            pending = ""
-    if pending.strip() or not sentences:
-        sentences.append(pending.strip())
-    return sentences
+    return ["".join(text[start:end] for start, end in group).strip() for group in sentence_groups(text, SENTENCE_MIN_CHARS)]
+
+
+def embedded_sentence_spans(passage_text: str) -> list[tuple[int, int]] | None:
+    """Where in ``passage_text`` each sentence of ``embed_sentences`` lies, in the same order (a
+    highlight can then mark the one a query's vector met best); None for the rare passage whose
+    Simplified form is not as long as it, where the offsets would not carry over."""
+    text = embed_text(passage_text)
+    if len(text) != len(passage_text):
+        return None
+    return [(group[0][0], group[-1][1]) for group in sentence_groups(text, SENTENCE_MIN_CHARS)]
 
 
 def embed_passages(encoder: Encoder, texts: Sequence[str], batch_size: int,

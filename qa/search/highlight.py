@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 
 from qa.text.normalize import HAN, fold_simplified_for_matching, normalize_for_matching, to_simplified
 from qa.text.sentences import split_sentences
@@ -100,3 +101,15 @@ def _select(spans: list[tuple[int, int]], scores: list[float], max_spans: int) -
     best = scores[ranked[0]]
     chosen = [i for i in ranked[:max_spans] if scores[i] >= _SECOND_SPAN_RATIO * best]
     return [spans[i] for i in sorted(chosen)]
+
+
+def best_scoring_sentence(passage_text: str, spans: Sequence[tuple[int, int]],
+                          scores: Sequence[float]) -> list[tuple[int, int]]:
+    """The one span of ``spans`` (sentences of ``passage_text``) with the highest score, such as the
+    sentence an English question's vector meets best where no word of it is in the text; ``[]`` when
+    the scores are not one a span or the best span holds nothing but spaces."""
+    if not spans or len(spans) != len(scores):
+        return []
+    best = max(range(len(spans)), key=lambda i: (scores[i], -i))
+    start, end = spans[best]
+    return [(start, end)] if passage_text[start:end].strip() else []

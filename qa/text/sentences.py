@@ -49,3 +49,23 @@ def _trim_end(text: str, start: int, end: int) -> tuple[int, int]:
     if text[end - 1].isspace():
         end = start + len(text[start:end].rstrip())
     return start, end
+
+
+def sentence_groups(text: str, min_chars: int) -> list[list[tuple[int, int]]]:
+    """The sentences of ``text`` as a reader takes them: one shorter than ``min_chars`` (a heading,
+    "他說：") goes with the next ones until the group is that long; a short last one stands alone.
+
+    Text without a sentence is one group of its whole span, so every text has at least one.
+    """
+    groups: list[list[tuple[int, int]]] = []
+    pending: list[tuple[int, int]] = []
+    size = 0
+    for start, end in split_sentences(text) or [(0, len(text))]:
+        pending.append((start, end))
+        size += end - start
+        if size >= min_chars:
+            groups.append(pending)
+            pending, size = [], 0
+    if pending or not groups:
+        groups.append(pending)
+    return groups
