@@ -22,6 +22,7 @@ LAYERS = {
     "qa.settings": 0,
     "qa.citations": 0,
     "qa.access": 0,
+    "qa.progress": 0,
     "qa.index": 1,
     "qa.ingest": 2,
     "qa.search": 3,
