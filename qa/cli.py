@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import inspect
+import itertools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -97,26 +98,49 @@ def _emit(obj: dict) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
 
-def _progress_bar(total: int | None, label: str):
-    from tqdm import tqdm
+def run_ingest(settings: Settings, paths: list[Path], *, limit: int | None = None,
+               missing: Sequence[str] = ()) -> tuple[IngestReport, int]:
+    """Ingest paths into the collection of `settings`; returns (report, documents in the collection).
 
-    return tqdm(total=total, desc=label, unit="passage", disable=not sys.stderr.isatty(), file=sys.stderr)
-
-
-def run_ingest(settings: Settings, paths: list[Path], *, limit: int | None = None) -> tuple[IngestReport, int]:
-    """Ingest paths into the collection of `settings`; returns (report, documents in the collection)."""
+    `missing` are paths that name nothing, each rejected like a file that cannot be read. Progress is
+    counted in records (documents, or the rejected), a bar on a terminal and a line every few seconds
+    otherwise. A collection this creates and leaves without a document is removed again, so a failed
+    ingest leaves nothing that a later command would take for a collection.
+    """
     from qa.app import open_ingester
-    from qa.ingest.pipeline import read_records
+    from qa.ingest.pipeline import count_all_records, read_records
+    from qa.progress import Progress
+    from qa.types import Rejection
 
+    directory = settings.data_dir
+    before = set(directory.iterdir()) if directory.is_dir() else None
+    records = itertools.chain((Rejection(path, "no such file or folder") for path in missing),
+                              read_records(paths, settings.max_file_bytes, limit))
+    expected = len(missing) + count_all_records(paths, limit)
     # Into an existing collection this appends: only the new passages are embedded and indexed.
     service = open_ingester(settings)
-    with _progress_bar(None, "embedding") as bar:
-        report = service.changes.add_documents(read_records(paths, settings.max_file_bytes, limit),
-                                               prepare_workers=None, commit_passages=settings.commit_passages,
-                                               progress=bar.update, yield_to_searches=False)
+    with Progress("ingest", "documents", expected) as progress:
+        report = service.changes.add_documents(records, prepare_workers=None, commit_passages=settings.commit_passages,
+                                               progress=progress.advance, yield_to_searches=False)
     total = service.documents(0, 1)[1]
     service.collection.close()
+    if total == 0 and settings.index is None:
+        _remove_new_entries(directory, before)
     return report, total
+
+
+def _remove_new_entries(directory: Path, before: set[Path] | None) -> None:
+    """Remove what an ingest created in `directory` (the whole folder when it made that too)."""
+    import shutil
+
+    if before is None:
+        shutil.rmtree(directory, ignore_errors=True)
+        return
+    for entry in set(directory.iterdir()) - before:
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
 
 
 @app.command()
@@ -138,13 +162,16 @@ def ingest(
     """
     max_bytes = int(max_file_mb * 1024 * 1024) if max_file_mb else None
     settings = _settings(data, model, max_file_bytes=max_bytes, batch_size=batch_size, index=index)
-    missing = [str(p) for p in paths if not p.exists()]
-    for path in missing:
-        typer.echo(f"rejected {path}: no such file or folder", err=True)
+    missing = [str(p) for p in paths if not p.exists() and not p.is_symlink()]
+    found = [p for p in paths if str(p) not in missing]
     if ray or ray_address:
-        report, total = _ray_ingest(settings, [p for p in paths if p.exists()], ray_address, limit)
+        from qa.types import Rejection
+
+        report, total = _ray_ingest(settings, found, ray_address, limit)
+        for path in missing:
+            report.reject(Rejection(path, "no such file or folder"))
     else:
-        report, total = run_ingest(settings, [p for p in paths if p.exists()], limit=limit)
+        report, total = run_ingest(settings, found, limit=limit, missing=missing)
     for rejection in report.rejections():
         if as_json:
             _emit({"rejected": rejection.source, "reason": rejection.reason})
@@ -350,10 +377,11 @@ def reindex(data: DataOpt = None, model: ModelOpt = None, batch_size: int | None
     Example: speechqa reindex --model BAAI/bge-m3
     """
     from qa.app import reindex as reindex_collection
+    from qa.progress import Progress
 
     settings = _settings(data, model, batch_size=batch_size)
-    with _progress_bar(None, "embedding") as bar:
-        report = reindex_collection(settings, bar.update)
+    with Progress("reindex: embedding", "passages") as progress:
+        report = reindex_collection(settings, progress.advance)
     typer.echo(f"refreshed {report.documents_refreshed} documents, embedded {report.passages_embedded} passages and "
                f"{report.titles_embedded} titles; index rebuilt with {report.model} ({report.index})")
 

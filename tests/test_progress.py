@@ -53,3 +53,18 @@ def test_on_a_terminal_a_bar_counts_in_the_unit():
         progress.advance(4)
     shown = out.getvalue()
     assert "4/4" in shown and "documents/s" in shown
+
+
+def test_scaled_progress_reports_the_same_share_in_whole_units():
+    from qa.ingest.pipeline import ScaledProgress
+
+    heard: list[int] = []
+    documents = ScaledProgress(heard.append, units=3, whole=10)  # 3 documents, 10 passages to embed
+    for parts in (2, 2, 3, 3):
+        documents(parts)
+    assert heard == [1, 1, 1] and sum(heard) == 3
+    documents.finish()
+    assert sum(heard) == 3
+    nothing_embedded = ScaledProgress(heard.append, units=4, whole=0)
+    nothing_embedded.finish()
+    assert heard[-1] == 4

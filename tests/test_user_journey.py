@@ -95,13 +95,14 @@ def test_the_quickstart_takes_torch_from_the_cpu_index_without_a_gpu():
 # -- 4. progress, labelled in the unit it counts --------------------------------------------------
 
 def _many_documents(folder: Path, wanted: int) -> int:
-    """`wanted` small speeches, each a different paragraph of the sample speeches (or a numbered variant)."""
+    """`wanted` small speeches, each two paragraphs of the sample speeches that no other one pairs alike
+    (so that none is a near-duplicate of another)."""
     folder.mkdir()
     paragraphs = [line for seed in sorted(SEEDS.glob("*.txt")) for line in seed.read_text(encoding="utf-8").splitlines()
                   if len(line) >= 120 and "下载" not in line and "導語" not in line]
     for n in range(wanted):
-        paragraph = paragraphs[n % len(paragraphs)]
-        (folder / f"p{n:04d}.txt").write_text(f"第{n}次会议讲话\n{paragraph}\n（第{n}稿）\n", encoding="utf-8")
+        first, second = paragraphs[n % len(paragraphs)], paragraphs[(n // len(paragraphs) + 1 + n) % len(paragraphs)]
+        (folder / f"p{n:04d}.txt").write_text(f"第{n}次会议讲话\n{first}\n{second}\n", encoding="utf-8")
     return wanted
 
 
@@ -109,7 +110,7 @@ _PROGRESS_LINE = re.compile(r"(\d[\d,]*)/(\d[\d,]*) (documents|passages)\b")
 
 
 def test_ingest_through_a_pipe_prints_progress_lines_with_done_and_total(tmp_path, model_cache_dir):
-    files = _many_documents(tmp_path / "speeches", 240)
+    files = _many_documents(tmp_path / "speeches", 150)
     env = user_env(tmp_path / "home", model_cache_dir)
     started = time.monotonic()
     done = speechqa("ingest", str(tmp_path / "speeches"), "--data", str(tmp_path / "collection"), env=env, timeout=900)

@@ -22,7 +22,7 @@ from qa.index.store_passages import StoredPassage
 from qa.ingest.chunking import chunk_text
 from qa.ingest.cleaning import clean_text
 from qa.ingest.metadata import content_hash, extract_metadata, stated_occasion
-from qa.ingest.readers import find_inputs, read_path
+from qa.ingest.readers import count_records, find_inputs, read_path
 from qa.text.name_pairs import NamePair, document_pairs
 from qa.text.normalize import detect_script, to_simplified
 from qa.text.sentences import sentence_groups
@@ -124,9 +124,32 @@ def embedded_sentence_spans(passage_text: str) -> list[tuple[int, int]] | None:
     return [(group[0][0], group[-1][1]) for group in sentence_groups(text, SENTENCE_MIN_CHARS)]
 
 
+class ScaledProgress:
+    """Counts of one unit reported as the same share of another: `parts` done of `whole` become that share of
+    `units`, in whole units, all of them once the whole is done (sentences embedded as passages, passages as
+    the documents they belong to)."""
+
+    def __init__(self, report: Callable[[int], None], units: int, whole: int) -> None:
+        self.report, self.units, self.whole = report, units, whole
+        self.done = self.reported = 0
+
+    def __call__(self, parts: int) -> None:
+        self.done += parts
+        share = self.units if self.done >= self.whole else self.units * self.done // max(1, self.whole)
+        if share > self.reported:
+            self.report(share - self.reported)
+            self.reported = share
+
+    def finish(self) -> None:
+        """Report what is left of the units (the work is done, however much of it was counted)."""
+        if self.units > self.reported:
+            self.report(self.units - self.reported)
+            self.reported = self.units
+
+
 def embed_passages(encoder: Encoder, texts: Sequence[str], batch_size: int,
                    progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
-    """(passage vectors, each passage's sentence vectors) for passage texts.
+    """(passage vectors, each passage's sentence vectors) for passage texts; `progress` hears of passages embedded.
 
     The model reads each sentence once, which costs about what reading the whole passage does; a
     passage's own vector, which finds candidates in the vector index, is the normalised mean of its
@@ -134,7 +157,9 @@ def embed_passages(encoder: Encoder, texts: Sequence[str], batch_size: int,
     """
     sentences = [embed_sentences(text) for text in texts]
     flat = [sentence for group in sentences for sentence in group]
-    vectors = encoder.embed(flat, "passage", batch_size, progress) if flat else np.zeros((0, 0), np.float32)
+    # The model counts sentences; whoever watches counts passages.
+    counted = ScaledProgress(progress, len(texts), len(flat)) if progress else None
+    vectors = encoder.embed(flat, "passage", batch_size, counted) if flat else np.zeros((0, 0), np.float32)
     groups, start = [], 0
     for group in sentences:
         groups.append(vectors[start : start + len(group)])
@@ -253,6 +278,8 @@ class Ingester:
         # A GPU embeds a CPU-sized commit almost at once: commits that small would leave it waiting on
         # SQLite and on Python between them, so it gets larger ones (scripts/bench.py --embed for its speed).
         self.commit_passages = commit_passages if encoder.device == "cpu" else max(commit_passages, GPU_COMMIT_PASSAGES)
+        # Hears of records finished (documents written, skipped or rejected), a batch's documents
+        # counted as their passages are embedded, so that a long batch shows it is moving.
         self.progress = progress
         self.report = IngestReport() if report is None else report
         self._near = collection.near_duplicates()  # stored documents; the collection keeps it current
@@ -277,6 +304,7 @@ class Ingester:
                 return self.report
             if isinstance(prepared, Rejection):
                 self.report.reject(prepared)
+                self._finished(1)
                 continue
             try:
                 self._add_one(prepared)
@@ -287,6 +315,7 @@ class Ingester:
                 log.exception("could not process %s", source)
                 self.report.reject(Rejection(source, f"could not be processed ({type(exc).__name__}: {exc}); "
                                                               "the rest went in — please report this file"))
+                self._finished(1)
             if sum(len(p) for _, p, _ in self._pending) >= self.commit_passages:
                 self._flush()
         self._flush()
@@ -331,11 +360,16 @@ class Ingester:
                     break
         if existing is not None:
             self._record_source(existing, built.sources[0])
+            self._finished(1)
             return
         self._pending.append((built, prepared.passages, signature.tobytes()))
         self._pending_hashes[built.content_hash] = built.doc_id
         self._pending_names[built.doc_id] = prepared.name_pairs
         self._near_pending.add(built.doc_id, signature)
+
+    def _finished(self, records: int) -> None:
+        if self.progress is not None:
+            self.progress(records)
 
     def _same_date(self, doc_id: str, date: str | None) -> bool:
         """Whether a near-identical document can be the same one: a templated release (a yearly rite, a
@@ -367,9 +401,10 @@ class Ingester:
         missing = [key for key in wanted if key not in known]
         fresh: dict[str, np.ndarray] = {}
         sentences: dict[str, np.ndarray] = {}
+        documents = ScaledProgress(self._finished, len(self._pending), len(missing))
         if missing:
             vectors, groups = embed_for(self.collection, self.encoder, [wanted[key] for key in missing],
-                                        self.batch_size, self.progress)
+                                        self.batch_size, documents)
             fresh = dict(zip(missing, vectors, strict=True))
             sentences = dict(zip(missing, groups, strict=True)) if groups is not None else {}
         if self.collection.derived_version() is not None and not self.collection.count_documents():
@@ -386,6 +421,7 @@ class Ingester:
         self._pending_names = {}
         self._near_pending = NearDuplicateFinder()
         self._write(batch, {**known, **fresh}, list(fresh), sentences, names)
+        documents.finish()
 
     def _write(self, batch: list[tuple[Document, list[StoredPassage], bytes]], vectors: dict[str, np.ndarray],
                fresh: list[str], sentences: dict[str, np.ndarray], names: dict[str, tuple[NamePair, ...]]) -> None:
@@ -425,6 +461,16 @@ def prepare_record(record: RawDocument | Rejection, chunking: ChunkingSettings) 
 def read_records(paths: Iterable[Path], max_bytes: int, limit: int | None = None) -> Iterator[RawDocument | Rejection]:
     """The records of these files and folders, the first `limit` of them (documents or rejections)."""
     return itertools.islice(_read_all(paths, max_bytes), limit)
+
+
+def count_all_records(paths: Iterable[Path], limit: int | None = None) -> int:
+    """About how many records `read_records` gives (qa.ingest.readers.count_records), for a progress total."""
+    total = 0
+    for found in find_inputs(paths):
+        total += count_records(found) if isinstance(found, Path) else 1
+        if limit is not None and total >= limit:
+            return limit
+    return total
 
 
 def _read_all(paths: Iterable[Path], max_bytes: int) -> Iterator[RawDocument | Rejection]:

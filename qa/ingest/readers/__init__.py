@@ -16,11 +16,13 @@ from qa.ingest.readers.decoding import decode_text, detect_encoding
 from qa.ingest.readers.discovery import discover_files, find_inputs
 from qa.ingest.readers.formats import SUPPORTED_SUFFIXES, read_named, read_path
 from qa.ingest.readers.html_pages import html_to_text
+from qa.ingest.readers.records import count_records
 from qa.ingest.readers.sources import cited_name, display_name
 
 __all__ = [
     "SUPPORTED_SUFFIXES",
     "cited_name",
+    "count_records",
     "decode_text",
     "detect_encoding",
     "discover_files",
