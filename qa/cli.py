@@ -30,8 +30,10 @@ from qa.settings import Settings
 if TYPE_CHECKING:
     from qa.ingest.pipeline import IngestReport
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="Semantic search over speeches and policy texts.")
-docs_app = typer.Typer(no_args_is_help=True, help="List, show and remove documents of a collection.")
+# Plain help (no rich panels): rich shows a <bool> placeholder after every flag, --help included.
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
+                  help="Semantic search over speeches and policy texts.")
+docs_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="List, show and remove documents of a collection.")
 app.add_typer(docs_app, name="docs")
 
 
@@ -47,6 +49,21 @@ def _print_version(asked: bool) -> None:
 def _options(version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
                                                    help="print the version and exit")] = False) -> None:
     pass
+
+
+def command(group: typer.Typer, name: str | None = None) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register a command whose docstring ends in "Example: …": --help prints that example last, after the options."""
+
+    def register(function: Callable[..., None]) -> Callable[..., None]:
+        doc = inspect.cleandoc(function.__doc__ or "")
+        body, _, example = doc.rpartition("\n\nExample: ")
+        if example:
+            function.__doc__ = body
+        # "\b" keeps click from rewrapping the example.
+        return group.command(name, epilog=f"\b\nExample: {example}" if example else None)(function)
+
+    return register
+
 
 DataOpt = Annotated[Path | None, typer.Option("--data", help="collection directory (default: $SPEECHQA_DATA or ~/.local/share/speechqa)")]
 ModelOpt = Annotated[str | None, typer.Option("--model", help="sentence-transformers model name or path (default: the bundled multilingual-e5-small)")]
@@ -143,7 +160,7 @@ def _remove_new_entries(directory: Path, before: set[Path] | None) -> None:
             entry.unlink(missing_ok=True)
 
 
-@app.command()
+@command(app)
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="files or folders (searched recursively)")],
     data: DataOpt = None,
@@ -204,10 +221,10 @@ def _browser(settings: Settings):
     return open_reader(settings)
 
 
-@docs_app.command("list")
+@command(docs_app, "list")
 @takes(DocumentsRequest)
 def docs_list(listing: DocumentsRequest, data: DataOpt = None, as_json: JsonOpt = False, index: IndexOpt = None) -> None:
-    """List documents: id, date, title, speaker, passages.
+    """List documents: id, date, passages, speaker, title; how many of how many on stderr.
 
     Example: speechqa docs list --limit 20
     """
@@ -216,17 +233,34 @@ def docs_list(listing: DocumentsRequest, data: DataOpt = None, as_json: JsonOpt 
     settings = _settings(data, index=index)
     service = _browser(settings)
     listing = listing.checked()
-    rows, _ = service.documents(listing.offset, listing.limit)
-    for document, n_chunks in rows:
-        if as_json:
+    rows, total = service.documents(listing.offset, listing.limit)
+    if as_json:
+        for document, n_chunks in rows:
             _emit(DocumentSummary.of(document, n_chunks).data())
-        else:
-            meta = document.metadata
-            typer.echo(f"{document.doc_id}  {meta.date or '----------'}  {meta.title or '(untitled)'}"
-                       f"  {meta.speaker or ''}  [{n_chunks} passages]")
+        return
+    # Columns line up in a terminal, where a Chinese character takes two cells; the title, longest, comes last.
+    counts = [f"{n_chunks} passage{'s' if n_chunks != 1 else ''}" for _, n_chunks in rows]
+    speakers = [document.metadata.speaker or "" for document, _ in rows]
+    count_width = max(map(len, counts), default=0)
+    speaker_width = max(map(_cells, speakers), default=0)
+    for (document, _), count, speaker in zip(rows, counts, speakers, strict=True):
+        meta = document.metadata
+        typer.echo(f"{document.doc_id}  {meta.date or '----------'}  {count:>{count_width}}  "
+                   f"{speaker}{' ' * (speaker_width - _cells(speaker))}  {meta.title or '(untitled)'}".rstrip())
+    shown_to = listing.offset + len(rows)
+    more = f"; --offset {shown_to} for the next" if shown_to < total else ""
+    first = f"{listing.offset + 1}–{shown_to}" if rows else "none"
+    typer.echo(f"documents {first} of {total}{more}", err=True)
 
 
-@docs_app.command("show")
+def _cells(text: str) -> int:
+    """How many terminal cells `text` takes: two for a wide (Chinese) character, one for others."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+@command(docs_app, "show")
 def docs_show(doc_id: str, data: DataOpt = None, as_json: JsonOpt = False, index: IndexOpt = None) -> None:
     """Show one document: metadata and cleaned text.
 
@@ -246,7 +280,7 @@ def docs_show(doc_id: str, data: DataOpt = None, as_json: JsonOpt = False, index
     typer.echo(detail["text"])
 
 
-@docs_app.command("rm")
+@command(docs_app, "rm")
 def docs_rm(doc_id: str, data: DataOpt = None, index: IndexOpt = None) -> None:
     """Remove a document and its passages from the collection and its indexes.
 
@@ -281,7 +315,7 @@ def _print_result(result, as_json: bool) -> None:
         typer.echo("")
 
 
-@app.command()
+@command(app)
 @takes(SearchRequest, argument="query")
 def search(
     request: SearchRequest,
@@ -299,7 +333,7 @@ def search(
     _print_result(service.search(request), as_json)
 
 
-@app.command()
+@command(app)
 @takes(SimilarRequest, argument="text", names={"chunk_id": ("--chunk-id", "--chunk")})
 def similar(
     request: SimilarRequest,
@@ -317,7 +351,7 @@ def similar(
     _print_result(service.similar(request), as_json)
 
 
-@app.command("eval")
+@command(app, "eval")
 def eval_command(
     questions: Annotated[list[Path], typer.Argument(help="one or more questions files")],
     data: DataOpt = None,
@@ -369,7 +403,7 @@ def _print_evaluation(report: dict, as_json: bool, *, heading: str | None = None
         typer.echo(f"    {kind:<13}" + "  ".join(f"{key}={value}" for key, value in metrics.items()))
 
 
-@app.command()
+@command(app)
 def reindex(data: DataOpt = None, model: ModelOpt = None, batch_size: int | None = None) -> None:
     """Bring a collection up to date: re-derive metadata and BM25 words from the stored text, embed
     passages the model has no vector for (after a model change), and rebuild the indexes.
@@ -386,7 +420,7 @@ def reindex(data: DataOpt = None, model: ModelOpt = None, batch_size: int | None
                f"{report.titles_embedded} titles; index rebuilt with {report.model} ({report.index})")
 
 
-@app.command()
+@command(app)
 def serve(
     data: DataOpt = None,
     model: ModelOpt = None,
@@ -414,7 +448,7 @@ def _serve(settings: Settings) -> None:
                 h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES)
 
 
-@app.command()
+@command(app)
 @takes(PhraseRequest, argument="phrase", limit=20)
 def phrase(
     request: PhraseRequest,
@@ -437,7 +471,8 @@ def phrase(
         typer.echo(f"「{timeline.phrase}」 occurs nowhere in the collection (exact match, both scripts); "
                    f"search for it by meaning: speechqa search {json.dumps(timeline.phrase, ensure_ascii=False)}")
         return
-    typer.echo(f"「{timeline.phrase}」: {timeline.total_occurrences} occurrences in {timeline.total_documents} documents")
+    typer.echo(f"「{timeline.phrase}」: {_counted(timeline.total_occurrences, 'occurrence')} in "
+               f"{_counted(timeline.total_documents, 'document')}")
     top = max((p.occurrences for p in timeline.series), default=0)
     for point in timeline.series:
         bar = "█" * round(30 * point.occurrences / top) if top else ""
@@ -448,7 +483,7 @@ def phrase(
         typer.echo(f"first use: {_cite(timeline.first)}")
     for label, rows in (("speakers", timeline.by_speaker), ("sources", timeline.by_source)):
         if rows:
-            typer.echo(f"{label}: " + ", ".join(f"{row.value} ({row.documents} documents)" for row in rows[:5]))
+            typer.echo(f"{label}: " + ", ".join(f"{row.value} ({_counted(row.documents, 'document')})" for row in rows[:5]))
     typer.echo("")
     for hit in timeline.occurrences:
         start, end = hit.highlights[0]
@@ -460,7 +495,7 @@ def phrase(
         typer.echo(f"({timeline.total_occurrences - shown} more: --offset {shown})")
 
 
-@app.command()
+@command(app)
 @takes(ReuseRequest, argument="chunk_id", limit=20)
 def reuse(
     request: ReuseRequest,
@@ -483,7 +518,7 @@ def reuse(
         typer.echo(line)
 
 
-@app.command("reuse-top")
+@command(app, "reuse-top")
 @takes(TopReuseRequest)
 def reuse_top(
     request: TopReuseRequest,
@@ -506,13 +541,17 @@ def reuse_top(
         typer.echo(line)
 
 
+def _counted(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _cite(hit) -> str:
     meta = hit.document.metadata
     where = f"{hit.passage.doc_id}#{hit.passage.chunk_id}"
     return " · ".join(str(x) for x in (meta.title, meta.date, meta.speaker, where) if x)
 
 
-@app.command()
+@command(app)
 def mcp(
     data: DataOpt = None,
     model: ModelOpt = None,
@@ -549,7 +588,7 @@ def sample_speeches_dir() -> Path:
     return Path(str(resources.files("qa") / "sample_speeches"))
 
 
-@app.command()
+@command(app)
 def demo(
     data: Annotated[Path | None, typer.Option("--data", help="collection directory (default: $SPEECHQA_DATA or "
                                               "~/.local/share/speechqa, which every command uses)")] = None,

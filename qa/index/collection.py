@@ -96,6 +96,9 @@ class Collection:
     @classmethod
     def open(cls, directory: Path, model: str, *, create: bool = False, allow_model_change: bool = False) -> Collection:
         """Open the collection at `directory`; raise a clear error when it is missing or built with another model."""
+        if directory.exists() and not directory.is_dir():
+            raise IndexNotBuiltError(f"{directory} is a file, not a collection: a collection is a folder; name one "
+                                     "that holds a collection, or a new folder to ingest into")
         if not (directory / STORE_FILE).exists():
             if not create:
                 raise IndexNotBuiltError(
