@@ -393,6 +393,32 @@ class JobStatus(_Shape):
 
 
 @dataclass(frozen=True)
+class RefusedUploadDetail:
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    code: Annotated[str, Field(description="nothing_added (or invalid_request for a request that does not parse)")]
+    message: Annotated[str, Field(description="each rejected file with its reason")]
+    # Left out of the description's required fields, so that a request that does not parse fits it too.
+    rejected: Annotated[list[RejectedInput] | None, Field(description="every file with why it was rejected")] = None
+
+
+@dataclass(frozen=True)
+class RefusedUpload(_Shape):
+    """An upload of which every file was rejected: the error shape, with the rejected files listed."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    error: RefusedUploadDetail
+
+    @classmethod
+    def of(cls, report: IngestReport) -> RefusedUpload:
+        reasons = "; ".join(f"{r.source}: {r.reason}" for r in report.rejected)
+        return cls(error=RefusedUploadDetail(
+            code="nothing_added", message=f"nothing was added, every file was rejected — {reasons}",
+            rejected=[RejectedInput(source=r.source, reason=r.reason) for r in report.rejected]))
+
+
+@dataclass(frozen=True)
 class Deleted(_Shape):
     __pydantic_config__ = OPEN
 
