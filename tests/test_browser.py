@@ -316,3 +316,34 @@ def test_a_date_the_question_names_can_be_switched_off_and_back_on(demo, page, t
     page.locator(".preferences .chip[data-kind=dates] a.restore-filter").click()
     page.wait_for_url(lambda url: "ignore_filter" not in url)
     sync_api.expect(page.locator(".preferences")).to_have_attribute("data-applied", "true")
+
+
+def test_the_api_docs_render_with_no_network(demo, page):
+    """/docs lists the operations on a machine that reaches nothing but this server."""
+    outside: list[str] = []
+
+    def only_this_server(route):
+        if route.request.url.startswith(demo):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_this_server)
+    page.goto(demo + "/docs")
+    page.wait_for_selector(".opblock")
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    assert "/api/search" in paths and "/api/documents" in paths, paths
+    assert outside == []
+
+
+def test_the_cited_passage_starts_in_view_below_the_top(demo, page):
+    """Arriving at a long cited passage shows where it starts, not its middle with the start scrolled away."""
+    hits = httpx.get(demo + "/api/search", params={"q": QUESTION, "k": 10}, timeout=60).json()["results"]
+    longest = max(hits, key=lambda hit: len(hit["text"]))
+    page.set_viewport_size({"width": 420, "height": 360})  # shorter than the passage
+    page.goto(demo + longest["citation"]["url"])
+    page.wait_for_timeout(500)  # the page's script scrolls to the passage once loaded
+    top = page.evaluate("document.querySelector('.speech-text .seg.cited, .speech-text .js-cited')"
+                        ".getBoundingClientRect().top")
+    assert 0 <= top < 360 / 2, top

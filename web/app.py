@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from qa import __version__
 from qa.errors import SpeechQAError
@@ -49,12 +50,14 @@ def create_app(settings: Settings, service: SearchService | None = None) -> Fast
         # A stopping server waits for no upload: the running job ends at its next document, queued ones are dropped.
         app.state.jobs.stop()
 
-    app = SpeechQAApp(title="speechqa", version=__version__, lifespan=lifespan,
+    # /docs is the pages' own (web.pages.api_docs), from files this server serves; no /redoc, which needs a CDN.
+    app = SpeechQAApp(title="speechqa", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                       description="Semantic search over speeches with exact citations. Contract: docs/api.md.")
     app.state.settings = settings
     app.state.holder = holder
     app.state.jobs = ChangeJobs()
     app.state.allowed_hosts = security.allowed_host_names(settings.allowed_hosts, settings.host)
+    app.mount("/static/swagger-ui", StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     on_unexpected = install_error_handlers(app)
     app.add_middleware(GuardMiddleware, on_unexpected=on_unexpected)

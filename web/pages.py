@@ -165,3 +165,7 @@ def reuse_top_page(request: Request, service: Service, top: TopReuseQuery):
     form = {**_filter_form(top), "hide_series": "true" if top.hide_series else ""}
     shows_bad_input(request, "reuse_top.html", form=form, top=None)
     return page(request, "reuse_top.html", form=form, top=service.reuse_top(top), error=None)
+@pages.get("/docs")
+def api_docs(request: Request):
+    """The API's interactive description (Swagger UI over /openapi.json), served whole by this server."""
+    return page(request, "api_docs.html")
