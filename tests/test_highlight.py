@@ -82,3 +82,11 @@ def test_best_scoring_sentence_marks_the_one_span_that_scores_best():
     assert best_scoring_sentence(text, spans, [0.71, 0.83, 0.79]) == [(5, 10)]
     assert best_scoring_sentence(text, spans, [0.8, 0.8, 0.1]) == [(0, 5)]  # a tie: the first
     assert best_scoring_sentence(text, spans, [0.5, 0.6]) == []  # scores for other sentences
+
+
+def test_a_phrase_is_offered_a_timeline_and_a_question_is_not():
+    from web.render import is_phrase
+
+    assert is_phrase("工业强县") and is_phrase("領導包項")
+    assert not is_phrase("How does the county attract investment?")
+    assert not is_phrase("招商引资进度为什么落后") and not is_phrase("坚持工业立县、工业兴县、工业强县战略，推动高质量发展")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,20 @@ def query_link(path: str, params: dict, **changes: object) -> str:
     return f"{path}?{urlencode(pairs)}" if pairs else path
 
 
+# A formulation is short wording, not a question: a phrase timeline of a whole question finds nothing.
+_PHRASE_MAX_CHARS = 20
+_NOT_IN_A_PHRASE = re.compile(r"[\s?？!！。，,；;：:]|为什么|為什麼|怎么|怎麼|如何|什么|什麼|哪|吗|嗎|呢|多少|是否")
+
+
+def is_phrase(query: str) -> bool:
+    """Whether a search's query reads as a formulation whose phrase timeline is worth offering (工业强县), not
+    a question or an English sentence."""
+    from qa.search.crosslingual import is_english
+
+    query = query.strip()
+    return 2 <= len(query) <= _PHRASE_MAX_CHARS and not is_english(query) and not _NOT_IN_A_PHRASE.search(query)
+
+
 def register_filters(env) -> None:
     env.filters["segments"] = segments
     env.filters["source_name"] = source_name
@@ -109,6 +124,7 @@ def register_filters(env) -> None:
     env.globals["document_segments"] = document_segments
     env.globals["query_link"] = query_link
     env.globals["period_bounds"] = period_bounds
+    env.globals["is_phrase"] = is_phrase
 
 
 register_filters(templates.env)

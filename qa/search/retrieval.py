@@ -177,11 +177,20 @@ def collapse_hits(ranking: Sequence[tuple[int, float]], query: Query, read: Read
             score=round(candidates[i][1], 4),
             passage=candidates[i][0],
             document=read.documents[candidates[i][0].doc_id],
-            highlights=tuple(highlight_sentences(candidates[i][0].text, query.text)),
+            highlights=tuple(_highlights(candidates[i][0].text, query)),
             duplicates=duplicates[i],
         )
         for rank, i in enumerate(kept, start=1)
     ]
+
+
+def _highlights(text: str, query: Query) -> list[tuple[int, int]]:
+    """The sentences of a hit that best answer the query; for an English question, whose words are not in
+    a Chinese text, the ones that best hold the Chinese words it was read as (its BM25 words)."""
+    spans = highlight_sentences(text, query.text)
+    if not spans and query.analysis.english and query.words:
+        spans = highlight_sentences(text, " ".join(query.words), max_spans=1)
+    return spans
 
 
 def _within(where: PassageFilter, date: NamedDate) -> PassageFilter | None:
