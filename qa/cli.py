@@ -15,7 +15,7 @@ import typer
 from pydantic import BaseModel
 
 from qa.app import open_service
-from qa.errors import SpeechQAError
+from qa.errors import SpeechQAError, Worded
 from qa.search.requests import (
     DocumentsRequest,
     PhraseRequest,
@@ -96,9 +96,20 @@ def takes(model: type[BaseModel], *, argument: str | None = None, names: dict[st
         fields.sort(key=lambda parameter: parameter.name != argument)  # the argument first
         own = list(inspect.signature(command, eval_str=True).parameters.values())[1:]
 
+        # How this command's errors name the request's fields: as its argument and options.
+        words = {field.name: f"the {field.name} argument" if field.name == argument else
+                 min((names or {}).get(field.name, ("--" + field.alias.replace("_", "-"),)), key=len)
+                 for field in parameters(model)}
+
         def run(**values: Any) -> None:
             given = {field.name: values.pop(field.name) for field in fields}
-            command(model(**{name: value for name, value in given.items() if value is not None}), **values)
+            try:
+                command(model(**{name: value for name, value in given.items() if value is not None}), **values)
+            except SpeechQAError as exc:
+                if isinstance(exc, Worded):
+                    exc.template = exc.worded(lambda name: words.get(name) or _cli_word(name))
+                    exc.args = (exc.template,)
+                raise
 
         run.__name__, run.__doc__ = command.__name__, command.__doc__
         run.__signature__ = inspect.Signature([*fields, *(p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own)])  # type: ignore[attr-defined]
@@ -614,11 +625,16 @@ def demo(
     _serve(settings)
 
 
+def _cli_word(name: str) -> str:
+    """How the CLI names a field or an action outside a command's own options."""
+    return "`speechqa docs list`" if name == "list_documents" else "--" + name.replace("_", "-")
+
+
 def main() -> None:
     try:
         app()
     except SpeechQAError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {exc.worded(_cli_word) if isinstance(exc, Worded) else exc}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         typer.echo("interrupted: whole documents already ingested are kept; run the same command again to finish", err=True)

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from qa import __version__
 from qa.access import change_refusal, is_loopback, is_loopback_origin, token_matches
 from qa.app import ServiceHolder
-from qa.errors import BadInputError, MissingDependencyError, SpeechQAError
+from qa.errors import BadInputError, MissingDependencyError, SpeechQAError, Worded
 from qa.search.requests import DocumentsRequest, PhraseRequest, ReuseRequest, SearchRequest, SimilarRequest, parameters
 from qa.settings import Settings
 
@@ -47,6 +47,11 @@ def _mcp_server_class() -> type[MCPServer]:
     return MCPServer
 
 
+def _mcp_words(name: str) -> str:
+    """How an error names a field or an action to an assistant: the tools' own argument and tool names."""
+    return "the list_documents tool" if name == "list_documents" else f"`{name}`"
+
+
 def _answers_errors(tool: Callable[..., dict]) -> Callable[..., dict]:
     """A library error reaches the assistant as the tool's error with its message (which says what to change);
     the SDK shows any other exception only as a crash, without its text."""
@@ -57,7 +62,7 @@ def _answers_errors(tool: Callable[..., dict]) -> Callable[..., dict]:
         try:
             return tool(*args, **kwargs)
         except SpeechQAError as exc:
-            raise ToolError(str(exc)) from exc
+            raise ToolError(exc.worded(_mcp_words) if isinstance(exc, Worded) else str(exc)) from exc
 
     return answered
 

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from qa.errors import BadInputError
+from qa.errors import BadInputError, FieldError
 from qa.search.query import parse_switched_off
 from qa.text.normalize import drop_surrogates
 from qa.types import PassageFilter
@@ -47,6 +47,16 @@ IGNORE_FILTER_ITEM = {"type": "string",
                       "pattern": rf"^[{_WHITESPACE}]*$|^[{_WHITESPACE}]*(date|speaker)[{_WHITESPACE}]*:[\s\S]*{HAS_TEXT}"}
 # Control characters (NUL and the like) carry nothing to search for; tabs and line breaks stay.
 _CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+# How the HTTP API names what a message names as {field} (its aliases) and the actions it suggests.
+API_WORDS = {"query": "q", "phrase": "q", "doc_ids": "doc", "ignore_filters": "ignore_filter",
+             "list_documents": "GET /api/documents"}
+
+
+def _bad(template: str) -> FieldError:
+    """Bad input in a request's fields, each named in `template` as {field} (qa.errors.Worded)."""
+    return FieldError(template, API_WORDS)
 
 
 def _listed(value: object) -> object:
@@ -109,7 +119,7 @@ class Filters(_Request):
         date_from = _iso_date(self.date_from, "date_from")
         date_to = _iso_date(self.date_to, "date_to")
         if date_from and date_to and date_from > date_to:
-            raise BadInputError(f"date_from ({date_from}) is after date_to ({date_to}); swap them")
+            raise _bad(f"{{date_from}} ({date_from}) is after {{date_to}} ({date_to}); swap them")
         return {"doc_ids": tuple(self.doc_ids), "date_from": date_from, "date_to": date_to,
                 "speaker": self.speaker or None, "source": self.source or None}
 
@@ -120,7 +130,7 @@ def _iso_date(value: str | None, name: str) -> str | None:
     try:
         return dt.date.fromisoformat(value).isoformat()
     except ValueError:
-        raise BadInputError(f"{name} must be an ISO date such as 2022-06-10, not {value!r}") from None
+        raise _bad(f"{{{name}}} must be an ISO date such as 2022-06-10, not {value!r}") from None
 
 
 def _checked_switches(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -129,7 +139,7 @@ def _checked_switches(values: tuple[str, ...]) -> tuple[str, ...]:
 
 def _checked_count(k: int) -> int:
     if not 1 <= k <= MAX_K:
-        raise BadInputError(f"k must be between 1 and {MAX_K}, not {k}")
+        raise _bad(f"{{k}} must be between 1 and {MAX_K}, not {k}")
     return k
 
 
@@ -150,12 +160,12 @@ class SearchRequest(Filters):
         self._check_text(("exclude_doc", self.exclude_doc))
         query = _CONTROL_CHARS.sub(" ", drop_surrogates(self.query or "")).strip()
         if not query:
-            raise BadInputError("the query is empty: type a question or paste a passage (q=...)")
+            raise _bad("the query is empty: type a question or paste a passage as {query}")
         if len(query) > max_query_chars:
             raise BadInputError(f"the query is {len(query)} characters long; shorten it to at most {max_query_chars}")
         _checked_count(self.k)
         if self.mode not in MODES:
-            raise BadInputError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+            raise _bad(f"{{mode}} must be one of {', '.join(MODES)}, not {self.mode!r}")
         where = self._checked_where()
         return self.model_copy(update={**where, "query": query, "ignore_filters": _checked_switches(self.ignore_filters)})
 
@@ -182,13 +192,15 @@ class SimilarRequest(Filters):
         if self.chunk_id is not None and drop_surrogates(self.chunk_id) != self.chunk_id:
             raise BadInputError("chunk_id holds an unpaired surrogate (a lone \\ud800-\\udfff escape), which is not "
                                 "text: take chunk ids from search results")
+        if self.chunk_id and self.text and self.text.strip():
+            raise _bad("give {text} or {chunk_id}, not both: the text to compare, or the stored passage to start from")
         return self.chunk_id or None
 
     def search(self, text: str, exclude_doc: str | None) -> SearchRequest:
         """The hybrid search that finds them: `text` is the pasted or the stored passage's, `exclude_doc` the
         document left out (the stored passage's own unless the request names one)."""
         if not text or not text.strip():
-            raise BadInputError("give the text to compare (text=...) or the chunk_id of a stored passage")
+            raise _bad("give the text to compare as {text}, or a stored passage's id as {chunk_id}")
         return SearchRequest(query=text, k=self.k, exclude_doc=exclude_doc, prefer=self.prefer,
                              ignore_filters=self.ignore_filters, **self._filter_fields())
 
@@ -216,7 +228,7 @@ class PhraseRequest(Filters):
         self._check_text()
         phrase = drop_surrogates(self.phrase or "").strip()
         if not phrase:
-            raise BadInputError("the phrase is empty: give the exact wording to look for (q=...)")
+            raise _bad("the phrase is empty: give the exact wording to look for as {phrase}")
         if len(phrase) < MIN_PHRASE_CHARS:
             raise BadInputError(f"the phrase {phrase!r} is one character; give at least {MIN_PHRASE_CHARS} "
                                 "(a word or a formulation such as 工业强县)")

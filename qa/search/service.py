@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from embeddings.base import Encoder
-from qa.errors import BadInputError, NotFoundError
+from qa.errors import BadInputError, MissingItemError, NotFoundError
 from qa.index.contract import Backend, CollectionView
 from qa.index.faiss_index import use_single_thread
 from qa.index.indexes import LexicalReader
@@ -21,7 +21,7 @@ from qa.search.phrase import PhraseTimeline, phrase_timeline
 from qa.search.query import QueryAnalysis, analyse, parse_switched_off
 from qa.search.query_vectors import QueryVectors
 from qa.search.ranking import DEFAULT_RANKING, RankingConfig
-from qa.search.requests import PhraseRequest, ReuseRequest, SearchRequest, SimilarRequest, TopReuseRequest
+from qa.search.requests import API_WORDS, PhraseRequest, ReuseRequest, SearchRequest, SimilarRequest, TopReuseRequest
 from qa.search.rerank import CrossEncoderScorer, word_rarity
 from qa.search.retrieval import (
     Query,
@@ -229,7 +229,7 @@ class SearchService:
     def document(self, doc_id: str) -> tuple[Document, list[Passage]]:
         document = self.collection.get_document(doc_id)
         if document is None:
-            raise NotFoundError(f"no document with id {doc_id!r}; list them with GET /api/documents or `speechqa docs list`")
+            raise MissingItemError(f"no document with id {doc_id!r}; {{list_documents}} lists them", API_WORDS)
         return document, self.collection.passages_of(doc_id)
 
     def phrase(self, request: PhraseRequest) -> PhraseTimeline:
