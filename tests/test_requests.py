@@ -139,7 +139,7 @@ def test_a_checked_search_is_normalised():
 
 
 @pytest.mark.parametrize(("request_", "message"), [
-    (SearchRequest(query="\x00\x01"), "the query is empty: type a question or paste a passage (q=...)"),
+    (SearchRequest(query="\x00\x01"), "the query is empty: type a question or paste a passage as q"),
     (SearchRequest(query="工" * 2001), "the query is 2001 characters long; shorten it to at most 2000"),
     (SearchRequest(query="工业", k=0), "k must be between 1 and 100, not 0"),
     (SearchRequest(query="工业", mode="fuzzy"), "mode must be one of hybrid, dense, lexical, not 'fuzzy'"),
