@@ -452,10 +452,11 @@ def _serve(settings: Settings) -> None:
 
     from web.app import create_app
     from web.guard import MAX_REQUEST_HEAD_BYTES
+    from web.protocol import JsonErrorH11Protocol
 
     app_ = create_app(settings)
     typer.echo(f"speechqa is serving {settings.data_dir} at http://{settings.host}:{settings.port}/", err=True)
-    uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning",
+    uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning", http=JsonErrorH11Protocol,
                 h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES)
 
 
