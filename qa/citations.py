@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from urllib.parse import urlsplit
 
 # What ends a folder in a path read on this machine: on Linux only "/" does, and a backslash is an
 # ordinary character of a file name (b67_backslash..\..\evil.txt is one file).
 _PATH_SEPARATORS = "".join(sep for sep in {"/", os.sep, os.altsep} if sep)
+# A path a Windows machine read (C:\speeches\..., \\server\share\...): there a backslash ends a folder.
+_WINDOWS_PATH = re.compile(r"[A-Za-z]:\\|\\\\")
 
 
 def _base_name(name: str, separators: str) -> str:
@@ -20,7 +23,7 @@ def citation_source(source: str) -> str:
     private to the machine that read the file)."""
     if "://" in source:
         return source
-    return _base_name(source, _PATH_SEPARATORS)
+    return _base_name(source, "/\\" if _WINDOWS_PATH.match(source) else _PATH_SEPARATORS)
 
 
 def uploaded_file_name(name: str) -> str:

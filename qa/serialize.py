@@ -60,6 +60,10 @@ class ErrorDetail:
 
     code: Annotated[str, Field(description="stable machine-readable reason, e.g. bad_input, not_found, too_large")]
     message: Annotated[str, Field(description="human-readable, says what to change")]
+    rejected: Annotated[list[RejectedInput] | None, Field(
+        # Written only where there is a list: every other error is the code and the message alone.
+        exclude_if=lambda rejected: rejected is None,
+        description="an upload of which every file was rejected (nothing_added): each file with why")] = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,14 @@ class ErrorBody(_Shape):
     @classmethod
     def of(cls, code: str, message: str) -> ErrorBody:
         return cls(error=ErrorDetail(code=code, message=message))
+
+    @classmethod
+    def nothing_added(cls, report: IngestReport) -> ErrorBody:
+        """An upload of which every file was rejected, the files listed with their reasons."""
+        reasons = "; ".join(f"{r.source}: {r.reason}" for r in report.rejections())
+        return cls(error=ErrorDetail(
+            code="nothing_added", message=f"nothing was added, every file was rejected — {reasons}",
+            rejected=[RejectedInput(source=r.source, reason=r.reason) for r in report.rejections()]))
 
 
 @dataclass(frozen=True)
@@ -390,32 +402,6 @@ class JobStatus(_Shape):
         return cls(job=job.id, url=job.url, status=job.status, files=list(job.files),
                    counts=UploadCounts(**report.counts()), report=UploadReport.of(report) if job.ended else None,
                    error=ErrorDetail(code=job.error.code, message=shown(str(job.error))) if job.error else None)
-
-
-@dataclass(frozen=True)
-class RefusedUploadDetail:
-    __pydantic_config__ = ConfigDict(extra="forbid")
-
-    code: Annotated[str, Field(description="nothing_added (or invalid_request for a request that does not parse)")]
-    message: Annotated[str, Field(description="each rejected file with its reason")]
-    # Left out of the description's required fields, so that a request that does not parse fits it too.
-    rejected: Annotated[list[RejectedInput] | None, Field(description="every file with why it was rejected")] = None
-
-
-@dataclass(frozen=True)
-class RefusedUpload(_Shape):
-    """An upload of which every file was rejected: the error shape, with the rejected files listed."""
-
-    __pydantic_config__ = ConfigDict(extra="forbid")
-
-    error: RefusedUploadDetail
-
-    @classmethod
-    def of(cls, report: IngestReport) -> RefusedUpload:
-        reasons = "; ".join(f"{r.source}: {r.reason}" for r in report.rejected)
-        return cls(error=RefusedUploadDetail(
-            code="nothing_added", message=f"nothing was added, every file was rejected — {reasons}",
-            rejected=[RejectedInput(source=r.source, reason=r.reason) for r in report.rejected]))
 
 
 @dataclass(frozen=True)

@@ -38,3 +38,9 @@ def test_folders_of_a_path_on_disk_are_never_cited() -> None:
     assert citation_source("/home/alice/speeches/002_efcfb80e12f1a49d.txt") == "002_efcfb80e12f1a49d.txt"
     assert citation_source("exports/news.jsonl.gz#L12") == "news.jsonl.gz#L12"
     assert citation_source("https://tv.cctv.com/2025/01/02/VIDE1.shtml") == "https://tv.cctv.com/2025/01/02/VIDE1.shtml"
+
+
+def test_a_path_a_windows_machine_read_is_cited_by_its_file_name() -> None:
+    # A collection built on Windows stores C:\... sources: there a backslash does end a folder.
+    assert citation_source("C:\\speeches\\讲话.docx") == "讲话.docx"
+    assert citation_source("\\\\archive\\share\\2021\\讲话.docx") == "讲话.docx"

@@ -30,6 +30,7 @@ LAYERS = {
     "qa.serialize": 4,
     "qa.serialize_reuse": 4,
     "qa.cli": 5,
+    "qa.cli_options": 5,
     "qa.cli_reuse": 5,
     "qa.mcp_server": 5,
     "web": 5,

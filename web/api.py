@@ -20,7 +20,6 @@ from qa.serialize import (
     Health,
     JobStatus,
     PhraseTimeline,
-    RefusedUpload,
     SearchResponse,
     UploadReport,
 )
@@ -78,7 +77,7 @@ ExportFormat = Annotated[str | None, Query(description="csv or jsonl: the passag
 
 
 def answer(shape: Health | SearchResponse | PhraseTimeline | ReuseResponse | TopReuseResponse | DocumentsPage
-           | DocumentDetail | UploadReport | RefusedUpload | Deleted | JobStatus, status: int = 200,
+           | DocumentDetail | UploadReport | ErrorBody | Deleted | JobStatus, status: int = 200,
            headers: dict[str, str] | None = None) -> Response:
     """The shape's JSON, written by pydantic and sent as it is (FastAPI's response_model only describes it)."""
     return Response(shape.json(), status_code=status, media_type="application/json", headers=headers)
@@ -162,7 +161,7 @@ ACCEPTED: dict[int | str, dict[str, Any]] = {202: {"model": JobStatus, "descript
 
 @api.post("/api/documents", response_model=UploadReport, responses={
     **ACCEPTED, **error_responses(401, 403, 413, 507),
-    422: {"model": RefusedUpload, "description": "every file was rejected (each listed with its reason), or the "
+    422: {"model": ErrorBody, "description": "every file was rejected (each listed with its reason), or the "
                                                  "request does not parse"}})
 def api_upload(_: Writer, settings: AppSettings, service: Service, jobs: Jobs,
                files: Annotated[list[UploadFile], File(description="one or more files", json_schema_extra={"minItems": 1})]):
@@ -173,7 +172,7 @@ def api_upload(_: Writer, settings: AppSettings, service: Service, jobs: Jobs,
     report = service.changes.add_files(contents, max_file_bytes=settings.max_file_bytes)
     if report.rejected_count and not (report.added or report.updated or report.duplicates):
         # As the CLI exits non-zero when nothing could be ingested.
-        return answer(RefusedUpload.of(report), status=422)
+        return answer(ErrorBody.nothing_added(report), status=422)
     return answer(UploadReport.of(report))
 
 
