@@ -52,17 +52,22 @@ def _mcp_words(name: str) -> str:
     return "the list_documents tool" if name == "list_documents" else f"`{name}`"
 
 
-def _answers_errors(tool: Callable[..., dict]) -> Callable[..., dict]:
-    """A library error reaches the assistant as the tool's error with its message (which says what to change);
-    the SDK shows any other exception only as a crash, without its text."""
+def _answers_errors(tool: Callable[..., dict]) -> Callable[..., Any]:
+    """The tool's result as a short text for the assistant beside the whole result as structured content
+    (qa.mcp_summaries); a library error reaches the assistant as the tool's error with its message (which
+    says what to change): the SDK shows any other exception only as a crash, without its text."""
     from mcp.server.mcpserver.exceptions import ToolError
+    from mcp.types import CallToolResult, TextContent
+
+    from qa.mcp_summaries import summary
 
     @functools.wraps(tool)
-    def answered(*args: Any, **kwargs: Any) -> dict:
+    def answered(*args: Any, **kwargs: Any) -> CallToolResult:
         try:
-            return tool(*args, **kwargs)
+            payload = tool(*args, **kwargs)
         except SpeechQAError as exc:
             raise ToolError(exc.worded(_mcp_words) if isinstance(exc, Worded) else str(exc)) from exc
+        return CallToolResult(content=[TextContent(text=summary(tool.__name__, payload))], structured_content=payload)
 
     return answered
 

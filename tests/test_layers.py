@@ -33,6 +33,7 @@ LAYERS = {
     "qa.cli_options": 5,
     "qa.cli_reuse": 5,
     "qa.mcp_server": 5,
+    "qa.mcp_summaries": 5,
     "web": 5,
 }
 

@@ -384,3 +384,13 @@ def test_content_hash_is_the_same_across_scripts_and_widths() -> None:
     assert content_hash(simplified) == content_hash(traditional)
     assert len(content_hash(simplified)) == 64
     assert content_hash(simplified) != content_hash(simplified.replace("泸州市", "重庆市"))
+
+
+def test_a_line_of_office_then_name_under_the_title_names_the_speaker():
+    from qa.ingest.metadata.heading import speaker_from_text
+
+    assert speaker_from_text("在全县招商引资工作推进会上的讲话\n县长 王明远\n同志们：", None) == "王明远"
+    assert speaker_from_text("在全县经济工作会议上的讲话\n中共某县委书记\u3000李 华\n", None) == "李华"
+    # A sentence that mentions an office holder, or a line of two offices, names no speaker.
+    assert speaker_from_text("在会上的讲话\n今天县长 王明远来了\n", None) is None
+    assert speaker_from_text("在会上的讲话\n主任 委员\n", None) is None

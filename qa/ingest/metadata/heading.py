@@ -106,15 +106,29 @@ _TITLE_SPEAKER = re.compile(
     rf"^(?P<name>[{HAN_BASIC}]{{2,4}}?)(?:同志)?[：:]?\s*在.{{2,60}}?(?:讲话|講話|致辞|致辭|发言|發言)"
 )
 
+# A line of its own under the title naming the office, then the name: "县长 王明远", "中共某县委书记　李华".
+_ROLE_LINE = re.compile(
+    rf"^[ \u3000]*(?:[{HAN_BASIC}、]{{0,12}}?){_ROLE}[ \u3000:：]*(?P<name>[{HAN_BASIC}](?:[ \u3000]?[{HAN_BASIC}]){{1,3}})"
+    r"(?:同志)?[ \u3000]*$"
+)
+_ROLE_LINES = 6  # the first lines, where a byline stands
+
 _SPEECH_WORDS = ("讲话", "講話", "报告", "報告", "致辞", "致辭")
 
 
 def speaker_from_text(head: str, title: str | None) -> str | None:
-    """Who speaks, as the title ("陈章平在…上的讲话") or a role and a speech ("县长陈章平作动员讲话") names them."""
+    """Who speaks, as the title ("陈章平在…上的讲话"), a line under it ("县长 王明远") or a role and a speech
+    ("县长陈章平作动员讲话") names them."""
     if title:
         match = _TITLE_SPEAKER.match(title)
         if match and is_person_name(match["name"]):
             return match["name"]
+    for line in head.split("\n")[:_ROLE_LINES]:
+        match = _ROLE_LINE.match(line)
+        if match:
+            name = re.sub(r"[ \u3000]", "", match["name"])
+            if is_person_name(name):
+                return name
     if not any(word in head for word in _SPEECH_WORDS):
         return None  # what _ROLE_SPEAKS ends with; a substring test is much cheaper than its scan
     for match in _ROLE_SPEAKS.finditer(head):
