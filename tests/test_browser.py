@@ -347,3 +347,42 @@ def test_the_cited_passage_starts_in_view_below_the_top(demo, page):
     top = page.evaluate("document.querySelector('.speech-text .seg.cited, .speech-text .js-cited')"
                         ".getBoundingClientRect().top")
     assert 0 <= top < 360 / 2, top
+
+
+def test_a_document_is_deleted_from_the_documents_page_after_a_confirm_step(demo, page, tmp_path):
+    """Loopback without a token may delete (as the API's DELETE): a row's control asks once more, then the
+    page reloads without the document."""
+    speech = ("关于秋季森林防火工作的讲话\n同志们：进入秋季以来，全县气候干燥，森林防火形势严峻。各乡镇要落实护林员巡山制度，"
+              "严禁野外用火，发现火情第一时间报告并组织扑救，确保不发生重特大森林火灾。\n")
+    added = httpx.post(demo + "/api/documents", files=[("files", ("fire.txt", speech.encode(), "text/plain"))], timeout=120)
+    [doc_id] = added.json()["added"]
+    page.goto(demo + "/documents?limit=100")
+    row = page.locator("table.documents tr", has=page.locator(f'a[href="/doc/{doc_id}"]'))
+    confirm = row.locator("details.delete button[type=submit]")
+    assert not confirm.is_visible()  # one click does not delete: the confirm button shows once the control opens
+    row.locator("details.delete summary").click()
+    sync_api.expect(confirm).to_be_visible()
+    screenshot(page, tmp_path, "7-documents-delete-confirm")
+    with page.expect_navigation():
+        confirm.click()
+    assert page.url.endswith("/documents")
+    assert page.locator(f'a[href="/doc/{doc_id}"]').count() == 0
+    assert httpx.get(demo + f"/api/documents/{doc_id}", timeout=60).status_code == 404
+
+
+@pytest.mark.parametrize("viewport", [(1280, 900), (420, 360)], ids=["desktop", "phone"])
+def test_the_cited_passage_stays_below_the_sticky_nav(demo, page, viewport):
+    """The nav stays on screen as the page scrolls; arriving at a citation leaves the passage's start below it."""
+    hits = httpx.get(demo + "/api/search", params={"q": QUESTION, "k": 10}, timeout=60).json()["results"]
+    # A passage far down its speech, so that reaching it scrolls the page (and the nav) a long way.
+    far = max(hits, key=lambda hit: hit["citation"]["char_start"])
+    width, height = viewport
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(demo + far["citation"]["url"])
+    page.wait_for_timeout(500)  # the page's script scrolls to the passage once loaded
+    assert page.evaluate("window.scrollY") > 0
+    nav = page.evaluate("document.querySelector('header.site').getBoundingClientRect().bottom")
+    top = page.evaluate("document.querySelector('.speech-text .seg.cited, .speech-text .js-cited')"
+                        ".getBoundingClientRect().top")
+    assert nav > 0, "the nav scrolled away"
+    assert nav <= top < height, (nav, top)

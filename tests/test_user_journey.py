@@ -346,3 +346,16 @@ def test_the_documents_page_offers_delete_to_those_allowed(client):
     doc_ids = [document["doc_id"] for document in client.get("/api/documents").json()["documents"]]
     for doc_id in doc_ids:
         assert f'action="/documents/{doc_id}/delete"' in page.text
+
+
+def test_the_documents_page_offers_no_delete_to_those_not_allowed(settings_factory, fake_seed_service_copy, tmp_path):
+    # Served beyond loopback without a token, the API refuses every DELETE: the page offers none.
+    settings = settings_factory(tmp_path / "unused-data", host="0.0.0.0")
+    with _client(settings, fake_seed_service_copy) as open_client:
+        page = open_client.get("/documents")
+    assert page.status_code == 200
+    assert "/delete" not in page.text and "details class=\"delete\"" not in page.text
+    # With a token, the control asks for it, as the upload form does.
+    with _client(settings_factory(tmp_path / "unused-data", host="0.0.0.0", token="secret"), fake_seed_service_copy) as tokened:
+        page = tokened.get("/documents")
+    assert 'action="/documents/' in page.text and page.text.count('name="token"') >= 2
