@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from qa.errors import ForbiddenError, SpeechQAError, UnauthorizedError
 
@@ -19,6 +20,20 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def is_loopback_origin(origin: str) -> bool:
+    """Whether an Origin header names, as a whole, a page served from this machine: http(s), a loopback host
+    and at most a port. `http://127.0.0.1:8000.evil.example` is not (a prefix match would let it through)."""
+    try:
+        parts = urlsplit(origin)
+        port = parts.port  # a ValueError unless the port is a number in range
+    except ValueError:
+        return False
+    host = parts.hostname or ""
+    shown = f"[{host}]" if ":" in host else host
+    whole = f"{parts.scheme}://{shown}" + ("" if port is None else f":{port}")
+    return parts.scheme in ("http", "https") and is_loopback(host) and origin.lower() == whole
 
 
 def token_matches(given: str | None, token: str | None) -> bool:

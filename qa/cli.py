@@ -145,14 +145,14 @@ def ingest(
         report, total = _ray_ingest(settings, [p for p in paths if p.exists()], ray_address, limit)
     else:
         report, total = run_ingest(settings, [p for p in paths if p.exists()], limit=limit)
-    for rejection in report.rejected:
+    for rejection in report.rejections():
         if as_json:
             _emit({"rejected": rejection.source, "reason": rejection.reason})
         else:
             typer.echo(f"rejected {rejection.source}: {rejection.reason}", err=True)
     summary = report.summary()
     if as_json:
-        _emit({"summary": {k: len(v) for k, v in report.as_dict().items()}, "documents": total})
+        _emit({"summary": report.counts(), "documents": total})
     else:
         typer.echo(f"{summary}; the collection at {settings.index or settings.data_dir} holds {total} documents")
     if not (report.added or report.updated or report.duplicates):

@@ -7,8 +7,9 @@ class to an HTTP status in one exception handler.
 # The base class and the errors the encoders raise are defined in embeddings/ (which must not import qa/).
 from embeddings.errors import BadInputError, MissingDependencyError, SpeechQAError
 
-__all__ = ["BadInputError", "ForbiddenError", "IndexNotBuiltError", "MissingDependencyError", "ModelMismatchError",
-           "NotFoundError", "NotSupportedError", "SpeechQAError", "TooLargeError", "UnauthorizedError"]
+__all__ = ["BadInputError", "DiskFullError", "ForbiddenError", "IndexNotBuiltError", "MissingDependencyError",
+           "ModelMismatchError", "NotFoundError", "NotSupportedError", "SpeechQAError", "TooLargeError",
+           "UnauthorizedError"]
 
 
 class NotFoundError(SpeechQAError):
@@ -46,3 +47,10 @@ class NotSupportedError(SpeechQAError):
 
     code = "not_supported"
     status = 501
+
+
+class DiskFullError(SpeechQAError):
+    """A change could not be written because the disk is full: searches go on, changes wait for space."""
+
+    code = "disk_full"
+    status = 507

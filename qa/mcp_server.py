@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import BaseModel, Field
 
 from qa import __version__
-from qa.access import change_refusal, is_loopback, token_matches
+from qa.access import change_refusal, is_loopback, is_loopback_origin, token_matches
 from qa.app import ServiceHolder
 from qa.errors import BadInputError, MissingDependencyError, SpeechQAError
 from qa.search.requests import DocumentsRequest, PhraseRequest, ReuseRequest, SearchRequest, SimilarRequest, parameters
@@ -229,7 +229,35 @@ def build_server(settings: Settings, web_url: str = DEFAULT_WEB_URL) -> MCPServe
             holder.get().changes.remove_document(doc_id)
             return {"deleted": doc_id}
 
+    for registered in server._tool_manager.list_tools():
+        _refusing_unknown_arguments(registered)
     return server
+
+
+def _refusing_unknown_arguments(tool: Any) -> None:
+    """Make a registered tool (the SDK's Tool) refuse arguments it does not take: the SDK drops them silently,
+    so an assistant that misspells one (`limit` for `k`) would get an answer to another question."""
+    from pydantic import model_validator
+
+    base = tool.fn_metadata.arg_model
+    taken = sorted(field.alias or name for name, field in base.model_fields.items())
+    name = tool.name
+
+    class Checked(base):  # type: ignore[misc, valid-type]
+        @model_validator(mode="before")
+        @classmethod
+        def _known(cls, data: Any) -> Any:
+            unknown = sorted(set(data) - set(taken)) if isinstance(data, dict) else []
+            if unknown:
+                # pydantic reports a ValueError raised here, and the SDK returns it as the tool's error.
+                which = ("argument ", "it") if len(unknown) == 1 else ("arguments ", "them")
+                raise ValueError(f"{name} takes no {which[0]}{', '.join(map(repr, unknown))}: leave {which[1]} out; "
+                                 f"{name} takes {', '.join(taken) or 'no arguments'}")
+            return data
+
+    Checked.__name__ = base.__name__
+    tool.fn_metadata.arg_model = Checked
+    tool.parameters["additionalProperties"] = False
 
 
 def serve(settings: Settings, *, http: bool = False, host: str = "127.0.0.1", port: int = 8765,
@@ -240,6 +268,32 @@ def serve(settings: Settings, *, http: bool = False, host: str = "127.0.0.1", po
                             "reach it from elsewhere through an SSH tunnel or a proxy that authenticates")
     server = build_server(settings, web_url)
     if http:
-        server.run("streamable-http", host=host, port=port)
+        import uvicorn
+
+        # The SDK's own Host and Origin checks stay inside: ours only adds the whole-origin comparison.
+        app = _WholeOrigins(server.streamable_http_app(host=host))
+        uvicorn.run(app, host=host, port=port, log_level="warning")
     else:
         server.run("stdio")
+
+
+class _WholeOrigins:
+    """ASGI middleware: a request whose Origin is not a loopback page's as a whole is refused (403). The SDK
+    compares origins by prefix, so `http://127.0.0.1:PORT.evil.example` would pass its check."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            foreign = [value.decode("latin-1") for key, value in scope["headers"]
+                       if key == b"origin" and not is_loopback_origin(value.decode("latin-1"))]
+            if foreign:
+                body = (f"Origin {foreign[0]!r} is not a page on this machine: the MCP server answers pages "
+                        "served from loopback (http://127.0.0.1:PORT, http://localhost:PORT) only").encode()
+                await send({"type": "http.response.start", "status": 403,
+                            "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                                        (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)

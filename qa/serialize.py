@@ -10,6 +10,7 @@ validation, and their values come from the service, already checked.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -20,6 +21,7 @@ from qa import types as records
 from qa.ingest.pipeline import IngestReport
 from qa.search.facets import KINDS as FACET_KINDS
 from qa.search.facets import Facets
+from qa.search.jobs import Job
 from qa.search.phrase import PhraseTimeline as Timeline
 from qa.search.phrase import period_bounds
 from qa.search.service import SearchResult
@@ -351,7 +353,43 @@ class UploadReport(_Shape):
     @classmethod
     def of(cls, report: IngestReport) -> UploadReport:
         return cls(added=report.added, updated=report.updated, duplicates=report.duplicates,
-                   rejected=[RejectedInput(source=r.source, reason=r.reason) for r in report.rejected])
+                   rejected=[RejectedInput(source=r.source, reason=r.reason) for r in report.rejections()])
+
+
+@dataclass(frozen=True)
+class UploadCounts(_Shape):
+    """What an upload came to so far, as the CLI's summary counts it."""
+
+    __pydantic_config__ = OPEN
+
+    added: int
+    updated: int
+    duplicates: int
+    rejected: int
+
+
+@dataclass(frozen=True)
+class JobStatus(_Shape):
+    """An upload added in the background (202 Accepted): where it stands, what it has committed so far,
+    and once it has ended its report."""
+
+    __pydantic_config__ = OPEN
+
+    job: str
+    url: Annotated[str, Field(description="GET it for this status; the upload's answer names it in Location too")]
+    status: Annotated[str, Field(description="queued, running, done, failed or stopped (the server stopped)")]
+    files: list[str]
+    counts: UploadCounts
+    report: Annotated[UploadReport | None, Field(description="once the job has ended: what an upload answers")] = None
+    error: ErrorDetail | None = None
+
+    @classmethod
+    def of(cls, job: Job, shown: Callable[[str], str] = str) -> JobStatus:
+        """The job's status; `shown` gives an error's message as the client may see it."""
+        report = job.report
+        return cls(job=job.id, url=job.url, status=job.status, files=list(job.files),
+                   counts=UploadCounts(**report.counts()), report=UploadReport.of(report) if job.ended else None,
+                   error=ErrorDetail(code=job.error.code, message=shown(str(job.error))) if job.error else None)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,9 @@ Parts, each run when its flag asks for it (scripts/benchmarks/ holds one module 
                         return times, memory after --changes uploads + deletions, 8 searchers' p99 without and
                         with 1 writer, recall@10 afterwards; --changes-ingest N adds a CLI ingest into it vs
                         into an empty collection
+  --soak DIR            on a copy of DIR through a real server: --soak-clients searchers and 1 writer (upload,
+                        then delete what it added) for --soak-s seconds; errors of every request, search and
+                        change p50/p95/p99, the server's memory at the start and the end (and every 10 s)
   --milvus-ingest N     the whole `speechqa ingest --limit N` command, embedded against Ray into Milvus Lite
   --milvus-archive DIR  search latency per mode over Milvus Lite holding --milvus-passages passages: DIR's
                         passages and documents repeated under new ids, with random vectors
@@ -101,6 +104,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     changes.add_argument("--changes-load-s", type=float, default=60, help="seconds of 8 searchers, without then with 1 writer")
     changes.add_argument("--changes-ingest", type=int, default=0,
                          help="stories ingested through the CLI into the copy and into an empty collection (0 skips)")
+
+    soak = parser.add_argument_group("a soak of searches beside a writer")
+    soak.add_argument("--soak", type=Path, help="collection to soak (a copy of it)")
+    soak.add_argument("--soak-s", type=float, default=600, help="seconds the soak lasts")
+    soak.add_argument("--soak-clients", type=int, default=4, help="searching clients beside the 1 writer")
 
     milvus = parser.add_argument_group("Milvus Lite and Ray")
     milvus.add_argument("--milvus-ingest", type=int, default=0, help="stories for the embedded vs Ray ingest (0 skips)")
@@ -251,6 +259,18 @@ def run_changes(args: argparse.Namespace, settings, results: dict) -> None:
               f"{i['into_empty_s']} s into an empty collection ({i['overhead_pct']:+}%; runs {i['runs']})", flush=True)
 
 
+def run_soak(args: argparse.Namespace, settings, results: dict) -> None:
+    from scripts.benchmarks.soak import bench_soak
+
+    s = results["soak"] = bench_soak(args.soak, settings, stories_file(args.corpus), args.soak_s, args.soak_clients,
+                                     args.warm, args.fresh_from)
+    memory = s["memory_mb"]
+    print(f"soak    {s['clients']} searchers + 1 writer for {s['seconds']:.0f} s over {s['collection']['passages']} "
+          f"passages: {s['errors']} errors in {s['search']['n']} searches and {s['change']['n']} changes; search p50 "
+          f"{s['search']['p50_ms']} ms, p99 {s['search']['p99_ms']} ms; change p99 {s['change']['p99_ms']} ms; "
+          f"memory {memory['start']} -> {memory['end']} MB ({memory['change_pct']:+}%)", flush=True)
+
+
 def run_milvus(args: argparse.Namespace, settings, results: dict) -> None:
     from scripts.benchmarks.milvus import bench_milvus_ingest, bench_milvus_search
 
@@ -286,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
             run_vectors(args, results)
         if args.changes_collection:
             run_changes(args, settings, results)
+        if args.soak:
+            run_soak(args, settings, results)
         if args.milvus_ingest or args.milvus_archive:
             run_milvus(args, settings, results)
     except BenchError as exc:

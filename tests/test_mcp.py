@@ -122,6 +122,21 @@ def test_every_tool_answers_with_citations_and_links(mcp_data, model_cache_dir):
     assert "no passage with chunk_id 'c-nope'" in out["missing"].content[0].text
 
 
+def test_a_tool_refuses_arguments_it_does_not_take(mcp_data, model_cache_dir):
+    async def steps(session):
+        schemas = {tool.name: tool.input_schema for tool in (await session.list_tools()).tools}
+        misspelt = await session.call_tool("search", {"query": QUESTION, "limt": 3})
+        extra = await session.call_tool("get_document", {"doc_id": "d-0000000000000000", "token": "x", "verbose": True})
+        return schemas, misspelt, extra
+
+    schemas, misspelt, extra = run_session(mcp_data, model_cache_dir, steps)
+    assert all(schema["additionalProperties"] is False for schema in schemas.values())
+    assert misspelt.is_error and "search takes no argument 'limt': leave it out; search takes " in misspelt.content[0].text
+    assert " k, " in misspelt.content[0].text
+    assert extra.is_error and "get_document takes no arguments 'token', 'verbose': leave them out; get_document takes doc_id" \
+        in extra.content[0].text
+
+
 def test_a_token_adds_the_tools_that_change_the_collection(mcp_data, model_cache_dir):
     async def steps(session):
         tools = {tool.name for tool in (await session.list_tools()).tools}
@@ -168,6 +183,15 @@ def test_streamable_http_on_loopback(mcp_data, model_cache_dir, tmp_path):
 
         tools, timeline = anyio.run(main)
         assert tools == READ_TOOLS
+        # Origins are compared whole: a name that merely starts like a loopback origin is refused.
+        hello = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+        accept = {"accept": "application/json, text/event-stream"}
+        for origin in (f"http://127.0.0.1:{port}.evil.example", "http://evil.example", "null"):
+            refused = httpx.post(f"http://127.0.0.1:{port}/mcp", json=hello, headers={**accept, "origin": origin}, timeout=10)
+            assert refused.status_code == 403 and f"Origin {origin!r} is not a page on this machine" in refused.text
+        own = httpx.post(f"http://127.0.0.1:{port}/mcp", json=hello, headers={**accept, "origin": f"http://localhost:{port}"},
+                         timeout=10)
+        assert own.status_code != 403, own.text
         assert timeline["total_occurrences"] == 6
         check_cited(timeline["occurrences"][0])
     finally:

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from qa.errors import BadInputError, TooLargeError
 from qa.search.export import check_format, export
+from qa.search.jobs import Job, needs_a_job
 from qa.search.requests import MAX_PHRASE_LIMIT
 from qa.serialize import (
     Deleted,
@@ -17,15 +18,18 @@ from qa.serialize import (
     DocumentsPage,
     ErrorBody,
     Health,
+    JobStatus,
     PhraseTimeline,
     SearchResponse,
     UploadReport,
 )
 from qa.serialize_reuse import ReuseResponse, TopReuseResponse
+from qa.settings import Settings
 from qa.types import Hit
 from web.deps import (
     AppSettings,
     DocumentsQuery,
+    Jobs,
     PhraseQuery,
     ReuseBody,
     ReuseQuery,
@@ -50,6 +54,7 @@ _STATUS_WORDS = {
     422: "the request does not parse: a missing field, or a value of the wrong type",
     501: "the collection's backend does not offer this (text reuse needs the embedded backend)",
     503: "no collection is built yet, or it was built with another model; the message names the command",
+    507: "the disk holding the collection is full: searches go on, changes wait until there is space",
 }
 
 
@@ -72,9 +77,10 @@ ExportFormat = Annotated[str | None, Query(description="csv or jsonl: the passag
 
 
 def answer(shape: Health | SearchResponse | PhraseTimeline | ReuseResponse | TopReuseResponse | DocumentsPage
-           | DocumentDetail | UploadReport | Deleted, status: int = 200) -> Response:
+           | DocumentDetail | UploadReport | Deleted | JobStatus, status: int = 200,
+           headers: dict[str, str] | None = None) -> Response:
     """The shape's JSON, written by pydantic and sent as it is (FastAPI's response_model only describes it)."""
-    return Response(shape.json(), status_code=status, media_type="application/json")
+    return Response(shape.json(), status_code=status, media_type="application/json", headers=headers)
 
 
 # Every API route may answer these; the guard's 414/421 come before any route.
@@ -148,14 +154,32 @@ def api_document(doc_id: str, service: Service):
     return answer(DocumentDetail.of_document(*service.document(doc_id)))
 
 
-@api.post("/api/documents", response_model=UploadReport, responses=error_responses(401, 403, 413))
-def api_upload(_: Writer, settings: AppSettings, service: Service,
+ACCEPTED: dict[int | str, dict[str, Any]] = {202: {"model": JobStatus, "description": "added in the background (an upload over 1 MB once decompressed, "
+                                                     "or one sent while another is being added): GET the job's URL, "
+                                                     "also in Location, for its progress and then its report"}}
+
+
+@api.post("/api/documents", response_model=UploadReport, responses={**ACCEPTED, **error_responses(401, 403, 413, 507)})
+def api_upload(_: Writer, settings: AppSettings, service: Service, jobs: Jobs,
                files: Annotated[list[UploadFile], File(description="one or more files", json_schema_extra={"minItems": 1})]):
-    report = service.changes.add_files(uploaded(files, settings.max_upload_bytes), max_file_bytes=settings.max_file_bytes)
+    contents = uploaded(files, settings.max_upload_bytes)
+    if jobs.busy() or needs_a_job(contents, settings.max_file_bytes):
+        job = service.changes.add_files_later(jobs, contents, max_file_bytes=settings.max_file_bytes)
+        return answer(job_status(job, settings), status=202, headers={"Location": job.url})
+    report = service.changes.add_files(contents, max_file_bytes=settings.max_file_bytes)
     return answer(UploadReport.of(report))
 
 
-@api.delete("/api/documents/{doc_id}", response_model=Deleted, responses=error_responses(401, 403))
+@api.get("/api/jobs/{job_id}", response_model=JobStatus)
+def api_job(job_id: str, settings: AppSettings, jobs: Jobs):
+    return answer(job_status(jobs.get(job_id), settings))
+
+
+def job_status(job: Job, settings: Settings) -> JobStatus:
+    return JobStatus.of(job, lambda message: public_message(message, settings))
+
+
+@api.delete("/api/documents/{doc_id}", response_model=Deleted, responses=error_responses(401, 403, 507))
 def api_delete(doc_id: str, _: Writer, service: Service):
     service.changes.remove_document(doc_id)
     return answer(Deleted(deleted=doc_id))

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from qa import __version__
 from qa.errors import SpeechQAError
+from qa.search.jobs import ChangeJobs
 from qa.search.service import SearchService
 from qa.settings import Settings
 from web import security
@@ -45,11 +46,14 @@ def create_app(settings: Settings, service: SearchService | None = None) -> Fast
         except SpeechQAError as exc:
             log.warning("not ready: %s", exc)
         yield
+        # A stopping server waits for no upload: the running job ends at its next document, queued ones are dropped.
+        app.state.jobs.stop()
 
     app = SpeechQAApp(title="speechqa", version=__version__, lifespan=lifespan,
                       description="Semantic search over speeches with exact citations. Contract: docs/api.md.")
     app.state.settings = settings
     app.state.holder = holder
+    app.state.jobs = ChangeJobs()
     app.state.allowed_hosts = security.allowed_host_names(settings.allowed_hosts, settings.host)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     on_unexpected = install_error_handlers(app)

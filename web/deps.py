@@ -10,6 +10,7 @@ from pydantic import AliasChoices, Field
 from qa.access import change_refusal
 from qa.app import ServiceHolder
 from qa.errors import SpeechQAError
+from qa.search.jobs import ChangeJobs
 from qa.search.requests import (
     DocumentsRequest,
     PhraseRequest,
@@ -42,8 +43,13 @@ def get_service(request: Request) -> SearchService:
     return request.app.state.holder.get()
 
 
+def get_jobs(request: Request) -> ChangeJobs:
+    return request.app.state.jobs
+
+
 AppSettings = Annotated[Settings, Depends(get_settings)]
 Service = Annotated[SearchService, Depends(get_service)]
+Jobs = Annotated[ChangeJobs, Depends(get_jobs)]
 
 
 def writer_refusal(settings: Settings, authorization: str | None) -> SpeechQAError | None:

@@ -7,11 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from qa.search.jobs import needs_a_job
 from qa.search.requests import Filters, ReuseRequest, SearchRequest
 from web.api import uploaded
 from web.deps import (
     AppSettings,
     DocumentsQuery,
+    Jobs,
     PhrasePage,
     ReusePosted,
     ReuseQuery,
@@ -100,11 +102,18 @@ def documents_upload(
     request: Request,
     settings: AppSettings,
     service: Service,
+    jobs: Jobs,
     files: Annotated[list[UploadFile], File()],
     token: Annotated[str, Form()] = "",
 ):
     check_writer(settings, f"Bearer {token}" if token else None)
-    report = service.changes.add_files(uploaded(files, settings.max_upload_bytes), max_file_bytes=settings.max_file_bytes)
+    contents = uploaded(files, settings.max_upload_bytes)
+    if jobs.busy() or needs_a_job(contents, settings.max_file_bytes):
+        job = service.changes.add_files_later(jobs, contents, max_file_bytes=settings.max_file_bytes)
+        rows, total = service.documents(0, 50)
+        return page(request, "documents.html", status=202, rows=rows, total=total, offset=0, limit=50, report=None,
+                    added=[], job=job)
+    report = service.changes.add_files(contents, max_file_bytes=settings.max_file_bytes)
     added = [service.document(doc_id)[0] for doc_id in report.added]
     rows, total = service.documents(0, 50)
     return page(request, "documents.html", rows=rows, total=total, offset=0, limit=50, report=report, added=added)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Literal, TypeVar, overload
 
 import numpy as np
 
-from qa.errors import IndexNotBuiltError, ModelMismatchError
+from qa.errors import DiskFullError, IndexNotBuiltError, ModelMismatchError
 from qa.index.collection_reuse import CollectionReuse, EmbeddedReuseView
 from qa.index.contract import Capabilities, ChunkingSettings, Reindexable
 from qa.index.embedded_view import EmbeddedView
@@ -37,6 +37,7 @@ from qa.index.near_duplicates import NearDuplicateFinder
 from qa.index.store import PassageStore, StoreSnapshot
 from qa.index.store_log import StoreChange
 from qa.index.store_passages import StoredPassage
+from qa.index.transaction import disk_writes
 from qa.index.vector_index import VectorPassageIndex
 from qa.text.name_pairs import NamePair
 from qa.types import Document, DocumentSummary, Metadata, Passage, PassageFilter
@@ -121,7 +122,7 @@ class Collection:
         """Finish background work, save the indexes when they changed, close the store."""
         self.wait_for_maintenance()
         if self._dirty and self.vectors is not None:
-            self.save()
+            self._save_if_there_is_space()
         self.store.close()
 
     @property
@@ -148,7 +149,7 @@ class Collection:
                             self.directory, manifest.get("format_version"))
             self.catch_up(from_memory=False)
             if self._dirty:
-                self.save()
+                self._save_if_there_is_space()  # a full disk must not stop the collection from opening
 
     def ensure_indexes(self) -> None:
         self._indexes()
@@ -253,21 +254,28 @@ class Collection:
         not hold yet (all of them when None); `sentence_vectors` the sentence vectors of fresh ones;
         `name_pairs` the pairs each document states, by doc id.
         """
+        def passages_of(written: Sequence[tuple[Document, Sequence[StoredPassage], bytes | None]]
+                        ) -> tuple[np.ndarray | None, list[list[str]]]:
+            passages = [stored for _, batch, _ in written for stored in batch]
+            matrix = np.vstack([vectors[s.embed_hash] for s in passages]).astype(np.float32) if passages else None
+            return matrix, [s.tokens.split(" ") if s.tokens else [] for s in passages]
+
         with self._write_lock:
             vector_index, lexical_index = self._indexes()
-            passages = [stored for _, batch, _ in items for stored in batch]
-            matrix = np.vstack([vectors[s.embed_hash] for s in passages]).astype(np.float32) if passages else None
-            tokens = [s.tokens.split(" ") if s.tokens else [] for s in passages]
+            matrix, tokens = passages_of(items)
             new = vectors if fresh is None else {key: vectors[key] for key in fresh}
             with self._publish_lock:
                 change = self.store.add_documents(items, new, self.model, sentence_vectors, name_pairs)
+                written = [item for item in items if item[0].doc_id not in change.already_stored]
+                if len(written) < len(items):  # another writer stored some of them first
+                    matrix, tokens = passages_of(written)
                 in_step = _in_step(change, vector_index, lexical_index) and self.reuse.version == change.version - 1
                 if in_step and matrix is not None:
                     vector_index.add(change.added, matrix, change.version)
                     lexical_index.add(change.added, tokens, change.version)
-                    self.reuse.add(items, change)
+                    self.reuse.add(written, change)
             if self._near is not None:
-                for document, _, shingles in items:
+                for document, _, shingles in written:
                     if shingles is not None:
                         self._near.add(document.doc_id, np.frombuffer(shingles, dtype=np.uint64))
             self._dirty = True
@@ -453,7 +461,8 @@ class Collection:
                 break
             for index in due:
                 index.maintain()
-            self.save()
+            if not self._save_if_there_is_space():
+                break
         if self._measure_wanted and self.vectors is not None and self.vectors.remeasure_due():
             self._measure_wanted = False
             self.vectors.measure()
@@ -472,31 +481,52 @@ class Collection:
             if vectors is None or lexical is None:
                 return
             self._dirty = False
-            vector_entry = vectors.save(self.directory)
-            lexical_entry = lexical.save(self.directory)
-            reuse_entry = self.reuse.save()
+            try:
+                with disk_writes(self.directory):
+                    vector_entry, lexical_entry, reuse_entry = self._write_indexes(vectors, lexical)
+            except BaseException:
+                self._dirty = True
+                # What this save wrote before it failed is named by no manifest: its space goes back.
+                manifest = self.manifest
+                self._remove_stale_files({name for part in ("vectors", "lexical", "reuse")
+                                          for name in (manifest.get(part) or {}).get("files", ())})
+                raise
             saved = [vector_entry["version"], lexical_entry["version"]] + ([reuse_entry["version"]] if reuse_entry else [])
-            write_json_atomic(
-                self.directory / MANIFEST,
-                {
-                    "format_version": FORMAT_VERSION,
-                    "model": self.model,
-                    "dim": vector_entry.get("dim"),
-                    "chunking": self.chunking.__dict__,
-                    "documents": self.store.count_documents(),
-                    "passages": vector_entry["passages"],
-                    "index": vector_entry["kind"],
-                    "recall_at_10": vector_entry.get("recall_at_10"),
-                    "store_version": min(saved),
-                    "vectors": vector_entry,
-                    "lexical": lexical_entry,
-                    "reuse": reuse_entry,
-                },
-            )
-            with self._write_lock:
+            with self._write_lock, contextlib.suppress(DiskFullError):  # a longer change log costs nothing
                 self.store.forget_changes(min(saved))
             self._remove_stale_files(set(vector_entry["files"]) | set(lexical_entry["files"]) |
                                      set(reuse_entry["files"] if reuse_entry else ()))
+
+    def _save_if_there_is_space(self) -> bool:
+        """Save the indexes; on a full disk say so and keep them in memory (the store holds every change, so
+        the next save, or the next start, brings the saved ones up to date). Whether they were saved."""
+        try:
+            self.save()
+        except DiskFullError as exc:
+            log.warning("%s: the indexes stay unsaved until then", exc)
+            return False
+        return True
+
+    def _write_indexes(self, vectors: VectorPassageIndex, lexical: LexicalIndex) -> tuple[dict, dict, dict | None]:
+        vector_entry = vectors.save(self.directory)
+        lexical_entry = lexical.save(self.directory)
+        reuse_entry = self.reuse.save()
+        saved = [vector_entry["version"], lexical_entry["version"]] + ([reuse_entry["version"]] if reuse_entry else [])
+        write_json_atomic(self.directory / MANIFEST, {
+            "format_version": FORMAT_VERSION,
+            "model": self.model,
+            "dim": vector_entry.get("dim"),
+            "chunking": self.chunking.__dict__,
+            "documents": self.store.count_documents(),
+            "passages": vector_entry["passages"],
+            "index": vector_entry["kind"],
+            "recall_at_10": vector_entry.get("recall_at_10"),
+            "store_version": min(saved),
+            "vectors": vector_entry,
+            "lexical": lexical_entry,
+            "reuse": reuse_entry,
+        })
+        return vector_entry, lexical_entry, reuse_entry
 
     def _remove_stale_files(self, keep: set[str]) -> None:
         def remove(entry: Path) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 
 from qa.index import phrase_index
 from qa.index.reuse_index import IndexedDocument, read_indexed_documents
-from qa.index.store_documents import DocumentRecords, insert_document, read_documents
+from qa.index.store_documents import DocumentRecords, add_sources, find_document, insert_document, read_documents
 from qa.index.store_log import ChangeLog, ChangesSince, StoreChange, log_changes, read_changes_since, read_version
 from qa.index.store_names import SCHEMA as NAMES_SCHEMA
 from qa.index.store_names import NameRecords, insert_name_pairs, replace_name_pairs
@@ -141,12 +141,19 @@ class PassageStore(ChangeLog, DocumentRecords, PassageRecords, VectorRecords, Na
         """Write whole documents with their passages and new vectors (and sentence vectors, and the name
         pairs each states, by doc id) in one transaction.
 
-        Returns the change: the new version and the pids given to the passages, in the order of `items`.
+        Returns the change: the new version and the pids given to the passages, in the order of `items`. A
+        document whose text the store holds already (another writer added it since this one looked) is not
+        written again: its sources are added to the stored one, and the change names it in `already_stored`.
         """
         with write_transaction(self._db) as db:
             next_pid = int(self.get_meta("next_pid") or 1)
             added: list[int] = []
+            already_stored: dict[str, bool] = {}
             for document, stored, shingles in items:
+                known = find_document(db, document)
+                if known is not None:
+                    already_stored[document.doc_id] = add_sources(db, known, document.sources)
+                    continue
                 insert_document(db, document, shingles)
                 insert_name_pairs(db, document.doc_id, (name_pairs or {}).get(document.doc_id, ()))
                 pids = list(range(next_pid, next_pid + len(stored)))
@@ -158,7 +165,7 @@ class PassageStore(ChangeLog, DocumentRecords, PassageRecords, VectorRecords, Na
             insert_sentence_vectors(db, model, sentence_vectors or {})
             version = self._bump_version()
             log_changes(db, version, added, added=True)
-        return StoreChange(version, np.array(added, dtype=np.int64), np.empty(0, dtype=np.int64))
+        return StoreChange(version, np.array(added, dtype=np.int64), np.empty(0, dtype=np.int64), already_stored)
 
     def remove_document(self, doc_id: str) -> StoreChange | None:
         """Delete a document with its passages and sources; None when there is no such document."""

@@ -9,6 +9,7 @@ from typing import Literal, overload
 
 from qa.index import phrase_index
 from qa.index.store_connections import StoreConnections, in_batches, marks
+from qa.index.transaction import write_transaction
 from qa.types import Document, DocumentSummary, Metadata, PassageFilter
 
 SUMMARY_COLUMNS = "d.doc_id, d.content_hash, d.title, d.date, d.date_kind, d.speaker, d.place, d.script"
@@ -30,6 +31,23 @@ def insert_document(db: sqlite3.Connection, document: Document, shingles: bytes 
         [(document.doc_id, source, i) for i, source in enumerate(document.sources)],
     )
     phrase_index.add_document(db, document.doc_id, document.text)
+
+
+def find_document(db: sqlite3.Connection, document: Document) -> str | None:
+    """The id of the stored document with this one's text (or id), inside the write's transaction."""
+    row = db.execute("SELECT doc_id FROM documents WHERE content_hash = ? OR doc_id = ?",
+                     (document.content_hash, document.doc_id)).fetchone()
+    return row[0] if row else None
+
+
+def add_sources(db: sqlite3.Connection, doc_id: str, sources: Iterable[str]) -> bool:
+    """Record more sources of a stored document, inside the write's transaction; whether any was new."""
+    position = db.execute("SELECT COUNT(*) FROM sources WHERE doc_id = ?", (doc_id,)).fetchone()[0]
+    added = 0
+    for source in sources:
+        added += db.execute("INSERT OR IGNORE INTO sources(doc_id, source, position) VALUES (?,?,?)",
+                            (doc_id, source, position + added)).rowcount
+    return added > 0
 
 
 def read_documents(db: sqlite3.Connection, doc_ids: Iterable[str], with_text: bool) -> dict[str, DocumentSummary]:
@@ -90,11 +108,8 @@ def filter_clauses(where: PassageFilter) -> tuple[list[str], list]:
 class DocumentRecords(StoreConnections):
     def add_source(self, doc_id: str, source: str) -> bool:
         """Record one more source of a document; False when it was already known."""
-        position = self._db.execute("SELECT COUNT(*) FROM sources WHERE doc_id = ?", (doc_id,)).fetchone()[0]
-        cursor = self._db.execute(
-            "INSERT OR IGNORE INTO sources(doc_id, source, position) VALUES (?,?,?)", (doc_id, source, position)
-        )
-        return cursor.rowcount > 0
+        with write_transaction(self._db) as db:
+            return add_sources(db, doc_id, [source])
 
     def find_by_hash(self, content_hash: str) -> str | None:
         row = self._db.execute("SELECT doc_id FROM documents WHERE content_hash = ?", (content_hash,)).fetchone()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -19,6 +19,9 @@ class StoreChange:
     version: int
     added: np.ndarray  # int64, in the order of the written passages
     removed: np.ndarray  # int64, sorted
+    # Documents of an addition that the store held already (another writer's), each with whether one of its
+    # sources was new to the stored document: their passages were not written again.
+    already_stored: Mapping[str, bool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

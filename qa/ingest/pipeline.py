@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from multiprocessing.pool import ApplyResult
@@ -14,6 +15,7 @@ import numpy as np
 
 from embeddings.base import Encoder, available_cores
 from qa.citations import citation_source
+from qa.errors import DiskFullError
 from qa.index.contract import Backend, ChunkingSettings, Reindexable
 from qa.index.near_duplicates import NearDuplicateFinder
 from qa.index.store_passages import StoredPassage
@@ -44,25 +46,52 @@ GPU_COMMIT_PASSAGES = 8192
 DERIVED_VERSION = 4  # 4: the name pairs a document states
 
 
+# Rejections a report lists with their reasons; those after are counted. A file of a million bad records
+# then costs a thousand reasons, not a million (and its upload's answer stays small).
+MAX_LISTED_REJECTIONS = 1000
+
+
 @dataclass
 class IngestReport:
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)  # an existing document gained a new source
     duplicates: list[str] = field(default_factory=list)  # sources already known, or repeats of a known text
-    rejected: list[Rejection] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)  # the first MAX_LISTED_REJECTIONS
+    rejected_count: int = 0
+    _first_unlisted: str | None = None
+
+    def reject(self, rejection: Rejection) -> None:
+        self.rejected_count += 1
+        if len(self.rejected) < MAX_LISTED_REJECTIONS:
+            self.rejected.append(rejection)
+        elif self._first_unlisted is None:
+            self._first_unlisted = rejection.source
+
+    def rejections(self) -> list[Rejection]:
+        """The listed rejections, and one that says how many more there were."""
+        more = self.rejected_count - len(self.rejected)
+        if not more or self._first_unlisted is None:
+            return list(self.rejected)
+        where = self._first_unlisted.split("#", 1)[0]
+        return [*self.rejected, Rejection(where, f"{more:,} more were rejected and are not listed (the first "
+                                                 f"{len(self.rejected):,} are, each with its reason)")]
+
+    def counts(self) -> dict[str, int]:
+        """What a summary counts: documents added and updated, sources that were duplicates, inputs rejected."""
+        return {"added": len(self.added), "updated": len(self.updated), "duplicates": len(self.duplicates),
+                "rejected": self.rejected_count}
 
     def summary(self) -> str:
-        return (
-            f"{len(self.added)} added, {len(self.updated)} updated, "
-            f"{len(self.duplicates)} duplicates, {len(self.rejected)} rejected"
-        )
+        counts = self.counts()
+        return (f"{counts['added']} added, {counts['updated']} updated, "
+                f"{counts['duplicates']} duplicates, {counts['rejected']} rejected")
 
     def as_dict(self) -> dict:
         return {
             "added": self.added,
             "updated": self.updated,
             "duplicates": self.duplicates,
-            "rejected": [{"source": r.source, "reason": r.reason} for r in self.rejected],
+            "rejected": [{"source": r.source, "reason": r.reason} for r in self.rejections()],
         }
 
 
@@ -212,7 +241,9 @@ class Ingester:
     """Adds documents to a collection: dedupes, chunks, embeds (reusing cached vectors) and commits in batches."""
 
     def __init__(self, collection: Backend, encoder: Encoder, *, batch_size: int = 32, commit_passages: int = 256,
-                 progress: Callable[[int], None] | None = None, prepare_workers: int | None = None) -> None:
+                 progress: Callable[[int], None] | None = None, prepare_workers: int | None = None,
+                 report: IngestReport | None = None) -> None:
+        """`report`: the one to fill in as documents are committed (a change job's, which others read meanwhile)."""
         self.collection = collection
         self.prepare_workers = default_prepare_workers() if prepare_workers is None else prepare_workers
         self.encoder = encoder
@@ -221,7 +252,7 @@ class Ingester:
         # SQLite and on Python between them, so it gets larger ones (scripts/bench.py --embed for its speed).
         self.commit_passages = commit_passages if encoder.device == "cpu" else max(commit_passages, GPU_COMMIT_PASSAGES)
         self.progress = progress
-        self.report = IngestReport()
+        self.report = IngestReport() if report is None else report
         self._near = collection.near_duplicates()  # stored documents; the collection keeps it current
         self._near_pending = NearDuplicateFinder()  # documents of the batch not yet written
         self._pending: list[tuple[Document, list[StoredPassage], bytes]] = []
@@ -232,17 +263,27 @@ class Ingester:
         """Ingest files; `limit` stops after that many records (documents or rejections)."""
         return self.add_records(read_records(paths, max_bytes, limit))
 
-    def add_records(self, records: Iterable[RawDocument | Rejection]) -> IngestReport:
-        for prepared in self._prepared(records):
+    def add_records(self, records: Iterable[RawDocument | Rejection], stop: threading.Event | None = None) -> IngestReport:
+        return self.add_prepared(self._prepared(records), stop)
+
+    def add_prepared(self, items: Iterable[PreparedDocument | Rejection],
+                     stop: threading.Event | None = None) -> IngestReport:
+        """Dedupe, embed and commit prepared documents. Once `stop` is set, this ends at the next document:
+        the batch not yet committed is dropped (it was never reported as added)."""
+        for prepared in items:
+            if stop is not None and stop.is_set():
+                return self.report
             if isinstance(prepared, Rejection):
-                self.report.rejected.append(prepared)
+                self.report.reject(prepared)
                 continue
             try:
                 self._add_one(prepared)
+            except DiskFullError:
+                raise
             except Exception as exc:  # one odd document must not stop the rest of the run
                 source = prepared.document.sources[0]
                 log.exception("could not process %s", source)
-                self.report.rejected.append(Rejection(source, f"could not be processed ({type(exc).__name__}: {exc}); "
+                self.report.reject(Rejection(source, f"could not be processed ({type(exc).__name__}: {exc}); "
                                                               "the rest went in — please report this file"))
             if sum(len(p) for _, p, _ in self._pending) >= self.commit_passages:
                 self._flush()
@@ -257,23 +298,23 @@ class Ingester:
         # Inside a worker (a script without a __main__ guard re-runs itself there) never start another pool.
         if self.prepare_workers < 1 or multiprocessing.parent_process() is not None:
             for record in records:
-                yield _prepare_record(record, chunking)
+                yield prepare_record(record, chunking)
             return
         iterator = iter(records)
         window = list(itertools.islice(iterator, PREPARE_WINDOW))
         if len(window) < PREPARE_POOL_MIN:  # a few files: starting processes would cost more than it saves
             for record in window:
-                yield _prepare_record(record, chunking)
+                yield prepare_record(record, chunking)
             return
         # spawn, not fork: the parent holds model and tokenizer threads that a fork would copy mid-lock.
         context = multiprocessing.get_context("spawn")
         with context.Pool(self.prepare_workers) as pool:
             # One window is prepared while the previous one is embedded and written.
             running: ApplyResult[list[PreparedDocument | Rejection]] | None = pool.starmap_async(
-                _prepare_record, [(record, chunking) for record in window])
+                prepare_record, [(record, chunking) for record in window])
             while running is not None:
                 following = list(itertools.islice(iterator, PREPARE_WINDOW))
-                upcoming = pool.starmap_async(_prepare_record, [(record, chunking) for record in following]) if following else None
+                upcoming = pool.starmap_async(prepare_record, [(record, chunking) for record in following]) if following else None
                 yield from running.get()
                 running = upcoming
 
@@ -336,17 +377,46 @@ class Ingester:
             # Before the documents: a title vector without its document is harmless, the reverse a gap.
             embed_titles(self.collection, self.encoder, [document.metadata.title or "" for document, _, _ in self._pending],
                          self.batch_size)
-        # The collection writes the store and indexes just these passages.
-        self.collection.add_documents(self._pending, {**known, **fresh}, fresh=list(fresh), sentence_vectors=sentences,
-                                      name_pairs=self._pending_names)
-        self.report.added.extend(document.doc_id for document, _, _ in self._pending)
-        self._pending = []
+        batch, self._pending = self._pending, []
+        names = {document.doc_id: self._pending_names[document.doc_id] for document, _, _ in batch
+                 if document.doc_id in self._pending_names}
         self._pending_hashes = {}
         self._pending_names = {}
         self._near_pending = NearDuplicateFinder()
+        self._write(batch, {**known, **fresh}, list(fresh), sentences, names)
+
+    def _write(self, batch: list[tuple[Document, list[StoredPassage], bytes]], vectors: dict[str, np.ndarray],
+               fresh: list[str], sentences: dict[str, np.ndarray], names: dict[str, tuple[NamePair, ...]]) -> None:
+        """Write a batch of documents in one transaction; when it fails for another reason than a full disk,
+        each document alone, so that one that cannot be written is rejected and the others go in."""
+        try:
+            # The collection writes the store and indexes just these passages.
+            change = self.collection.add_documents(batch, vectors, fresh=fresh, sentence_vectors=sentences,
+                                                   name_pairs=names)
+        except DiskFullError:
+            raise  # nothing of the batch was written, and no other batch can be
+        except Exception as exc:
+            if len(batch) > 1:
+                log.warning("a batch of %d documents could not be written (%s): writing each alone", len(batch), exc)
+                for item in batch:
+                    self._write([item], vectors, fresh, sentences, names)
+                return
+            source = batch[0][0].sources[0]
+            log.exception("could not write %s", source)
+            self.report.reject(Rejection(source, f"could not be written ({type(exc).__name__}: {exc}); "
+                                                 "the rest went in — please report this file"))
+            return
+        for document, _, _ in batch:
+            gained_a_source = change.already_stored.get(document.doc_id)
+            if gained_a_source is None:
+                self.report.added.append(document.doc_id)
+            elif gained_a_source:  # another writer stored the same text first, from another source
+                self.report.updated.append(document.doc_id)
+            else:
+                self.report.duplicates.extend(document.sources)
 
 
-def _prepare_record(record: RawDocument | Rejection, chunking: ChunkingSettings) -> PreparedDocument | Rejection:
+def prepare_record(record: RawDocument | Rejection, chunking: ChunkingSettings) -> PreparedDocument | Rejection:
     return record if isinstance(record, Rejection) else prepare(record, chunking)
 
 

@@ -221,7 +221,7 @@ def _write(dataset, passages: MilvusPassages, report: IngestReport, dim: int, wr
         for payload, blob, title_blob in zip(batch["payload"], batch["vectors"], batch["title_vector"], strict=True):
             prepared = pickle.loads(payload)
             if isinstance(prepared, Rejection):
-                report.rejected.append(prepared)
+                report.reject(prepared)
                 continue
             if isinstance(prepared, _AlreadyThere):
                 report.duplicates.append(prepared.source)

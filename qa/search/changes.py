@@ -11,6 +11,7 @@ from qa.errors import NotFoundError
 from qa.index.collection import lower_thread_priority
 from qa.index.contract import Backend
 from qa.ingest.pipeline import Ingester, IngestReport
+from qa.search.jobs import ChangeJobs, Job
 from qa.types import RawDocument, Rejection
 
 
@@ -58,6 +59,31 @@ class ChangeService:
 
         return self.add_documents(record for name, data in files
                                   for record in read_named(name, data, max_bytes=max_file_bytes))
+
+    def add_files_later(self, jobs: ChangeJobs, files: Sequence[tuple[str, bytes]], *, max_file_bytes: int) -> Job:
+        """Queue a large upload as a change job; the job's report says what came of it."""
+        from qa.ingest.readers import cited_name
+
+        def work(report: IngestReport, stop: threading.Event) -> None:
+            self.add_files_as_job(files, max_file_bytes=max_file_bytes, report=report, stop=stop)
+
+        return jobs.submit(tuple(cited_name(name) for name, _ in files), work)
+
+    def add_files_as_job(self, files: Sequence[tuple[str, bytes]], *, max_file_bytes: int, report: IngestReport,
+                         stop: threading.Event) -> IngestReport:
+        """Add a large upload, for a change job (qa.search.jobs) on its own thread: the files are read and
+        prepared in a process of their own (qa.ingest.preparing), `report` is filled in as documents are
+        committed, and `stop` ends the work at the next document.
+
+        It takes no change lock for its whole run, so a deletion waits at most for one batch: the
+        collection writes one batch at a time, and the store records a text written meanwhile by another
+        writer as a duplicate.
+        """
+        from qa.ingest.preparing import prepared_uploads
+
+        assert self.encoder is not None, "adding documents needs the model: build the service with an encoder"
+        ingester = Ingester(self.collection, self.encoder, batch_size=self.batch_size, report=report)
+        return ingester.add_prepared(prepared_uploads(files, max_file_bytes, self.collection.chunking, stop), stop)
 
     def remove_document(self, doc_id: str) -> None:
         """Remove a document and its passages; a search that starts after this returns never sees them."""

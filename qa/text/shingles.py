@@ -24,20 +24,43 @@ _A = _rng.integers(1, (1 << 61) - 1, N_HASHES, dtype=np.uint64)
 _B = _rng.integers(0, (1 << 61) - 1, N_HASHES, dtype=np.uint64)
 
 
+# Shingles hashed at a time: the universal hashing of a block is N_HASHES × this many uint64 (a few MB),
+# so a text of any length is signed in memory proportional to its own size.
+_SIGNATURE_BLOCK = 8192
+_NO_HASH_YET = np.iinfo(np.uint64).max
+
+
 def minhash_signature(text: str) -> np.ndarray:
+    """The MinHash signature of the text's 5-character shingles (a text of 5 characters or fewer is one shingle)."""
     normalised = normalize_for_matching(text)
-    if len(normalised) <= SHINGLE:
-        shingles = {normalised}
+    windows = max(len(normalised) - SHINGLE + 1, 1)
+    signature = np.full(N_HASHES, _NO_HASH_YET, dtype=np.uint64)
+    for start in range(0, windows, _SIGNATURE_BLOCK):
+        values = _shingle_values(normalised[start : start + _SIGNATURE_BLOCK + SHINGLE - 1])
+        # Universal hashing a*x+b mod p per hash function; uint64 wrap-around keeps it cheap and still well spread.
+        # A shingle seen twice hashes alike both times, so the minimum needs no set of distinct shingles.
+        hashed = (values[None, :] * _A[:, None] + _B[:, None]) % _MERSENNE
+        np.minimum(signature, hashed.min(axis=1), out=signature)
+    return signature
+
+
+def _shingle_values(piece: str) -> np.ndarray:
+    """The 61-bit hash of each shingle of `piece` (of `piece` itself when it is no longer than a shingle)."""
+    data = piece.encode()
+    if len(piece) <= SHINGLE:
+        starts = [0, len(data)]
+        step = 1
     else:
-        shingles = {normalised[i : i + SHINGLE] for i in range(len(normalised) - SHINGLE + 1)}
-    values = np.fromiter(
-        (int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "little") >> 3 for s in shingles),
-        dtype=np.uint64,
-        count=len(shingles),
-    )
-    # Universal hashing a*x+b mod p per hash function; uint64 wrap-around keeps it cheap and still well spread.
-    hashed = (values[None, :] * _A[:, None] + _B[:, None]) % _MERSENNE
-    return hashed.min(axis=1)
+        step = SHINGLE
+        if len(data) == len(piece):  # ASCII: a character is a byte
+            starts = list(range(len(piece) + 1))
+        else:  # the UTF-8 width of each character, from its code point
+            points = np.frombuffer(piece.encode("utf-32-le"), dtype=np.uint32)
+            widths = 1 + (points >= 0x80) + (points >= 0x800) + (points >= 0x10000)
+            starts = np.concatenate([[0], np.cumsum(widths)]).tolist()
+    digests = b"".join([hashlib.blake2b(data[starts[i] : starts[i + step]], digest_size=8).digest()
+                        for i in range(len(starts) - step)])
+    return np.frombuffer(digests, dtype="<u8") >> np.uint64(3)
 
 
 def band_keys(signature: np.ndarray) -> list[bytes]:

@@ -10,6 +10,7 @@ from qa.errors import BadInputError
 from qa.ingest.readers.contents import MB, FileContents, size_text
 from qa.ingest.readers.discovery import not_a_file
 from qa.ingest.readers.docx_pdf import docx_document, pdf_document
+from qa.ingest.readers.expansion import check_docx_expansion, gunzipped
 from qa.ingest.readers.html_pages import html_document
 from qa.ingest.readers.plain_text import markdown_document, text_document
 from qa.ingest.readers.records import COLLECTION_SUFFIXES, read_collection
@@ -74,7 +75,19 @@ def read_named(name: str, data: bytes, *, max_bytes: int = 20 * MB) -> Iterator[
     if suffix not in SUPPORTED_SUFFIXES:
         yield _unsupported(source, suffix)
         return
-    yield from _read_contents(data, source, suffix, len(data), max_bytes)
+    if suffix != ".jsonl.gz" or not data:
+        yield from _read_contents(data, source, suffix, len(data), max_bytes)
+        return
+    # Held in memory, an upload's collection may expand to what one sent uncompressed could hold.
+    try:
+        expanded, damage = gunzipped(data, max_bytes)
+    except BadInputError as exc:
+        yield Rejection(source, str(exc))
+        return
+    if expanded:
+        yield from _read_contents(expanded, source, ".jsonl", len(expanded), max_bytes)
+    if damage is not None or not expanded:
+        yield Rejection(source, damage or "empty file once decompressed; remove it or export the collection again")
 
 
 def _unsupported(source: str, suffix: str) -> Rejection:
@@ -101,14 +114,16 @@ def _read_contents(file: FileContents, source: str, suffix: str, size: int,
         )
         return
     try:
-        yield _read_single(file, source, suffix)
+        yield _read_single(file, source, suffix, max_bytes)
     except BadInputError as exc:
         yield Rejection(source, str(exc))
     except OSError as exc:
         yield Rejection(source, f"cannot read the file: {exc}")
 
 
-def _read_single(file: FileContents, source: str, suffix: str) -> RawDocument:
+def _read_single(file: FileContents, source: str, suffix: str, max_bytes: int) -> RawDocument:
+    if suffix == ".docx":  # a zip: what it expands to must fit the limit too
+        check_docx_expansion(file, max_bytes)
     text, title = _SINGLE_DOCUMENT_READERS[suffix](file)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
