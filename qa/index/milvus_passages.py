@@ -257,6 +257,12 @@ class MilvusPassages:
         """Ids of the documents whose first passage is written: all their passages are (it is written last)."""
         return (row["doc_id"] for row in self._iterate("ordinal == 0", ["doc_id"]))
 
+    def first_pids(self, where: PassageFilter | None = None) -> dict[str, int]:
+        """The pid of each document's first passage, by doc id, for the documents `where` allows (all when None):
+        what a local reuse index knows a document by (qa.index.milvus_reuse)."""
+        expression = " and ".join(part for part in ("ordinal == 0", filter_expression(where)) if part)
+        return {row["doc_id"]: int(row["pid"]) for row in self._iterate(expression, ["doc_id", "pid"])}
+
     def _iterate(self, expression: str, fields: list[str]) -> Iterator[dict]:
         # Milvus Lite gives iterators no server timestamp; pymilvus warns on every one and then works.
         logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
