@@ -417,7 +417,8 @@ class ReuseReader:
 
         What the collection's most reused passages are looked for among (qa.search.reuse_top).
         """
-        hashes, counts, where, names = [], [], [], []
+        hashes, counts, where = [], [], []
+        holders: list[tuple[ReuseSegment, np.ndarray]] = []  # each hash's chosen holder, by row, per segment
         for index, (segment, usable) in enumerate(zip(self._state.segments, self._usable(allowed, None), strict=True)):
             owners = np.asarray(segment.owners)
             kept = np.flatnonzero(usable[owners])
@@ -436,12 +437,12 @@ class ReuseReader:
             hashes.append(found[first])
             counts.append(sizes)
             where.append(np.stack([np.full(len(first), index), chosen], axis=1))
-            names.append(np.asarray(segment.doc_ids, dtype=object)[found_owners[least]])
+            holders.append((segment, found_owners[least]))
         if not hashes:
             return []
         all_hashes, all_counts, all_where = np.concatenate(hashes), np.concatenate(counts), np.concatenate(where)
         if len(hashes) > 1:  # a hash in several segments: their documents add up, the smallest doc id places it
-            all_names = np.concatenate(names).astype(str)
+            all_names = np.concatenate([np.asarray(segment.doc_ids, dtype=str)[rows] for segment, rows in holders])
             order = np.lexsort((all_names, all_hashes))
             all_hashes, all_counts, all_where = all_hashes[order], all_counts[order], all_where[order]
             first = np.flatnonzero(np.r_[True, all_hashes[1:] != all_hashes[:-1]])
