@@ -76,6 +76,8 @@ def test_milvus_answers_as_the_embedded_collection_it_was_copied_from(built, mil
     assert isinstance(milvus, MilvusCollection) and milvus.capabilities.finds_reuse
     embedded = Collection.open(directory, CHAR_NGRAMS_MODEL)
     try:
+        doc_ids = embedded.all_document_ids()
+        assert milvus.passages.texts_of(doc_ids) == {d: t.text for d, t in embedded.get_documents(doc_ids, True).items()}
         for plant in plants:
             assert {plant.source, plant.target} <= reusing(milvus, plant.text), plant
             assert answer(milvus, text=plant.text) == answer(embedded, text=plant.text), plant

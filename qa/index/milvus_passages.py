@@ -19,6 +19,7 @@ from qa.index.milvus_rows import (
     DOCUMENT_FIELDS,
     PASSAGE_AND_DOCUMENT_FIELDS,
     PASSAGE_FIELDS,
+    assemble_text,
     batches,
     clip,
     document_of_row,
@@ -45,6 +46,7 @@ WRITE_BATCH = 512  # rows per insert call: a few MB of vectors and text
 READ_BATCH = 1000  # ids per `pid in [...]` read
 TITLES_SUFFIX = "__titles"  # the companion collection of document title vectors
 MAX_QUERY_ROWS = 16384
+TEXT_BATCH = 500  # documents whose rows one query reads back (texts_of)
 KNOWS_SAMPLE = 20  # best BM25 matches of a token read to tell whether one holds it
 LITE_MEMTABLE_BYTES = 512 * 1024 * 1024  # Milvus's limit on offset + limit of one query
 DOCUMENT_CACHE = 100_000  # document summaries kept from the rows of passages read
@@ -262,6 +264,17 @@ class MilvusPassages:
         what a local reuse index knows a document by (qa.index.milvus_reuse)."""
         expression = " and ".join(part for part in ("ordinal == 0", filter_expression(where)) if part)
         return {row["doc_id"]: int(row["pid"]) for row in self._iterate(expression, ["doc_id", "pid"])}
+
+    def texts_of(self, doc_ids: Sequence[str]) -> dict[str, str]:
+        """These documents' texts, put back together from their rows: a query per batch of documents, not one each
+        (the reuse index reads every document's text when it is built)."""
+        rows: dict[str, list[dict]] = {}
+        fields = ["doc_id", "ordinal", "text", "char_start", "char_end", "lead", "trail"]
+        for batch in batches(list(doc_ids), TEXT_BATCH):
+            expression = f"doc_id in {literal(list(batch))}"
+            for row in self._iterate(expression, fields):
+                rows.setdefault(row["doc_id"], []).append(row)
+        return {doc_id: assemble_text(found) for doc_id, found in rows.items()}
 
     def _iterate(self, expression: str, fields: list[str]) -> Iterator[dict]:
         # Milvus Lite gives iterators no server timestamp; pymilvus warns on every one and then works.

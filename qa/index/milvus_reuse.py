@@ -32,7 +32,7 @@ import numpy as np
 
 from qa.index.manifest import write_json_atomic
 from qa.index.milvus_passages import MilvusPassages
-from qa.index.milvus_rows import batches, chunk_pid
+from qa.index.milvus_rows import chunk_pid
 from qa.index.reuse_index import FOLDER, IndexedDocument, ReuseIndex, ReuseReader
 from qa.index.store_passages import StoredPassage
 from qa.types import Document, DocumentSummary, Passage, PassageFilter
@@ -40,7 +40,6 @@ from qa.types import Document, DocumentSummary, Passage, PassageFilter
 log = logging.getLogger(__name__)
 ENTRY = "reuse.json"  # the saved index's entry, as a collection's manifest.json names its reuse index
 RECHECK_S = 10.0  # how stale another writer's changes may be: Milvus's document count is compared this often
-READ_DOCUMENTS = 200  # documents whose texts are read from Milvus at a time
 
 
 def reuse_folder(index: str, cache_dir: Path) -> Path:
@@ -98,11 +97,8 @@ class MilvusReuse:
         known = index.documents()
         gone = np.array([pid for doc_id, pid in known.items() if held.get(doc_id) != pid], dtype=np.int64)
         missing = [doc_id for doc_id, pid in held.items() if known.get(doc_id) != pid]
-        added = []
-        for batch in batches(missing, READ_DOCUMENTS):
-            texts = self.passages.get_documents(batch, with_text=True)
-            added += [IndexedDocument(doc_id, texts[doc_id].text, held[doc_id], held[doc_id])
-                      for doc_id in batch if doc_id in texts]
+        texts = self.passages.texts_of(missing)
+        added = [IndexedDocument(doc_id, texts[doc_id], held[doc_id], held[doc_id]) for doc_id in missing if doc_id in texts]
         self._checked = time.monotonic()
         if not (len(gone) or missing):
             return index
