@@ -266,15 +266,24 @@ class MilvusPassages:
         return {row["doc_id"]: int(row["pid"]) for row in self._iterate(expression, ["doc_id", "pid"])}
 
     def texts_of(self, doc_ids: Sequence[str]) -> dict[str, str]:
-        """These documents' texts, put back together from their rows: a query per batch of documents, not one each
-        (the reuse index reads every document's text when it is built)."""
-        rows: dict[str, list[dict]] = {}
+        """These documents' texts, put back together from their rows (the reuse index reads every document's
+        text when it is built)."""
         fields = ["doc_id", "ordinal", "text", "char_start", "char_end", "lead", "trail"]
+        return {doc_id: assemble_text(rows) for doc_id, rows in self.rows_of_documents(doc_ids, fields).items()}
+
+    def rows_of_documents(self, doc_ids: Sequence[str], fields: list[str] | None = None) -> dict[str, list[dict]]:
+        """Every row of these documents, by doc id: a query per batch of documents, not one each.
+        `fields`: those read (default: a passage's, its document's and the text between passages)."""
+        out: dict[str, list[dict]] = {}
+        fields = fields or [*PASSAGE_AND_DOCUMENT_FIELDS, "lead", "trail"]
         for batch in batches(list(doc_ids), TEXT_BATCH):
             expression = f"doc_id in {literal(list(batch))}"
-            for row in self._iterate(expression, fields):
-                rows.setdefault(row["doc_id"], []).append(row)
-        return {doc_id: assemble_text(found) for doc_id, found in rows.items()}
+            rows = self.client.query(self.name, filter=expression, output_fields=fields, limit=MAX_QUERY_ROWS)
+            if len(rows) == MAX_QUERY_ROWS:  # more than one query returns: an iterator (a few round trips more)
+                rows = list(self._iterate(expression, fields))
+            for row in rows:
+                out.setdefault(row["doc_id"], []).append(row)
+        return out
 
     def _iterate(self, expression: str, fields: list[str]) -> Iterator[dict]:
         # Milvus Lite gives iterators no server timestamp; pymilvus warns on every one and then works.
