@@ -18,7 +18,8 @@ Parts, each run when its flag asks for it (scripts/benchmarks/ holds one module 
                         none: the timeline reads only the store), the trigram index's size and memory
   --reuse-collection DIR    text reuse over a store of stories (built without vectors if DIR holds none): reuse of
                         random passages p50, the most reused passages (all, a year, series hidden), the reuse
-                        index's cost at ingest (documents/s with and without it), on disk and in memory
+                        index's cost at ingest (documents/s with and without it), on disk and in memory;
+                        --reuse-milvus N: the same over N of its documents in Milvus Lite
   --changes-collection DIR  on a copy of DIR through a real server: upload -> searchable, upload and delete
                         return times, memory after --changes uploads + deletions, 8 searchers' p99 without and
                         with 1 writer, recall@10 afterwards; --changes-ingest N adds a CLI ingest into it vs
@@ -95,6 +96,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                        help="store for the text reuse benchmark (built from the stories, without vectors, if missing)")
     reuse.add_argument("--reuse-stories", type=int, default=None, help="stories in a new reuse store (default all)")
     reuse.add_argument("--reuse-queries", type=int, default=200, help="random passages whose reuse is timed")
+    reuse.add_argument("--reuse-milvus", type=int, default=0,
+                       help="documents of that store copied into a Milvus Lite file, whose local reuse index is then "
+                            "built from Milvus and timed (0 skips)")
     reuse.add_argument("--reuse-survey", type=int, default=0,
                        help="stories drawn for the survey of shared-run lengths the minimum run is chosen from (0 skips)")
 
@@ -228,6 +232,15 @@ def run_reuse(args: argparse.Namespace, results: dict) -> None:
     for label, t in r["top"].items():
         print(f"          most reused ({label}): {t['seconds']} s, {t['passages']} passages, "
               f"{t['candidates_checked']} candidates checked", flush=True)
+    if args.reuse_milvus:
+        from scripts.benchmarks.reuse_milvus import bench_milvus_reuse
+
+        m = results["reuse_milvus"] = bench_milvus_reuse(args.reuse_collection, args.reuse_milvus,
+                                                         args.reuse_collection.parent / "reuse-milvus", args.reuse_queries)
+        print(f"reuse   on Milvus Lite, {m['documents']} documents ({m['passages']} passages, copied in {m['copy_s']} s): "
+              f"the reuse index built from Milvus in {m['first_start_s']} s, loaded and compared in "
+              f"{m['restart_s']} s; reuse of a passage p50 {m['passage']['p50_ms']} ms, p95 {m['passage']['p95_ms']} ms; "
+              f"most reused {m['top_s']} s; {m['index_mb']} MB on disk", flush=True)
     if args.reuse_survey:
         from scripts.benchmarks.reuse import survey_run_lengths
 

@@ -114,8 +114,9 @@ def test_a_change_another_process_made_is_caught_up_from_the_log(collection):
     assert reusing(collection, COPIED) == before | set(report.added)
 
 
-def test_milvus_says_it_keeps_no_reuse_index():
+def test_milvus_opened_without_a_reuse_folder_says_so():
     milvus = MilvusCollection(SimpleNamespace(model="m", target=SimpleNamespace(index="./speechqa.db")))  # type: ignore[arg-type]
     assert not milvus.capabilities.finds_reuse
-    with pytest.raises(NotSupportedError, match="text reuse needs the embedded backend"):
+    assert MilvusCollection.capabilities.finds_reuse is False  # one collection's folder changes no other's
+    with pytest.raises(NotSupportedError, match="text reuse needs a local folder for its index"):
         milvus.reuse_snapshot()

@@ -57,3 +57,14 @@ def test_similar_to_a_stored_passage_leaves_out_its_own_speech(api, seed_ids):  
     results = test_api.check_results(body, query=source["text"], mode="hybrid")
     assert len(results) == 5 and source["doc_id"] not in {hit["doc_id"] for hit in results}
     assert any(hit["highlights"] and hit["query_highlights"] for hit in results)
+
+
+def test_reuse_answers_from_a_local_index_beside_milvus(api):  # noqa: F811 - the fixture imported above
+    hit = api.get("/api/search", params={"q": test_api.QUESTION, "k": 1}).json()["results"][0]
+    pasted = api.post("/api/reuse", json={"text": hit["text"]})
+    assert pasted.status_code == 200, pasted.text
+    own = [r for r in pasted.json()["reuses"] if r["chunk_id"] == hit["chunk_id"]]
+    assert len(own) == 1 and own[0]["share"] == 1.0 and own[0]["citation"]["url"].endswith(hit["chunk_id"])
+    by_chunk = api.get("/api/reuse", params={"chunk_id": hit["chunk_id"]})
+    assert by_chunk.status_code == 200 and by_chunk.json()["source"]["chunk_id"] == hit["chunk_id"]
+    assert api.get("/api/reuse/top").status_code == 200

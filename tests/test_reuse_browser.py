@@ -9,12 +9,14 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 from reuse_helpers import as_raw, planted_documents
 
 from embeddings.char_ngrams import CharNgramEncoder
+from qa.text.fingerprints import reuse_codes
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -107,15 +109,21 @@ def test_a_search_result_leads_to_its_reuse_side_by_side(server, page):
     assert [bars.nth(i).get_attribute("data-period") for i in range(len(drawn))] == [p["period"] for p in drawn]
     pairs = page.locator("section.pair.reuse")
     expect(pairs).to_have_count(len(answer["reuses"]))
+    same_wording = 0
     for i, reuse in enumerate(answer["reuses"]):
         pair = pairs.nth(i)
         assert pair.get_attribute("data-doc") == reuse["doc_id"]
         source_marks = pair.locator(".source-side mark").all_text_contents()
         reuse_marks = pair.locator(".hit-side mark").all_text_contents()
-        assert source_marks and reuse_marks
-        # The same wording is marked on both sides (script, width and punctuation aside).
-        assert "".join(ch for ch in "".join(reuse_marks) if ch.isalnum())[:20]
+        # Each side marks the spans the API gives for it, and nothing else.
+        assert source_marks == [answer["source"]["text"][a:b] for a, b in reuse["source_spans"]]
+        assert reuse_marks == [reuse["text"][a:b] for a, b in reuse["spans"]] and reuse_marks
+        # Where the passage holds every run, both sides mark the same wording (script, width and punctuation aside).
+        if len(reuse["spans"]) == len(reuse["source_spans"]):
+            assert reuse_codes("".join(source_marks)).tolist() == reuse_codes("".join(reuse_marks)).tolist()
+            same_wording += 1
         expect(pair.locator(".hit-side .citation a.cite-link")).to_be_visible()
+    assert same_wording >= 1
     expect(page.locator(".total-documents")).to_have_text(str(answer["total_documents"]))
     screenshot(page, "reuse-2-page")
 
@@ -124,6 +132,24 @@ def test_a_search_result_leads_to_its_reuse_side_by_side(server, page):
     page.wait_for_url(f"**date_from={busiest['date_from']}**date_to={busiest['date_to']}**")
     dates = page.locator("section.pair.reuse .hit-side .citation time").all_text_contents()
     assert dates and all(busiest["date_from"] <= d <= busiest["date_to"] for d in dates)
+
+
+def test_a_similar_result_links_to_its_reuse(server, page):
+    url, plants = server
+    plant = plants[0]
+    own = next(r for r in httpx.post(url + "/api/reuse", json={"text": plant.text}, timeout=60).json()["reuses"]
+               if r["doc_id"] == plant.source)
+    page.goto(url + "/similar?" + urlencode({"chunk": own["chunk_id"]}))
+    hits = page.locator("section.pair:has(a.similar-link)")
+    sync_api.expect(hits.first).to_be_visible()
+    links = page.locator("section.pair a.reuse-link")
+    sync_api.expect(links.first).to_be_visible()
+    assert links.count() < hits.count()  # only the results whose wording another document shares
+    target = links.first.get_attribute("href")
+    links.first.click()
+    page.wait_for_url("**" + target)
+    sync_api.expect(page.locator("section.pair.reuse").first).to_be_visible()
+    screenshot(page, "reuse-4-from-similar")
 
 
 def test_the_top_list_marks_the_shared_wording(server, page):

@@ -151,9 +151,33 @@ def test_adding_removing_and_merging_answer_as_a_fresh_build(store, forms, monke
     live = {doc_id: codes for doc_id, codes in forms.items() if doc_id not in {d.doc_id for d in gone}}
     assert grown.count() == fresh.count() == len(kept) and grown.segment_count > 1
     assert answers(grown, live) == answers(fresh, live)
+    assert shared(grown) == shared(fresh)
     assert grown.needs_maintenance()
     grown.maintain()
     assert grown.segment_count < 3 and answers(grown, live) == answers(fresh, live)
+
+
+def shared(index: ReuseIndex) -> list[tuple]:
+    return [(f.hash, f.documents, f.doc_id, f.place) for f in index.reader().shared_fingerprints()]
+
+
+def test_shared_fingerprints_do_not_depend_on_the_order_documents_were_indexed_in(store):
+    documents = indexed(store)
+    # Other pids for the same documents, in another order (as Milvus keys a document by a hash).
+    rng = random.Random(11)
+    renumbered = [reuse_index.IndexedDocument(d.doc_id, d.text, pid, pid)
+                  for d, pid in zip(documents, rng.sample(range(10**6), len(documents)), strict=True)]
+    found = shared(ReuseIndex.build(documents, 1))
+    assert found and shared(ReuseIndex.build(renumbered, 1)) == found
+    split = ReuseIndex.build(renumbered[:9], 1)
+    split.add(renumbered[9:], 2)
+    assert split.segment_count == 2 and shared(split) == found
+    # Each is placed in the holder of the smallest doc id: the first listed, where its documents tie.
+    holders = {f[0]: f[2] for f in found}
+    for document in documents:
+        for hash_ in set(reuse_index.Lengths().fingerprints(reuse_codes(document.text))[0].tolist()):
+            if hash_ in holders:
+                assert holders[hash_] <= document.doc_id
 
 
 def test_saved_index_loads_and_catches_up_from_the_store_log(tmp_path, planted, forms):

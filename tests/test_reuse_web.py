@@ -110,13 +110,30 @@ def test_the_page_draws_the_chart_and_marks_both_sides(web):
     assert "<script>" not in html.split("<main", 1)[1]  # texts are escaped, never marked safe
 
 
-def test_search_results_with_reuse_link_to_it(web):
+def with_reuse(client, results: list[dict]) -> list[str]:
+    return [hit["chunk_id"] for hit in results
+            if client.get("/api/reuse", params={"chunk_id": hit["chunk_id"]}).json()["total_documents"]]
+
+
+def reuse_links(html: str) -> list[str]:
+    return re.findall(r'href="/reuse\?chunk_id=([^"]+)"', html)
+
+
+def test_search_results_with_reuse_link_to_it_and_no_others(web):
     client, plants = web
     answer = client.get("/api/search", params={"q": plants[0].text, "k": 10}).json()
-    linked = re.findall(r'href="/reuse\?chunk_id=([^"]+)"', client.get("/search", params={"q": plants[0].text}).text)
-    with_reuse = [hit["chunk_id"] for hit in answer["results"]
-                  if client.get("/api/reuse", params={"chunk_id": hit["chunk_id"]}).json()["total_documents"]]
-    assert with_reuse and linked == with_reuse
+    reused = with_reuse(client, answer["results"])
+    assert reused and len(reused) < len(answer["results"])  # both kinds of result are on the page
+    assert reuse_links(client.get("/search", params={"q": plants[0].text, "k": 10}).text) == reused
+
+
+def test_similar_results_with_reuse_link_to_it_and_no_others(web):
+    client, plants = web
+    chunk_id, _ = a_planted_chunk(client, plants[0])
+    answer = client.post("/api/similar", json={"chunk_id": chunk_id, "k": 10}).json()
+    reused = with_reuse(client, answer["results"])
+    assert reused and len(reused) < len(answer["results"])
+    assert reuse_links(client.get("/similar", params={"chunk": chunk_id, "k": 10}).text) == reused
 
 
 def test_the_cli_prints_reuses_with_citations(built, tmp_path):

@@ -12,8 +12,10 @@ def open_collection(settings: Settings, model: str, *, create: bool = False, all
     Milvus (`milvus://HOST:PORT[/NAME]`, or a Milvus Lite path ending in .db); both honour the contract."""
     if settings.index:
         from qa.index.milvus_backend import MilvusCollection
+        from qa.index.milvus_reuse import reuse_folder
 
-        return MilvusCollection.open(settings.index, model, dim=dim, create=create, allow_model_change=allow_model_change)
+        return MilvusCollection.open(settings.index, model, dim=dim, create=create, allow_model_change=allow_model_change,
+                                     reuse_folder=reuse_folder(settings.index, settings.cache_dir))
     from qa.index.collection import Collection
 
     return Collection.open(settings.data_dir, model, create=create, allow_model_change=allow_model_change)

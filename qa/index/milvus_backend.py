@@ -21,9 +21,11 @@ collections' schema (milvus_schema), the client's reads and writes (milvus_passa
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal, overload
 
 import numpy as np
@@ -32,6 +34,7 @@ from qa.errors import NotSupportedError
 from qa.index.contract import Backend, Capabilities, ChunkingSettings, ReuseView
 from qa.index.milvus_names import MilvusNamePairs
 from qa.index.milvus_passages import MilvusPassages
+from qa.index.milvus_reuse import MilvusReuse
 from qa.index.milvus_rows import batches, chunk_pid, passage_rows
 from qa.index.milvus_schema import FORMAT_VERSION
 from qa.index.milvus_view import MilvusView
@@ -72,7 +75,8 @@ def copy_from_store(store: PassageStore, model: str, passages: MilvusPassages, b
 class MilvusCollection:
     """The Milvus backend (qa.index.contract.Backend) over one Milvus collection and its titles' companion.
 
-    There are no derived indexes to load, save or catch up: Milvus indexes what it is given.
+    Milvus indexes what it is given; the one derived index is text reuse's, in a local folder when one is
+    given (qa.index.milvus_reuse), kept in step with the passages Milvus holds.
     """
 
     # Passages are embedded whole: one vector a row, no sentence vectors to score them by. Document
@@ -80,8 +84,11 @@ class MilvusCollection:
     # BM25 token is known is a search on the server.
     capabilities = Capabilities(scores_sentences=False, scores_titles=True, knows_in_memory=False)
 
-    def __init__(self, passages: MilvusPassages) -> None:
+    def __init__(self, passages: MilvusPassages, reuse_folder: Path | None = None) -> None:
         self.passages = passages
+        self.reuse = MilvusReuse(passages, reuse_folder) if reuse_folder is not None else None
+        if self.reuse is not None:
+            self.capabilities = dataclasses.replace(self.capabilities, finds_reuse=True)
         self.model = passages.model
         self.chunking = ChunkingSettings()
         self._unsealed = False
@@ -95,11 +102,15 @@ class MilvusCollection:
 
     @classmethod
     def open(cls, index: str, model: str, *, dim: int | None = None, create: bool = False,
-             allow_model_change: bool = False) -> MilvusCollection:
-        return cls(MilvusPassages.open(index, model, dim, create=create, allow_model_change=allow_model_change))
+             allow_model_change: bool = False, reuse_folder: Path | None = None) -> MilvusCollection:
+        """`reuse_folder`: where the text reuse index is kept (qa.index.milvus_reuse.reuse_folder); None: no reuse."""
+        return cls(MilvusPassages.open(index, model, dim, create=create, allow_model_change=allow_model_change),
+                   reuse_folder)
 
     def close(self) -> None:
         self._seal()
+        if self.reuse is not None:
+            self.reuse.close()
         self.passages.close()
 
     def _seal(self) -> None:
@@ -119,7 +130,9 @@ class MilvusCollection:
         return {"model": self.model, "dim": self.passages.dim, "index": "milvus:HNSW", "format_version": FORMAT_VERSION}
 
     def ensure_indexes(self) -> None:
-        return None  # the server holds them
+        # The server holds the search indexes; the local reuse index is read, or built, while the service starts.
+        if self.reuse is not None:
+            self.reuse.open_in_background()
 
     def near_duplicates(self) -> NearDuplicateFinder:
         """Near-duplicates are found within one ingest or upload: a cluster keeps no table of every
@@ -133,11 +146,12 @@ class MilvusCollection:
         return contextlib.nullcontext(MilvusView(self.passages))
 
     def reuse_snapshot(self) -> contextlib.AbstractContextManager[ReuseView]:
-        # Text reuse reads every document's reuse form from a local index (qa.index.reuse_index) kept in step
-        # with a local store's change log; a Milvus collection has neither.
-        raise NotSupportedError(
-            f"text reuse needs the embedded backend; the Milvus collection at {self.location} keeps no reuse "
-            "index: serve an embedded copy of it (`speechqa ingest` into a --data directory) to look for reuse")
+        if self.reuse is None:
+            raise NotSupportedError(
+                f"text reuse needs a local folder for its index beside the Milvus collection at {self.location}, "
+                "and this one was opened without: open it through --index (qa.index.backends.open_collection)")
+        self._seal()
+        return contextlib.nullcontext(self.reuse.view())
 
     def stats(self) -> dict:
         return {"index": "milvus:HNSW", "recall_at_10": None}
@@ -155,6 +169,8 @@ class MilvusCollection:
         self.passages.add_documents(items, vectors, self.model)
         self.names.put({document.doc_id: (name_pairs or {}).get(document.doc_id, ()) for document, _, _ in items})
         self._unsealed = True
+        if self.reuse is not None:
+            self.reuse.add(items)
         added = np.array([chunk_pid(s.passage.chunk_id) for _, stored, _ in items for s in stored], dtype=np.int64)
         return StoreChange(self.passages.version, added, np.empty(0, dtype=np.int64))
 
@@ -162,6 +178,8 @@ class MilvusCollection:
         self.names.remove([doc_id])
         removed = self.passages.remove_document(doc_id)
         self._unsealed = self._unsealed or removed
+        if removed and self.reuse is not None:
+            self.reuse.remove(doc_id)
         return removed
 
     def add_source(self, doc_id: str, source: str) -> bool:

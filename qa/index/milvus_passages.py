@@ -19,6 +19,7 @@ from qa.index.milvus_rows import (
     DOCUMENT_FIELDS,
     PASSAGE_AND_DOCUMENT_FIELDS,
     PASSAGE_FIELDS,
+    assemble_text,
     batches,
     clip,
     document_of_row,
@@ -45,6 +46,7 @@ WRITE_BATCH = 512  # rows per insert call: a few MB of vectors and text
 READ_BATCH = 1000  # ids per `pid in [...]` read
 TITLES_SUFFIX = "__titles"  # the companion collection of document title vectors
 MAX_QUERY_ROWS = 16384
+TEXT_BATCH = 500  # documents whose rows one query reads back (texts_of)
 KNOWS_SAMPLE = 20  # best BM25 matches of a token read to tell whether one holds it
 LITE_MEMTABLE_BYTES = 512 * 1024 * 1024  # Milvus's limit on offset + limit of one query
 DOCUMENT_CACHE = 100_000  # document summaries kept from the rows of passages read
@@ -256,6 +258,32 @@ class MilvusPassages:
     def document_ids(self) -> Iterator[str]:
         """Ids of the documents whose first passage is written: all their passages are (it is written last)."""
         return (row["doc_id"] for row in self._iterate("ordinal == 0", ["doc_id"]))
+
+    def first_pids(self, where: PassageFilter | None = None) -> dict[str, int]:
+        """The pid of each document's first passage, by doc id, for the documents `where` allows (all when None):
+        what a local reuse index knows a document by (qa.index.milvus_reuse)."""
+        expression = " and ".join(part for part in ("ordinal == 0", filter_expression(where)) if part)
+        return {row["doc_id"]: int(row["pid"]) for row in self._iterate(expression, ["doc_id", "pid"])}
+
+    def texts_of(self, doc_ids: Sequence[str]) -> dict[str, str]:
+        """These documents' texts, put back together from their rows (the reuse index reads every document's
+        text when it is built)."""
+        fields = ["doc_id", "ordinal", "text", "char_start", "char_end", "lead", "trail"]
+        return {doc_id: assemble_text(rows) for doc_id, rows in self.rows_of_documents(doc_ids, fields).items()}
+
+    def rows_of_documents(self, doc_ids: Sequence[str], fields: list[str] | None = None) -> dict[str, list[dict]]:
+        """Every row of these documents, by doc id: a query per batch of documents, not one each.
+        `fields`: those read (default: a passage's, its document's and the text between passages)."""
+        out: dict[str, list[dict]] = {}
+        fields = fields or [*PASSAGE_AND_DOCUMENT_FIELDS, "lead", "trail"]
+        for batch in batches(list(doc_ids), TEXT_BATCH):
+            expression = f"doc_id in {literal(list(batch))}"
+            rows = self.client.query(self.name, filter=expression, output_fields=fields, limit=MAX_QUERY_ROWS)
+            if len(rows) == MAX_QUERY_ROWS:  # more than one query returns: an iterator (a few round trips more)
+                rows = list(self._iterate(expression, fields))
+            for row in rows:
+                out.setdefault(row["doc_id"], []).append(row)
+        return out
 
     def _iterate(self, expression: str, fields: list[str]) -> Iterator[dict]:
         # Milvus Lite gives iterators no server timestamp; pymilvus warns on every one and then works.

@@ -139,6 +139,12 @@ class ReuseIndex:
         """Documents the index holds."""
         return self._state.live
 
+    def documents(self) -> dict[str, int]:
+        """The first pid of each document the index holds, by doc id."""
+        state = self._state
+        return {segment.doc_ids[row]: int(segment.first_pids[row])
+                for segment, dead in zip(state.segments, state.dead, strict=True) for row in np.flatnonzero(~dead)}
+
     def reader(self) -> ReuseReader:
         return ReuseReader(self._state)
 
@@ -405,11 +411,14 @@ class ReuseReader:
         return False
 
     def shared_fingerprints(self, allowed: np.ndarray | None = None, at_least: int = 2) -> list[SharedFingerprint]:
-        """The fingerprints held by at least ``at_least`` of the allowed documents, most documents first.
+        """The fingerprints held by at least ``at_least`` of the allowed documents, most documents first, each
+        placed in the holder of the smallest doc id: the same list whatever order the documents were indexed in
+        (by pid, consecutive in the embedded store, hashed on Milvus).
 
-        What the collection's most reused passages are looked for among (qa.search.reuse).
+        What the collection's most reused passages are looked for among (qa.search.reuse_top).
         """
         hashes, counts, where = [], [], []
+        holders: list[tuple[ReuseSegment, np.ndarray]] = []  # each hash's chosen holder, by row, per segment
         for index, (segment, usable) in enumerate(zip(self._state.segments, self._usable(allowed, None), strict=True)):
             owners = np.asarray(segment.owners)
             kept = np.flatnonzero(usable[owners])
@@ -418,16 +427,23 @@ class ReuseReader:
             found, found_owners = np.asarray(segment.hashes)[kept], owners[kept]
             # Sorted by hash, then place: one document's copies of a hash lie together and count once.
             once = np.r_[True, (found[1:] != found[:-1]) | (found_owners[1:] != found_owners[:-1])]
-            kept, found = kept[once], found[once]
+            kept, found, found_owners = kept[once], found[once], found_owners[once]
             first = np.flatnonzero(np.r_[True, found[1:] != found[:-1]])
+            sizes = np.diff(np.r_[first, len(found)])
+            # Each holder once per hash: the holder of the smallest doc id is the one whose rank is its group's least.
+            ranks = segment.doc_id_ranks[found_owners]
+            least = ranks == np.repeat(np.minimum.reduceat(ranks, first), sizes)
+            chosen = kept[least]
             hashes.append(found[first])
-            counts.append(np.diff(np.r_[first, len(found)]))
-            where.append(np.stack([np.full(len(first), index), kept[first]], axis=1))
+            counts.append(sizes)
+            where.append(np.stack([np.full(len(first), index), chosen], axis=1))
+            holders.append((segment, found_owners[least]))
         if not hashes:
             return []
         all_hashes, all_counts, all_where = np.concatenate(hashes), np.concatenate(counts), np.concatenate(where)
-        if len(hashes) > 1:  # a hash in several segments: their documents add up
-            order = np.argsort(all_hashes, kind="stable")
+        if len(hashes) > 1:  # a hash in several segments: their documents add up, the smallest doc id places it
+            all_names = np.concatenate([np.asarray(segment.doc_ids, dtype=str)[rows] for segment, rows in holders])
+            order = np.lexsort((all_names, all_hashes))
             all_hashes, all_counts, all_where = all_hashes[order], all_counts[order], all_where[order]
             first = np.flatnonzero(np.r_[True, all_hashes[1:] != all_hashes[:-1]])
             all_hashes, all_counts, all_where = all_hashes[first], np.add.reduceat(all_counts, first), all_where[first]

@@ -6,6 +6,7 @@ the lengths it works with and the immutable segment it is made of.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import uuid
@@ -97,6 +98,13 @@ class ReuseSegment:
 
     def __len__(self) -> int:
         return len(self.doc_ids)
+
+    @functools.cached_property
+    def doc_id_ranks(self) -> np.ndarray:
+        """Each row's place among the segment's doc ids in sorted order (the top list's tie-break)."""
+        ranks = np.empty(len(self.doc_ids), dtype=np.int64)
+        ranks[np.argsort(np.asarray(self.doc_ids, dtype=str), kind="stable")] = np.arange(len(self.doc_ids))
+        return ranks
 
     @classmethod
     def from_documents(cls, documents: Iterable[IndexedDocument], lengths: Lengths) -> ReuseSegment:

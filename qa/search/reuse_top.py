@@ -57,7 +57,11 @@ def most_reused(view: ReuseView, request: TopReuseRequest) -> TopReuse:
     found: list[ReusedPassage] = []
     checked = 0
     budget = FIRST_CANDIDATES + CANDIDATES_PER_PASSAGE * request.limit
-    for candidate in view.reuse.shared_fingerprints(allowed):
+    candidates = view.reuse.shared_fingerprints(allowed)
+    # The documents the search will likely read, asked for at once: a backend with round trips (Milvus) reads
+    # them in one, and keeps them for the rest of the request.
+    view.documents(list(dict.fromkeys(c.doc_id for c in candidates[:budget])))
+    for candidate in candidates:
         if candidate.hash in covered:
             continue
         listed = sorted(found, key=lambda p: -p.documents)[: request.limit]
