@@ -113,6 +113,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     soak.add_argument("--soak", type=Path, help="collection to soak (a copy of it)")
     soak.add_argument("--soak-s", type=float, default=600, help="seconds the soak lasts")
     soak.add_argument("--soak-clients", type=int, default=4, help="searching clients beside the 1 writer")
+    soak.add_argument("--soak-settle-s", type=float, default=60,
+                      help="seconds of the same load before the soak's start is measured (its caches fill)")
 
     milvus = parser.add_argument_group("Milvus Lite and Ray")
     milvus.add_argument("--milvus-ingest", type=int, default=0, help="stories for the embedded vs Ray ingest (0 skips)")
@@ -276,12 +278,13 @@ def run_soak(args: argparse.Namespace, settings, results: dict) -> None:
     from scripts.benchmarks.soak import bench_soak
 
     s = results["soak"] = bench_soak(args.soak, settings, stories_file(args.corpus), args.soak_s, args.soak_clients,
-                                     args.warm, args.fresh_from)
+                                     args.warm, args.fresh_from, args.soak_settle_s)
     memory = s["memory_mb"]
     print(f"soak    {s['clients']} searchers + 1 writer for {s['seconds']:.0f} s over {s['collection']['passages']} "
           f"passages: {s['errors']} errors in {s['search']['n']} searches and {s['change']['n']} changes; search p50 "
           f"{s['search']['p50_ms']} ms, p99 {s['search']['p99_ms']} ms; change p99 {s['change']['p99_ms']} ms; "
-          f"memory {memory['start']} -> {memory['end']} MB ({memory['change_pct']:+}%)", flush=True)
+          f"memory {memory['start']} -> {memory['end']} MB ({memory['change_pct']:+}%; {memory['idle']} MB at idle, "
+          f"before {s['settle_s']:.0f} s of the same load)", flush=True)
 
 
 def run_milvus(args: argparse.Namespace, settings, results: dict) -> None:

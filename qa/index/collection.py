@@ -14,6 +14,7 @@ many changes land while it runs. Old versions go away with the last request hold
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
 import functools
 import logging
@@ -63,6 +64,17 @@ def lower_thread_priority(by: int = 10) -> None:
     with contextlib.suppress(OSError):
         thread = threading.get_native_id()
         os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + by))
+
+
+def release_freed_memory() -> None:
+    """Hand the pages the C heap holds free back to the system (glibc's malloc_trim; elsewhere nothing).
+
+    A merge frees arrays the size of an index; glibc keeps such pages, raising its threshold for mapping
+    large blocks of their own, so each merge would leave the server that much larger until a later one
+    reused them, which a long-running server shows as growth.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def rebuild_hint(directory: Path, model: str) -> str:
@@ -464,7 +476,9 @@ class Collection:
                 break
             for index in due:
                 index.maintain()
-            if not self._save_if_there_is_space():
+            saved = self._save_if_there_is_space()
+            release_freed_memory()
+            if not saved:
                 break
         if self._measure_wanted and self.vectors is not None and self.vectors.remeasure_due():
             self._measure_wanted = False
