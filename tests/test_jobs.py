@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -87,3 +88,45 @@ def test_old_jobs_are_forgotten(monkeypatch):
     with pytest.raises(NotFoundError, match="no job with id"):
         jobs.get(made[0].id)
     assert jobs.get(made[-1].id) is made[-1]
+
+
+def test_a_large_upload_is_answered_202_and_its_job_reports_what_the_cli_counts(settings_factory,
+                                                                              fake_seed_collection_copy, fake_encoder,
+                                                                              monkeypatch):
+    """The API and the page hand an upload over JOB_BYTES to a job; GET /api/jobs/{id} reports its counts, then
+    the report a small upload answers with."""
+    monkeypatch.setattr(jobs_module, "JOB_BYTES", 4096)  # a few speeches, not a megabyte of them
+    from fastapi.testclient import TestClient
+
+    from tests import hostile_files as hostile
+    from tests.conftest import open_service
+    from web.app import create_app
+
+    records = "\n".join(json.dumps({"title": f"第{n}篇", "text": hostile.distinct_speech(n, 100)}, ensure_ascii=False)
+                        for n in range(30))
+    assert len(records.encode()) > jobs_module.JOB_BYTES
+    service = open_service(fake_seed_collection_copy, fake_encoder)
+    try:
+        app = create_app(settings_factory(fake_seed_collection_copy), service=service)
+        with TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False) as client:
+            upload = [("files", ("many.jsonl", (records + "\n{}\n").encode(), "application/octet-stream"))]
+            accepted = client.post("/api/documents", files=upload)
+            assert accepted.status_code == 202, accepted.text
+            status = accepted.json()
+            assert accepted.headers["location"] == status["url"] == f"/api/jobs/{status['job']}"
+            assert status["files"] == ["many.jsonl"] and status["status"] in (QUEUED, RUNNING)
+            assert set(status) == {"job", "url", "status", "files", "counts", "report", "error"}
+            wait_until(lambda: client.get(status["url"]).json()["status"] == DONE, timeout=120)
+            done = client.get(status["url"]).json()
+            assert done["counts"] == {"added": 30, "updated": 0, "duplicates": 0, "rejected": 1}
+            assert len(done["report"]["added"]) == 30 and done["error"] is None
+            assert done["report"]["rejected"] == [{"source": "many.jsonl#L31", "reason": "line 31: record has no text; "
+                                                   "put it in one of the fields content, content_html, text, body"}]
+            assert client.get("/api/documents", params={"limit": 1}).json()["total"] == 5 + 30
+            assert client.get("/api/jobs/j-0000000000000000").status_code == 404
+
+            page = client.post("/documents", files=[("files", ("more.jsonl", records.replace("篇", "章").encode(),
+                                                               "application/octet-stream"))])
+            assert page.status_code == 202 and "/api/jobs/j-" in page.text
+    finally:
+        service.collection.close()

@@ -114,7 +114,7 @@ def bench_soak(directory: Path, settings: Settings, stories: Path, seconds: floa
     start = memory[0][1]
     return {"collection": {"documents": health["documents"], "passages": health["chunks"], "index": health["index"]},
             "seconds": seconds, "clients": clients, "writers": 1, "server_alive_at_end": alive,
-            "settle_s": settle_s, "settling_errors": len(settling_errors),
+            "settle_s": settle_s, "settling_errors": len(settling_errors), "settling_error_samples": settling_errors[:5],
             "errors": len(errors), "error_samples": errors[:5],
             "search": latency_summary(searches), "change": latency_summary(changes),
             "memory_mb": {"idle": idle, "start": start, "end": end, "peak": peak,
