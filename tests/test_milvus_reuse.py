@@ -174,6 +174,7 @@ def test_a_process_killed_before_it_saved_leaves_an_index_the_next_start_complet
     # As after kill -9: Milvus holds the upload, the saved reuse index does not.
     successor = open_collection(Settings.from_env({}, index=index, cache_dir=tmp_path / "cache"), CHAR_NGRAMS_MODEL)
     try:
+        successor.prepare_reuse()  # as a starting server does: the request below waits for what is left
         assert reusing(successor, COPIED) == before | set(report.added)
     finally:
         successor.passages.close()

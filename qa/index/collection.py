@@ -352,6 +352,9 @@ class Collection:
         finally:
             store_view.__exit__(None, None, None)
 
+    def prepare_reuse(self) -> None:
+        return None  # the reuse index is loaded with the other indexes
+
     @contextlib.contextmanager
     def reuse_snapshot(self) -> Iterator[EmbeddedReuseView]:
         """The reuse index and the store as of one version, for one reuse request."""

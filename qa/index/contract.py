@@ -139,6 +139,11 @@ class ReuseReads(Protocol):
         """The view one reuse request reads through; NotSupportedError where `capabilities.finds_reuse` is false."""
         ...
 
+    def prepare_reuse(self) -> None:
+        """Start opening the reuse index in the background where opening it takes long (a server calls this as it
+        starts); a reuse request then waits only for what is left."""
+        ...
+
 
 class PhraseReads(Protocol):
     """What a phrase timeline reads (qa.search.phrase): the documents that may hold a phrase, their passages."""

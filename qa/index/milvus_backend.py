@@ -130,7 +130,11 @@ class MilvusCollection:
         return {"model": self.model, "dim": self.passages.dim, "index": "milvus:HNSW", "format_version": FORMAT_VERSION}
 
     def ensure_indexes(self) -> None:
-        # The server holds the search indexes; the local reuse index is read, or built, while the service starts.
+        return None  # the server holds them; the local reuse index opens on first use, or prepare_reuse()
+
+    def prepare_reuse(self) -> None:
+        # Reading the saved reuse index, or building it, means reading Milvus's documents: a server starts that
+        # in the background as it starts; a one-off command that never asks for reuse never waits for it.
         if self.reuse is not None:
             self.reuse.open_in_background()
 

@@ -50,7 +50,8 @@ def reuse_folder(index: str, cache_dir: Path) -> Path:
 
 
 class MilvusReuse:
-    """The reuse index of one Milvus collection, in `folder`; opened on first use, kept in step with Milvus."""
+    """The reuse index of one Milvus collection, in `folder`; opened on first use (or open_in_background), kept in
+    step with Milvus."""
 
     def __init__(self, passages: MilvusPassages, folder: Path) -> None:
         self.passages = passages
@@ -63,7 +64,8 @@ class MilvusReuse:
         self._opening: threading.Thread | None = None
 
     def open_in_background(self) -> None:
-        """Start reading (or building) the index now, so the first reuse request need not wait for all of it."""
+        """Start reading (or building) the index on a thread, so the first reuse request need not wait for all of it
+        (a server starts it as it starts; close() waits for it)."""
         with self._lock:
             if self._index is not None or self._opening is not None:
                 return
@@ -122,8 +124,9 @@ class MilvusReuse:
                 if stored:
                     first = chunk_pid(min(stored, key=lambda s: s.passage.ordinal).passage.chunk_id)
                     documents.append(IndexedDocument(document.doc_id, document.text, first, first))
-            self._index.remove(np.array([pid for d in documents if (pid := self._index.documents().get(d.doc_id))
-                                         is not None], dtype=np.int64), self._index.version)
+            # One already indexed (the opening's reading of Milvus saw it written) is replaced, never doubled.
+            again = [pid for d in documents if (pid := self._index.first_pid(d.doc_id)) is not None]
+            self._index.remove(np.array(again, dtype=np.int64), self._index.version)
             self._index.add(documents, self._index.version + 1)
             self._unsaved = True
             self._merge_when_due(self._index)
@@ -132,7 +135,7 @@ class MilvusReuse:
         with self._lock:
             if self._index is None:
                 return
-            pid = self._index.documents().get(doc_id)
+            pid = self._index.first_pid(doc_id)
             if pid is not None:
                 self._index.remove(np.array([pid], dtype=np.int64), self._index.version + 1)
                 self._unsaved = True

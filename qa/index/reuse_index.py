@@ -139,6 +139,15 @@ class ReuseIndex:
         """Documents the index holds."""
         return self._state.live
 
+    def first_pid(self, doc_id: str) -> int | None:
+        """The first pid of a document the index holds; None when it holds none by that id."""
+        state = self._state
+        for segment, dead in zip(state.segments, state.dead, strict=True):
+            row = segment.rows.get(doc_id)
+            if row is not None and not dead[row]:
+                return int(segment.first_pids[row])
+        return None
+
     def documents(self) -> dict[str, int]:
         """The first pid of each document the index holds, by doc id."""
         state = self._state

@@ -94,13 +94,15 @@ class SearchService:
             collection.ensure_indexes()
 
     def warm_up(self) -> None:
-        """Load what the first query would otherwise wait for: the segmenter, the dictionary, the model's first run."""
+        """Load what the first query would otherwise wait for: the segmenter, the dictionary, the model's first run;
+        start opening the reuse index where that takes long."""
         from qa.search.crosslingual import load_dictionary
 
         lexical_tokens("预热")
         load_dictionary()
         word_rarity("预热")
         self._model().embed_query("预热")
+        self.collection.prepare_reuse()
 
     def _model(self) -> Encoder:
         """The encoder, for what embeds text: a service built without one only browses and removes documents."""
