@@ -177,4 +177,4 @@ def test_a_process_killed_before_it_saved_leaves_an_index_the_next_start_complet
         successor.prepare_reuse()  # as a starting server does: the request below waits for what is left
         assert reusing(successor, COPIED) == before | set(report.added)
     finally:
-        successor.passages.close()
+        successor.close()

@@ -69,15 +69,21 @@ class MilvusReuse:
         with self._lock:
             if self._index is not None or self._opening is not None:
                 return
-            self._opening = threading.Thread(target=self.index, name="speechqa-milvus-reuse-open", daemon=True)
+            self._opening = threading.Thread(target=self._open, name="speechqa-milvus-reuse-open", daemon=True)
             self._opening.start()
+
+    def _open(self) -> ReuseIndex:
+        with self._lock:
+            if self._index is None:  # a request may have opened it first
+                self._index = self._reconcile(self._load())
+            return self._index
 
     def index(self) -> ReuseIndex:
         """The index, brought in step with the documents Milvus holds when it may have fallen behind."""
         with self._lock:
             if self._index is None:
-                self._index = self._reconcile(self._load())
-            elif time.monotonic() - self._checked > RECHECK_S:
+                return self._open()
+            if time.monotonic() - self._checked > RECHECK_S:
                 self._checked = time.monotonic()
                 if self.passages.count_documents() != self._index.count():
                     self._index = self._reconcile(self._index)
