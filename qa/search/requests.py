@@ -173,8 +173,8 @@ class SearchRequest(Filters):
 class SimilarRequest(Filters):
     """Passages of other documents that say what a pasted text or a stored passage says."""
 
-    # One of the two, as text: the schema says what the service asks for.
-    model_config = ConfigDict(json_schema_extra={"anyOf": [
+    # Exactly one of the two, as text: the schema says what the service asks for.
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
         {"required": ["text"], "properties": {"text": {"type": "string"}}},
         {"required": ["chunk_id"], "properties": {"chunk_id": {"type": "string", "minLength": 1}}},
     ]})
