@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 
 python3 -m venv .venv
 # torch==2.13.0 is the CPU build; a bare "torch" requirement would pull a multi-GB CUDA build.
-.venv/bin/pip install --quiet --disable-pip-version-check -c constraints.txt torch==2.13.0 -e '.[test]'
+# --no-compile: byte-compiling every installed module takes longer than compiling, on first import,
+# the few that the checks import.
+.venv/bin/pip install --quiet --no-compile --disable-pip-version-check -c constraints.txt torch==2.13.0 -e '.[test]'
 
 # The browser tests drive Debian's chromium through Playwright (no browser download); the CJK
 # fonts only make their screenshots readable, so failing to install them is not an error.
@@ -21,6 +23,21 @@ if [ ! -d /usr/share/fonts/opentype/noto ]; then
 fi
 
 .venv/bin/ruff check qa embeddings web scripts tests
-.venv/bin/mypy qa embeddings web scripts
-# One worker a core, each taking whole test files, so module fixtures are built once.
-.venv/bin/python -m pytest -q -n auto --dist loadfile "$@"
+
+# mypy runs beside the tests, on one core of what they leave idle while they wait for servers.
+mypy_log="$(mktemp)"
+.venv/bin/mypy qa embeddings web scripts >"$mypy_log" 2>&1 &
+mypy_pid=$!
+
+# One worker more than the cores, since many tests spend their time waiting on a server or a
+# subprocess; each worker takes whole test files, so module fixtures are built once.
+workers=$(( $(nproc) + 1 ))
+status=0
+.venv/bin/python -m pytest -q -n "$workers" --dist loadfile "$@" || status=$?
+
+mypy_status=0
+wait "$mypy_pid" || mypy_status=$?
+cat "$mypy_log"
+rm -f "$mypy_log"
+if [ "$mypy_status" -ne 0 ]; then echo "mypy found type errors (above)" >&2; exit "$mypy_status"; fi
+exit "$status"

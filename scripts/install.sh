@@ -17,7 +17,9 @@ fi
 case "$choice" in cpu|cuda) ;; *) echo "error: SPEECHQA_TORCH must be cpu, cuda or auto, not '$choice'" >&2; exit 2 ;; esac
 
 python3 -m venv .venv
-pip=(.venv/bin/pip install --disable-pip-version-check -c constraints.txt)
+# --no-compile: a module is byte-compiled when it is first imported, so the install does not spend its
+# time compiling the many modules of torch and its dependencies that speechqa never imports.
+pip=(.venv/bin/pip install --no-compile --disable-pip-version-check -c constraints.txt)
 
 if [ "$choice" = cuda ]; then
   echo "installing torch for CUDA from PyPI (an NVIDIA GPU is present; SPEECHQA_TORCH=cpu for the CPU build)" >&2
