@@ -30,10 +30,11 @@ mypy_log="$(mktemp)"
 mypy_pid=$!
 
 # One worker more than the cores, since many tests spend their time waiting on a server or a
-# subprocess; each worker takes whole test files, so module fixtures are built once.
+# subprocess; each worker takes whole test files, so module fixtures are built once. Files go out in
+# the order tests/conftest.py gives them (the long quickstart first), not by their number of tests.
 workers=$(( $(nproc) + 1 ))
 status=0
-.venv/bin/python -m pytest -q -n "$workers" --dist loadfile "$@" || status=$?
+.venv/bin/python -m pytest -q -n "$workers" --dist loadfile --no-loadscope-reorder "$@" || status=$?
 
 mypy_status=0
 wait "$mypy_pid" || mypy_status=$?
