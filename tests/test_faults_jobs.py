@@ -84,8 +84,10 @@ def test_a_large_batch_is_a_job_that_searches_run_beside_and_sigterm_keeps_what_
             small = send(server.url, [("small.txt", SPEECH.encode())], timeout=5)
             assert small.status_code == 202, small.text
             slowest, added = 0.0, 0
-            deadline = time.monotonic() + WATCHED_S
-            while time.monotonic() < deadline:
+            # Watched for WATCHED_S, and on until its first commit: on a loaded machine the job's process,
+            # which yields the CPU to requests, may take longer to read its first batch.
+            watched_from = time.monotonic()
+            while time.monotonic() < watched_from + WATCHED_S or (not added and time.monotonic() < watched_from + 120):
                 started = time.monotonic()
                 assert httpx.get(server.url + "/api/search", params={"q": "改革开放", "k": 5}, timeout=10).status_code == 200
                 slowest = max(slowest, time.monotonic() - started)
@@ -94,7 +96,7 @@ def test_a_large_batch_is_a_job_that_searches_run_beside_and_sigterm_keeps_what_
                 added = job["counts"]["added"]
                 time.sleep(0.5)
         watched.assert_well(watch)
-        assert added > 0, f"the job added nothing in {WATCHED_S} s"
+        assert added > 0, "the job added nothing in 120 s"
         assert slowest < 2, f"a search took {slowest:.1f} s beside the job"
         stop_took = stopped_within(server, 10)
     finally:
