@@ -286,6 +286,17 @@ def server(seed_collection_dir, model_cache_dir, tmp_path_factory):
     running.stop()
 
 
+@pytest.fixture
+def one_ray_cluster_at_a_time(tmp_path_factory):
+    """Held by a test that starts a local Ray cluster. Ray's `init()` without an address joins the newest
+    cluster on the machine when there is one, so two such tests at once on two workers would share a
+    cluster, and one test's kill -9 would stop the other's ingest."""
+    from filelock import FileLock
+
+    with FileLock(tmp_path_factory.getbasetemp().parent / "ray-cluster.lock"):
+        yield
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _fake_servers(request, model_cache_dir, tmp_path_factory):
     """The servers with the n-gram encoder that the session's tests use, started in the background as it

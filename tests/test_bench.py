@@ -160,7 +160,7 @@ def test_milvus_search_part(run_bench, seed_collection_dir, tmp_path):
 
 
 @pytest.mark.model  # embeds with the bundled model
-def test_milvus_ingest_part(run_bench):
+def test_milvus_ingest_part(run_bench, one_ray_cluster_at_a_time):
     pytest.importorskip("pymilvus")
     pytest.importorskip("ray")
     code, results, printed = run_bench("--milvus-ingest", "1")

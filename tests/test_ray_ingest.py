@@ -56,7 +56,7 @@ def _kill_session(process: subprocess.Popen) -> None:
 
 
 def test_a_killed_ray_ingest_resumes_without_duplicates_and_answers(lite_server, seed_service_by_passage, encoder,
-                                                                     model_cache_dir, tmp_path):
+                                                                     model_cache_dir, tmp_path, one_ray_cluster_at_a_time):
     index = lite_server.index + "/ray_seeds"
     expected = {p.chunk_id for d, _ in seed_service_by_passage.documents(0, 50)[0] for p in seed_service_by_passage.document(d.doc_id)[1]}
     probe = None

@@ -47,8 +47,11 @@ def bench_milvus_ingest(stories: Path, n: int, runs: int, settings: Settings) ->
             with tempfile.TemporaryDirectory(prefix="speechqa-bench-milvus-") as work:
                 target = ["--data", f"{work}/data"] if kind == "embedded" else ["--index", f"{work}/x.db", "--ray"]
                 started = time.perf_counter()
-                subprocess.run([sys.executable, "-m", "qa.cli", "ingest", str(stories), "--limit", str(n), *target],
-                               check=True, cwd=ROOT, env=env, capture_output=True)
+                done = subprocess.run([sys.executable, "-m", "qa.cli", "ingest", str(stories), "--limit", str(n), *target],
+                                      cwd=ROOT, env=env, capture_output=True, text=True)
+                if done.returncode != 0:
+                    raise RuntimeError(f"speechqa ingest {' '.join(target)} exited {done.returncode}: "
+                                       f"{done.stderr.strip()[-2000:]}")
                 seconds = time.perf_counter() - started
                 passages = _passages_written(target[:2], settings)
             rates[kind].append(passages / seconds)
