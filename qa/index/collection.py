@@ -35,6 +35,7 @@ from qa.index.indexes import PassageIndex
 from qa.index.lexical import LexicalIndex
 from qa.index.manifest import MANIFEST, read_manifest, write_json_atomic
 from qa.index.near_duplicates import NearDuplicateFinder
+from qa.index.sentence_copy import SentenceCopy
 from qa.index.store import PassageStore, StoreSnapshot
 from qa.index.store_log import StoreChange
 from qa.index.store_passages import StoredPassage
@@ -96,6 +97,7 @@ class Collection:
         self.vectors: VectorPassageIndex | None = None
         self.lexical: LexicalIndex | None = None
         self.reuse = CollectionReuse(directory)
+        self.sentences = SentenceCopy(directory)
         self._write_lock = threading.RLock()  # one change (or catch-up) at a time
         self._publish_lock = threading.Lock()  # a store commit and its index change look like one step
         self._save_lock = threading.Lock()
@@ -138,6 +140,7 @@ class Collection:
         self.wait_for_maintenance()
         if self._dirty and self.vectors is not None:
             self._save_if_there_is_space()
+        self.sentences.close()
         self.store.close()
 
     @property
@@ -348,12 +351,17 @@ class Collection:
                 continue
             break
         try:
-            yield EmbeddedView(store, vectors.reader(store), lexical.reader(store), self.model, reuse)
+            yield EmbeddedView(store, vectors.reader(store), lexical.reader(store), self.model, reuse,
+                               self.sentences.current())
         finally:
             store_view.__exit__(None, None, None)
 
     def prepare_reuse(self) -> None:
         return None  # the reuse index is loaded with the other indexes
+
+    def prepare_searches(self) -> None:
+        """Copy the sentence vectors where requests read them fastest (qa.index.sentence_copy), in the background."""
+        self.sentences.start(self.store.snapshot, self.model, lower_thread_priority)
 
     @contextlib.contextmanager
     def reuse_snapshot(self) -> Iterator[EmbeddedReuseView]:

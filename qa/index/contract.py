@@ -274,6 +274,11 @@ class Backend(SnapshotReads, DocumentReads, DocumentWrites, ReuseReads, Protocol
         """Load what searches read when it is not loaded yet (so the first request does not wait for it)."""
         ...
 
+    def prepare_searches(self) -> None:
+        """Start, in the background, what makes later searches faster but is worth it only to a long-running
+        process (a server, an evaluation, as it starts); searches meanwhile go on without it."""
+        ...
+
     def stats(self) -> dict:
         """What /healthz reports of the index: at least "index" (its kind) and "recall_at_10" (or None)."""
         ...

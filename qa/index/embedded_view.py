@@ -8,6 +8,7 @@ import numpy as np
 
 from qa.index.lexical import LexicalSnapshot
 from qa.index.reuse_index import ReuseReader
+from qa.index.sentence_copy import SentenceFile
 from qa.index.store import StoreSnapshot
 from qa.index.vector_index import VectorSnapshot
 from qa.types import DocumentSummary, Passage
@@ -17,13 +18,15 @@ class EmbeddedView:
     """What one request reads (qa.index.contract.CollectionView): indexes and store as of one version."""
 
     def __init__(self, store: StoreSnapshot, vectors: VectorSnapshot, lexical: LexicalSnapshot, model: str,
-                 reuse: ReuseReader) -> None:
+                 reuse: ReuseReader, sentences: SentenceFile | None = None) -> None:
+        """`sentences`: the copy of the sentence vectors requests read first (qa.index.sentence_copy), once made."""
         self.store = store
         self.vectors = vectors
         self.lexical = lexical
         self.reuse = reuse
         self.version = store.version
         self._model = model
+        self._sentences = sentences
 
     def dense_scores(self, query: np.ndarray, pids: np.ndarray) -> np.ndarray:
         """Each passage's cosine with the query: that of its best sentence, or of the passage vector for
@@ -37,7 +40,7 @@ class EmbeddedView:
         queries = np.asarray(queries, dtype=np.float32)
         out = np.zeros((len(pids), len(queries)), dtype=np.float32)
         scored = np.zeros(len(pids), dtype=bool)
-        owners, rows = self.store.sentence_vectors(self._model, pids.tolist(), queries.shape[1])
+        owners, rows = self.store.sentence_vectors(self._model, pids.tolist(), queries.shape[1], self._sentences)
         if len(owners):
             starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
             position = {pid: i for i, pid in enumerate(pids.tolist())}

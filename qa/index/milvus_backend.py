@@ -132,6 +132,9 @@ class MilvusCollection:
     def ensure_indexes(self) -> None:
         return None  # the server holds them; the local reuse index opens on first use, or prepare_reuse()
 
+    def prepare_searches(self) -> None:
+        return None  # the server holds what searches read
+
     def prepare_reuse(self) -> None:
         # Reading the saved reuse index, or building it, means reading Milvus's documents: a server starts that
         # in the background as it starts; a one-off command that never asks for reuse never waits for it.

@@ -20,6 +20,7 @@ import numpy as np
 
 from qa.index import phrase_index
 from qa.index.reuse_index import IndexedDocument, read_indexed_documents
+from qa.index.sentence_copy import SentenceFile, sentence_rows
 from qa.index.store_documents import DocumentRecords, add_sources, find_document, insert_document, read_documents
 from qa.index.store_log import ChangeLog, ChangesSince, StoreChange, log_changes, read_changes_since, read_version
 from qa.index.store_names import SCHEMA as NAMES_SCHEMA
@@ -37,7 +38,7 @@ from qa.index.store_vectors import (
     insert_sentence_vectors,
     insert_vectors,
     read_passage_vectors,
-    read_sentence_vectors,
+    read_sentence_blobs,
     read_title_vectors,
 )
 from qa.index.transaction import write_transaction
@@ -222,10 +223,16 @@ class StoreSnapshot:
     def pids_of_document(self, doc_id: str) -> np.ndarray:
         return read_filtered_pids(self._db, PassageFilter(doc_ids=(doc_id,)))
 
-    def sentence_vectors(self, model: str, pids: Sequence[int], dim: int) -> tuple[np.ndarray, np.ndarray]:
+    def sentence_vectors(self, model: str, pids: Sequence[int], dim: int,
+                         copy: SentenceFile | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(pid of each row, float32 (rows, dim) vectors): the sentence vectors of those of `pids` that have
-        them for `model`, each passage's rows together."""
-        return read_sentence_vectors(self._db, model, pids, dim)
+        them for `model`, each passage's rows together; read from `copy` (qa.index.sentence_copy) where it
+        holds them."""
+        return sentence_rows(pids, dim, copy, lambda chunk: read_sentence_blobs(self._db, model, chunk))
+
+    def every_sentence_blob(self, model: str) -> Iterator[tuple[int, bytes]]:
+        """(pid, float16 rows as stored) of every passage with sentence vectors for `model`, in pid order."""
+        return read_sentence_blobs(self._db, model, None)
 
     def title_vectors(self, model: str, titles: Iterable[str]) -> dict[str, np.ndarray]:
         """The vectors of those of `titles` that have one for `model`."""

@@ -48,19 +48,18 @@ def read_title_vectors(db: sqlite3.Connection, model: str, titles: Iterable[str]
     return out
 
 
-def read_sentence_vectors(db: sqlite3.Connection, model: str, pids: Sequence[int], dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """(pid of each row, float32 (rows, dim) vectors): the sentence vectors of those of `pids` that have
-    them for `model`, each passage's rows together."""
-    owners: list[int] = []
-    blobs: list[bytes] = []
+_SENTENCE_BLOBS = ("SELECT p.pid, s.vectors FROM passages p "
+                   "JOIN sentence_vectors s ON s.model = ? AND s.embed_hash = p.embed_hash")
+
+
+def read_sentence_blobs(db: sqlite3.Connection, model: str, pids: Sequence[int] | None) -> Iterator[tuple[int, bytes]]:
+    """(pid, float16 rows as stored) of those of `pids` (every passage when None, in pid order) that have
+    sentence vectors for `model`; each batch of `pids` in ascending order, as SQLite walks rowids."""
+    if pids is None:
+        yield from db.execute(_SENTENCE_BLOBS + " ORDER BY p.pid", (model,))
+        return
     for chunk in in_batches([int(p) for p in pids]):
-        for pid, blob in db.execute(
-            "SELECT p.pid, s.vectors FROM passages p JOIN sentence_vectors s ON s.model = ? AND s.embed_hash = p.embed_hash "
-            f"WHERE p.pid IN ({marks(chunk)})", [model, *chunk]):
-            owners.extend([pid] * (len(blob) // (2 * dim)))
-            blobs.append(blob)
-    rows = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(-1, dim).astype(np.float32)
-    return np.array(owners, dtype=np.int64), rows
+        yield from db.execute(_SENTENCE_BLOBS + f" WHERE p.pid IN ({marks(chunk)})", [model, *chunk])
 
 
 def read_passage_vectors(db: sqlite3.Connection, model: str, pids: np.ndarray | None = None,

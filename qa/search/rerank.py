@@ -45,9 +45,17 @@ class Candidate:
 
 @functools.lru_cache(maxsize=4096)
 def _matching_form(text: str) -> str:
-    """qa.text.normalize.lexical_form, remembered: the same titles and passages come back query after query,
-    and script conversion is the costly part."""
+    """qa.text.normalize.lexical_form, remembered: the same titles come back query after query, and script
+    conversion is the costly part."""
     return lexical_form(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _matching_sentences(text: str) -> tuple[str, ...]:
+    """The sentences of a passage in its lexical form, remembered: the same passages come back query after
+    query, and splitting them costs as much again as the script conversion."""
+    folded = lexical_form(text)
+    return tuple(folded[start:end] for start, end in split_sentences(folded)) or (folded,)
 
 
 @functools.lru_cache(maxsize=1)
@@ -91,9 +99,8 @@ def best_sentence_coverage(words: Sequence[str], passage_text: str, title: str |
     if not distinct:
         return 0.0
     weights = {word: word_rarity(word) for word in distinct}
-    text = _matching_form(passage_text)
-    sentences = [text[start:end] for start, end in split_sentences(text)] or [text]
-    best = max(sum(weight for word, weight in weights.items() if word in sentence) for sentence in sentences)
+    best = max(sum(weight for word, weight in weights.items() if word in sentence)
+               for sentence in _matching_sentences(passage_text))
     return best / sum(weights.values())
 
 

@@ -95,13 +95,14 @@ class SearchService:
 
     def warm_up(self) -> None:
         """Load what the first query would otherwise wait for: the segmenter, the dictionary, the model's first run;
-        start opening the reuse index where that takes long."""
+        start what makes later searches faster, and opening the reuse index where that takes long."""
         from qa.search.crosslingual import load_dictionary
 
         lexical_tokens("预热")
         load_dictionary()
         word_rarity("预热")
         self._model().embed_query("预热")
+        self.collection.prepare_searches()
         self.collection.prepare_reuse()
 
     def _model(self) -> Encoder:
