@@ -7,6 +7,7 @@ highlights a Traditional passage.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Sequence
@@ -45,7 +46,7 @@ def highlight_sentences(passage_text: str, query: str, *, max_spans: int = 2) ->
     """
     if max_spans < 1:
         return []
-    query_features = _features(normalize_for_matching(query))
+    query_features = _features(_matching_query(query))
     if not query_features:
         return []
     spans = split_sentences(passage_text)
@@ -58,6 +59,12 @@ def highlight_sentences(passage_text: str, query: str, *, max_spans: int = 2) ->
         sentence_features = [_features(normalize_for_matching(passage_text[start:end])) for start, end in spans]
     scores = _score_sentences(query_features, sentence_features)
     return _select(spans, scores, max_spans)
+
+
+@functools.lru_cache(maxsize=256)
+def _matching_query(query: str) -> str:
+    """normalize_for_matching of a query, remembered: every hit of a search is highlighted for the same query."""
+    return normalize_for_matching(query)
 
 
 def _features(normalized: str) -> set[str]:
