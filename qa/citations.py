@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from urllib.parse import urlsplit
@@ -32,10 +33,12 @@ def uploaded_file_name(name: str) -> str:
     return _base_name(name, "/\\")
 
 
+@functools.lru_cache(maxsize=4096)
 def source_group(source: str | None) -> str | None:
     """What a source facet counts: the site of a URL, the file of anything else (a record's line number dropped).
 
-    A collection of web pages has one source per document; its site is what one filters by.
+    A collection of web pages has one source per document; its site is what one filters by. Remembered:
+    a search's facets ask it for every candidate, and the same sources come back search after search.
     """
     if not source:
         return None

@@ -20,7 +20,7 @@ def _blob(pid: int, sentences: int) -> bytes:
 
 def test_rows_come_from_the_copy_or_the_store_in_the_order_the_store_alone_gives(tmp_path):
     stored = {pid: _blob(pid, 1 + pid % 3) for pid in range(1, 1200) if pid % 7}  # every 7th has none
-    copied = SentenceFile.write(tmp_path, ((pid, blob) for pid, blob in stored.items() if pid < 900))
+    copied = SentenceFile.write(tmp_path, DIM, ((pid, blob) for pid, blob in stored.items() if pid < 900))
     asked: list[list[int]] = []
 
     def from_store(pids: list[int]) -> list[tuple[int, bytes]]:

@@ -351,8 +351,7 @@ class Collection:
                 continue
             break
         try:
-            yield EmbeddedView(store, vectors.reader(store), lexical.reader(store), self.model, reuse,
-                               self.sentences.current())
+            yield EmbeddedView(store, vectors.reader(store), lexical.reader(store), self.model, reuse, self.sentences.current())
         finally:
             store_view.__exit__(None, None, None)
 
@@ -361,7 +360,8 @@ class Collection:
 
     def prepare_searches(self) -> None:
         """Copy the sentence vectors where requests read them fastest (qa.index.sentence_copy), in the background."""
-        self.sentences.start(self.store.snapshot, self.model, lower_thread_priority)
+        if (dim := self._indexes()[0].dim) is not None:
+            self.sentences.start(self.store.snapshot, self.model, dim, lower_thread_priority)
 
     @contextlib.contextmanager
     def reuse_snapshot(self) -> Iterator[EmbeddedReuseView]:

@@ -41,32 +41,38 @@ class SentenceSource(Protocol):
 
 
 class SentenceFile:
-    """Sentence vectors of some passages in one file: pid i's rows are bytes offsets[i]..offsets[i+1]."""
+    """Sentence vectors of some passages in one file, as float32 (widened from the store's float16 once, not
+    on every request): the rows of the passage at position i are rows starts[i]..starts[i+1]."""
 
-    def __init__(self, file, pids: np.ndarray, offsets: np.ndarray) -> None:
+    def __init__(self, file, dim: int, pids: np.ndarray, starts: np.ndarray) -> None:
         self._file = file  # kept open: the file has no name, and closing it would free it
         self._fd = file.fileno()
+        self.dim = dim
         self.pids = pids  # int64, ascending
-        self.offsets = offsets  # int64, len(pids) + 1
+        self.starts = starts  # int64, len(pids) + 1
 
     @classmethod
-    def write(cls, directory: Path, blobs: Blobs) -> SentenceFile:
-        """The file of these blobs, given in ascending pid order."""
+    def write(cls, directory: Path, dim: int, blobs: Blobs) -> SentenceFile:
+        """The file of these blobs (float16 rows of `dim`), given in ascending pid order."""
         file = tempfile.TemporaryFile(dir=directory, prefix="sentences-")
-        pids, sizes = [], []
+        pids, counts = [], []
         pending: list[bytes] = []
+
+        def flush() -> None:
+            file.write(np.frombuffer(b"".join(pending), dtype=np.float16).astype(np.float32).tobytes())
+            pending.clear()
+
         for pid, blob in blobs:
             pids.append(pid)
-            sizes.append(len(blob))
-            pending.append(blob)
+            counts.append(len(blob) // (2 * dim))
+            pending.append(blob[: counts[-1] * 2 * dim])
             if len(pending) >= 1024:
-                file.write(b"".join(pending))
-                pending.clear()
-        file.write(b"".join(pending))
+                flush()
+        flush()
         file.flush()
-        offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
-        np.cumsum(sizes, out=offsets[1:])
-        return cls(file, np.array(pids, dtype=np.int64), offsets)
+        starts = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=starts[1:])
+        return cls(file, dim, np.array(pids, dtype=np.int64), starts)
 
     def __len__(self) -> int:
         return len(self.pids)
@@ -78,9 +84,17 @@ class SentenceFile:
         at = np.minimum(np.searchsorted(self.pids, pids), len(self.pids) - 1)
         return np.where(self.pids[at] == pids, at, -1)
 
-    def blob(self, position: int) -> bytes:
-        start, end = int(self.offsets[position]), int(self.offsets[position + 1])
-        return os.pread(self._fd, end - start, start)
+    def read_into(self, positions: Sequence[int], out: np.ndarray) -> None:
+        """The rows of the passages at these positions, one after another, into `out` (float32, as many rows)."""
+        view = memoryview(out).cast("B")
+        width = 4 * self.dim
+        at = 0
+        for position in positions:
+            start, end = int(self.starts[position]), int(self.starts[position + 1])
+            size = (end - start) * width
+            if size and os.preadv(self._fd, [view[at : at + size]], start * width) != size:
+                raise OSError(f"the copy of the sentence vectors ends early, at row {start}")
+            at += size
 
     def close(self) -> None:
         self._file.close()
@@ -94,28 +108,40 @@ def sentence_rows(pids: Sequence[int], dim: int, copy: SentenceFile | None,
     The rows come in the order a store read gives them (each batch of pids ascending, as SQLite walks
     its rowids), so the matrix is the one the store alone gives and the cosines from it are identical.
     """
-    owners: list[int] = []
-    blobs: list[bytes] = []
+    owners: list[np.ndarray] = []
+    parts: list[np.ndarray] = []
     for chunk in in_batches([int(pid) for pid in pids]):
-        if copy is None:
-            found: Iterable[tuple[int, bytes]] = from_store(chunk)
-        else:
+        if copy is not None:
             chunk = sorted(set(chunk))  # as the store reads an `IN (...)` of rowids
-            at = copy.held(np.array(chunk, dtype=np.int64)).tolist()
-            missing = [pid for pid, position in zip(chunk, at, strict=True) if position < 0]
-            stored = dict(from_store(missing)) if missing else {}
-            found = _merged(chunk, at, copy, stored)
-        for pid, blob in found:
-            owners.extend([pid] * (len(blob) // (2 * dim)))
-            blobs.append(blob)
-    rows = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(-1, dim).astype(np.float32)
-    return np.array(owners, dtype=np.int64), rows
+            at = copy.held(np.array(chunk, dtype=np.int64))
+            missing = [pid for pid, position in zip(chunk, at.tolist(), strict=True) if position < 0]
+            if not missing:  # the usual case: every row from the copy, straight into one array
+                counts = copy.starts[at + 1] - copy.starts[at]
+                rows = np.empty((int(counts.sum()), dim), dtype=np.float32)
+                copy.read_into(at.tolist(), rows)
+                owners.append(np.repeat(np.array(chunk, dtype=np.int64), counts))
+                parts.append(rows)
+                continue
+            stored = dict(from_store(missing))
+            found: Iterable[tuple[int, bytes]] = _merged(chunk, at.tolist(), copy, stored)
+        else:
+            found = from_store(chunk)
+        blobs = [(pid, blob) for pid, blob in found]
+        owners.append(np.array([pid for pid, blob in blobs for _ in range(len(blob) // (2 * dim))], dtype=np.int64))
+        parts.append(np.frombuffer(b"".join(blob for _, blob in blobs), dtype=np.float16).reshape(-1, dim)
+                     .astype(np.float32))
+    if not parts:
+        return np.empty(0, dtype=np.int64), np.empty((0, dim), dtype=np.float32)
+    return np.concatenate(owners), np.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
 def _merged(chunk: list[int], at: list[int], copy: SentenceFile, stored: dict[int, bytes]) -> Iterator[tuple[int, bytes]]:
+    """(pid, float16 rows) of the chunk in its order: the copy's rows narrowed back, which is exact."""
     for pid, position in zip(chunk, at, strict=True):
         if position >= 0:
-            yield pid, copy.blob(position)
+            rows = np.empty((int(copy.starts[position + 1] - copy.starts[position]), copy.dim), dtype=np.float32)
+            copy.read_into([position], rows)
+            yield pid, rows.astype(np.float16).tobytes()
         elif pid in stored:
             yield pid, stored[pid]
 
@@ -133,23 +159,23 @@ class SentenceCopy:
         """The copy, once made (None before, or where it could not be written: requests read the store)."""
         return self._file
 
-    def start(self, snapshot: Callable[[], AbstractContextManager[SentenceSource]], model: str,
+    def start(self, snapshot: Callable[[], AbstractContextManager[SentenceSource]], model: str, dim: int,
               before: Callable[[], None] = lambda: None) -> None:
         """Make the copy of `model`'s sentence vectors as of one `snapshot()` of the store, on a thread of its
         own, once; `before` runs first on that thread."""
         with self._lock:
             if self._thread is not None:
                 return
-            self._thread = threading.Thread(target=self._make, args=(snapshot, model, before),
+            self._thread = threading.Thread(target=self._make, args=(snapshot, model, dim, before),
                                             name="speechqa-sentences", daemon=True)
             self._thread.start()
 
-    def _make(self, snapshot: Callable[[], AbstractContextManager[SentenceSource]], model: str,
+    def _make(self, snapshot: Callable[[], AbstractContextManager[SentenceSource]], model: str, dim: int,
               before: Callable[[], None]) -> None:
         before()
         try:
             with snapshot() as view:
-                made = SentenceFile.write(self.directory, view.every_sentence_blob(model))
+                made = SentenceFile.write(self.directory, dim, view.every_sentence_blob(model))
         except OSError as exc:  # a full or read-only disk: requests go on reading the store
             log.warning("sentence vectors of %s stay in the store only (%s)", self.directory, exc)
             return

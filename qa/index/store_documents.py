@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -53,29 +52,14 @@ def add_sources(db: sqlite3.Connection, doc_id: str, sources: Iterable[str]) -> 
 
 def read_documents(db: sqlite3.Connection, doc_ids: Iterable[str], with_text: bool) -> dict[str, DocumentSummary]:
     """Summaries of these documents, or with `with_text` the documents (their text read in the same query)."""
-    if not with_text:
-        return read_summaries(db, doc_ids)
+    columns = SUMMARY_COLUMNS + (", d.text" if with_text else "")
     out: dict[str, DocumentSummary] = {}
     for chunk in in_batches(list(dict.fromkeys(doc_ids))):
-        rows = db.execute(f"SELECT {SUMMARY_COLUMNS}, d.text FROM documents d WHERE d.doc_id IN ({marks(chunk)})",
-                          chunk).fetchall()
+        rows = db.execute(f"SELECT {columns} FROM documents d WHERE d.doc_id IN ({marks(chunk)})", chunk).fetchall()
         sources = sources_of(db, chunk)
         for row in rows:
-            out[row[0]] = summary_from_row(row[:8], sources.get(row[0], ())).with_text(row[8])
-    return out
-
-
-def read_summaries(db: sqlite3.Connection, doc_ids: Iterable[str]) -> dict[str, DocumentSummary]:
-    """Summaries of these documents with their sources, in one query a batch (what every search reads for its
-    candidates: one statement rather than two halves the work SQLite does around them)."""
-    out: dict[str, DocumentSummary] = {}
-    for chunk in in_batches(list(dict.fromkeys(doc_ids))):
-        rows = db.execute(f"SELECT {SUMMARY_COLUMNS}, s.source FROM documents d LEFT JOIN sources s ON s.doc_id = d.doc_id "
-                          f"WHERE d.doc_id IN ({marks(chunk)}) ORDER BY d.doc_id, s.position", chunk).fetchall()
-        for doc_id, group in itertools.groupby(rows, key=lambda row: row[0]):
-            first, *rest = group
-            sources = tuple(row[8] for row in (first, *rest) if row[8] is not None)
-            out[doc_id] = summary_from_row(first[:8], sources)
+            summary = summary_from_row(row[:8], sources.get(row[0], ()))
+            out[row[0]] = summary.with_text(row[8]) if with_text else summary
     return out
 
 

@@ -161,11 +161,11 @@ def collapse_hits(ranking: Sequence[tuple[int, float]], query: Query, read: Read
     """The top k, near-identical passages collapsed into the best-scoring copy, which counts the others."""
     candidates = [(read.passages[pid], score) for pid, score in ranking[: config.depths.hit_window(query.k)]
                   if read.has(pid)]
-    shared, sizes = gram_containment([passage.text for passage, _ in candidates])
+    near = _near_identical(*gram_containment([passage.text for passage, _ in candidates]), config.collapse).tolist()
     kept: list[int] = []
     duplicates: dict[int, int] = {}
     for i in range(len(candidates)):
-        twin = next((j for j in kept if _near_identical(shared[i, j], sizes[i], sizes[j], config.collapse)), None)
+        twin = next((j for j in kept if near[i][j]), None)
         if twin is not None:
             duplicates[twin] += 1
         elif len(kept) < query.k:
@@ -206,6 +206,7 @@ def _within(where: PassageFilter, date: NamedDate) -> PassageFilter | None:
     return replace(where, date_from=date_from, date_to=date_to)
 
 
-def _near_identical(shared: int, size_a: int, size_b: int, rule: CollapseRule) -> bool:
-    small, large = sorted((int(size_a), int(size_b)))
-    return bool(small) and small >= rule.comparable_length * large and shared >= rule.shared_grams * small
+def _near_identical(shared: np.ndarray, sizes: np.ndarray, rule: CollapseRule) -> np.ndarray:
+    """Whether each pair of texts is one text twice, from their shared and own n-gram counts (gram_containment)."""
+    small, large = np.minimum.outer(sizes, sizes), np.maximum.outer(sizes, sizes)
+    return (small > 0) & (small >= rule.comparable_length * large) & (shared >= rule.shared_grams * small)
