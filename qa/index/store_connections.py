@@ -10,6 +10,10 @@ from pathlib import Path
 
 # Ids bound into one `IN (...)` at most: well under SQLite's limit on a statement's parameters.
 BATCH = 500
+# The page cache of each reading connection, in KiB. A server holds one such connection for every request
+# it has run at once and every worker thread, each filling its cache; pages beyond it are read again from
+# the kernel's page cache, which all of them share.
+READ_CACHE_KIB = 512
 
 
 def in_batches(items: list, size: int = BATCH) -> Iterator[list]:
@@ -50,8 +54,10 @@ class StoreConnections:
         self._db.close()
 
     def _connect_read_only(self) -> sqlite3.Connection:
-        return sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False,
-                               isolation_level=None, timeout=30)
+        connection = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False,
+                                     isolation_level=None, timeout=30)
+        connection.execute(f"PRAGMA cache_size=-{READ_CACHE_KIB}")
+        return connection
 
     @contextlib.contextmanager
     def _snapshot(self) -> Iterator[sqlite3.Connection]:
