@@ -3,8 +3,9 @@
 Scoring a search's candidates by their best sentence reads every candidate's sentence vectors. Through
 SQLite each one is a lookup of its passage, a second one on the text key of the sentence vectors and
 a blob spread over overflow pages. A long-running process (a server, an evaluation) copies them once as
-it starts into an unnamed file beside the store, in pid order, and keeps where each passage's rows
-begin: a request then reads a candidate's rows with one `pread`. The file is read, never mapped, so its
+it starts into an unnamed file beside the store, in pid order and widened to float32, and keeps where
+each passage's rows begin: a request then reads a candidate's rows with one `preadv` straight into its
+matrix. The file costs twice the store's float16 rows on disk. It is read, never mapped, so its
 pages stay in the kernel's page cache rather than in the process's memory, and it goes with the process.
 
 A passage's sentence vectors never change while its pid lives (pids are never reused, rows are only ever
@@ -86,7 +87,7 @@ class SentenceFile:
 
     def read_into(self, positions: Sequence[int], out: np.ndarray) -> None:
         """The rows of the passages at these positions, one after another, into `out` (float32, as many rows)."""
-        view = memoryview(out).cast("B")
+        view = out.data.cast("B")  # out is a fresh C-contiguous array
         width = 4 * self.dim
         at = 0
         for position in positions:
