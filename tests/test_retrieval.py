@@ -60,15 +60,17 @@ class BigramEncoder(Encoder):
         return out
 
 
+# Named apart from conftest's session-wide fake_encoder: a module fixture of the same name would be
+# what the session's fake servers are built with whenever this module's tests start the session.
 @pytest.fixture(scope="module")
-def fake_encoder() -> Encoder:
+def bigram_encoder() -> Encoder:
     return BigramEncoder()
 
 
 @pytest.fixture(scope="module")
-def collection(tmp_path_factory, fake_encoder):
-    collection = Collection.open(tmp_path_factory.mktemp("fake-seeds"), fake_encoder.name, create=True)
-    report = Ingester(collection, fake_encoder).add_paths([SEEDS], max_bytes=20 * 1024 * 1024)
+def collection(tmp_path_factory, bigram_encoder):
+    collection = Collection.open(tmp_path_factory.mktemp("fake-seeds"), bigram_encoder.name, create=True)
+    report = Ingester(collection, bigram_encoder).add_paths([SEEDS], max_bytes=20 * 1024 * 1024)
     assert len(report.added) == 5, report
     collection.rebuild_indexes()
     yield collection
@@ -96,8 +98,8 @@ def document(doc_id: str, date: str | None = None, title: str = "標題") -> Doc
 # -- candidates ---------------------------------------------------------------------------
 
 
-def test_candidates_are_both_lists_in_order_of_first_appearance(collection, fake_encoder):
-    query = query_of(fake_encoder, QUESTION, k=3)
+def test_candidates_are_both_lists_in_order_of_first_appearance(collection, bigram_encoder):
+    query = query_of(bigram_encoder, QUESTION, k=3)
     depths = Depths(candidates=5, candidates_per_hit=1)
     with collection.snapshot() as view:
         found = find_candidates(view, query, replace(DEFAULT_RANKING, depths=depths))
@@ -110,37 +112,37 @@ def test_candidates_are_both_lists_in_order_of_first_appearance(collection, fake
         assert find_candidates(view, replace(query, k=7), replace(DEFAULT_RANKING, depths=depths)).dense_depth == 7
 
 
-def test_a_mode_draws_candidates_from_its_own_index_only(collection, fake_encoder):
+def test_a_mode_draws_candidates_from_its_own_index_only(collection, bigram_encoder):
     config = replace(DEFAULT_RANKING, depths=Depths(candidates=4, candidates_per_hit=1))
     with collection.snapshot() as view:
-        dense = find_candidates(view, query_of(fake_encoder, QUESTION, "dense", k=2), config)
-        lexical = find_candidates(view, query_of(fake_encoder, QUESTION, "lexical", k=2), config)
-        assert dense.pids.tolist() == view.vectors.search(query_of(fake_encoder, QUESTION).vector, 4)[0].tolist()
+        dense = find_candidates(view, query_of(bigram_encoder, QUESTION, "dense", k=2), config)
+        lexical = find_candidates(view, query_of(bigram_encoder, QUESTION, "lexical", k=2), config)
+        assert dense.pids.tolist() == view.vectors.search(query_of(bigram_encoder, QUESTION).vector, 4)[0].tolist()
         assert lexical.pids.tolist() == view.lexical.search(tuple(lexical_tokens(QUESTION)), 4)[0].tolist()
 
 
-def test_candidates_keep_to_the_filters_and_leave_out_the_excluded_document(collection, fake_encoder):
+def test_candidates_keep_to_the_filters_and_leave_out_the_excluded_document(collection, bigram_encoder):
     with collection.snapshot() as view:
-        everything = find_candidates(view, query_of(fake_encoder, "工业发展"), DEFAULT_RANKING)
+        everything = find_candidates(view, query_of(bigram_encoder, "工业发展"), DEFAULT_RANKING)
         doc_ids = {p.doc_id for p in view.passages(everything.pids.tolist()).values()}
         one, other = sorted(doc_ids)[:2]
-        narrowed = find_candidates(view, query_of(fake_encoder, "工业发展", where=PassageFilter(doc_ids=(one,))),
+        narrowed = find_candidates(view, query_of(bigram_encoder, "工业发展", where=PassageFilter(doc_ids=(one,))),
                                    DEFAULT_RANKING)
-        excluded = find_candidates(view, query_of(fake_encoder, "工业发展", exclude_doc=other), DEFAULT_RANKING)
+        excluded = find_candidates(view, query_of(bigram_encoder, "工业发展", exclude_doc=other), DEFAULT_RANKING)
         assert {p.doc_id for p in view.passages(narrowed.pids.tolist()).values()} == {one}
         assert other not in {p.doc_id for p in view.passages(excluded.pids.tolist()).values()}
         assert len(excluded.pids) < len(everything.pids)
 
 
-def test_a_named_year_draws_candidates_from_its_own_period_too(collection, fake_encoder):
+def test_a_named_year_draws_candidates_from_its_own_period_too(collection, bigram_encoder):
     text = "2023年工业经济工作怎么抓"
     config = replace(DEFAULT_RANKING, depths=Depths(candidates=2, candidates_per_hit=1),
                      second_stage=replace(DEFAULT_RANKING.second_stage, depth=3))
     with collection.snapshot() as view:
-        favoured = find_candidates(view, query_of(fake_encoder, text, k=1), config)
-        plain = find_candidates(view, query_of(fake_encoder, text, k=1, prefer=False), config)
+        favoured = find_candidates(view, query_of(bigram_encoder, text, k=1), config)
+        plain = find_candidates(view, query_of(bigram_encoder, text, k=1, prefer=False), config)
         within = PassageFilter(date_from="2023-01-01", date_to="2023-12-31")
-        period = view.vectors.search(query_of(fake_encoder, text).vector, 3, within)[0].tolist()
+        period = view.vectors.search(query_of(bigram_encoder, text).vector, 3, within)[0].tolist()
         dated = {pid: view.documents([p.doc_id])[p.doc_id].metadata.date for pid, p in
                  view.passages(favoured.pids.tolist()).items()}
     assert len(plain.pids) <= 4 and favoured.pids.tolist()[: len(plain.pids)] == plain.pids.tolist()
@@ -148,30 +150,30 @@ def test_a_named_year_draws_candidates_from_its_own_period_too(collection, fake_
     assert all(dated[pid].startswith("2023") for pid in period)
     # Without that preference, or outside hybrid search, a named year draws nothing of its own.
     with collection.snapshot() as view:
-        dense = find_candidates(view, query_of(fake_encoder, text, "dense", k=1), config)
+        dense = find_candidates(view, query_of(bigram_encoder, text, "dense", k=1), config)
     assert len(dense.pids) == 2
 
 
 # -- evidence -----------------------------------------------------------------------------
 
 
-def test_evidence_is_each_candidates_cosine_and_bm25(collection, fake_encoder):
-    query = query_of(fake_encoder, QUESTION)
+def test_evidence_is_each_candidates_cosine_and_bm25(collection, bigram_encoder):
+    query = query_of(bigram_encoder, QUESTION)
     with collection.snapshot() as view:
         candidates = find_candidates(view, query, DEFAULT_RANKING)
         evidence = gather_evidence(view, query, candidates, DEFAULT_RANKING.fusion)
         np.testing.assert_array_equal(evidence.cosine, view.dense_scores(query.vector, candidates.pids))
         np.testing.assert_array_equal(evidence.bm25, view.lexical.score(query.words, candidates.pids))
-        lexical_only = gather_evidence(view, query_of(fake_encoder, QUESTION, "lexical"), candidates,
+        lexical_only = gather_evidence(view, query_of(bigram_encoder, QUESTION, "lexical"), candidates,
                                        DEFAULT_RANKING.fusion)
         nothing = gather_evidence(view, query, Candidates(np.array([], dtype=np.int64), 100), DEFAULT_RANKING.fusion)
     assert lexical_only.cosine is None and lexical_only.bm25 is not None
     assert nothing.cosine is None and nothing.bm25 is None
 
 
-def test_a_questions_clauses_are_mixed_into_its_cosine_at_the_clause_weight(collection, fake_encoder):
+def test_a_questions_clauses_are_mixed_into_its_cosine_at_the_clause_weight(collection, bigram_encoder):
     text = "那位陈章平副书记在会上，要求各镇怎么抓工业经济？"
-    query = query_of(fake_encoder, text, clauses=True)
+    query = query_of(bigram_encoder, text, clauses=True)
     assert len(query.clause_vectors) == 2
     with collection.snapshot() as view:
         candidates = find_candidates(view, query, DEFAULT_RANKING)
@@ -204,10 +206,10 @@ def test_fusion_ranks_by_the_modes_evidence():
 # -- the passages read --------------------------------------------------------------------
 
 
-def test_one_read_serves_facets_every_candidate_and_a_similar_search_its_head(collection, fake_encoder):
+def test_one_read_serves_facets_every_candidate_and_a_similar_search_its_head(collection, bigram_encoder):
     config = replace(DEFAULT_RANKING, depths=Depths(hits_per_hit=1, hits_extra=0),
                      second_stage=replace(DEFAULT_RANKING.second_stage, depth=4))
-    search, similar = query_of(fake_encoder, "工业发展", k=2), query_of(fake_encoder, "工业发展", k=6, exclude_doc="d-none")
+    search, similar = query_of(bigram_encoder, "工业发展", k=2), query_of(bigram_encoder, "工业发展", k=6, exclude_doc="d-none")
     with collection.snapshot() as view:
         candidates = find_candidates(view, search, config)
         evidence = gather_evidence(view, search, candidates, config.fusion)
@@ -220,9 +222,9 @@ def test_one_read_serves_facets_every_candidate_and_a_similar_search_its_head(co
     assert everything.title_cosines is None  # a Chinese question goes by its own words
 
 
-def test_an_english_question_reads_the_cosines_of_its_first_candidates_titles(collection, fake_encoder):
+def test_an_english_question_reads_the_cosines_of_its_first_candidates_titles(collection, bigram_encoder):
     text = "What did the county say about investment attraction?"
-    query = query_of(fake_encoder, text, english=True)
+    query = query_of(bigram_encoder, text, english=True)
     config = replace(DEFAULT_RANKING, second_stage=replace(DEFAULT_RANKING.second_stage, depth=3))
     with collection.snapshot() as view:
         candidates = find_candidates(view, query, config)
@@ -311,12 +313,12 @@ def test_hits_are_the_top_k_drawn_from_the_hit_window():
 # -- the steps, run by the search service -------------------------------------------------
 
 
-def test_the_service_runs_the_steps_with_its_ranking_configuration(collection, fake_encoder):
+def test_the_service_runs_the_steps_with_its_ranking_configuration(collection, bigram_encoder):
     from qa.search.service import SearchRequest, SearchService
 
     text = "2023年工业经济工作怎么抓"
-    default = SearchService(collection, fake_encoder)
-    strong = SearchService(collection, fake_encoder, ranking=replace(
+    default = SearchService(collection, bigram_encoder)
+    strong = SearchService(collection, bigram_encoder, ranking=replace(
         DEFAULT_RANKING, second_stage=replace(DEFAULT_RANKING.second_stage, date_weight=0.5)))
     base = {h.passage.chunk_id: h.score for h in default.search(SearchRequest(query=text, k=30, prefer=False)).hits}
     for service, bonus in ((default, DEFAULT_RANKING.second_stage.date_weight), (strong, 0.5)):
@@ -328,6 +330,6 @@ def test_the_service_runs_the_steps_with_its_ranking_configuration(collection, f
         for hit, fits in zip(compared, fitting, strict=True):
             assert hit.score == pytest.approx(base[hit.passage.chunk_id] + (bonus if fits else 0.0), abs=2e-4)
     # A smaller hit window cuts the hits short.
-    narrow = SearchService(collection, fake_encoder, ranking=replace(DEFAULT_RANKING, depths=Depths(hits_per_hit=0,
+    narrow = SearchService(collection, bigram_encoder, ranking=replace(DEFAULT_RANKING, depths=Depths(hits_per_hit=0,
                                                                                                       hits_extra=3)))
     assert len(narrow.search(SearchRequest(query=text, k=10)).hits) <= 3 < len(default.search(SearchRequest(query=text, k=10)).hits)
