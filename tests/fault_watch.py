@@ -49,6 +49,23 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def still_running(pids: list[int], within: float) -> list[int]:
+    """Those of `pids` still running (zombies awaiting their reaping aside) after waiting up to `within` s for
+    them to go: a process told to stop takes a moment to."""
+    deadline = time.monotonic() + within
+    while (left := [pid for pid in pids if _running(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def _resident(pid: int) -> int:
     """Resident memory of a process and the processes it started (its preparing workers, say)."""
     total = 0

@@ -5,7 +5,6 @@ keeping every document the job reported as added."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,6 +19,7 @@ from tests.fault_watch import (
     document_count,
     job_of,
     send,
+    still_running,
     stopped_within,
 )
 
@@ -50,24 +50,12 @@ def test_a_long_single_line_text_is_read_in_the_background_in_bounded_memory(fak
         watched.assert_well(watch)
         assert answered < 5
         assert stopped_within(server, 10) < 10
-        # The reading process and multiprocessing's resource tracker are told to go as the server exits,
-        # and take a moment to: what counts is that none of them stays.
-        deadline = time.monotonic() + 5
-        while [pid for pid in preparing if _running(pid)] and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not [pid for pid in preparing if _running(pid)], "the job's process outlived the server"
+        # The reading process and multiprocessing's resource tracker are told to go as the server exits:
+        # what counts is that none of them stays.
+        assert not still_running(preparing, within=5), "the job's process outlived the server"
     finally:
         if server.process.poll() is None:
             server.stop()
-
-
-def _running(pid: int) -> bool:
-    """Whether a process is still there and not merely a zombie waiting to be reaped."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def test_a_large_batch_is_a_job_that_searches_run_beside_and_sigterm_keeps_what_it_acknowledged(
