@@ -1,4 +1,5 @@
-from qa.search.crosslingual import is_english, stem, translate_query
+from qa.search.crosslingual import is_english, render_in_chinese, stem, translate_query
+from qa.text.rarity import word_rarity
 
 
 def test_english_is_told_from_chinese():
@@ -82,3 +83,16 @@ def test_a_pinyin_name_the_dictionary_lacks_is_spelt_as_the_collection_writes_it
     assert pinyin_names("He", "Lifeng", collection_words) == ["何立峰"]
     assert pinyin_names("Li", "Xi", collection_words) == []  # 利息 is interest, no name
     assert pinyin_names("Hudson", "Institute", collection_words) == []  # no surname
+
+
+def test_an_english_text_is_rendered_in_its_order_as_the_commonest_translations_the_collection_holds():
+    known = {"节能", "企业", "公司", "高雄"}
+    # "companies": 企业 and 公司 both gloss it; 公司 is the commoner word of general Chinese.
+    assert word_rarity("公司") < word_rarity("企业")
+    assert render_in_chinese("How many companies in Kaohsiung saved energy in 2023?", known.__contains__,
+                             word_rarity) == "高雄公司节能2023"
+    # The pair "saving energy" is one word; the collection's own name readings come first.
+    assert render_in_chinese("What should enterprises do about saving energy?", known.__contains__, word_rarity,
+                             names=["孫曉雅"]) == "孫曉雅企业节能"
+    assert render_in_chinese("companies", {"企业"}.__contains__, word_rarity) == "企业"  # the only one it holds
+    assert render_in_chinese("the of and", known.__contains__, word_rarity) == ""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
 import pytest
 
 from qa.index.collection import Collection
@@ -123,7 +126,26 @@ def test_an_acronym_the_collection_holds_is_a_bm25_word_in_every_mode_that_runs_
     for mode in ("lexical", "hybrid"):
         result = service.search(SearchRequest(query="AIT", mode=mode))
         assert result.hits and result.hits[0].document.doc_id == release, mode
-        assert result.applied_filters == (("name", "AIT → 美國在台協會"),)
+        assert result.applied_filters[0] == ("name", "AIT → 美國在台協會")
     with service.collection.snapshot() as view:
         assert service.lexical_query("AIT", view.lexical) == ["ait"]  # unread, it is still looked for as written
         assert service.lexical_query("the WTO and AIT", view.lexical) == ["ait"]  # WTO is no word of the collection
+
+
+def test_a_hybrid_english_question_is_also_embedded_in_chinese_shown_and_switchable_off(service):
+    question = SearchRequest(query="Who is Sandra Oudkirk of the AIT?")
+    result = service.search(question)
+    rendering = result.preferences["readings"][0]
+    assert rendering.startswith("孫曉雅美國在台協會")  # the names the collection states first, as it writes them
+    assert ("reading", rendering) in result.applied_filters and not result.preferences_applied
+    switched_off = question.model_copy(update={"ignore_filters": (f"reading:{rendering}",)})
+    off = service.search(switched_off)
+    assert ("reading", rendering) not in off.applied_filters and off.preferences["readings"] == [rendering]
+    with service.collection.snapshot() as view:  # its vector counts, and switched off does not
+        analysis = replace(service.analyse(question.query, view.version), rendering=rendering)
+        vector = service._query(question, analysis, view).rendering_vector
+        np.testing.assert_allclose(vector, service.embed_query(rendering))
+        assert service._query(switched_off, analysis, view).rendering_vector is None
+    for mode in ("lexical", "dense"):  # one index each, unmixed: no rendering
+        assert "readings" not in service.search(question.model_copy(update={"mode": mode})).preferences
+    assert "readings" not in service.search(SearchRequest(query="孫曉雅是誰")).preferences

@@ -184,6 +184,23 @@ def test_a_questions_clauses_are_mixed_into_its_cosine_at_the_clause_weight(coll
             np.testing.assert_allclose(evidence.cosine, expected, rtol=1e-6)
 
 
+def test_an_english_questions_rendering_draws_its_own_list_and_shares_its_cosine(collection, bigram_encoder):
+    text = "How should the county attract investment?"
+    plain = query_of(bigram_encoder, text, k=1, english=True)
+    query = replace(plain, rendering_vector=bigram_encoder.embed_query("县招商引资"))
+    short = replace(DEFAULT_RANKING, depths=Depths(candidates=3, candidates_per_hit=1))  # lists short enough to differ
+    with collection.snapshot() as view:
+        candidates = find_candidates(view, query, short)
+        own_list = view.vectors.search(query.rendering_vector, 3, query.where)[0]
+        without = find_candidates(view, plain, short).pids.tolist()
+        assert set(own_list.tolist()) - set(without)  # it finds what the English vector and BM25 did not
+        assert candidates.pids.tolist() == list(dict.fromkeys(without + own_list.tolist()))
+        cosines = view.sentence_cosines(np.stack([query.vector, query.rendering_vector]), candidates.pids)
+        for share in (0.0, 0.5, 1.0):
+            evidence = gather_evidence(view, query, candidates, FusionWeights(rendering_share=share))
+            np.testing.assert_allclose(evidence.cosine, (1 - share) * cosines[:, 0] + share * cosines[:, 1], rtol=1e-6)
+
+
 # -- fusion -------------------------------------------------------------------------------
 
 

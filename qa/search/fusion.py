@@ -20,6 +20,12 @@ def with_clauses(cosine: np.ndarray, clause_cosine: np.ndarray, *,
     return (1 - clause_weight) * cosine + clause_weight * clause_cosine
 
 
+def with_rendering(cosine: np.ndarray, rendering_cosine: np.ndarray, *,
+                   rendering_share: float = DEFAULT_RANKING.fusion.rendering_share) -> np.ndarray:
+    """The dense evidence of an English question: its own cosine mixed with its Chinese rendering's."""
+    return (1 - rendering_share) * cosine + rendering_share * rendering_cosine
+
+
 def union_candidates(*lists: np.ndarray) -> np.ndarray:
     """Every pid of these ranked lists once, in order of first appearance."""
     seen: dict[int, None] = {}

@@ -73,6 +73,7 @@ class QueryAnalysis:
     speakers: tuple[str, ...] = field(default=())  # speakers of the collection the query names
     clauses: tuple[str, ...] = ()  # its clauses, where it has more than one (each is matched on its own)
     names: tuple[Reading, ...] = ()  # an English question's names read by the collection's name pairs
+    rendering: str | None = None  # a hybrid English question in Chinese words, embedded beside it
 
     @property
     def preferences(self) -> dict[str, list[str]]:
@@ -84,6 +85,8 @@ class QueryAnalysis:
             out["speakers"] = list(self.speakers)
         if self.names:
             out["names"] = [reading.label() for reading in self.names]
+        if self.rendering:
+            out["readings"] = [self.rendering]
         return out
 
     def filters(self) -> list[tuple[str, str]]:
@@ -96,18 +99,24 @@ class QueryAnalysis:
         Sandra Oudkirk → 孫曉雅 (or by the English alone, name:Sandra Oudkirk)."""
         return [("name", reading.label()) for reading in self.names]
 
+    def reading_filters(self) -> list[tuple[str, str]]:
+        """(kind, value) of an English question's Chinese rendering, as the API lists it and the user
+        switches it off: reading 蔡英文专访杂志说…"""
+        return [("reading", self.rendering)] if self.rendering else []
+
     def without(self, switched_off: Collection[tuple[str, str]]) -> QueryAnalysis:
-        """The analysis less the named dates, speakers and name readings the user switched off (kind, value
-        as `filters` and `name_filters` give them)."""
+        """The analysis less the named dates, speakers, name readings and Chinese rendering the user switched
+        off (kind, value as `filters`, `name_filters` and `reading_filters` give them)."""
         if not switched_off:
             return self
         return replace(self, dates=tuple(d for d in self.dates if ("date", d.label()) not in switched_off),
                        speakers=tuple(name for name in self.speakers if ("speaker", name) not in switched_off),
                        names=tuple(reading for reading in self.names if ("name", reading.label()) not in switched_off
-                                   and ("name", reading.english) not in switched_off))
+                                   and ("name", reading.english) not in switched_off),
+                       rendering=self.rendering if ("reading", self.rendering) not in switched_off else None)
 
 
-FILTER_KINDS = ("date", "speaker", "name")
+FILTER_KINDS = ("date", "speaker", "name", "reading")
 
 
 def parse_switched_off(values: Iterable[str]) -> tuple[tuple[str, str], ...]:

@@ -60,6 +60,10 @@ class FusionWeights:
                                 ARCHIVE, ARCHIVE_2, CHINESE_CHECK)
     clause_weight: float = tuned(0.3, "a question of several clauses mixes in the mean of its clauses' best "
                                      "sentences: in the middle of the shares that help", ARCHIVE, CHINESE_CHECK)
+    rendering_share: float = tuned(0.5, "an English question's dense evidence is the mean of its own and its "
+                                        "Chinese rendering's: the two readings count alike, not a share tuned on "
+                                        "either archive set (the shares around it measured on both: "
+                                        "docs/evaluation.md)", ARCHIVE, ARCHIVE_2, ENGLISH_CHECK)
 
 
 @dataclass(frozen=True)

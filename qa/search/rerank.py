@@ -18,16 +18,15 @@ of the fused score's range, so first-stage evidence still dominates.
 from __future__ import annotations
 
 import functools
-from array import array
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
 
 import numpy as np
 
 from qa.search.query import QueryAnalysis
 from qa.search.ranking import DEFAULT_RANKING, SecondStageWeights
 from qa.text.normalize import lexical_form
+from qa.text.rarity import word_rarity
 from qa.text.sentences import split_sentences
 from qa.types import DocumentSummary, Passage
 
@@ -56,35 +55,6 @@ def _matching_sentences(text: str) -> tuple[str, ...]:
     query, and splitting them costs as much again as the script conversion."""
     folded = lexical_form(text)
     return tuple(folded[start:end] for start, end in split_sentences(folded)) or (folded,)
-
-
-@functools.lru_cache(maxsize=1)
-def _word_rarity_table() -> tuple[np.ndarray, np.ndarray, float]:
-    """jieba's inverse document frequencies over general Chinese text, as sorted word hashes and values.
-
-    A property of the language, so the same weights serve every collection and backend. Kept as two
-    arrays: a dict of its words would take more memory than a collection's vectors.
-    """
-    hashes, values = array("q"), array("f")
-    with (resources.files("jieba") / "analyse" / "idf.txt").open(encoding="utf-8") as lines:
-        for line in lines:
-            word, _, value = line.rstrip("\n").rpartition(" ")
-            if word:
-                hashes.append(hash(word))
-                values.append(float(value))
-    keys = np.frombuffer(hashes, dtype=np.int64)
-    order = np.argsort(keys, kind="stable")
-    sorted_values = np.frombuffer(values, dtype=np.float32)[order]
-    return keys[order], sorted_values, float(np.median(sorted_values))
-
-
-@functools.lru_cache(maxsize=65536)
-def word_rarity(word: str) -> float:
-    """The word's inverse document frequency; a word jieba does not list is as rare as its median word."""
-    hashes, values, unknown = _word_rarity_table()
-    key = hash(word)
-    at = int(np.searchsorted(hashes, key))
-    return float(values[at]) if at < len(hashes) and hashes[at] == key else unknown
 
 
 def best_sentence_coverage(words: Sequence[str], passage_text: str, title: str | None = None) -> float:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from qa.index.contract import CollectionView
-from qa.search.fusion import fuse, ranked, union_candidates, with_clauses
+from qa.search.fusion import fuse, ranked, union_candidates, with_clauses, with_rendering
 from qa.search.highlight import highlight_sentences
 from qa.search.query import NamedDate, QueryAnalysis
 from qa.search.ranking import CollapseRule, FusionWeights, RankingConfig, SecondStageWeights
@@ -40,6 +40,7 @@ class Query:
     vector: np.ndarray | None = None  # None: the dense side does not run
     clause_vectors: tuple[np.ndarray, ...] = ()  # a hybrid question's clauses', each met on its own
     words: tuple[str, ...] | None = None  # BM25 words; None: the lexical side does not run
+    rendering_vector: np.ndarray | None = None  # a hybrid English question's Chinese rendering's
 
     @property
     def hybrid(self) -> bool:
@@ -87,7 +88,8 @@ def find_candidates(view: CollectionView, query: Query, config: RankingConfig) -
     """The union of each index's list under the request's filters, and of each named period's lists.
 
     Each named date also draws candidates from its own period, so the right year's speech is among them
-    even when other years' look-alikes fill the unfiltered lists.
+    even when other years' look-alikes fill the unfiltered lists. An English question's Chinese rendering
+    draws its own dense list: the passages it meets are the ones the English vector misses.
     """
     depth = config.depths.candidate_depth(query.k)
     scopes: list[tuple[PassageFilter, int]] = [(query.where, depth)]
@@ -100,6 +102,8 @@ def find_candidates(view: CollectionView, query: Query, config: RankingConfig) -
             lists.append(view.vectors.search(query.vector, scope_depth, scope, query.exclude_doc)[0])
         if query.words is not None:
             lists.append(view.lexical.search(query.words, scope_depth, scope, query.exclude_doc)[0])
+    if query.rendering_vector is not None:
+        lists.append(view.vectors.search(query.rendering_vector, depth, query.where, query.exclude_doc)[0])
     return Candidates(union_candidates(*lists), depth)
 
 
@@ -108,11 +112,18 @@ def gather_evidence(view: CollectionView, query: Query, candidates: Candidates, 
     pids = candidates.pids
     cosine = None
     if query.vector is not None and len(pids):
-        if query.clause_vectors:
+        rendering = () if query.rendering_vector is None else (query.rendering_vector,)
+        if query.clause_vectors or rendering:
             # Each clause of a question (who or what it is about, what it asks) is met by some sentence
             # of the passage that answers it, not necessarily the one the whole query meets best.
-            cosines = view.sentence_cosines(np.stack([query.vector, *query.clause_vectors]), pids)
-            cosine = with_clauses(cosines[:, 0], cosines[:, 1:].mean(axis=1), clause_weight=weights.clause_weight)
+            cosines = view.sentence_cosines(np.stack([query.vector, *query.clause_vectors, *rendering]), pids)
+            clause_count = len(query.clause_vectors)
+            cosine = cosines[:, 0]
+            if clause_count:
+                cosine = with_clauses(cosine, cosines[:, 1 : 1 + clause_count].mean(axis=1),
+                                      clause_weight=weights.clause_weight)
+            if rendering:
+                cosine = with_rendering(cosine, cosines[:, -1], rendering_share=weights.rendering_share)
         else:
             cosine = view.dense_scores(query.vector, pids)
     bm25 = view.lexical.score(query.words, pids) if query.words is not None and len(pids) else None

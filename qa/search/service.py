@@ -14,7 +14,7 @@ from qa.index.contract import Backend, CollectionView
 from qa.index.faiss_index import use_single_thread
 from qa.index.indexes import LexicalReader
 from qa.search.changes import ChangeService
-from qa.search.crosslingual import is_english, translate_query
+from qa.search.crosslingual import is_english, render_in_chinese, translate_query
 from qa.search.facets import Facets, facets_of
 from qa.search.name_reading import NameReader, Reading, collection_words
 from qa.search.phrase import PhraseTimeline, phrase_timeline
@@ -22,7 +22,7 @@ from qa.search.query import QueryAnalysis, analyse, parse_switched_off
 from qa.search.query_vectors import QueryVectors
 from qa.search.ranking import DEFAULT_RANKING, RankingConfig
 from qa.search.requests import API_WORDS, PhraseRequest, ReuseRequest, SearchRequest, SimilarRequest, TopReuseRequest
-from qa.search.rerank import CrossEncoderScorer, word_rarity
+from qa.search.rerank import CrossEncoderScorer
 from qa.search.retrieval import (
     Query,
     collapse_hits,
@@ -36,6 +36,7 @@ from qa.search.reuse import ReuseReport, passages_with_reuse, reuse_of
 from qa.search.reuse_top import TopReuse, most_reused
 from qa.text.alignment import shared_spans
 from qa.text.name_pairs import kept_pairs
+from qa.text.rarity import word_rarity
 from qa.text.tokens import lexical_tokens
 from qa.types import Document, DocumentSummary, Hit, Passage
 
@@ -152,6 +153,8 @@ class SearchService:
         config = self.ranking
         with self.collection.snapshot() as view:
             named = self.analyse(request.query, view.version)
+            if named.english and request.mode == "hybrid" and view.vectors.count() > 0:
+                named = replace(named, rendering=self.render_in_chinese(request.query, view.lexical, named.names) or None)
             query = self._query(request, named, view)
             candidates = find_candidates(view, query, config)
             evidence = gather_evidence(view, query, candidates, config.fusion)
@@ -163,6 +166,8 @@ class SearchService:
         applied = tuple(query.analysis.filters()) if query.prefers else ()
         if query.words is not None:  # names are read for BM25, in every mode that runs it
             applied += tuple(query.analysis.name_filters())
+        if query.rendering_vector is not None:
+            applied += tuple(query.analysis.reading_filters())
         return Retrieval(hits, named, facets_of(read.passages, read.documents) if query.with_facets else None, applied)
 
     def _query(self, request: SearchRequest, named: QueryAnalysis, view: CollectionView) -> Query:
@@ -176,8 +181,10 @@ class SearchService:
             if request.mode in ("hybrid", "lexical") else None
         clause_vectors = tuple(self.embed_query(clause) for clause in analysis.clauses) \
             if hybrid and vector is not None else ()
+        rendering_vector = self.embed_query(analysis.rendering) if hybrid and vector is not None and analysis.rendering \
+            else None
         return Query(request.query, request.mode, request.k, analysis, request.where, request.exclude_doc, request.prefer,
-                     vector, clause_vectors, words)
+                     vector, clause_vectors, words, rendering_vector)
 
     def lexical_query(self, text: str, lexical: LexicalReader | None = None, names: Sequence[Reading] = ()) -> list[str]:
         """BM25 tokens of the query. An English query is put into Chinese words the collection uses: the
@@ -196,6 +203,18 @@ class SearchService:
                                      known_word=lexical.knows if self.collection.capabilities.knows_in_memory else None)
         words = lexical_tokens(" ".join([chinese for reading in names for chinese in reading.chinese] + translated))
         return words + [word for word in collection_words(text, lexical.knows) if word not in words]
+
+    def render_in_chinese(self, text: str, lexical: LexicalReader, names: Sequence[Reading] = ()) -> str:
+        """An English query in Chinese words for the model (qa.search.crosslingual.render_in_chinese): the names
+        its name pairs read (`names`, from the query's analysis) as the collection writes them most, then the
+        rest through the dictionary."""
+        rest = text
+        for reading in names:
+            rest = rest.replace(reading.english, " ", 1)
+        return render_in_chinese(rest, known=lambda word: all(lexical.knows(t) for t in lexical_tokens(word)),
+                                 commonness=word_rarity,
+                                 known_word=lexical.knows if self.collection.capabilities.knows_in_memory else None,
+                                 names=[reading.chinese[0] for reading in names])
 
     def embed_query(self, text: str) -> np.ndarray:
         """One vector for a query of any length (qa.search.query_vectors), shared between requests."""
@@ -276,6 +295,6 @@ class SearchService:
 def _named(retrieval: Retrieval) -> dict:
     """SearchResult's fields on what the query names: all of it, and what of it favoured documents (a
     name read is applied whatever `prefer` says, so it alone does not make the preferences applied)."""
-    favoured = any(kind != "name" for kind, _ in retrieval.applied_filters)
+    favoured = any(kind not in ("name", "reading") for kind, _ in retrieval.applied_filters)
     return {"preferences": retrieval.analysis.preferences, "preferences_applied": favoured,
             "applied_filters": retrieval.applied_filters}
