@@ -575,3 +575,18 @@ def test_applied_filters_list_what_the_question_reading_applied_and_each_can_be_
     off_page = httpx.get(fake_server.url + "/search", params={"q": query, "ignore_filter": "date:2023"}).text
     assert 'data-applied="false"' in off_page and 'class="restore-filter"' in off_page
     assert 'name="ignore_filter" value="date:2023"' in off_page
+
+
+def test_an_english_question_lists_its_chinese_rendering_and_the_page_shows_it_switchable_off(fake_server):
+    query = "How is the county attracting investment?"
+    answer = httpx.get(fake_server.url + "/api/search", params={"q": query, "k": 3}).json()
+    readings = [item for item in answer["applied_filters"] if item["kind"] == "reading"]
+    assert len(readings) == 1 and "投资" in readings[0]["value"], answer["applied_filters"]
+    assert answer["preferences"]["readings"] == [readings[0]["value"]] and answer["preferences"]["applied"] is False
+    switch = f"reading:{readings[0]['value']}"
+    off = httpx.get(fake_server.url + "/api/search", params={"q": query, "k": 3, "ignore_filter": switch}).json()
+    assert [item for item in off["applied_filters"] if item["kind"] == "reading"] == []
+    assert httpx.get(fake_server.url + "/api/search", params={"q": query, "mode": "dense"}).json()["applied_filters"] == []
+    page = httpx.get(fake_server.url + "/search", params={"q": query}).text
+    assert 'data-kind="readings" data-applied="true">读作 read in Chinese as: ' in page
+    assert "ignore_filter=reading%3A" in page
