@@ -149,3 +149,15 @@ def test_a_hybrid_english_question_is_also_embedded_in_chinese_shown_and_switcha
     for mode in ("lexical", "dense"):  # one index each, unmixed: no rendering
         assert "readings" not in service.search(question.model_copy(update={"mode": mode})).preferences
     assert "readings" not in service.search(SearchRequest(query="孫曉雅是誰")).preferences
+
+
+def test_which_dictionary_words_the_collection_holds_is_remembered_only_for_its_version(service):
+    release, later = doc_of(service, "release.txt"), doc_of(service, "later.txt")
+    with service.collection.snapshot() as view:
+        knows = service._knows_word(view.lexical)
+        assert knows("美國在台協會") and not knows("毛肚")
+        assert service._knows_word(view.lexical)("美國在台協會")  # the same version: the same answers
+    for doc_id in (release, later):
+        service.changes.remove_document(doc_id)
+    with service.collection.snapshot() as view:
+        assert not service._knows_word(view.lexical)("美國在台協會")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -39,6 +39,9 @@ from qa.text.name_pairs import kept_pairs
 from qa.text.rarity import word_rarity
 from qa.text.tokens import lexical_tokens
 from qa.types import Document, DocumentSummary, Hit, Passage
+
+# Dictionary words whose presence in the collection a service remembers (SearchService._knows_word), at most.
+_KNOWN_WORDS_HELD = 50_000
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ class SearchService:
         self.ranking = ranking
         self._speakers: tuple[int, frozenset[str]] = (-1, frozenset())
         self._names: tuple[int, NameReader] | None = None
+        self._known_words: tuple[int, dict[str, bool]] = (-1, {})
         self.encoder = encoder
         self.max_query_chars = max_query_chars
         self.query_vectors = QueryVectors(encoder, window_chars=ranking.query_window_chars, batch_size=batch_size) \
@@ -199,7 +203,7 @@ class SearchService:
         rest = text
         for reading in names:
             rest = rest.replace(reading.english, " ", 1)  # a name read is not looked up in the dictionary too
-        translated = translate_query(rest, known=lambda word: all(lexical.knows(t) for t in lexical_tokens(word)),
+        translated = translate_query(rest, known=self._knows_word(lexical),
                                      known_word=lexical.knows if self.collection.capabilities.knows_in_memory else None)
         words = lexical_tokens(" ".join([chinese for reading in names for chinese in reading.chinese] + translated))
         return words + [word for word in collection_words(text, lexical.knows) if word not in words]
@@ -211,10 +215,26 @@ class SearchService:
         rest = text
         for reading in names:
             rest = rest.replace(reading.english, " ", 1)
-        return render_in_chinese(rest, known=lambda word: all(lexical.knows(t) for t in lexical_tokens(word)),
-                                 commonness=word_rarity,
+        return render_in_chinese(rest, known=self._knows_word(lexical), commonness=word_rarity,
                                  known_word=lexical.knows if self.collection.capabilities.knows_in_memory else None,
                                  names=[reading.chinese[0] for reading in names])
+
+    def _knows_word(self, lexical: LexicalReader) -> Callable[[str], bool]:
+        """Whether the collection holds every BM25 token of a dictionary word, remembered for the reader's
+        version: an English question asks it of thousands of candidate translations, its BM25 words and its
+        rendering of the same ones, and the next question of many of them again."""
+        version, memo = self._known_words
+        if version != lexical.version or len(memo) > _KNOWN_WORDS_HELD:
+            memo = {}
+            self._known_words = (lexical.version, memo)
+
+        def knows(word: str) -> bool:
+            found = memo.get(word)
+            if found is None:
+                found = memo[word] = all(lexical.knows(token) for token in lexical_tokens(word))
+            return found
+
+        return knows
 
     def embed_query(self, text: str) -> np.ndarray:
         """One vector for a query of any length (qa.search.query_vectors), shared between requests."""
