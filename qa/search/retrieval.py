@@ -89,7 +89,7 @@ def find_candidates(view: CollectionView, query: Query, config: RankingConfig) -
 
     Each named date also draws candidates from its own period, so the right year's speech is among them
     even when other years' look-alikes fill the unfiltered lists. An English question's Chinese rendering
-    draws its own dense list: the passages it meets are the ones the English vector misses.
+    draws its own dense list: it meets Chinese passages the English vector misses.
     """
     depth = config.depths.candidate_depth(query.k)
     scopes: list[tuple[PassageFilter, int]] = [(query.where, depth)]
@@ -115,7 +115,8 @@ def gather_evidence(view: CollectionView, query: Query, candidates: Candidates, 
         rendering = () if query.rendering_vector is None else (query.rendering_vector,)
         if query.clause_vectors or rendering:
             # Each clause of a question (who or what it is about, what it asks) is met by some sentence
-            # of the passage that answers it, not necessarily the one the whole query meets best.
+            # of the passage that answers it, not necessarily the one the whole query meets best; an
+            # English question's Chinese rendering is met by its own best sentence too. One read serves all.
             cosines = view.sentence_cosines(np.stack([query.vector, *query.clause_vectors, *rendering]), pids)
             clause_count = len(query.clause_vectors)
             cosine = cosines[:, 0]
