@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 def open_service(settings: Settings) -> SearchService:
     """The search service the settings describe: their collection, the model, and the reranker if one is set."""
+    from embeddings.base import available_cores
     from embeddings.loader import load_encoder, model_name
     from qa.ingest.pipeline import reindex_advice
 
@@ -32,8 +33,9 @@ def open_service(settings: Settings) -> SearchService:
     advice = reindex_advice(collection)
     if advice:
         log.warning(advice)
-    return SearchService(collection, load_encoder(settings),
-                         max_query_chars=settings.max_query_chars, batch_size=settings.batch_size, reranker=reranker)
+    return SearchService(collection, load_encoder(settings), max_query_chars=settings.max_query_chars,
+                         batch_size=settings.batch_size, reranker=reranker,
+                         concurrent_searches=settings.concurrent_searches or available_cores())
 
 
 def open_reader(settings: Settings) -> SearchService:

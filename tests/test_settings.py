@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from qa.errors import BadInputError
 from qa.settings import DEFAULT_MODEL, Settings
 
 BASE = {"data_dir": Path("/d"), "cache_dir": Path("/c")}  # given as flags where another setting is under test
@@ -23,6 +24,7 @@ CASES = {
     "index": ("SPEECHQA_INDEX", "milvus://db:19530", "milvus://db:19530", "/tmp/lite.db", None),
     "reranker": ("SPEECHQA_RERANKER", "BAAI/bge-reranker-base", "BAAI/bge-reranker-base", "/models/ce", None),
     "allowed_hosts": ("SPEECHQA_ALLOWED_HOSTS", " qa.example.org, ,*,", ("qa.example.org", "*"), ("a.test",), ()),
+    "concurrent_searches": ("SPEECHQA_CONCURRENT_SEARCHES", "3", 3, 1, 0),
     "host": (None, None, None, "0.0.0.0", "127.0.0.1"),
     "port": (None, None, None, 9000, 8000),
     "max_query_chars": (None, None, None, 500, 2000),
@@ -78,3 +80,14 @@ def test_nothing_is_read_from_the_process_environment_when_a_mapping_is_given(mo
     monkeypatch.setenv("SPEECHQA_MODEL", "from-the-process")
     assert Settings.from_env({}, **BASE).model == DEFAULT_MODEL
     assert Settings.from_env(None, **BASE).model == "from-the-process"
+
+
+@pytest.mark.parametrize("value", ["two", "-1", "1.5"])
+def test_concurrent_searches_that_are_no_count_are_refused_with_what_to_give(value):
+    with pytest.raises(BadInputError, match=r"SPEECHQA_CONCURRENT_SEARCHES must be a whole number of 0 or more \(0 for one per core\)"):
+        Settings.from_env({"SPEECHQA_CONCURRENT_SEARCHES": value}, **BASE)
+
+
+def test_a_negative_flag_for_concurrent_searches_is_refused():
+    with pytest.raises(BadInputError, match="concurrent searches must be 0 .one per core. or more, not -2"):
+        Settings.from_env({}, **BASE, concurrent_searches=-2)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -79,12 +81,16 @@ class SearchService:
 
     def __init__(self, collection: Backend, encoder: Encoder | None, *, max_query_chars: int = 2000,
                  batch_size: int = 32, reranker: CrossEncoderScorer | None = None,
-                 ranking: RankingConfig = DEFAULT_RANKING, changes: ChangeService | None = None) -> None:
+                 ranking: RankingConfig = DEFAULT_RANKING, changes: ChangeService | None = None,
+                 concurrent_searches: int | None = None) -> None:
         """`encoder` None: a service for browsing and removing documents, which never needs the model.
         `reranker`: a cross-encoder for the second stage (embeddings.cross_encoder), when one is configured.
         `ranking`: every weight and depth retrieval uses. `changes`: the change service, by default one
-        over the same collection and encoder."""
+        over the same collection and encoder. `concurrent_searches`: how many searches run at once, the
+        others waiting their turn (None: no bound; a server sets it from its cores, qa.app)."""
         self.collection = collection
+        self._searching: AbstractContextManager = threading.BoundedSemaphore(concurrent_searches) \
+            if concurrent_searches else nullcontext()
         self.reranker = reranker
         self.ranking = ranking
         self._speakers: tuple[int, frozenset[str]] = (-1, frozenset())
@@ -119,7 +125,8 @@ class SearchService:
     def search(self, request: SearchRequest) -> SearchResult:
         started = time.perf_counter()
         request = request.checked(self.max_query_chars)
-        retrieval = self._retrieve(request)
+        with self._searching:
+            retrieval = self._retrieve(request)
         return SearchResult(request.query, request.mode, round((time.perf_counter() - started) * 1000, 2), retrieval.hits,
                             facets=retrieval.facets, **_named(retrieval))
 
@@ -250,7 +257,8 @@ class SearchService:
         text = source.text if source else similar.text or ""
         exclude_doc = similar.exclude_doc or (source.doc_id if source else None)
         request = similar.search(text, exclude_doc).checked(self.max_query_chars)
-        retrieval = self._retrieve(request)
+        with self._searching:
+            retrieval = self._retrieve(request)
         hits = retrieval.hits
         spans: dict[str, list[tuple[int, int]]] = {}
         marked = []
