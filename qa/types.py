@@ -65,6 +65,14 @@ class DocumentSummary:
     def with_text(self, text: str) -> Document:
         return Document(self.doc_id, text, self.content_hash, self.metadata, self.script, self.sources)
 
+    @property
+    def facet_fields(self) -> FacetFields:
+        return self.metadata.date, self.metadata.speaker, self.source
+
+
+# (date, speaker, first source) of a document: all a search's facets read of it (qa.search.facets).
+FacetFields = tuple[str | None, str | None, str | None]
+
 
 @dataclass(frozen=True, init=False)
 class Document(DocumentSummary):

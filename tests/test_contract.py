@@ -179,3 +179,21 @@ def test_sources_removals_and_derivation_through_the_contract(tmp_path):
     assert embedded.derived_version() == DERIVED_VERSION and milvus.derived_version() is None
     embedded.close()
     milvus.close()
+
+
+def test_either_view_gives_the_facet_fields_of_each_passage_it_holds(backends):
+    by_source = {p.document.source: p.document for p in _prepared()}
+    fields = {}
+    for name, collection in backends.items():
+        with collection.snapshot() as view:
+            found = view.lexical.search(["全县"], 10, PassageFilter())[0].tolist()
+            passages = view.passages(found)
+            documents = view.documents([p.doc_id for p in passages.values()])
+            fields[name] = view.facet_fields([*found, 10**9])  # a pid no passage has gives nothing
+            assert len(found) > 1 and sorted(fields[name], key=str) == sorted(
+                [documents[passages[pid].doc_id].facet_fields for pid in found], key=str), name
+    assert sorted(fields["embedded"], key=str) == sorted(fields["milvus"], key=str)
+    assert {source: (d.metadata.date, d.metadata.speaker, source) for source, d in by_source.items()} == {
+        "zhaoshang.txt": ("2023-03-01", "王明", "zhaoshang.txt"), "nongye.txt": ("2022-11-20", "李华", "nongye.txt"),
+        "gongye.txt": (None, None, "gongye.txt")}
+    assert set(fields["embedded"]) == set(by_source[s].facet_fields for s in by_source)

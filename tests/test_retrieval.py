@@ -223,7 +223,7 @@ def test_fusion_ranks_by_the_modes_evidence():
 # -- the passages read --------------------------------------------------------------------
 
 
-def test_one_read_serves_facets_every_candidate_and_a_similar_search_its_head(collection, bigram_encoder):
+def test_one_read_serves_the_head_and_facets_read_what_they_count_of_every_candidate(collection, bigram_encoder):
     config = replace(DEFAULT_RANKING, depths=Depths(hits_per_hit=1, hits_extra=0),
                      second_stage=replace(DEFAULT_RANKING.second_stage, depth=4))
     search, similar = query_of(bigram_encoder, "工业发展", k=2), query_of(bigram_encoder, "工业发展", k=6, exclude_doc="d-none")
@@ -231,12 +231,17 @@ def test_one_read_serves_facets_every_candidate_and_a_similar_search_its_head(co
         candidates = find_candidates(view, search, config)
         evidence = gather_evidence(view, search, candidates, config.fusion)
         ranking = fuse_evidence(search, candidates, evidence, config.fusion)
-        everything = read_passages(view, search, candidates, ranking, config)
-        head = read_passages(view, similar, candidates, ranking, config)
-    assert set(everything.passages) == set(candidates.pids.tolist()) and len(candidates.pids) > 6
-    assert set(head.passages) == {pid for pid, _ in ranking[:6]}  # the larger of the second stage's and the hits'
-    assert set(everything.documents) == {p.doc_id for p in everything.passages.values()}
-    assert everything.title_cosines is None  # a Chinese question goes by its own words
+        head = read_passages(view, search, ranking, config)
+        wider = read_passages(view, similar, ranking, config)
+        every = view.passages(candidates.pids.tolist())
+        documents = view.documents([p.doc_id for p in every.values()])
+        fields = view.facet_fields(candidates.pids.tolist())
+    assert len(candidates.pids) > 6
+    assert set(head.passages) == {pid for pid, _ in ranking[:4]}  # the larger of the second stage's and the hits'
+    assert set(wider.passages) == {pid for pid, _ in ranking[:6]}
+    assert set(head.documents) == {p.doc_id for p in head.passages.values()}
+    assert sorted(fields, key=str) == sorted((documents[p.doc_id].facet_fields for p in every.values()), key=str)
+    assert head.title_cosines is None  # a Chinese question goes by its own words
 
 
 def test_an_english_question_reads_the_cosines_of_its_first_candidates_titles(collection, bigram_encoder):
@@ -247,7 +252,7 @@ def test_an_english_question_reads_the_cosines_of_its_first_candidates_titles(co
         candidates = find_candidates(view, query, config)
         evidence = gather_evidence(view, query, candidates, config.fusion)
         ranking = fuse_evidence(query, candidates, evidence, config.fusion)
-        read = read_passages(view, query, candidates, ranking, config)
+        read = read_passages(view, query, ranking, config)
         titles = {read.documents[read.passages[pid].doc_id].metadata.title for pid, _ in ranking[:3]}
         assert read.title_cosines == view.title_scores(query.vector, [t for t in titles if t])
     assert read.title_cosines and set(read.title_cosines) <= titles

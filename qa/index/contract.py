@@ -37,7 +37,7 @@ from qa.index.reuse_index import ReuseReader
 from qa.index.store_log import StoreChange
 from qa.index.store_passages import StoredPassage
 from qa.text.name_pairs import NamePair
-from qa.types import Document, DocumentSummary, Metadata, Passage, PassageFilter
+from qa.types import Document, DocumentSummary, FacetFields, Metadata, Passage, PassageFilter
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,11 @@ class CollectionView(Protocol):
 
     def documents(self, doc_ids: Sequence[str]) -> Mapping[str, DocumentSummary]:
         """Summaries (metadata and sources, no text) of these documents that exist at this version."""
+        ...
+
+    def facet_fields(self, pids: Sequence[int]) -> list[FacetFields]:
+        """(date, speaker, first source) of the document of each of these (distinct) passages that exists at
+        this version, one a passage: what a search's facets count, without reading passages or summaries."""
         ...
 
     def dense_scores(self, query: np.ndarray, pids: np.ndarray) -> np.ndarray:

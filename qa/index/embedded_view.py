@@ -11,7 +11,7 @@ from qa.index.reuse_index import ReuseReader
 from qa.index.sentence_copy import SentenceFile
 from qa.index.store import StoreSnapshot
 from qa.index.vector_index import VectorSnapshot
-from qa.types import DocumentSummary, Passage
+from qa.types import DocumentSummary, FacetFields, Passage
 
 
 class EmbeddedView:
@@ -62,3 +62,6 @@ class EmbeddedView:
 
     def documents(self, doc_ids: Sequence[str]) -> dict[str, DocumentSummary]:
         return self.store.documents(doc_ids)
+
+    def facet_fields(self, pids: Sequence[int]) -> list[FacetFields]:
+        return self.store.facet_fields(pids)

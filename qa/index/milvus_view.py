@@ -12,7 +12,7 @@ import numpy as np
 from qa.index.indexes import Hits
 from qa.index.milvus_passages import MilvusPassages
 from qa.index.milvus_rows import filter_expression
-from qa.types import DocumentSummary, Passage, PassageFilter
+from qa.types import DocumentSummary, FacetFields, Passage, PassageFilter
 
 
 class MilvusReader:
@@ -89,3 +89,9 @@ class MilvusView:
 
     def documents(self, doc_ids: Sequence[str]) -> dict[str, DocumentSummary]:
         return self._passages.get_documents(doc_ids)
+
+    def facet_fields(self, pids: Sequence[int]) -> list[FacetFields]:
+        # The summaries are held in memory here (qa.index.milvus_passages): only the passages' doc ids are fetched.
+        doc_ids = [passage.doc_id for passage in self.passages(pids).values()]
+        documents = self.documents(list(dict.fromkeys(doc_ids)))
+        return [documents[doc_id].facet_fields for doc_id in doc_ids if doc_id in documents]

@@ -21,7 +21,14 @@ import numpy as np
 from qa.index import phrase_index
 from qa.index.reuse_index import IndexedDocument, read_indexed_documents
 from qa.index.sentence_copy import SentenceFile, sentence_rows
-from qa.index.store_documents import DocumentRecords, add_sources, find_document, insert_document, read_documents
+from qa.index.store_documents import (
+    DocumentRecords,
+    add_sources,
+    find_document,
+    insert_document,
+    read_documents,
+    read_facet_fields,
+)
 from qa.index.store_log import ChangeLog, ChangesSince, StoreChange, log_changes, read_changes_since, read_version
 from qa.index.store_names import SCHEMA as NAMES_SCHEMA
 from qa.index.store_names import NameRecords, insert_name_pairs, replace_name_pairs
@@ -43,7 +50,7 @@ from qa.index.store_vectors import (
 )
 from qa.index.transaction import write_transaction
 from qa.text.name_pairs import NamePair
-from qa.types import Document, DocumentSummary, Metadata, Passage, PassageFilter
+from qa.types import Document, DocumentSummary, FacetFields, Metadata, Passage, PassageFilter
 
 # 2: a change log (which pids each version added or removed) and pids that are never reused.
 SCHEMA_VERSION = 2
@@ -243,6 +250,9 @@ class StoreSnapshot:
 
     def documents(self, doc_ids: Iterable[str]) -> dict[str, DocumentSummary]:
         return read_documents(self._db, doc_ids, with_text=False)
+
+    def facet_fields(self, pids: Sequence[int]) -> list[FacetFields]:
+        return read_facet_fields(self._db, pids)
 
     def count_passages(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM passages").fetchone()[0]

@@ -10,7 +10,7 @@ from typing import Literal, overload
 from qa.index import phrase_index
 from qa.index.store_connections import StoreConnections, in_batches, marks
 from qa.index.transaction import write_transaction
-from qa.types import Document, DocumentSummary, Metadata, PassageFilter
+from qa.types import Document, DocumentSummary, FacetFields, Metadata, PassageFilter
 
 SUMMARY_COLUMNS = "d.doc_id, d.content_hash, d.title, d.date, d.date_kind, d.speaker, d.place, d.script"
 
@@ -60,6 +60,16 @@ def read_documents(db: sqlite3.Connection, doc_ids: Iterable[str], with_text: bo
         for row in rows:
             summary = summary_from_row(row[:8], sources.get(row[0], ()))
             out[row[0]] = summary.with_text(row[8]) if with_text else summary
+    return out
+
+
+def read_facet_fields(db: sqlite3.Connection, pids: Sequence[int]) -> list[FacetFields]:
+    """(date, speaker, first source) of the document of each of these passages, one a stored passage."""
+    out: list[FacetFields] = []
+    for chunk in in_batches([int(pid) for pid in pids]):
+        out.extend(db.execute(
+            "SELECT d.date, d.speaker, (SELECT s.source FROM sources s WHERE s.doc_id = d.doc_id ORDER BY s.position "
+            f"LIMIT 1) FROM passages p JOIN documents d ON d.doc_id = p.doc_id WHERE p.pid IN ({marks(chunk)})", chunk))
     return out
 
 

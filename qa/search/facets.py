@@ -8,11 +8,11 @@ lie, and clicking it narrows the search to them.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from qa.citations import source_group
-from qa.types import DocumentSummary, Passage
+from qa.types import DocumentSummary, FacetFields
 
 FACET_VALUES = 20  # values listed per facet, most frequent first
 KINDS = ("year", "speaker", "source")
@@ -34,16 +34,16 @@ class Facets:
         return {kind: [{"value": v.value, "count": v.count} for v in getattr(self, kind)] for kind in KINDS}
 
 
-def facet_values(document: DocumentSummary) -> dict[str, str | None]:
-    meta = document.metadata
-    return {"year": meta.date[:4] if meta.date else None, "speaker": meta.speaker, "source": source_group(document.source)}
-
-
 def count_facets(documents: Iterable[DocumentSummary]) -> Facets:
     """One count per passage, by its document's year, speaker and source; unknown values are not counted."""
+    return count_facet_fields(document.facet_fields for document in documents)
+
+
+def count_facet_fields(fields: Iterable[FacetFields]) -> Facets:
+    """count_facets from each passage's document's (date, speaker, first source)."""
     counters: dict[str, Counter[str]] = {kind: Counter() for kind in KINDS}
-    for document in documents:
-        for kind, value in facet_values(document).items():
+    for date, speaker, source in fields:
+        for kind, value in (("year", date[:4] if date else None), ("speaker", speaker), ("source", source_group(source))):
             if value:
                 counters[kind][value] += 1
     return Facets(**{
@@ -52,8 +52,3 @@ def count_facets(documents: Iterable[DocumentSummary]) -> Facets:
         for kind, counter in counters.items()
     })
 
-
-def facets_of(passages: Mapping[int, Passage], documents: Mapping[str, DocumentSummary]) -> Facets:
-    """Facets of a search's candidates (every passage either side found before the top-k cut, under the
-    request's filters), counted by their documents' year, speaker and source."""
-    return count_facets(documents[p.doc_id] for p in passages.values() if p.doc_id in documents)

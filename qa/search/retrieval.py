@@ -143,13 +143,10 @@ def fuse_evidence(query: Query, candidates: Candidates, evidence: Evidence, weig
     return ranked(candidates.pids, scores) if scores is not None else []
 
 
-def read_passages(view: CollectionView, query: Query, candidates: Candidates, ranking: Ranking,
-                  config: RankingConfig) -> Read:
-    """One read of the store for the second stage, the hits and the facets (which count every candidate)."""
-    if query.with_facets:
-        wanted = candidates.pids.tolist()
-    else:
-        wanted = [pid for pid, _ in ranking[: max(config.second_stage.depth, config.depths.hit_window(query.k))]]
+def read_passages(view: CollectionView, query: Query, ranking: Ranking, config: RankingConfig) -> Read:
+    """One read of the store for the second stage and the hits: the passages they can reach, and their documents
+    (facets, which count every candidate, read only what they count: CollectionView.facet_fields)."""
+    wanted = [pid for pid, _ in ranking[: max(config.second_stage.depth, config.depths.hit_window(query.k))]]
     passages = view.passages(wanted)
     documents = view.documents(list(dict.fromkeys(p.doc_id for p in passages.values())))
     read = Read(passages, documents)

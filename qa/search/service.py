@@ -17,7 +17,7 @@ from qa.index.faiss_index import use_single_thread
 from qa.index.indexes import LexicalReader
 from qa.search.changes import ChangeService
 from qa.search.crosslingual import is_english, render_in_chinese, translate_query
-from qa.search.facets import Facets, facets_of
+from qa.search.facets import Facets, count_facet_fields
 from qa.search.name_reading import NameReader, Reading, collection_words
 from qa.search.phrase import PhraseTimeline, phrase_timeline
 from qa.search.query import QueryAnalysis, analyse, parse_switched_off
@@ -170,7 +170,8 @@ class SearchService:
             candidates = find_candidates(view, query, config)
             evidence = gather_evidence(view, query, candidates, config.fusion)
             ranking = fuse_evidence(query, candidates, evidence, config.fusion)
-            read = read_passages(view, query, candidates, ranking, config)
+            read = read_passages(view, query, ranking, config)
+            facets = count_facet_fields(view.facet_fields(candidates.pids.tolist())) if query.with_facets else None
         if query.hybrid:
             ranking = second_stage(query, ranking, read, config.second_stage, self.reranker)
         hits = collapse_hits(ranking, query, read, config)
@@ -179,7 +180,7 @@ class SearchService:
             applied += tuple(query.analysis.name_filters())
         if query.rendering_vector is not None:
             applied += tuple(query.analysis.reading_filters())
-        return Retrieval(hits, named, facets_of(read.passages, read.documents) if query.with_facets else None, applied)
+        return Retrieval(hits, named, facets, applied)
 
     def _query(self, request: SearchRequest, named: QueryAnalysis, view: CollectionView) -> Query:
         """The request as the retrieval steps read it: its vectors and BM25 words, for the sides its mode runs."""
