@@ -27,6 +27,18 @@ def test_coverage_counts_the_best_single_sentence():
     assert best_sentence_coverage([], "任何文字") == 0.0
 
 
+def test_coverage_counts_a_word_once_a_sentence_and_never_across_two():
+    rarity = {word: word_rarity(word) for word in ("招商", "引资")}
+    # 招商 three times in the first sentence, once in the last; 。引 only across the sentences' end.
+    text = "招商招商再招商。引资。最后招商引资。"
+    assert best_sentence_coverage(["招商", "引资"], text) == 1.0
+    assert best_sentence_coverage(["招商", "。引", "引资"], "招商招商。引资。") == max(rarity.values()) / (
+        rarity["招商"] + word_rarity("。引") + rarity["引资"])
+    # A word no sentence can hold but every one contains (the empty word) still counts in each, as `in` does.
+    assert best_sentence_coverage(["", "引资"], "招商。引资。") == (word_rarity("") + rarity["引资"]) / (
+        word_rarity("") + rarity["引资"])
+
+
 def test_a_passage_that_answers_in_one_sentence_moves_up():
     analysis = analyse("招商引资为什么落后", english=False)
     spread = candidate(1, "招商很重要。引资也重要。进度落后。", 0.50)

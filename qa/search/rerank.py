@@ -17,6 +17,7 @@ of the fused score's range, so first-stage evidence still dominates.
 
 from __future__ import annotations
 
+import bisect
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -49,12 +50,44 @@ def _matching_form(text: str) -> str:
     return lexical_form(text)
 
 
+# Joins a passage's sentences (_matching_sentences): a word without it is found within one sentence or not at all.
+_SENTENCE_BREAK = "\0"
+
+
 @functools.lru_cache(maxsize=4096)
-def _matching_sentences(text: str) -> tuple[str, ...]:
-    """The sentences of a passage in its lexical form, remembered: the same passages come back query after
-    query, and splitting them costs as much again as the script conversion."""
+def _matching_sentences(text: str) -> tuple[str, tuple[int, ...]]:
+    """The sentences of a passage in its lexical form, joined by _SENTENCE_BREAK, and where each begins in
+    that string; remembered: the same passages come back query after query, and splitting them costs as
+    much again as the script conversion."""
     folded = lexical_form(text)
-    return tuple(folded[start:end] for start, end in split_sentences(folded)) or (folded,)
+    sentences = [folded[start:end] for start, end in split_sentences(folded)] or [folded]
+    starts = [0]
+    for sentence in sentences[:-1]:
+        starts.append(starts[-1] + len(sentence) + len(_SENTENCE_BREAK))
+    return _SENTENCE_BREAK.join(sentences), tuple(starts)
+
+
+def _sentence_totals(weights: Mapping[str, float], joined: str, starts: tuple[int, ...]) -> list[float]:
+    """Each sentence's sum of the weights of the words it holds, each word once, added in `weights`' order.
+
+    Each word is looked for along the joined sentences rather than in every sentence in turn: a search's
+    words are in few of a passage's sentences. The sums are those of adding the sentence's words in order."""
+    totals: list[float] = [0] * len(starts)  # int 0, as sum() starts, so every total is the same float
+    for word, weight in weights.items():
+        if not word or _SENTENCE_BREAK in word:  # in every sentence, or across two: look in each one
+            for i, start in enumerate(starts):
+                end = starts[i + 1] - len(_SENTENCE_BREAK) if i + 1 < len(starts) else len(joined)
+                if word in joined[start:end]:
+                    totals[i] += weight
+            continue
+        at = joined.find(word)
+        while at >= 0:
+            i = bisect.bisect_right(starts, at) - 1
+            totals[i] += weight
+            if i + 1 == len(starts):
+                break
+            at = joined.find(word, starts[i + 1])
+    return totals
 
 
 def best_sentence_coverage(words: Sequence[str], passage_text: str, title: str | None = None) -> float:
@@ -69,8 +102,7 @@ def best_sentence_coverage(words: Sequence[str], passage_text: str, title: str |
     if not distinct:
         return 0.0
     weights = {word: word_rarity(word) for word in distinct}
-    best = max(sum(weight for word, weight in weights.items() if word in sentence)
-               for sentence in _matching_sentences(passage_text))
+    best = max(_sentence_totals(weights, *_matching_sentences(passage_text)))
     return best / sum(weights.values())
 
 
