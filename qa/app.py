@@ -6,7 +6,10 @@ the layers below import nothing from this module.
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,10 +20,36 @@ from qa.settings import Settings
 
 log = logging.getLogger(__name__)
 
+M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
+
+
+def searches_at_once(settings: Settings) -> int:
+    """How many searches a service of these settings runs at once: as configured, else one per core."""
+    from embeddings.base import available_cores
+
+    return settings.concurrent_searches or available_cores()
+
+
+def limit_heap_arenas(arenas: int) -> bool:
+    """Let glibc's allocator keep at most `arenas` heaps for this process's threads from now on; whether it
+    took. By default each thread that allocates gets a heap of its own, up to eight per core, and every heap
+    keeps the memory its thread freed: a server's request threads (one per concurrent request) held most
+    of what 8 clients added to the server, though only `arenas` of them search at once (docs/performance.md).
+
+    Call it before the process starts its threads: glibc fixes the limit when it makes its second heap.
+    Nothing is done where MALLOC_ARENA_MAX already says (glibc read it as the process started) or where
+    the C library is not glibc."""
+    if "MALLOC_ARENA_MAX" in os.environ or not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    return mallopt(M_ARENA_MAX, max(1, arenas)) == 1
+
 
 def open_service(settings: Settings) -> SearchService:
     """The search service the settings describe: their collection, the model, and the reranker if one is set."""
-    from embeddings.base import available_cores
     from embeddings.loader import load_encoder, model_name
     from qa.ingest.pipeline import reindex_advice
 
@@ -35,7 +64,7 @@ def open_service(settings: Settings) -> SearchService:
         log.warning(advice)
     return SearchService(collection, load_encoder(settings), max_query_chars=settings.max_query_chars,
                          batch_size=settings.batch_size, reranker=reranker,
-                         concurrent_searches=settings.concurrent_searches or available_cores())
+                         concurrent_searches=searches_at_once(settings))
 
 
 def open_reader(settings: Settings) -> SearchService:

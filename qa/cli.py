@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from qa.app import open_service
+from qa.app import limit_heap_arenas, open_service, searches_at_once
 from qa.cli_options import DataOpt, IndexOpt, JsonOpt, ModelOpt, RerankerOpt, cli_word, command, takes
 from qa.errors import SpeechQAError, Worded
 from qa.search.requests import (
@@ -385,6 +385,8 @@ def _serve(settings: Settings) -> None:
     from web.guard import MAX_REQUEST_HEAD_BYTES
     from web.protocol import JsonErrorH11Protocol
 
+    # Before the server starts a thread: a heap for each search that runs at once, not one for every request thread.
+    limit_heap_arenas(searches_at_once(settings))
     app_ = create_app(settings)
     typer.echo(f"speechqa is serving {settings.data_dir} at http://{settings.host}:{settings.port}/", err=True)
     uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning", http=JsonErrorH11Protocol,
