@@ -365,7 +365,7 @@ def _overlap_of(service: SearchService, monkeypatch, requests: list[SearchReques
             state["running"] += 1
             state["most"] = max(state["most"], state["running"])
             changed.notify_all()
-            changed.wait_for(lambda: state["running"] > len(requests) // 2, timeout=0.3)
+            changed.wait_for(lambda: state["running"] > len(requests) // 2, timeout=1.0)
         try:
             return find_candidates(*args, **kwargs)
         finally:
