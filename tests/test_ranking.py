@@ -17,6 +17,7 @@ RANKING_MODULES = ("service", "retrieval", "rerank", "fusion", "query_vectors", 
 NOT_RANKING = {
     "MAX_K": "a bound on requests, not on ranking",
     "CACHE_SIZE": "memory kept for query vectors",
+    "_KNOWN_WORDS_HELD": "memory kept for which dictionary words a collection holds",
     "ROC_OFFSET": "the calendar: ROC years are Gregorian minus 1911",
 }
 
