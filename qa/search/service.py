@@ -125,8 +125,7 @@ class SearchService:
     def search(self, request: SearchRequest) -> SearchResult:
         started = time.perf_counter()
         request = request.checked(self.max_query_chars)
-        with self._searching:
-            retrieval = self._retrieve(request)
+        retrieval = self._retrieve(request)
         return SearchResult(request.query, request.mode, round((time.perf_counter() - started) * 1000, 2), retrieval.hits,
                             facets=retrieval.facets, **_named(retrieval))
 
@@ -157,30 +156,31 @@ class SearchService:
         """The steps of qa.search.retrieval in order; those that read the collection on one view of it.
 
         dense and lexical modes are one index each, unmixed; hybrid (the default) adds what the query
-        names, its clauses' cosines and the second stage.
+        names, its clauses' cosines and the second stage. At most `concurrent_searches` run at once.
         """
-        # Concurrency comes from concurrent requests; each one runs on a single core.
-        use_single_thread()
-        config = self.ranking
-        with self.collection.snapshot() as view:
-            named = self.analyse(request.query, view.version)
-            if named.english and request.mode == "hybrid" and view.vectors.count() > 0:
-                named = replace(named, rendering=self.render_in_chinese(request.query, view.lexical, named.names) or None)
-            query = self._query(request, named, view)
-            candidates = find_candidates(view, query, config)
-            evidence = gather_evidence(view, query, candidates, config.fusion)
-            ranking = fuse_evidence(query, candidates, evidence, config.fusion)
-            read = read_passages(view, query, ranking, config)
-            facets = count_facet_fields(view.facet_fields(candidates.pids.tolist())) if query.with_facets else None
-        if query.hybrid:
-            ranking = second_stage(query, ranking, read, config.second_stage, self.reranker)
-        hits = collapse_hits(ranking, query, read, config)
-        applied = tuple(query.analysis.filters()) if query.prefers else ()
-        if query.words is not None:  # names are read for BM25, in every mode that runs it
-            applied += tuple(query.analysis.name_filters())
-        if query.rendering_vector is not None:
-            applied += tuple(query.analysis.reading_filters())
-        return Retrieval(hits, named, facets, applied)
+        with self._searching:  # the others wait their turn: beyond the cores they only contend
+            # Concurrency comes from concurrent requests; each one runs on a single core.
+            use_single_thread()
+            config = self.ranking
+            with self.collection.snapshot() as view:
+                named = self.analyse(request.query, view.version)
+                if named.english and request.mode == "hybrid" and view.vectors.count() > 0:
+                    named = replace(named, rendering=self.render_in_chinese(request.query, view.lexical, named.names) or None)
+                query = self._query(request, named, view)
+                candidates = find_candidates(view, query, config)
+                evidence = gather_evidence(view, query, candidates, config.fusion)
+                ranking = fuse_evidence(query, candidates, evidence, config.fusion)
+                read = read_passages(view, query, ranking, config)
+                facets = count_facet_fields(view.facet_fields(candidates.pids.tolist())) if query.with_facets else None
+            if query.hybrid:
+                ranking = second_stage(query, ranking, read, config.second_stage, self.reranker)
+            hits = collapse_hits(ranking, query, read, config)
+            applied = tuple(query.analysis.filters()) if query.prefers else ()
+            if query.words is not None:  # names are read for BM25, in every mode that runs it
+                applied += tuple(query.analysis.name_filters())
+            if query.rendering_vector is not None:
+                applied += tuple(query.analysis.reading_filters())
+            return Retrieval(hits, named, facets, applied)
 
     def _query(self, request: SearchRequest, named: QueryAnalysis, view: CollectionView) -> Query:
         """The request as the retrieval steps read it: its vectors and BM25 words, for the sides its mode runs."""
@@ -208,11 +208,8 @@ class SearchService:
         if lexical is None:
             with self.collection.snapshot() as view:
                 return self.lexical_query(text, view.lexical, names)
-        rest = text
-        for reading in names:
-            rest = rest.replace(reading.english, " ", 1)  # a name read is not looked up in the dictionary too
-        translated = translate_query(rest, known=self._knows_word(lexical),
-                                     known_word=lexical.knows if self.collection.capabilities.knows_in_memory else None)
+        translated = translate_query(_without_names(text, names), known=self._knows_word(lexical),
+                                     known_word=self._knows_whole_word(lexical))
         words = lexical_tokens(" ".join([chinese for reading in names for chinese in reading.chinese] + translated))
         return words + [word for word in collection_words(text, lexical.knows) if word not in words]
 
@@ -220,12 +217,8 @@ class SearchService:
         """An English query in Chinese words for the model (qa.search.crosslingual.render_in_chinese): the names
         its name pairs read (`names`, from the query's analysis) as the collection writes them most, then the
         rest through the dictionary."""
-        rest = text
-        for reading in names:
-            rest = rest.replace(reading.english, " ", 1)
-        return render_in_chinese(rest, known=self._knows_word(lexical), commonness=word_rarity,
-                                 known_word=lexical.knows if self.collection.capabilities.knows_in_memory else None,
-                                 names=[reading.chinese[0] for reading in names])
+        return render_in_chinese(_without_names(text, names), known=self._knows_word(lexical), commonness=word_rarity,
+                                 known_word=self._knows_whole_word(lexical), names=[reading.chinese[0] for reading in names])
 
     def _knows_word(self, lexical: LexicalReader) -> Callable[[str], bool]:
         """Whether the collection holds every BM25 token of a dictionary word, remembered for the reader's
@@ -244,6 +237,11 @@ class SearchService:
 
         return knows
 
+    def _knows_whole_word(self, lexical: LexicalReader) -> Callable[[str], bool] | None:
+        """Whether the collection holds a word as one BM25 token, where the backend answers that from memory:
+        pinyin names are read by asking it of thousands of spellings (qa.search.crosslingual.pinyin_names)."""
+        return lexical.knows if self.collection.capabilities.knows_in_memory else None
+
     def embed_query(self, text: str) -> np.ndarray:
         """One vector for a query of any length (qa.search.query_vectors), shared between requests."""
         assert self.query_vectors is not None, "embedding text needs the model: build the service with an encoder"
@@ -258,8 +256,7 @@ class SearchService:
         text = source.text if source else similar.text or ""
         exclude_doc = similar.exclude_doc or (source.doc_id if source else None)
         request = similar.search(text, exclude_doc).checked(self.max_query_chars)
-        with self._searching:
-            retrieval = self._retrieve(request)
+        retrieval = self._retrieve(request)
         hits = retrieval.hits
         spans: dict[str, list[tuple[int, int]]] = {}
         marked = []
@@ -319,6 +316,13 @@ class SearchService:
             "index": indexes["index"],
             "index_recall_at_10": indexes["recall_at_10"],
         }
+
+
+def _without_names(text: str, names: Sequence[Reading]) -> str:
+    """`text` less the names already read (each once): a name read is not looked up in the dictionary too."""
+    for reading in names:
+        text = text.replace(reading.english, " ", 1)
+    return text
 
 
 def _named(retrieval: Retrieval) -> dict:
