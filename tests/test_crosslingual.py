@@ -96,3 +96,7 @@ def test_an_english_text_is_rendered_in_its_order_as_the_commonest_translations_
                              names=["孫曉雅"]) == "孫曉雅企业节能"
     assert render_in_chinese("companies", {"企业"}.__contains__, word_rarity) == "企业"  # the only one it holds
     assert render_in_chinese("the of and", known.__contains__, word_rarity) == ""
+    # Dates come in Chinese, as the question's analysis gives them; numbers side by side stay apart.
+    assert render_in_chinese("How many companies saved energy?", known.__contains__, word_rarity,
+                             dates=["2026年5月15日"]) == "公司节能2026年5月15日"
+    assert render_in_chinese("companies 15 2026", known.__contains__, word_rarity) == "公司15 2026"

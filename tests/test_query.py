@@ -1,7 +1,7 @@
 import pytest
 
 from qa.errors import BadInputError
-from qa.search.query import NamedDate, analyse, clauses, named_dates, named_speakers, parse_switched_off
+from qa.search.query import NamedDate, analyse, clauses, named_dates, named_speakers, parse_switched_off, without_dates
 from qa.search.ranking import DEFAULT_RANKING, ClauseRule
 
 
@@ -15,6 +15,36 @@ def test_years_and_months_in_every_form_a_question_uses():
     assert labels("蔡總統在2023法律扶助國際論壇上說") == ["2023"]
     assert labels("How did Russian officials rank the July 2025 earthquake") == ["2025-07"]
     assert labels("In 2024 the budget") == ["2024"]
+
+
+def test_a_named_day_in_every_form_a_question_uses():
+    assert labels("At the meeting Li Qiang chaired on 15 May 2026, what") == ["2026-05-15"]
+    assert labels("the January 21, 2025 symposium") == ["2025-01-21"]
+    assert labels("as reported on 14 March 2025?") == ["2025-03-14"]
+    assert labels("June 24th, 2025") == ["2025-06-24"]
+    assert labels("at its February 8 open house") == ["2月8日"]  # a month and day without a year
+    assert labels("2022年9月18日蔡總統視察") == ["2022-09-18"]
+    assert labels("民國113年4月3日早上強震後") == ["2024-04-03"]
+    assert labels("2025年11月5号") == ["2025-11-05"]
+    # A day only beside a month's name: neither a modal "may" nor an ordinal before another word.
+    assert labels("they may 15 of them in 2024") == ["2024"]
+    assert labels("the 14th CPPCC") == []
+
+
+def test_a_named_day_fits_the_documents_of_that_day_and_the_next():
+    named = NamedDate(2026, 5, 20)
+    assert named.fits_day("2026-05-20") and named.fits_day("2026-05-21")  # news of a day is often dated the next
+    assert not named.fits_day("2026-05-19") and not named.fits_day("2026-05-22") and not named.fits_day("2026-05")
+    assert named.matches("2026-05-03") and not NamedDate(2026, 5).fits_day("2026-05-20")
+    assert NamedDate(None, 2, 8).fits_day("2024-02-08") and not NamedDate(None, 2, 31).fits_day("2024-02-29")
+    assert NamedDate(2025, 12, 31).fits_day("2026-01-01")
+    assert [d.in_chinese() for d in named_dates("15 May 2026, April 2026, February 8 and 2020")] == [
+        "2026年5月15日", "2月8日", "2026年4月", "2020年"]
+
+
+def test_months_and_days_are_blanked_for_translation_and_years_kept():
+    assert without_dates("met on 15 May 2026 in Beijing") == "met on   in Beijing"
+    assert without_dates("in April 2026 and in 2020") == "in   and in 2020"
 
 
 def test_roc_years_are_read_as_gregorian():

@@ -39,6 +39,15 @@ def test_coverage_counts_a_word_once_a_sentence_and_never_across_two():
         word_rarity("") + rarity["引资"])
 
 
+def test_a_named_day_that_a_document_fits_earns_the_date_bonus_twice():
+    analysis = analyse("What did Li Qiang say on 15 May 2026?", english=True)
+    that_day, next_day, that_month = (candidate(pid, "内容", 0.5, date=date)
+                                      for pid, date in ((1, "2026-05-15"), (2, "2026-05-16"), (3, "2026-05-03")))
+    scores = dict(rerank(analysis, [], [that_month, next_day, that_day]))
+    np.testing.assert_allclose([scores[1], scores[2], scores[3]],
+                               [0.5 + 2 * WEIGHTS.date_weight, 0.5 + 2 * WEIGHTS.date_weight, 0.5 + WEIGHTS.date_weight])
+
+
 def test_a_passage_that_answers_in_one_sentence_moves_up():
     analysis = analyse("招商引资为什么落后", english=False)
     spread = candidate(1, "招商很重要。引资也重要。进度落后。", 0.50)

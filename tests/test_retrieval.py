@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import zlib
 from collections.abc import Sequence
 from dataclasses import replace
@@ -14,13 +15,14 @@ from embeddings.base import Encoder
 from qa.index.collection import Collection
 from qa.ingest.pipeline import Ingester
 from qa.search.fusion import fuse, ranked
-from qa.search.query import analyse
+from qa.search.query import NamedDate, analyse
 from qa.search.ranking import DEFAULT_RANKING, CollapseRule, Depths, FusionWeights, SecondStageWeights
 from qa.search.retrieval import (
     Candidates,
     Evidence,
     Query,
     Read,
+    _periods,
     collapse_hits,
     find_candidates,
     fuse_evidence,
@@ -152,6 +154,16 @@ def test_a_named_year_draws_candidates_from_its_own_period_too(collection, bigra
     with collection.snapshot() as view:
         dense = find_candidates(view, query_of(bigram_encoder, text, "dense", k=1), config)
     assert len(dense.pids) == 2
+
+
+def test_a_named_day_draws_candidates_from_its_month_and_from_that_day_and_the_next():
+    day = dt.date
+    assert _periods(NamedDate(2026, 5, 15)) == [(day(2026, 5, 1), day(2026, 5, 31)), (day(2026, 5, 15), day(2026, 5, 16))]
+    assert _periods(NamedDate(2025, 12, 31))[1] == (day(2025, 12, 31), day(2026, 1, 1))
+    assert _periods(NamedDate(2024, 2)) == [(day(2024, 2, 1), day(2024, 2, 29))]
+    assert _periods(NamedDate(2023)) == [(day(2023, 1, 1), day(2023, 12, 31))]
+    assert _periods(NamedDate(2026, 4, 31)) == [(day(2026, 4, 1), day(2026, 4, 30))]  # no such day: the month stands
+    assert _periods(NamedDate(None, 2, 8)) == []  # without a year, no period
 
 
 # -- evidence -----------------------------------------------------------------------------

@@ -312,7 +312,8 @@ def translate_query(text: str, known: Callable[[str], bool] | None = None,
 
 
 def render_in_chinese(text: str, known: Callable[[str], bool], commonness: Callable[[str], float],
-                      known_word: Callable[[str], bool] | None = None, names: Sequence[str] = ()) -> str:
+                      known_word: Callable[[str], bool] | None = None, names: Sequence[str] = (),
+                      dates: Sequence[str] = ()) -> str:
     """An English text put into one string of Chinese words, for the model to embed beside the English.
 
     The bundled model meets an English question with a Chinese passage far less surely than a Chinese
@@ -321,7 +322,8 @@ def render_in_chinese(text: str, known: Callable[[str], bool], commonness: Calla
     the names it mentions as the dictionary gives them, then each content word (or pair of
     neighbouring words that the dictionary glosses together) in the text's order, as the translation
     that is commonest in general Chinese (`commonness`: lower is commoner) among those the collection
-    holds (`known`); numbers as written. Empty when nothing could be rendered.
+    holds (`known`); the dates it names, already in Chinese (`dates`: 2026年5月15日), and its other numbers
+    as written. Empty when nothing could be rendered.
     """
     index = _gloss_index()
     words = [*names, *translate_names(text, known, known_word)]
@@ -336,5 +338,8 @@ def render_in_chinese(text: str, known: Callable[[str], bool], commonness: Calla
         if found:
             words.append(min(found[: _LIMITS.per_key], key=commonness))
         i += size
-    words += _NUMBER.findall(text)
-    return "".join(dict.fromkeys(words))
+    words += [*dates, *_NUMBER.findall(text)]
+    rendered = ""
+    for word in dict.fromkeys(words):  # numbers side by side stay apart: 15 and 2026 are not 152026
+        rendered += " " + word if rendered[-1:].isdigit() and word[:1].isdigit() else word
+    return rendered

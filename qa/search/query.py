@@ -9,6 +9,7 @@ removable, never a silent filter; so does how an English question's names were r
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
@@ -27,7 +28,7 @@ YEARS = range(1950, 2100)
 _ROC_PREFIXED = re.compile(r"民[國国]\s*(\d{2,3})\s*年")
 _ROC_BARE = re.compile(r"(?<![\d.])(\d{3})\s*年(?!代)")
 _GREGORIAN_YEAR = re.compile(r"(?<![\d.])((?:19|20)\d{2})(?:\s*年(?!代)|(?=[^\d年%％万亿元人个家组台辆吨米件项次倍]|$))")
-_MONTH_AFTER_YEAR = re.compile(r"\s*(\d{1,2}|[一二三四五六七八九十]{1,3})\s*月")
+_MONTH_AFTER_YEAR = re.compile(r"\s*(\d{1,2}|[一二三四五六七八九十]{1,3})\s*月(?:\s*(\d{1,2})\s*[日号號](?!\d))?")
 _MONTH_ALONE = re.compile(r"(?<![\d年])(\d{1,2}|十[一二]?|[一二三四五六七八九])\s*月份")
 _ENGLISH_MONTHS = {
     name: number
@@ -40,20 +41,48 @@ _ENGLISH_MONTHS = {
     for name in names
 }
 _ENGLISH_DATE = re.compile(r"\b(?:(?P<month>[A-Za-z]{3,9})\.?\s+)?(?P<year>(?:19|20)\d{2})\b")
+# A day is read only beside a capitalised month name ("May 15" and "15 May", not "may 15 of them").
+_DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
+_YEAR_AFTER = r"(?:,?\s+(?P<year>(?:19|20)\d{2}))?"
+_MONTH_NAME = "|".join(sorted((name.capitalize() for name in _ENGLISH_MONTHS), key=len, reverse=True))
+_ENGLISH_DAY = re.compile(
+    rf"\b(?:(?P<month>{_MONTH_NAME})\.?\s+{_DAY}|{_DAY.replace('day>', 'day2>')}\s+(?:of\s+)?(?P<month2>{_MONTH_NAME})\b\.?)"
+    rf"(?![\w:]){_YEAR_AFTER}\b")
 _CN_MONTH = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10, "十一": 11, "十二": 12}
 
 
 @dataclass(frozen=True)
 class NamedDate:
-    """A year, or a month of a year, that the query names; month without year when only a month is named."""
+    """A year, a month of a year or a day that the query names; month (and day) without year when only
+    those are named."""
 
     year: int | None
     month: int | None = None
+    day: int | None = None  # only with a month
 
     def label(self) -> str:
         if self.year is None:
-            return f"{self.month}月"
+            return f"{self.month}月{self.day}日" if self.day else f"{self.month}月"
+        if self.day:
+            return f"{self.year}-{self.month:02d}-{self.day:02d}"
         return f"{self.year}-{self.month:02d}" if self.month else str(self.year)
+
+    def in_chinese(self) -> str:
+        """The date as Chinese texts write it: 2026年5月15日, 2025年4月, 3月4日."""
+        year = f"{self.year}年" if self.year else ""
+        return year + (f"{self.month}月" if self.month else "") + (f"{self.day}日" if self.day else "")
+
+    def fits_day(self, iso_date: str | None) -> bool:
+        """Whether a document dated `iso_date` reports this named day: dated that day or the next, as news
+        of a day's events is often dated (a month or year named alone fits no day)."""
+        if not self.day or not iso_date or len(iso_date) < 10:
+            return False
+        try:
+            dated = datetime.date.fromisoformat(iso_date[:10])
+            named = datetime.date(self.year or dated.year, self.month or 0, self.day)
+        except ValueError:
+            return False
+        return 0 <= (dated - named).days <= 1
 
     def matches(self, iso_date: str | None) -> bool:
         if not iso_date or len(iso_date) < 7:
@@ -138,43 +167,64 @@ def _month_number(value: str) -> int | None:
     return number if number and 1 <= number <= 12 else None
 
 
+def _day_number(value: str) -> int | None:
+    number = int(value)
+    return number if 1 <= number <= 31 else None
+
+
 def named_dates(text: str) -> tuple[NamedDate, ...]:
-    """Years and months a query names: 2022年, 2025年11月, 民國113年 / 113年 (ROC), 115年3月份, 3月份, July 2025."""
-    text = fold_width(text)
-    found: list[NamedDate] = []
+    """Years, months and days a query names: 2022年, 2025年11月, 2022年9月18日, 民國113年 / 113年 (ROC),
+    115年3月份, 3月份, July 2025, 15 May 2026, January 21, 2025."""
+    return tuple(dict.fromkeys(date for date, _ in _dates_in(fold_width(text))))
 
-    def add(year: int | None, after: int) -> None:
-        month_match = _MONTH_AFTER_YEAR.match(text, after)
-        month = _month_number(month_match.group(1)) if month_match else None
-        date = NamedDate(year, month)
-        if date not in found:
-            found.append(date)
 
+def without_dates(text: str) -> str:
+    """`text` with the months and days it names blanked out (15 May 2026, April 2026: Chinese writes them
+    otherwise, 2026年5月15日), for word-by-word translation; a year alone is a number written alike."""
+    for date, (start, end) in sorted(_dates_in(text), key=lambda found: -found[1][0]):
+        if date.month:
+            text = text[:start] + " " + text[end:]
+    return text
+
+
+def _dates_in(text: str) -> list[tuple[NamedDate, tuple[int, int]]]:
+    """Each date `text` names with its span, in the order named_dates reads them."""
+    found: list[tuple[NamedDate, tuple[int, int]]] = []
     taken: list[tuple[int, int]] = []
+
+    def free(at: int) -> bool:
+        return not any(start <= at < end for start, end in taken)
+
+    for match in _ENGLISH_DAY.finditer(text):  # "15 May 2026", "January 21, 2025", "February 8"
+        month = _ENGLISH_MONTHS.get((match["month"] or match["month2"]).lower())
+        day = _day_number(match["day"] or match["day2"])
+        year = int(match["year"]) if match["year"] else None
+        if month and day and (year is None or year in YEARS):
+            taken.append((match.start(), match.end()))
+            found.append((NamedDate(year, month, day), taken[-1]))
     for match in _ENGLISH_DATE.finditer(text):  # "July 2025": the month name comes before the year
         month = _ENGLISH_MONTHS.get((match["month"] or "").lower())
-        year = int(match["year"])
-        if month and year in YEARS:
-            taken.append((match.start("year"), match.end("year")))
-            if NamedDate(year, month) not in found:
-                found.append(NamedDate(year, month))
+        if month and int(match["year"]) in YEARS and free(match.start("year")):
+            taken.append((match.start(), match.end()))
+            found.append((NamedDate(int(match["year"]), month), taken[-1]))
     for pattern, offset in ((_ROC_PREFIXED, ROC_OFFSET), (_ROC_BARE, ROC_OFFSET), (_GREGORIAN_YEAR, 0)):
         for match in pattern.finditer(text):
-            if any(start <= match.start(1) < end for start, end in taken):
-                continue
             number = int(match.group(1))
-            if pattern is _ROC_BARE and number not in ROC_BARE_YEARS:
+            if not free(match.start(1)) or (pattern is _ROC_BARE and number not in ROC_BARE_YEARS):
                 continue
             year = number + offset
             if year in YEARS:
-                taken.append((match.start(1), match.end()))
-                add(year, match.end())
+                month_match = _MONTH_AFTER_YEAR.match(text, match.end())
+                month = _month_number(month_match.group(1)) if month_match else None
+                day = _day_number(month_match.group(2)) if month and month_match and month_match.group(2) else None
+                taken.append((match.start(), month_match.end() if month and month_match else match.end()))
+                found.append((NamedDate(year, month, day if month else None), taken[-1]))
     if not found:
         for match in _MONTH_ALONE.finditer(text):
             month = _month_number(match.group(1))
-            if month and NamedDate(None, month) not in found:
-                found.append(NamedDate(None, month))
-    return tuple(found)
+            if month:
+                found.append((NamedDate(None, month), match.span()))
+    return found
 
 
 _SURNAME_AND_OFFICE = re.compile(f"([{HAN_BASIC}])(副?总统)")

@@ -113,6 +113,8 @@ def preference_bonus(analysis: QueryAnalysis, document: DocumentSummary,
     meta = document.metadata
     if analysis.dates and any(date.matches(meta.date) for date in analysis.dates):
         bonus += weights.date_weight
+        if any(date.fits_day(meta.date) for date in analysis.dates):
+            bonus += weights.date_weight  # a named day is a second, finer date the document fits
     if analysis.speakers and meta.speaker and meta.speaker in analysis.speakers:
         bonus += weights.speaker_weight
     return bonus

@@ -94,7 +94,7 @@ def find_candidates(view: CollectionView, query: Query, config: RankingConfig) -
     depth = config.depths.candidate_depth(query.k)
     scopes: list[tuple[PassageFilter, int]] = [(query.where, depth)]
     if query.prefers:
-        periods = [_within(query.where, date) for date in query.analysis.dates if date.year]
+        periods = [_within(query.where, *period) for date in query.analysis.dates for period in _periods(date)]
         scopes += [(period, config.second_stage.depth) for period in periods if period is not None]
     lists: list[np.ndarray] = []
     for scope, scope_depth in scopes:
@@ -202,13 +202,26 @@ def _highlights(text: str, query: Query) -> list[tuple[int, int]]:
     return spans
 
 
-def _within(where: PassageFilter, date: NamedDate) -> PassageFilter | None:
-    """`where` narrowed to the period a named date covers; None when the two do not overlap."""
-    assert date.year is not None
-    first = dt.date(date.year, date.month or 1, 1).isoformat()
-    last = (dt.date(date.year, date.month, 1) + dt.timedelta(days=31)).replace(day=1) - dt.timedelta(days=1) \
-        if date.month else dt.date(date.year, 12, 31)
-    date_from = max(first, where.date_from or first)
+def _periods(date: NamedDate) -> list[tuple[dt.date, dt.date]]:
+    """The periods (first and last day) a named date covers: its year or month, and for a named day also
+    that day and the next, the days fits_day allows; none without a year."""
+    if date.year is None:
+        return []
+    first = dt.date(date.year, date.month or 1, 1)
+    last = (first + dt.timedelta(days=31)).replace(day=1) - dt.timedelta(days=1) if date.month else dt.date(date.year, 12, 31)
+    periods = [(first, last)]
+    if date.month and date.day:
+        try:
+            day = dt.date(date.year, date.month, date.day)
+        except ValueError:  # 31 April: the month stands
+            return periods
+        periods.append((day, day + dt.timedelta(days=1)))
+    return periods
+
+
+def _within(where: PassageFilter, first: dt.date, last: dt.date) -> PassageFilter | None:
+    """`where` narrowed to a period; None when the two do not overlap."""
+    date_from = max(first.isoformat(), where.date_from or first.isoformat())
     date_to = min(last.isoformat(), where.date_to or last.isoformat())
     if date_from > date_to:
         return None

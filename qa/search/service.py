@@ -20,7 +20,7 @@ from qa.search.crosslingual import is_english, render_in_chinese, translate_quer
 from qa.search.facets import Facets, count_facet_fields
 from qa.search.name_reading import NameReader, Reading, collection_words
 from qa.search.phrase import PhraseTimeline, phrase_timeline
-from qa.search.query import QueryAnalysis, analyse, parse_switched_off
+from qa.search.query import NamedDate, QueryAnalysis, analyse, parse_switched_off, without_dates
 from qa.search.query_vectors import QueryVectors
 from qa.search.ranking import DEFAULT_RANKING, RankingConfig
 from qa.search.requests import API_WORDS, PhraseRequest, ReuseRequest, SearchRequest, SimilarRequest, TopReuseRequest
@@ -165,7 +165,8 @@ class SearchService:
             with self.collection.snapshot() as view:
                 named = self.analyse(request.query, view.version)
                 if named.english and request.mode == "hybrid" and view.vectors.count() > 0:
-                    named = replace(named, rendering=self.render_in_chinese(request.query, view.lexical, named.names) or None)
+                    named = replace(named, rendering=self.render_in_chinese(request.query, view.lexical, named.names,
+                                                                              named.dates) or None)
                 query = self._query(request, named, view)
                 candidates = find_candidates(view, query, config)
                 evidence = gather_evidence(view, query, candidates, config.fusion)
@@ -213,12 +214,14 @@ class SearchService:
         words = lexical_tokens(" ".join([chinese for reading in names for chinese in reading.chinese] + translated))
         return words + [word for word in collection_words(text, lexical.knows) if word not in words]
 
-    def render_in_chinese(self, text: str, lexical: LexicalReader, names: Sequence[Reading] = ()) -> str:
+    def render_in_chinese(self, text: str, lexical: LexicalReader, names: Sequence[Reading] = (),
+                          dates: Sequence[NamedDate] = ()) -> str:
         """An English query in Chinese words for the model (qa.search.crosslingual.render_in_chinese): the names
-        its name pairs read (`names`, from the query's analysis) as the collection writes them most, then the
-        rest through the dictionary."""
-        return render_in_chinese(_without_names(text, names), known=self._knows_word(lexical), commonness=word_rarity,
-                                 known_word=self._knows_whole_word(lexical), names=[reading.chinese[0] for reading in names])
+        its name pairs read (`names`, from the query's analysis) as the collection writes them most, the
+        dates it names (`dates`) as Chinese writes them, then the rest through the dictionary."""
+        return render_in_chinese(without_dates(_without_names(text, names)), known=self._knows_word(lexical),
+                                 commonness=word_rarity, known_word=self._knows_whole_word(lexical),
+                                 names=[reading.chinese[0] for reading in names], dates=[d.in_chinese() for d in dates if d.month])
 
     def _knows_word(self, lexical: LexicalReader) -> Callable[[str], bool]:
         """Whether the collection holds every BM25 token of a dictionary word, remembered for the reader's
