@@ -29,6 +29,8 @@ def test_a_named_day_in_every_form_a_question_uses():
     # A day only beside a month's name: neither a modal "may" nor an ordinal before another word.
     assert labels("they may 15 of them in 2024") == ["2024"]
     assert labels("the 14th CPPCC") == []
+    # A range of months is the period figures cover, reported after it: the year alone.
+    assert labels("social logistics in January–April 2025") == labels("from March to May 2025") == ["2025"]
 
 
 def test_a_named_day_fits_the_documents_of_that_day_and_the_next():

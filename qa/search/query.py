@@ -44,6 +44,7 @@ _ENGLISH_DATE = re.compile(r"\b(?:(?P<month>[A-Za-z]{3,9})\.?\s+)?(?P<year>(?:19
 # A day is read only beside a capitalised month name ("May 15" and "15 May", not "may 15 of them").
 _DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
 _YEAR_AFTER = r"(?:,?\s+(?P<year>(?:19|20)\d{2}))?"
+_MONTH_RANGE_OPENING = re.compile(r"\b([A-Za-z]{3,9})\.?\s*(?:[–—-]|\bto\b|\bthrough\b)\s*$")
 _MONTH_NAME = "|".join(sorted((name.capitalize() for name in _ENGLISH_MONTHS), key=len, reverse=True))
 _ENGLISH_DAY = re.compile(
     rf"\b(?:(?P<month>{_MONTH_NAME})\.?\s+{_DAY}|{_DAY.replace('day>', 'day2>')}\s+(?:of\s+)?(?P<month2>{_MONTH_NAME})\b\.?)"
@@ -205,6 +206,12 @@ def _dates_in(text: str) -> list[tuple[NamedDate, tuple[int, int]]]:
     for match in _ENGLISH_DATE.finditer(text):  # "July 2025": the month name comes before the year
         month = _ENGLISH_MONTHS.get((match["month"] or "").lower())
         if month and int(match["year"]) in YEARS and free(match.start("year")):
+            opening = _MONTH_RANGE_OPENING.search(text, 0, match.start())
+            if opening and opening.group(1).lower() in _ENGLISH_MONTHS:
+                # "January–April 2025" is the period figures cover, reported after it: the year alone
+                taken.append((opening.start(), match.end()))
+                found.append((NamedDate(int(match["year"])), taken[-1]))
+                continue
             taken.append((match.start(), match.end()))
             found.append((NamedDate(int(match["year"]), month), taken[-1]))
     for pattern, offset in ((_ROC_PREFIXED, ROC_OFFSET), (_ROC_BARE, ROC_OFFSET), (_GREGORIAN_YEAR, 0)):
