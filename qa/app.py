@@ -120,6 +120,10 @@ class ServiceHolder:
         self._service = service
         self._lock = threading.Lock()
 
+    def opened(self) -> SearchService | None:
+        """The service if it is open already (get opens it)."""
+        return self._service
+
     def get(self) -> SearchService:
         if self._service is None:
             with self._lock:

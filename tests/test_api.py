@@ -590,3 +590,29 @@ def test_an_english_question_lists_its_chinese_rendering_and_the_page_shows_it_s
     page = httpx.get(fake_server.url + "/search", params={"q": query}).text
     assert 'data-kind="readings" data-applied="true">读作 read in Chinese as: ' in page
     assert "ignore_filter=reading%3A" in page
+
+
+def test_a_search_hands_only_the_search_itself_to_a_worker_thread():
+    """Its dependencies run on the event loop: each plain function would be one more hop to a worker thread,
+    and one more wait for the interpreter lock behind the searches running."""
+    import inspect
+
+    from fastapi.routing import APIRoute
+
+    from web.api import api
+
+    def calls(dependant):
+        for dependency in dependant.dependencies:
+            yield dependency.call
+            yield from calls(dependency)
+
+    searches = [route for route in api.routes if isinstance(route, APIRoute) and route.path == "/api/search"]
+    assert searches and all(inspect.iscoroutinefunction(call) for route in searches for call in calls(route.dependant))
+
+
+def test_the_service_holder_says_whether_the_service_is_open_without_opening_it(tmp_path):
+    from qa.app import ServiceHolder
+    from qa.settings import Settings
+
+    holder = ServiceHolder(Settings.from_env({}, data_dir=tmp_path, cache_dir=tmp_path))
+    assert holder.opened() is None and not any(tmp_path.iterdir())

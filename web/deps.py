@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Form, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import AliasChoices, Field
 
 from qa.access import change_refusal
@@ -35,15 +36,21 @@ class AppServiceHolder(ServiceHolder):
             return None, exc
 
 
-def get_settings(request: Request) -> Settings:
+# Dependencies that only hand something on are coroutines: FastAPI runs a plain function on a worker thread,
+# and each such hop waits for the interpreter lock behind the searches running (docs/performance.md).
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_service(request: Request) -> SearchService:
-    return request.app.state.holder.get()
+async def get_service(request: Request) -> SearchService:
+    holder: ServiceHolder = request.app.state.holder
+    service = holder.opened()
+    if service is None:  # opening it takes seconds: not on the event loop
+        service = await run_in_threadpool(holder.get)
+    return service
 
 
-def get_jobs(request: Request) -> ChangeJobs:
+async def get_jobs(request: Request) -> ChangeJobs:
     return request.app.state.jobs
 
 
@@ -104,43 +111,43 @@ class SimilarForm(SimilarRequest):
     chunk_id: str | None = Field(None, validation_alias=AliasChoices("chunk_id", "chunk"))
 
 
-def _search(search: Annotated[SearchRequest, Query()]) -> SearchRequest:
+async def _search(search: Annotated[SearchRequest, Query()]) -> SearchRequest:
     return search
 
 
-def _phrase(phrase: Annotated[PhraseRequest, Query()]) -> PhraseRequest:
+async def _phrase(phrase: Annotated[PhraseRequest, Query()]) -> PhraseRequest:
     return phrase
 
 
-def _documents(listing: Annotated[DocumentsRequest, Query()]) -> DocumentsRequest:
+async def _documents(listing: Annotated[DocumentsRequest, Query()]) -> DocumentsRequest:
     return listing
 
 
-def _reuse(reuse: Annotated[ReuseRequest, Query()]) -> ReuseRequest:
+async def _reuse(reuse: Annotated[ReuseRequest, Query()]) -> ReuseRequest:
     return reuse
 
 
-def _reuse_form(reuse: Annotated[ReuseRequest, Form()]) -> ReuseRequest:
+async def _reuse_form(reuse: Annotated[ReuseRequest, Form()]) -> ReuseRequest:
     return reuse
 
 
-def _reuse_top(top: Annotated[TopReuseRequest, Query()]) -> TopReuseRequest:
+async def _reuse_top(top: Annotated[TopReuseRequest, Query()]) -> TopReuseRequest:
     return top
 
 
-def _search_form(search: Annotated[SearchForm, Query()]) -> SearchForm:
+async def _search_form(search: Annotated[SearchForm, Query()]) -> SearchForm:
     return search
 
 
-def _phrase_form(phrase: Annotated[PhraseForm, Query()]) -> PhraseForm:
+async def _phrase_form(phrase: Annotated[PhraseForm, Query()]) -> PhraseForm:
     return phrase
 
 
-def _similar_link(similar: Annotated[SimilarForm, Query()]) -> SimilarForm:
+async def _similar_link(similar: Annotated[SimilarForm, Query()]) -> SimilarForm:
     return similar
 
 
-def _similar_form(similar: Annotated[SimilarForm, Form()]) -> SimilarForm:
+async def _similar_form(similar: Annotated[SimilarForm, Form()]) -> SimilarForm:
     return similar
 
 

@@ -41,11 +41,13 @@ def count_facets(documents: Iterable[DocumentSummary]) -> Facets:
 
 def count_facet_fields(fields: Iterable[FacetFields]) -> Facets:
     """count_facets from each passage's document's (date, speaker, first source)."""
-    counters: dict[str, Counter[str]] = {kind: Counter() for kind in KINDS}
-    for date, speaker, source in fields:
-        for kind, value in (("year", date[:4] if date else None), ("speaker", speaker), ("source", source_group(source))):
-            if value:
-                counters[kind][value] += 1
+    # A column at a time: a search counts a couple of hundred candidates, and Counter counts an iterable in C.
+    dates, speakers, sources = list(zip(*fields)) or [(), (), ()]
+    counters: dict[str, Counter[str]] = {
+        "year": Counter(date[:4] for date in dates if date),
+        "speaker": Counter(speaker for speaker in speakers if speaker),
+        "source": Counter(group for group in map(source_group, sources) if group),
+    }
     return Facets(**{
         kind: tuple(FacetValue(value, count) for value, count in
                     sorted(counter.items(), key=lambda item: (-item[1], item[0]))[:FACET_VALUES])

@@ -82,20 +82,24 @@ def _feature_weight(feature: str) -> float:
     return _PHRASE_WEIGHT
 
 
-def _rarity(feature: str, sentence_features: list[set[str]]) -> float:
-    """IDF over the passage's own sentences: a term in every sentence does not pick one out."""
-    count = len(sentence_features)
-    frequency = sum(1 for features in sentence_features if feature in features)
-    return math.log(1.0 + (count - frequency + 0.5) / (frequency + 0.5))
+def _rarity(sentences: int, frequency: int) -> float:
+    """IDF over the passage's own sentences (`frequency` of its `sentences` hold the term): a term in every
+    sentence does not pick one out."""
+    return math.log(1.0 + (sentences - frequency + 0.5) / (frequency + 0.5))
 
 
 def _score_sentences(query_features: set[str], sentence_features: list[set[str]]) -> list[float]:
-    shared_any = set().union(*sentence_features) & query_features if sentence_features else set()
-    weights = {f: _feature_weight(f) * _rarity(f, sentence_features) for f in shared_any}
+    matched = [features & query_features for features in sentence_features]
+    # How many sentences hold each query feature, from what each one matched: one pass, not one per feature.
+    frequency: dict[str, int] = {}
+    for shared in matched:
+        for feature in shared:
+            frequency[feature] = frequency.get(feature, 0) + 1
+    weights = {f: _feature_weight(f) * _rarity(len(sentence_features), n) for f, n in frequency.items()}
     average_size = sum(len(f) for f in sentence_features) / max(1, len(sentence_features))
     scores = []
-    for features in sentence_features:
-        raw = sum(weights[f] for f in features & query_features)
+    for features, shared in zip(sentence_features, matched, strict=True):
+        raw = sum(weights[f] for f in shared)
         length_norm = 1.0 - _LENGTH_DAMPING + _LENGTH_DAMPING * len(features) / max(1.0, average_size)
         scores.append(raw / length_norm)
     return scores
