@@ -133,11 +133,13 @@ def test_preparing_in_worker_processes_gives_the_same_collection(fake_seed_colle
     monkeypatch.setattr(qa.ingest.pipeline, "PREPARE_WINDOW", 2)  # several windows, so their overlap is exercised
     monkeypatch.setattr(qa.ingest.pipeline, "PREPARE_POOL_MIN", 1)
     collection = Collection.open(tmp_path / "parallel", fake_encoder.name, create=True)
-    records = [*qa.ingest.pipeline._read_all([SEEDS], 10**7), Rejection("broken.bin", "not a text file"),
-               RawDocument("   ", "blank.txt")]
+    seeds = list(qa.ingest.pipeline._read_all([SEEDS], 10**7))
+    # Rejections read before and between the documents keep their places (they stay out of the workers).
+    records = [Rejection("first.bin", "not a text file"), *seeds[:3], Rejection("broken.bin", "not a text file"),
+               *seeds[3:], RawDocument("   ", "blank.txt")]
     report = Ingester(collection, fake_encoder, prepare_workers=2).add_records(records)
     assert len(report.added) == 5
-    assert [r.source for r in report.rejected] == ["broken.bin", "blank.txt"]
+    assert [r.source for r in report.rejected] == ["first.bin", "broken.bin", "blank.txt"]
     serial = Collection.open(fake_seed_collection_dir, fake_encoder.name)
 
     def passages(c: Collection) -> list[tuple[str, str, str]]:

@@ -340,13 +340,21 @@ class Ingester:
         # spawn, not fork: the parent holds model and tokenizer threads that a fork would copy mid-lock.
         context = multiprocessing.get_context("spawn")
         with context.Pool(self.prepare_workers) as pool:
+
+            def started(records: list[RawDocument | Rejection]) -> tuple[list, ApplyResult[list[PreparedDocument | Rejection]]]:
+                # A rejection needs no preparing: it stays here rather than crossing to a worker and back.
+                return records, pool.starmap_async(prepare_record, [(record, chunking) for record in records
+                                                                    if not isinstance(record, Rejection)])
+
             # One window is prepared while the previous one is embedded and written.
-            running: ApplyResult[list[PreparedDocument | Rejection]] | None = pool.starmap_async(
-                prepare_record, [(record, chunking) for record in window])
+            running: tuple[list, ApplyResult[list[PreparedDocument | Rejection]]] | None = started(window)
             while running is not None:
                 following = list(itertools.islice(iterator, PREPARE_WINDOW))
-                upcoming = pool.starmap_async(prepare_record, [(record, chunking) for record in following]) if following else None
-                yield from running.get()
+                upcoming = started(following) if following else None
+                records, result = running
+                prepared = iter(result.get())
+                for record in records:
+                    yield record if isinstance(record, Rejection) else next(prepared)
                 running = upcoming
 
     def _add_one(self, prepared: PreparedDocument) -> None:
