@@ -52,6 +52,9 @@ def open_service(settings: Settings) -> SearchService:
     """The search service the settings describe: their collection, the model, and the reranker if one is set."""
     from embeddings.loader import load_encoder, model_name
     from qa.ingest.pipeline import reindex_advice
+    from qa.search.crosslingual import keep_tables_in
+
+    keep_tables_in(settings.cache_dir)
 
     reranker = None
     if settings.reranker:

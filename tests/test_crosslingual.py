@@ -100,3 +100,23 @@ def test_an_english_text_is_rendered_in_its_order_as_the_commonest_translations_
     assert render_in_chinese("How many companies saved energy?", known.__contains__, word_rarity,
                              dates=["2026年5月15日"]) == "公司节能2026年5月15日"
     assert render_in_chinese("companies 15 2026", known.__contains__, word_rarity) == "公司15 2026"
+
+
+def test_the_dictionary_tables_are_kept_for_the_next_process_and_rebuilt_when_spoilt(tmp_path, monkeypatch):
+    import qa.search.crosslingual as crosslingual
+
+    built = crosslingual._tables()
+    monkeypatch.setattr(crosslingual, "_tables_dir", None)
+    crosslingual.keep_tables_in(tmp_path)
+    crosslingual._tables.cache_clear()
+    try:
+        assert crosslingual._tables() == built  # built here, and written
+        [kept] = tmp_path.glob("dictionary-tables-*.pickle")
+        crosslingual._tables.cache_clear()
+        assert crosslingual._tables() == built  # read back
+        kept.write_bytes(kept.read_bytes()[:1000])  # a write cut short
+        crosslingual._tables.cache_clear()
+        assert crosslingual._tables() == built and kept.stat().st_size > 1000
+    finally:
+        crosslingual.keep_tables_in(None)
+        crosslingual._tables.cache_clear()

