@@ -22,7 +22,6 @@ from qa.search.retrieval import (
     Evidence,
     Query,
     Read,
-    _periods,
     collapse_hits,
     find_candidates,
     fuse_evidence,
@@ -158,12 +157,12 @@ def test_a_named_year_draws_candidates_from_its_own_period_too(collection, bigra
 
 def test_a_named_day_draws_candidates_from_its_month_and_from_that_day_and_the_next():
     day = dt.date
-    assert _periods(NamedDate(2026, 5, 15)) == [(day(2026, 5, 1), day(2026, 5, 31)), (day(2026, 5, 15), day(2026, 5, 16))]
-    assert _periods(NamedDate(2025, 12, 31))[1] == (day(2025, 12, 31), day(2026, 1, 1))
-    assert _periods(NamedDate(2024, 2)) == [(day(2024, 2, 1), day(2024, 2, 29))]
-    assert _periods(NamedDate(2023)) == [(day(2023, 1, 1), day(2023, 12, 31))]
-    assert _periods(NamedDate(2026, 4, 31)) == [(day(2026, 4, 1), day(2026, 4, 30))]  # no such day: the month stands
-    assert _periods(NamedDate(None, 2, 8)) == []  # without a year, no period
+    assert NamedDate(2026, 5, 15).periods() == [(day(2026, 5, 1), day(2026, 5, 31)), (day(2026, 5, 15), day(2026, 5, 16))]
+    assert NamedDate(2025, 12, 31).periods()[1] == (day(2025, 12, 31), day(2026, 1, 1))
+    assert NamedDate(2024, 2).periods() == [(day(2024, 2, 1), day(2024, 2, 29))]
+    assert NamedDate(2023).periods() == [(day(2023, 1, 1), day(2023, 12, 31))]
+    assert NamedDate(2026, 4, 31).periods() == [(day(2026, 4, 1), day(2026, 4, 30))]  # no such day: the month stands
+    assert NamedDate(None, 2, 8).periods() == []  # without a year, no period
 
 
 # -- evidence -----------------------------------------------------------------------------

@@ -281,7 +281,6 @@ def _tables() -> _Tables:
 
 
 def _gloss_index() -> dict[frozenset[str], list[tuple[int, int, str]]]:
-    """Set of gloss stems -> [(gloss length, sense number, Simplified word)]: short glosses and first senses first."""
     return _tables().glosses
 
 

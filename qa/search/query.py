@@ -73,17 +73,40 @@ class NamedDate:
         year = f"{self.year}年" if self.year else ""
         return year + (f"{self.month}月" if self.month else "") + (f"{self.day}日" if self.day else "")
 
+    def day_reported(self, year: int | None = None) -> tuple[datetime.date, datetime.date] | None:
+        """The first and last day a document reporting this named day is dated: that day or the next, as news
+        of a day's events is often dated. `year` stands in for one the query did not name. None for a
+        month or year named alone, or a day no calendar has (31 April)."""
+        if not self.day or not self.month or not (self.year or year):
+            return None
+        try:
+            day = datetime.date(self.year or year or 0, self.month, self.day)
+        except ValueError:
+            return None
+        return day, day + datetime.timedelta(days=1)
+
+    def periods(self) -> list[tuple[datetime.date, datetime.date]]:
+        """The periods (first and last day) this date covers, each drawing candidates of its own: its year or
+        month, and for a named day also the days that report it (day_reported); none without a year."""
+        if self.year is None:
+            return []
+        first = datetime.date(self.year, self.month or 1, 1)
+        last = (first + datetime.timedelta(days=31)).replace(day=1) - datetime.timedelta(days=1) if self.month \
+            else datetime.date(self.year, 12, 31)
+        reported = self.day_reported()
+        return [(first, last), reported] if reported else [(first, last)]
+
     def fits_day(self, iso_date: str | None) -> bool:
-        """Whether a document dated `iso_date` reports this named day: dated that day or the next, as news
-        of a day's events is often dated (a month or year named alone fits no day)."""
+        """Whether a document dated `iso_date` reports this named day (day_reported; a month or year named
+        alone fits no day)."""
         if not self.day or not iso_date or len(iso_date) < 10:
             return False
         try:
             dated = datetime.date.fromisoformat(iso_date[:10])
-            named = datetime.date(self.year or dated.year, self.month or 0, self.day)
         except ValueError:
             return False
-        return 0 <= (dated - named).days <= 1
+        reported = self.day_reported(dated.year)
+        return reported is not None and reported[0] <= dated <= reported[1]
 
     def matches(self, iso_date: str | None) -> bool:
         if not iso_date or len(iso_date) < 7:

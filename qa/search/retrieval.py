@@ -16,7 +16,7 @@ import numpy as np
 from qa.index.contract import CollectionView
 from qa.search.fusion import fuse, ranked, union_candidates, with_clauses, with_rendering
 from qa.search.highlight import highlight_sentences
-from qa.search.query import NamedDate, QueryAnalysis
+from qa.search.query import QueryAnalysis
 from qa.search.ranking import CollapseRule, FusionWeights, RankingConfig, SecondStageWeights
 from qa.search.rerank import Candidate, CrossEncoderScorer, rerank
 from qa.text.shingles import gram_containment
@@ -94,7 +94,7 @@ def find_candidates(view: CollectionView, query: Query, config: RankingConfig) -
     depth = config.depths.candidate_depth(query.k)
     scopes: list[tuple[PassageFilter, int]] = [(query.where, depth)]
     if query.prefers:
-        periods = [_within(query.where, *period) for date in query.analysis.dates for period in _periods(date)]
+        periods = [_within(query.where, *period) for date in query.analysis.dates for period in date.periods()]
         scopes += [(period, config.second_stage.depth) for period in periods if period is not None]
     lists: list[np.ndarray] = []
     for scope, scope_depth in scopes:
@@ -200,23 +200,6 @@ def _highlights(text: str, query: Query) -> list[tuple[int, int]]:
     if not spans and query.analysis.english and query.words:
         spans = highlight_sentences(text, " ".join(query.words), max_spans=1)
     return spans
-
-
-def _periods(date: NamedDate) -> list[tuple[dt.date, dt.date]]:
-    """The periods (first and last day) a named date covers: its year or month, and for a named day also
-    that day and the next, the days fits_day allows; none without a year."""
-    if date.year is None:
-        return []
-    first = dt.date(date.year, date.month or 1, 1)
-    last = (first + dt.timedelta(days=31)).replace(day=1) - dt.timedelta(days=1) if date.month else dt.date(date.year, 12, 31)
-    periods = [(first, last)]
-    if date.month and date.day:
-        try:
-            day = dt.date(date.year, date.month, date.day)
-        except ValueError:  # 31 April: the month stands
-            return periods
-        periods.append((day, day + dt.timedelta(days=1)))
-    return periods
 
 
 def _within(where: PassageFilter, first: dt.date, last: dt.date) -> PassageFilter | None:
