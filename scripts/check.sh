@@ -12,7 +12,13 @@ python3 -m venv .venv
 # many processes would each compile what they import at the same moment. Its errors are files that
 # are not Python 3.11 (torch's tests of newer syntax), which pip would skip the same way.
 .venv/bin/pip install --quiet --no-compile --disable-pip-version-check -c constraints.txt torch==2.13.0 -e '.[test]'
-.venv/bin/python -m compileall -q -j 0 .venv/lib/python*/site-packages >/dev/null 2>&1 || true
+# compileall and mypy need the CPU while apt-get below mostly waits on the network and the disk, so
+# both start now; the tests wait for compileall, and mypy's report is read after them.
+.venv/bin/python -m compileall -q -j 0 .venv/lib/python*/site-packages >/dev/null 2>&1 &
+compile_pid=$!
+mypy_log="$(mktemp)"
+.venv/bin/mypy qa embeddings web scripts >"$mypy_log" 2>&1 &
+mypy_pid=$!
 
 # The browser tests drive Debian's chromium through Playwright (no browser download); the CJK
 # fonts only make their screenshots readable, so failing to install them is not an error.
@@ -26,10 +32,7 @@ fi
 
 .venv/bin/ruff check qa embeddings web scripts tests
 
-# mypy runs beside the tests, on one core of what they leave idle while they wait for servers.
-mypy_log="$(mktemp)"
-.venv/bin/mypy qa embeddings web scripts >"$mypy_log" 2>&1 &
-mypy_pid=$!
+wait "$compile_pid" || true
 
 # One worker more than the cores, since many tests spend their time waiting on a server or a
 # subprocess; each worker takes whole test files, so module fixtures are built once. Files go out in

@@ -17,6 +17,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -81,11 +82,38 @@ def documents_in(data: Path) -> int:
         return -1
 
 
+def run_wide_dir(tmp_path_factory, name: str) -> Path:
+    """A directory every worker of this pytest run shares (its own with a single process): what is
+    built there once under a lock serves all of them, and a later run starts without it."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = tmp_path_factory.getbasetemp().parent / name  # the run's folder, above each worker's own
+        shared.mkdir(exist_ok=True)
+        return shared
+    return tmp_path_factory.mktemp(name)
+
+
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], object]) -> Path:
+    """`build(directory)` run by the first worker that asks, under a lock; the others wait, then reuse it."""
+    from filelock import FileLock
+
+    root = run_wide_dir(tmp_path_factory, "built")
+    directory, done = root / name, root / f"{name}.done"
+    with FileLock(root / f"{name}.lock"):
+        if not done.exists():
+            shutil.rmtree(directory, ignore_errors=True)  # a build that failed part way
+            directory.mkdir()
+            build(directory)
+            done.touch()
+    return directory
+
+
 @pytest.fixture(scope="session")
 def model_cache_dir(tmp_path_factory) -> Path:
-    """Where the bundled model is converted; SPEECHQA_CACHE lets repeated local runs convert only once."""
+    """Where the bundled model is converted: one directory for all of the run's workers, so the model is
+    converted once a run (embeddings.publish builds under a lock); SPEECHQA_CACHE lets repeated local
+    runs convert only once."""
     given = os.environ.get("SPEECHQA_CACHE")
-    return Path(given) if given else tmp_path_factory.mktemp("cache")
+    return Path(given) if given else run_wide_dir(tmp_path_factory, "cache")
 
 
 @pytest.fixture(scope="session")
@@ -139,14 +167,17 @@ def ingest_seeds(directory: Path, encoder) -> Path:
 
 @pytest.fixture(scope="session")
 def seed_collection_dir(tmp_path_factory, encoder) -> Path:
-    """The five sample speeches ingested once; tests that change a collection work on a copy."""
-    return ingest_seeds(tmp_path_factory.mktemp("seed-collection"), encoder)
+    """The five sample speeches ingested once a run; tests that change a collection work on a copy. Each
+    worker opens its own copy of the one ingest, as two processes never share a collection here."""
+    built = built_once(tmp_path_factory, "seed-collection", lambda directory: ingest_seeds(directory, encoder))
+    return copy_of(built, tmp_path_factory, "seed-collection")
 
 
 @pytest.fixture(scope="session")
 def fake_seed_collection_dir(tmp_path_factory, fake_encoder) -> Path:
-    """The five sample speeches ingested once with the n-gram encoder."""
-    return ingest_seeds(tmp_path_factory.mktemp("fake-seed-collection"), fake_encoder)
+    """The five sample speeches ingested once a run with the n-gram encoder, a copy for each worker."""
+    built = built_once(tmp_path_factory, "fake-seed-collection", lambda directory: ingest_seeds(directory, fake_encoder))
+    return copy_of(built, tmp_path_factory, "fake-seed-collection")
 
 
 @pytest.fixture
