@@ -75,6 +75,14 @@ def test_a_named_date_matches_documents_of_that_period():
     assert not NamedDate(2022).matches(None)
 
 
+def test_a_text_states_a_named_month_or_day_in_either_calendar():
+    march = NamedDate(2026, 3)
+    assert march.stated_in("中华民国115年3月份将官晋任授阶典礼") and march.stated_in("2026年3月15日")
+    assert not march.stated_in("115年4月份") and not NamedDate(2026, 1).stated_in("2026年11月")
+    assert NamedDate(2026, 5, 15).stated_in("2026年5月15日召开") and not NamedDate(2026, 5, 1).stated_in("2026年5月15日")
+    assert not NamedDate(2026).stated_in("2026年") and not NamedDate(None, 3).stated_in("3月")  # too common to tell
+
+
 def test_speakers_are_matched_across_scripts():
     speakers = frozenset({"賴清德", "习近平", "蕭美琴"})
     assert named_speakers("赖清德在总统府员工家庭日上说", speakers) == ("賴清德",)

@@ -288,6 +288,18 @@ def test_the_second_stage_rescores_its_depth_and_keeps_the_rest_below_in_order()
     assert [pid for pid, _ in second_stage(query, ranking, Read(passages, documents), weights)] == [1, 3, 4, 5]
 
 
+def test_a_passage_stating_the_named_month_fits_it_as_one_dated_in_it_does():
+    # The March promotions are held late in February: the release naming them is dated a month early.
+    text = "115年3月的问题"
+    query = Query(text, "hybrid", 10, analyse(text, english=False), words=())
+    passages = {1: passage(1, "115年4月份晋任典礼"), 2: passage(2, "115年3月份晋任典礼"), 3: passage(3, "其他")}
+    documents = {"d-1": document("d-1", "2026-03-25"), "d-2": document("d-2", "2026-02-25"),
+                 "d-3": document("d-3", "2026-01-01")}
+    ranking = [(1, 0.9), (2, 0.85), (3, 0.8)]
+    rescored = second_stage(query, ranking, Read(passages, documents), SecondStageWeights(depth=3, date_weight=0.2))
+    assert rescored == [(1, pytest.approx(1.1)), (2, pytest.approx(1.05)), (3, pytest.approx(0.8))]
+
+
 def test_a_cross_encoder_reads_the_head_only():
     query = Query("问题", "hybrid", 10, analyse("问题", english=False), words=())
     passages = {pid: passage(pid, f"段落{pid}") for pid in range(1, 5)}

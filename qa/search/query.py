@@ -108,6 +108,15 @@ class NamedDate:
         reported = self.day_reported(dated.year)
         return reported is not None and reported[0] <= dated <= reported[1]
 
+    def stated_in(self, folded_text: str) -> bool:
+        """Whether a text (in its lexical form) states this month or day with its year, as written in the common
+        era or the ROC calendar (115年3月): an event named by its month need not be dated in it (the March
+        promotions are held in February)."""
+        if self.year is None or self.month is None:
+            return False  # a year alone is stated by most of a year's texts; a month without year, by every year's
+        day = f"{self.day}日" if self.day else ""
+        return any(f"{year}年{self.month}月{day}" in folded_text for year in (self.year, self.year - 1911) if year > 0)
+
     def matches(self, iso_date: str | None) -> bool:
         if not iso_date or len(iso_date) < 7:
             return False

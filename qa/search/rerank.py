@@ -107,11 +107,13 @@ def best_sentence_coverage(words: Sequence[str], passage_text: str, title: str |
 
 
 def preference_bonus(analysis: QueryAnalysis, document: DocumentSummary,
-                     weights: SecondStageWeights = DEFAULT_RANKING.second_stage) -> float:
-    """The soft bonus a document earns for fitting the dates and speakers the query names."""
+                     weights: SecondStageWeights = DEFAULT_RANKING.second_stage, passage_text: str = "") -> float:
+    """The soft bonus a document earns for fitting the dates and speakers the query names: dated in a named
+    period, or, through the passage, stating a named month or day."""
     bonus = 0.0
     meta = document.metadata
-    if analysis.dates and any(date.matches(meta.date) for date in analysis.dates):
+    folded = _matching_form(passage_text) if passage_text and analysis.dates else ""
+    if analysis.dates and any(date.matches(meta.date) or date.stated_in(folded) for date in analysis.dates):
         bonus += weights.date_weight
         if any(date.fits_day(meta.date) for date in analysis.dates):
             bonus += weights.date_weight  # a named day is a second, finer date the document fits
@@ -165,7 +167,7 @@ def rerank(analysis: QueryAnalysis, words: Sequence[str], candidates: Sequence[C
     elif title_cosines:
         scores += weights.title_weight * title_standing(title_cosines, head, weights.title_full_at)
     if use_preferences:
-        scores += np.array([preference_bonus(analysis, c.document, weights) for c in head], dtype=np.float32)
+        scores += np.array([preference_bonus(analysis, c.document, weights, c.passage.text) for c in head], dtype=np.float32)
     if cross_encoder is not None:
         relevance = np.asarray(cross_encoder(analysis.text, [c.passage.text for c in head]), dtype=np.float32)
         low, high = float(relevance.min()), float(relevance.max())
