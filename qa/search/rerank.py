@@ -112,7 +112,7 @@ def preference_bonus(analysis: QueryAnalysis, document: DocumentSummary,
     period, or, through the passage, stating a named month or day."""
     bonus = 0.0
     meta = document.metadata
-    folded = _matching_form(passage_text) if passage_text and analysis.dates else ""
+    folded = _matching_sentences(passage_text)[0] if passage_text and analysis.dates else ""  # the word share's, remembered
     if analysis.dates and any(date.matches(meta.date) or date.stated_in(folded) for date in analysis.dates):
         bonus += weights.date_weight
         if any(date.fits_day(meta.date) for date in analysis.dates):
