@@ -58,6 +58,13 @@ def test_names_are_found_in_possessives_and_compounds():
     assert translate_names("Lai Ching-te") == ["赖清德"]  # "William Lai Ching-te" is also named without William
 
 
+def test_a_name_whose_gloss_opens_with_a_usage_note_is_a_name():
+    from qa.search.crosslingual import translate_names
+
+    # CC-CEDICT: 中央军事委员会 /(PRC) Central Military Commission/
+    assert translate_names("vice chairman of the Central Military Commission") == ["中央军事委员会"]
+
+
 def test_a_gloss_that_lists_several_names_names_none_of_them_alone():
     from qa.search.crosslingual import translate_names
 

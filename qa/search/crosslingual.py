@@ -51,6 +51,7 @@ _NAME_KINDS = frozenset("city county province islands island river district town
 _LIST_OF_NAMES = re.compile(r"^(?![A-Z]+,)[A-Z][\w'\-]*(?: [A-Z][\w'\-]*)*(?:, [A-Z][\w'\-]*(?: [A-Z][\w'\-]*)*)+,? and [A-Z]")
 _PRONUNCIATION_NOTE = re.compile(r"\bpr\.")  # "Taiwan pr. [...]" notes a reading, not a name
 _NAME_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
+_USAGE_NOTE = re.compile(r"^\((?:PRC|Tw|TW|HK|old|name|military)\) (?=[A-Z])")
 
 
 def is_english(text: str) -> bool:
@@ -121,7 +122,9 @@ def _built_name_index() -> tuple[dict[tuple[str, ...], list[str]], frozenset[tup
 
 def _name_heads(meaning: str) -> list[tuple[tuple[str, ...], bool]]:
     """The names a capitalised gloss gives, each with whether it is a person's surname alone:
-    "Tsai Ing-wen (1956-), ..." -> (tsai, ing-wen) and (tsai,); "Kinmen or Quemoy islands" -> both."""
+    "Tsai Ing-wen (1956-), ..." -> (tsai, ing-wen) and (tsai,); "Kinmen or Quemoy islands" -> both; a leading
+    note of where or when a name is used is no part of it ("(PRC) Central Military Commission")."""
+    meaning = _USAGE_NOTE.sub("", meaning)
     if not meaning[:1].isupper() or _NOT_A_MEANING.match(meaning) or _PRONUNCIATION_NOTE.search(meaning):
         return []
     person = bool(_PERSON.match(meaning))
