@@ -47,6 +47,11 @@ def built(tmp_path_factory):
     copy_from_store(store, CHAR_NGRAMS_MODEL, passages)
     store.close()
     passages.close()
+    # Milvus Lite serves a .db folder from this process until told to stop, and writes its files out as it
+    # stops: each test copies the folder, and a copy taken before then can hold an empty segment file.
+    from milvus_lite.server_manager import server_manager_instance
+
+    server_manager_instance.release_server(str(lite))
     return directory, lite, plants
 
 
