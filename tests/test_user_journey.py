@@ -22,6 +22,7 @@ from conftest import ROOT, SEEDS, speechqa_command
 from typer.testing import CliRunner
 
 from qa.cli import app
+from qa.progress import LINE_EVERY_S
 from tests.fakes import CHAR_NGRAMS_MODEL
 
 LOOPBACK = "http://127.0.0.1"
@@ -124,13 +125,14 @@ _PROGRESS_LINE = re.compile(r"(\d[\d,]*)/(\d[\d,]*) (documents|passages)\b")
 
 @pytest.mark.model  # the model's pace: the n-gram encoder ingests these in a few seconds
 def test_ingest_through_a_pipe_prints_progress_lines_with_done_and_total(tmp_path, model_cache_dir):
-    files = _many_documents(tmp_path / "speeches", 150)
+    files = _many_documents(tmp_path / "speeches", 200)
     env = user_env(tmp_path / "home", model_cache_dir, model=True)
     started = time.monotonic()
     done = speechqa("ingest", str(tmp_path / "speeches"), "--data", str(tmp_path / "collection"), env=env, timeout=900)
     took = time.monotonic() - started
     assert done.returncode == 0, done.stderr
-    assert took > 10, f"the ingest took {took:.1f} s: too few documents to show progress over time"
+    # A line comes every LINE_EVERY_S seconds and a closing one at the end: past that interval there are two.
+    assert took > LINE_EVERY_S, f"the ingest took {took:.1f} s: too few documents to show progress over time"
     lines = [line for line in done.stderr.splitlines() if _PROGRESS_LINE.search(line)]
     assert len(lines) >= 2, done.stderr
     for line in lines:
