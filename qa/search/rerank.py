@@ -112,8 +112,11 @@ def preference_bonus(analysis: QueryAnalysis, document: DocumentSummary,
     period, or, through the passage, stating a named month or day."""
     bonus = 0.0
     meta = document.metadata
-    folded = _matching_sentences(passage_text)[0] if passage_text and analysis.dates else ""  # the word share's, remembered
-    if analysis.dates and any(date.matches(meta.date) or date.stated_in(folded) for date in analysis.dates):
+    fits = any(date.matches(meta.date) for date in analysis.dates)
+    if not fits and analysis.dates and passage_text:  # dated outside every named period: does the passage state one?
+        folded = _matching_sentences(passage_text)[0]  # the word share's folded sentences, remembered
+        fits = any(date.stated_in(folded) for date in analysis.dates)
+    if fits:
         bonus += weights.date_weight
         if any(date.fits_day(meta.date) for date in analysis.dates):
             bonus += weights.date_weight  # a named day is a second, finer date the document fits
